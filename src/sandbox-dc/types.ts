@@ -1,0 +1,80 @@
+/**
+ * Contracts shared by the sandbox DC's layers.
+ *
+ *   server/ (TCP, limits) → transport/ (framing) → handshake/ (plain messages, key exchange)
+ *                                                → mtproto/ (encrypted layer, service messages)
+ *                                                      → rpc/ (API methods) → state/ (accounts, keys, messages)
+ *
+ * The protocol core (server, transport, handshake, mtproto) knows nothing about accounts; it talks to
+ * the rest only through the interfaces below.
+ */
+import type Long from 'long';
+
+/** A decoded TL object, mtcute's shape: `_` is the constructor name, int64 fields are `Long`, bytes are Uint8Array. */
+export type TlObject = { _: string } & Record<string, unknown>;
+
+/** An authorization key as the DC keeps it. `id` is auth_key_id (low 8 bytes of SHA1(key)), as 16 lower-case hex chars. */
+export interface AuthKeyRecord {
+  id: string;
+  key: Uint8Array; // 256 bytes
+  dcId: number;
+  createdAt: number; // unix ms
+  /** Layer declared by invokeWithLayer on this key (kept per key, not per connection). */
+  layer?: number;
+  /** initConnection params (api_id, device_model, app_version, …) last seen on this key. */
+  client?: { apiId: number; deviceModel: string; systemVersion: string; appVersion: string; langCode: string };
+}
+
+/** Where the protocol core finds and keeps auth keys. Implemented by state/. */
+export interface AuthKeyStore {
+  get(id: string): AuthKeyRecord | undefined;
+  /** Called right after dh_gen_ok; must be durable before returning when the DC has a dataDir. */
+  add(record: AuthKeyRecord): void;
+  setLayer(id: string, layer: number, client?: AuthKeyRecord['client']): void;
+}
+
+/** One API call, unwrapped from invokeWithLayer / initConnection / invokeWithoutUpdates by the core. */
+export interface RpcCall {
+  dcId: number;
+  authKeyId: string;
+  /** Session id as 16 hex chars. */
+  sessionId: string;
+  msgId: Long;
+  layer: number;
+  /** The API method, e.g. `{ _: 'auth.sendCode', phoneNumber, apiId, apiHash, settings }`. */
+  method: TlObject;
+  /** Whether the call arrived wrapped in invokeWithoutUpdates. */
+  withoutUpdates: boolean;
+}
+
+export interface RpcErrorReply {
+  error: { code: number; message: string };
+}
+export interface RpcOkReply {
+  /**
+   * The method's result: a TL object, an array for Vector<T> of objects, a boolean for Bool,
+   * or already-serialized bytes (for the rare result the writer cannot produce).
+   */
+  result: TlObject | TlObject[] | boolean | Uint8Array;
+}
+export type RpcReply = RpcOkReply | RpcErrorReply;
+
+/** The API layer, implemented by rpc/. Never throws: every failure is an RpcErrorReply. */
+export interface RpcHandler {
+  handle(call: RpcCall): Promise<RpcReply>;
+}
+
+/** Transport-level faults the core can be told to produce (controls). */
+export interface TransportFaults {
+  /** Milliseconds to wait before sending any rpc_result (0 = none). */
+  answerDelayMs: number;
+}
+
+/** A live MTProto session as the core tracks it (for controls' listing). */
+export interface SessionInfo {
+  dcId: number;
+  authKeyId: string;
+  sessionId: string;
+  connections: number;
+  lastSeenAt: number;
+}

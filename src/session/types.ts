@@ -1,0 +1,75 @@
+/**
+ * What the account service needs from the session store (session.json + auth_state.json).
+ * session.json is also the backing file of the mtcute storage provider built by the store.
+ */
+import type { ITelegramStorageProvider } from '@mtcute/core';
+
+/** Exactly the seed's auth_state.json format. */
+export interface AuthStateFile {
+  user_auth: true;
+  user_id: number;
+  phone: string;
+  saved_at: string; // ISO 8601
+  version: '1.0';
+}
+
+/** A login in progress: enough to finish it after a restart (the auth key that asked is in session.json). */
+export interface PendingLogin {
+  phone: string;
+  phoneCodeHash: string;
+  dcId: number;
+  codeType: string;
+  codeLength?: number;
+  nextType?: string;
+  timeout?: number;
+  sentAt: string; // ISO
+  /** Set once the code was accepted and Telegram asked for the 2FA password. */
+  passwordRequired?: { hint?: string };
+}
+
+/** Everything login-relevant in session.json besides mtcute's own data. */
+export interface SessionMeta {
+  /** Which Telegram the keys belong to: 'sandbox' | 'production' | 'test'. A key never crosses environments. */
+  environment: string;
+  pendingLogin?: PendingLogin;
+  /** Method name → unix ms until which Telegram asked us to wait (FLOOD_WAIT). */
+  floodWaits?: Record<string, number>;
+}
+
+/** Set when a write to the data directory failed; cleared by the next successful write. */
+export interface PersistenceError {
+  file: string;
+  code: string; // errno code, e.g. ENOSPC, EROFS, EACCES
+  message: string;
+  at: string; // ISO
+}
+
+/**
+ * The session store: owns the data directory's two files. session.json holds mtcute's login-relevant
+ * storage (auth keys per DC, primary DC and address, self user) *and* SessionMeta, as one document with
+ * one writer, so an mtcute write and a meta write can never race each other on disk.
+ */
+export interface SessionStore {
+  /** Read both files from disk (moving a corrupt file aside). Call before anything else, and again to "reload". */
+  load(): Promise<void>;
+  /** Whether session.json holds an auth key for some DC. */
+  hasSession(): boolean;
+  /**
+   * An mtcute storage provider over the in-memory document. Auth key writes go through to disk at once;
+   * salts, peers and update state stay in memory and never cause a rewrite.
+   */
+  createStorage(): ITelegramStorageProvider;
+  meta(): SessionMeta | undefined;
+  updateMeta(patch: Partial<SessionMeta>): Promise<void>;
+  authState(): AuthStateFile | undefined;
+  writeAuthState(state: AuthStateFile): Promise<void>;
+  /** Refresh saved_at if the last refresh is at least `minIntervalMs` old. Returns whether it wrote. */
+  touchAuthState(now: Date, minIntervalMs?: number): Promise<boolean>;
+  removeAuthState(): Promise<void>;
+  /** Forget the auth keys and login data (session.json), keeping nothing of the dead key. */
+  clearSession(): Promise<void>;
+  /** The last write failure, if the latest write attempt failed. */
+  persistenceError(): PersistenceError | undefined;
+  /** Write pending data (if any) and stop timers. */
+  close(): Promise<void>;
+}
