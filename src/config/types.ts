@@ -1,0 +1,34 @@
+/** The service's validated configuration (see README "Configuration" for each variable). */
+export interface Config {
+  /** Which Telegram to talk to. 'sandbox' when TELEGRAM_API_ID/HASH are unset. */
+  environment: 'sandbox' | 'production' | 'test';
+  telegram: {
+    apiId: number; // sandbox: a fixed placeholder the sandbox DC accepts
+    apiHash: string;
+  };
+  sandbox: {
+    /** Port of sandbox DC 1 when started in-process (DC 2 listens on port + 1). SANDBOX_DC_PORT, default 9443. */
+    port: number;
+    /**
+     * An already-running sandbox DC to use instead of starting one in-process (SANDBOX_DC=host:port of DC 2,
+     * with SANDBOX_DC_PUBLIC_KEY_FILE naming its PKCS#1 public key). Tests use this to drive the DC's controls.
+     */
+    external?: { host: string; port: number; publicKeyPem: string };
+  };
+  dataDir: string; // DATA_DIR, default ./data (absolute after parsing)
+  host: string; // HOST, default 127.0.0.1
+  port: number; // PORT, default 8080
+  /** API_TOKEN; when unset, generated once into DATA_DIR/api_token (0600). */
+  apiToken: string;
+  apiTokenSource: 'env' | 'file' | 'generated';
+  /** SESSION_MAX_IDLE in ms, default 7d; 0 = never expires. */
+  sessionMaxIdleMs: number;
+  /** CLIENT_READY_TIMEOUT in ms, default 15s. */
+  clientReadyTimeoutMs: number;
+  /** RETRY_MAX_DELAY in ms, default 60s: the cap of the reconnect/validation backoff. */
+  retryMaxDelayMs: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  logFile: string; // LOG_FILE, default DATA_DIR/telegram_service.log
+  /** SESSION_ENCRYPTION_KEY (32 bytes, hex or base64) for AES-256-GCM encryption of session.json at rest. */
+  sessionEncryptionKey?: Uint8Array;
+}
