@@ -31,4 +31,9 @@ export interface Config {
   logFile: string; // LOG_FILE, default DATA_DIR/telegram_service.log
   /** SESSION_ENCRYPTION_KEY (32 bytes, hex or base64) for AES-256-GCM encryption of session.json at rest. */
   sessionEncryptionKey?: Uint8Array;
+  /**
+   * LOGIN_RATE_LIMIT, default `10/1m`: requests per window per client IP on the login routes.
+   * max 0 = no limit. Absent (a Config built by hand) = the default.
+   */
+  loginRateLimit?: { max: number; windowMs: number };
 }

@@ -1,0 +1,250 @@
+/**
+ * Pure configuration parsing: environment variables (already merged with `.env`) → a validated
+ * ParsedConfig, or a ConfigError listing every problem. No file system access here; the few settings
+ * that need files (the API token, the external sandbox DC's public key) are finished by resolveConfig().
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import type { Config } from './types.js';
+import { parseDuration } from './duration.js';
+import { ConfigError } from './problems.js';
+
+export type Env = Record<string, string | undefined>;
+
+/** Credentials the built-in sandbox DC accepts; not a secret and not valid at Telegram. */
+export const SANDBOX_API_ID = 1;
+export const SANDBOX_API_HASH = '00000000000000000000000000000000';
+
+export const DEFAULTS = {
+  dataDir: './data',
+  host: '127.0.0.1',
+  port: 8080,
+  sandboxDcPort: 9443,
+  sessionMaxIdle: '7d',
+  clientReadyTimeout: '15s',
+  retryMaxDelay: '60s',
+  logLevel: 'info',
+  logFileName: 'telegram_service.log',
+  loginRateLimit: '10/1m',
+} as const;
+
+/** Everything in Config, with the file-backed parts not yet read. */
+export interface ParsedConfig extends Omit<Config, 'apiToken' | 'apiTokenSource' | 'sandbox'> {
+  /** API_TOKEN when set in the environment; otherwise resolveConfig() reads or generates DATA_DIR/api_token. */
+  apiToken?: string;
+  sandbox: {
+    port: number;
+    external?: { host: string; port: number; publicKeyFile: string };
+  };
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+const MAX_TIMER_MS = 2_147_483_647; // setTimeout's limit
+
+// ---- one small zod schema per kind of value; messages are written to be read after "NAME: " ----
+
+const wholeNumber = z.string().trim().regex(/^\d+$/, { error: 'must be a whole number' }).transform(Number);
+
+const portSchema = (min: number, max = 65535) =>
+  wholeNumber.pipe(z.number().min(min, { error: `must be a port number from ${min} to ${max}` }).max(max, {
+    error: `must be a port number from ${min} to ${max}`,
+  }));
+
+const durationSchema = (opts: { allowZero: boolean; maxMs?: number }) =>
+  z.string().transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'must be a duration like 0, 90s, 15m, 12h, 7d or milliseconds' });
+      return z.NEVER;
+    }
+    if (ms === 0 && !opts.allowZero) {
+      ctx.addIssue({ code: 'custom', message: 'must be greater than 0' });
+      return z.NEVER;
+    }
+    if (opts.maxMs !== undefined && ms > opts.maxMs) {
+      ctx.addIssue({ code: 'custom', message: `must be at most ${opts.maxMs} ms (about 24 days)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const booleanFlag = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(['1', '0', 'true', 'false', 'yes', 'no'], { error: 'must be 1 or 0' }))
+  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+
+const apiIdSchema = wholeNumber.pipe(
+  z.number().min(1, { error: 'must be a positive whole number' }).max(2 ** 31 - 1, { error: 'is too large' }),
+);
+
+// Never echo the value of a secret in a message.
+const apiHashSchema = z.string().trim().regex(/^[0-9a-fA-F]{32}$/, { error: 'must be 32 hexadecimal characters' });
+
+const apiTokenSchema = z
+  .string()
+  .trim()
+  .min(16, { error: 'must be at least 16 characters long' })
+  .max(512, { error: 'must be at most 512 characters long' })
+  .regex(/^[\x21-\x7e]+$/, { error: 'must be printable ASCII without spaces' });
+
+const hostSchema = z.string().trim().min(1).max(255).regex(/^[^\s/]+$/, { error: 'must be a host name or IP address' });
+
+const hostPortSchema = z.string().transform((text, ctx) => {
+  // "host:port" or "[v6]:port"
+  const match = /^(?:\[([^\]]+)\]|([^:\s[\]]+)):(\d+)$/.exec(text.trim());
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || !(port >= 1 && port <= 65535)) {
+    ctx.addIssue({ code: 'custom', message: 'must be host:port, e.g. 127.0.0.1:9444' });
+    return z.NEVER;
+  }
+  return { host: match[1] ?? match[2]!, port };
+});
+
+const logLevelSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }));
+
+const encryptionKeySchema = z.string().transform((text, ctx) => {
+  const value = text.trim();
+  let bytes: Buffer | undefined;
+  if (/^[0-9a-fA-F]{64}$/.test(value)) bytes = Buffer.from(value, 'hex');
+  else if (/^[A-Za-z0-9+/_-]{43}={0,1}$/.test(value)) bytes = Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64');
+  if (!bytes || bytes.length !== 32) {
+    ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, as 64 hex characters or base64' });
+    return z.NEVER;
+  }
+  return new Uint8Array(bytes);
+});
+
+/** `10/1m` (at most 10 requests per minute per client), `0` or `off` = no limit. */
+const rateLimitSchema = z.string().transform((text, ctx) => {
+  const value = text.trim().toLowerCase();
+  if (value === '0' || value === 'off') return { max: 0, windowMs: 60_000 };
+  const match = /^(\d+)\s*\/\s*(\S+)$/.exec(value);
+  const windowMs = match ? parseDuration(match[2]!) : undefined;
+  if (!match || !windowMs || Number(match[1]) < 1) {
+    ctx.addIssue({ code: 'custom', message: 'must be <requests>/<window> like 10/1m, or 0 to turn it off' });
+    return z.NEVER;
+  }
+  return { max: Number(match[1]), windowMs };
+});
+
+/** Quote a user-supplied (non-secret) value for an error line, shortened. */
+function shown(value: string): string {
+  const short = value.length > 60 ? `${value.slice(0, 57)}...` : value;
+  return JSON.stringify(short);
+}
+
+/**
+ * Parse and validate the environment. Every problem is collected; if there is any, a ConfigError with
+ * one line per problem is thrown. Relative paths are resolved against `cwd`.
+ */
+export function loadConfig(env: Env, cwd: string): ParsedConfig {
+  const problems: string[] = [];
+  // Empty values count as unset (`API_TOKEN=` in a .env file means "not given").
+  const raw = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value.trim() === '' ? undefined : value;
+  };
+  function read<T>(name: string, schema: z.ZodType<T, string>, fallback: string, opts?: { secret?: boolean }): T;
+  function read<T>(name: string, schema: z.ZodType<T, string>, fallback?: undefined, opts?: { secret?: boolean }): T | undefined;
+  function read<T>(name: string, schema: z.ZodType<T, string>, fallback?: string, opts?: { secret?: boolean }): T | undefined {
+    const value = raw(name) ?? fallback;
+    if (value === undefined) return undefined;
+    const result = schema.safeParse(value);
+    if (result.success) return result.data;
+    const message = result.error.issues[0]?.message ?? 'is invalid';
+    problems.push(opts?.secret || raw(name) === undefined ? `${name} ${message}` : `${name}=${shown(value)} ${message}`);
+    return undefined;
+  }
+
+  // Telegram credentials and environment.
+  const apiId = read('TELEGRAM_API_ID', apiIdSchema);
+  const apiHash = read('TELEGRAM_API_HASH', apiHashSchema, undefined, { secret: true });
+  const hasApiId = raw('TELEGRAM_API_ID') !== undefined;
+  const hasApiHash = raw('TELEGRAM_API_HASH') !== undefined;
+  if (hasApiId !== hasApiHash) {
+    problems.push(
+      hasApiId
+        ? 'TELEGRAM_API_HASH is missing: set both TELEGRAM_API_ID and TELEGRAM_API_HASH, or neither for sandbox mode'
+        : 'TELEGRAM_API_ID is missing: set both TELEGRAM_API_ID and TELEGRAM_API_HASH, or neither for sandbox mode',
+    );
+  }
+  const useTestDc = read('TELEGRAM_TEST_DC', booleanFlag) ?? false;
+  const sandboxMode = !hasApiId && !hasApiHash;
+  if (useTestDc && sandboxMode) {
+    problems.push('TELEGRAM_TEST_DC=1 needs TELEGRAM_API_ID and TELEGRAM_API_HASH (Telegram\'s test DCs are real servers)');
+  }
+  const environment: Config['environment'] = sandboxMode ? 'sandbox' : useTestDc ? 'test' : 'production';
+
+  // Places.
+  const dataDir = path.resolve(cwd, read('DATA_DIR', z.string(), DEFAULTS.dataDir));
+  const host = read('HOST', hostSchema, DEFAULTS.host);
+  const port = read('PORT', portSchema(0), String(DEFAULTS.port));
+  const apiToken = read('API_TOKEN', apiTokenSchema, undefined, { secret: true });
+
+  // Timings.
+  const sessionMaxIdleMs = read('SESSION_MAX_IDLE', durationSchema({ allowZero: true }), DEFAULTS.sessionMaxIdle);
+  const clientReadyTimeoutMs = read(
+    'CLIENT_READY_TIMEOUT',
+    durationSchema({ allowZero: false, maxMs: MAX_TIMER_MS }),
+    DEFAULTS.clientReadyTimeout,
+  );
+  const retryMaxDelayMs = read(
+    'RETRY_MAX_DELAY',
+    durationSchema({ allowZero: false, maxMs: MAX_TIMER_MS }),
+    DEFAULTS.retryMaxDelay,
+  );
+
+  // Logging.
+  const logLevel = read('LOG_LEVEL', logLevelSchema, DEFAULTS.logLevel);
+  const logFileSetting = read('LOG_FILE', z.string());
+  const logFile = logFileSetting ? path.resolve(cwd, logFileSetting) : path.join(dataDir, DEFAULTS.logFileName);
+
+  // Sandbox DC.
+  const sandboxPort = read('SANDBOX_DC_PORT', portSchema(1, 65534), String(DEFAULTS.sandboxDcPort));
+  const externalDc = read('SANDBOX_DC', hostPortSchema);
+  const publicKeySetting = read('SANDBOX_DC_PUBLIC_KEY_FILE', z.string());
+  const hasExternalDc = raw('SANDBOX_DC') !== undefined;
+  if (hasExternalDc && !publicKeySetting) {
+    problems.push('SANDBOX_DC_PUBLIC_KEY_FILE is missing: SANDBOX_DC needs the DC\'s public key file');
+  }
+  if (!hasExternalDc && publicKeySetting) {
+    problems.push('SANDBOX_DC is missing: SANDBOX_DC_PUBLIC_KEY_FILE is only used with SANDBOX_DC=host:port');
+  }
+  if (hasExternalDc && !sandboxMode) {
+    problems.push('SANDBOX_DC is only used in sandbox mode: unset it, or unset TELEGRAM_API_ID and TELEGRAM_API_HASH');
+  }
+
+  // Security options.
+  const sessionEncryptionKey = read('SESSION_ENCRYPTION_KEY', encryptionKeySchema, undefined, { secret: true });
+  const loginRateLimit = read('LOGIN_RATE_LIMIT', rateLimitSchema, DEFAULTS.loginRateLimit);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    environment,
+    telegram: sandboxMode ? { apiId: SANDBOX_API_ID, apiHash: SANDBOX_API_HASH } : { apiId: apiId!, apiHash: apiHash! },
+    sandbox: {
+      port: sandboxPort!,
+      ...(externalDc && publicKeySetting
+        ? { external: { ...externalDc, publicKeyFile: path.resolve(cwd, publicKeySetting) } }
+        : {}),
+    },
+    dataDir,
+    host: host!,
+    port: port!,
+    ...(apiToken ? { apiToken } : {}),
+    sessionMaxIdleMs: sessionMaxIdleMs!,
+    clientReadyTimeoutMs: clientReadyTimeoutMs!,
+    retryMaxDelayMs: retryMaxDelayMs!,
+    logLevel: logLevel!,
+    logFile,
+    ...(sessionEncryptionKey ? { sessionEncryptionKey } : {}),
+    loginRateLimit: loginRateLimit!,
+  };
+}

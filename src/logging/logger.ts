@@ -1,0 +1,81 @@
+/**
+ * The service's pino logger: JSON lines to the log file (created 0600), and to stdout — pretty when
+ * stdout is a terminal and pino-pretty can be loaded, JSON otherwise. Both are written synchronously so
+ * nothing is lost when the process exits (or is killed right after a line).
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pino, type DestinationStream, type Logger, type StreamEntry } from 'pino';
+import type { Config } from '../config/types.js';
+import { SANDBOX_API_HASH } from '../config/load-config.js';
+import { REDACT_PATHS, censor, createSecretScrubber, scrubSecrets } from './redact.js';
+
+export type { Logger } from 'pino';
+
+export interface LoggerOptions {
+  /** 'auto' (default): pretty on a TTY, JSON otherwise. 'none': log to the file only. */
+  stdout?: 'auto' | 'pretty' | 'json' | 'none';
+  /** More secret values to scrub from every line (beyond the API token and API hash). */
+  secrets?: string[];
+}
+
+type LoggerConfig = Pick<Config, 'logLevel' | 'logFile'> & {
+  apiToken?: string;
+  telegram?: Pick<Config['telegram'], 'apiHash'>;
+};
+
+export function createLogger(config: LoggerConfig, options: LoggerOptions = {}): Logger {
+  const streams: StreamEntry[] = [{ level: config.logLevel, stream: openLogFile(config.logFile) }];
+  const stdout = stdoutStream(options.stdout ?? 'auto');
+  if (stdout) streams.push({ level: config.logLevel, stream: stdout });
+
+  const apiHash = config.telegram?.apiHash;
+  const scrub = createSecretScrubber([
+    config.apiToken,
+    apiHash && apiHash !== SANDBOX_API_HASH ? apiHash : undefined,
+    ...(options.secrets ?? []),
+  ]);
+
+  return pino(
+    {
+      level: config.logLevel,
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACT_PATHS, censor },
+      formatters: { log: (record) => scrubSecrets(record), bindings: (bindings) => scrubSecrets(bindings) },
+      hooks: { streamWrite: scrub },
+    },
+    pino.multistream(streams, { dedupe: false }),
+  );
+}
+
+/** Opens (creating 0600, or tightening an existing file to 0600) the log file for appending. */
+function openLogFile(file: string): DestinationStream {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const fd = fs.openSync(file, 'a', 0o600);
+  if ((fs.fstatSync(fd).mode & 0o077) !== 0) fs.fchmodSync(fd, 0o600);
+  return pino.destination({ fd, sync: true });
+}
+
+function stdoutStream(mode: NonNullable<LoggerOptions['stdout']>): DestinationStream | undefined {
+  if (mode === 'none') return undefined;
+  const wantPretty = mode === 'pretty' || (mode === 'auto' && process.stdout.isTTY === true);
+  if (wantPretty) {
+    const pretty = loadPinoPretty();
+    if (pretty) return pretty({ colorize: true, sync: true, translateTime: 'SYS:standard', ignore: 'pid,hostname' });
+  }
+  return pino.destination({ fd: 1, sync: true });
+}
+
+type PrettyFactory = (options: Record<string, unknown>) => DestinationStream;
+
+/** pino-pretty is a devDependency: absent in a production install, and then stdout gets plain JSON. */
+function loadPinoPretty(): PrettyFactory | undefined {
+  try {
+    const required = createRequire(import.meta.url)('pino-pretty') as PrettyFactory | { default: PrettyFactory };
+    return typeof required === 'function' ? required : required.default;
+  } catch {
+    return undefined;
+  }
+}
