@@ -1,0 +1,88 @@
+/** What every API method handler gets, and how method tables are typed. */
+import type { tl } from '@mtcute/core';
+import type { RpcCall } from '../types.js';
+import type { Account } from '../state/accounts.js';
+import type { AuthKeyEntry } from '../state/auth-keys.js';
+import type { SandboxState } from '../state/sandbox-state.js';
+import type { FaultInjector } from './faults.js';
+import { unauthorized } from './errors.js';
+
+/** Where each DC listens (ports may only be known after the servers started, so it is read lazily). */
+export interface DcAddress {
+  id: number;
+  host: string;
+  port: number;
+}
+
+/** Minimal logger shape (pino's Logger fits). */
+export interface SandboxLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface RpcEnvironment {
+  state: SandboxState;
+  faults: FaultInjector;
+  /** Current addresses of all DCs. */
+  dcs(): DcAddress[];
+  testMode: boolean;
+  log?: SandboxLogger;
+}
+
+export class RpcContext {
+  constructor(
+    readonly env: RpcEnvironment,
+    readonly call: RpcCall,
+  ) {}
+
+  get state(): SandboxState {
+    return this.env.state;
+  }
+
+  get dcId(): number {
+    return this.call.dcId;
+  }
+
+  get authKeyId(): string {
+    return this.call.authKeyId;
+  }
+
+  get keyEntry(): AuthKeyEntry | undefined {
+    return this.env.state.keys.get(this.call.authKeyId);
+  }
+
+  /**
+   * The account this key is logged in as, or the 401 Telegram sends instead:
+   * SESSION_PASSWORD_NEEDED (code accepted, 2FA pending), SESSION_REVOKED, USER_DEACTIVATED, AUTH_KEY_UNREGISTERED.
+   */
+  get self(): Account {
+    const authorization = this.keyEntry?.authorization;
+    if (!authorization) {
+      if (this.state.passwordLogins.has(this.authKeyId)) throw unauthorized('SESSION_PASSWORD_NEEDED');
+      throw unauthorized('AUTH_KEY_UNREGISTERED');
+    }
+    if (authorization.sessionRevoked) throw unauthorized('SESSION_REVOKED');
+    const account = this.state.accounts.byId(authorization.userId);
+    if (!account) throw unauthorized('AUTH_KEY_UNREGISTERED');
+    if (account.deactivated) throw unauthorized('USER_DEACTIVATED');
+    return account;
+  }
+}
+
+export type MethodName = tl.RpcMethod['_'] & keyof tl.RpcCallReturn;
+export type RequestOf<K extends MethodName> = Extract<tl.RpcMethod, { _: K }>;
+
+/**
+ * public: works on any key (login, config); user: needs a logged-in key (the dispatcher checks it
+ * before calling the handler, so `ctx.self` is safe there).
+ */
+export type MethodAccess = 'public' | 'user';
+
+export interface MethodDef<K extends MethodName> {
+  access: MethodAccess;
+  handle(ctx: RpcContext, req: RequestOf<K>): tl.RpcCallReturn[K] | Promise<tl.RpcCallReturn[K]>;
+}
+
+export type MethodTable = { [K in MethodName]?: MethodDef<K> };

@@ -1,0 +1,39 @@
+/** Shared login steps: routing a phone to its DC, finishing a login (binding the key). */
+import type { tl } from '@mtcute/core';
+import { DC_IDS, DEFAULT_HOME_DC, normalizePhone, type Account } from '../state/accounts.js';
+import { testNumberDigit } from '../state/login-codes.js';
+import type { RpcContext } from './context.js';
+import { badRequest, seeOther } from './errors.js';
+import { userToTl } from './tl-objects.js';
+
+export function requirePhone(input: string): string {
+  const phone = normalizePhone(input ?? '');
+  if (!phone) throw badRequest('PHONE_NUMBER_INVALID');
+  return phone;
+}
+
+/**
+ * The DC an account lives on: its home DC, or for a number without an account, where it would be
+ * created — a test number `99966XYYYY` on DC X when X is 1 or 2, everything else on DC 2.
+ */
+export function homeDcOf(phone: string, account: Account | undefined): number {
+  if (account) return account.homeDc;
+  const digit = testNumberDigit(phone);
+  return digit !== undefined && (DC_IDS as readonly number[]).includes(digit) ? digit : DEFAULT_HOME_DC;
+}
+
+/** 303 PHONE_MIGRATE_X when the phone's account lives on another DC than the one asked. */
+export function ensureHomeDc(ctx: RpcContext, phone: string, account: Account | undefined): void {
+  const home = homeDcOf(phone, account);
+  if (home !== ctx.dcId) throw seeOther(`PHONE_MIGRATE_${home}`);
+}
+
+/** Logs the calling key in as `account`; durable (the key journal is fsynced, state.json flushed) before returning. */
+export async function completeLogin(ctx: RpcContext, account: Account): Promise<tl.auth.RawAuthorization> {
+  await ctx.state.flush(); // the account itself must be on disk before a key points at it
+  ctx.state.keys.bind(ctx.authKeyId, account.id);
+  ctx.state.passwordLogins.delete(ctx.authKeyId);
+  ctx.state.srpSessions.delete(ctx.authKeyId);
+  ctx.env.log?.info({ dcId: ctx.dcId, authKeyId: ctx.authKeyId, userId: account.id }, 'auth key logged in');
+  return { _: 'auth.authorization', user: userToTl(account, account.id) };
+}

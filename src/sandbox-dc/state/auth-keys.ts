@@ -1,0 +1,177 @@
+/**
+ * Auth keys of both DCs and the authorization each one carries (which user it is logged in as).
+ *
+ * Everything here is written through to an append-only journal (one fsynced JSON line per change),
+ * because the protocol core expects a key to be durable the moment `add()` returns, and a login must
+ * survive a crash right after the client saw it succeed. The journal is compacted on open and close.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { AuthKeyRecord, AuthKeyStore } from '../types.js';
+import { appendLineDurableSync, writeFileAtomicSync } from './atomic-file.js';
+import { decodeJson, encodeJson } from './json-codec.js';
+
+export interface Authorization {
+  userId: number;
+  authorizedAt: number;
+  /** Set when the session was terminated from elsewhere: requests then get 401 SESSION_REVOKED. */
+  sessionRevoked?: boolean;
+}
+
+export interface AuthKeyEntry {
+  record: AuthKeyRecord;
+  authorization?: Authorization;
+}
+
+type JournalOp =
+  | { op: 'add'; record: AuthKeyRecord; authorization?: Authorization }
+  | { op: 'remove'; id: string }
+  | { op: 'layer'; id: string; layer: number; client?: AuthKeyRecord['client'] }
+  | { op: 'bind'; id: string; authorization: Authorization }
+  | { op: 'unbind'; id: string };
+
+const KEY_ID_RE = /^[0-9a-f]{16}$/;
+
+function sameClient(a: AuthKeyRecord['client'], b: AuthKeyRecord['client']): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
+export class AuthKeyRegistry {
+  private readonly entries = new Map<string, AuthKeyEntry>();
+
+  /** @param journalPath where to keep the journal; undefined = memory only. */
+  constructor(private readonly journalPath?: string) {
+    if (journalPath && existsSync(journalPath)) {
+      this.replay(readFileSync(journalPath, 'utf8'));
+      this.compact();
+    }
+  }
+
+  /** The AuthKeyStore the protocol core of one DC uses: it sees only that DC's keys. */
+  forDc(dcId: number): AuthKeyStore {
+    return {
+      get: (id) => {
+        const entry = this.entries.get(id);
+        return entry && entry.record.dcId === dcId ? entry.record : undefined;
+      },
+      add: (record) => this.add({ ...record, dcId }),
+      setLayer: (id, layer, client) => {
+        const entry = this.entries.get(id);
+        if (entry?.record.dcId === dcId) this.setLayer(id, layer, client);
+      },
+    };
+  }
+
+  get(id: string): AuthKeyEntry | undefined {
+    return this.entries.get(id);
+  }
+
+  all(): AuthKeyEntry[] {
+    return [...this.entries.values()];
+  }
+
+  keysOfUser(userId: number): AuthKeyEntry[] {
+    return this.all().filter((e) => e.authorization?.userId === userId);
+  }
+
+  add(record: AuthKeyRecord): void {
+    if (!KEY_ID_RE.test(record.id)) throw new Error(`auth key id must be 16 lower-case hex chars`);
+    const entry: AuthKeyEntry = { record: { ...record } };
+    this.entries.set(record.id, entry);
+    this.write({ op: 'add', record: entry.record });
+  }
+
+  setLayer(id: string, layer: number, client?: AuthKeyRecord['client']): void {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    const nextClient = client ?? entry.record.client;
+    if (entry.record.layer === layer && sameClient(entry.record.client, nextClient)) return;
+    entry.record.layer = layer;
+    entry.record.client = nextClient;
+    this.write({ op: 'layer', id, layer, client: nextClient });
+  }
+
+  /** Logs the key in as `userId` (clears any earlier revocation). */
+  bind(id: string, userId: number): Authorization {
+    const entry = this.entries.get(id);
+    if (!entry) throw new Error(`unknown auth key`);
+    const authorization: Authorization = { userId, authorizedAt: Date.now() };
+    entry.authorization = authorization;
+    this.write({ op: 'bind', id, authorization });
+    return authorization;
+  }
+
+  /** Logs the key out: it stays valid for the transport but requests needing a user get AUTH_KEY_UNREGISTERED. */
+  unbind(id: string): boolean {
+    const entry = this.entries.get(id);
+    if (!entry?.authorization) return false;
+    entry.authorization = undefined;
+    this.write({ op: 'unbind', id });
+    return true;
+  }
+
+  /** Marks the key's session as terminated from elsewhere (401 SESSION_REVOKED until it logs in again). */
+  revokeSession(id: string): boolean {
+    const entry = this.entries.get(id);
+    if (!entry?.authorization) return false;
+    const authorization = { ...entry.authorization, sessionRevoked: true };
+    entry.authorization = authorization;
+    this.write({ op: 'bind', id, authorization });
+    return true;
+  }
+
+  /** Forgets the key entirely (the core then answers its messages with transport error -404). */
+  remove(id: string): boolean {
+    if (!this.entries.delete(id)) return false;
+    this.write({ op: 'remove', id });
+    return true;
+  }
+
+  /** Rewrites the journal as one `add` per live key. */
+  compact(): void {
+    if (!this.journalPath) return;
+    const lines = this.all().map((e) => encodeJson({ op: 'add', record: e.record, authorization: e.authorization }));
+    writeFileAtomicSync(this.journalPath, lines.length ? lines.join('\n') + '\n' : '');
+  }
+
+  private write(op: JournalOp): void {
+    if (this.journalPath) appendLineDurableSync(this.journalPath, encodeJson(op));
+  }
+
+  private replay(text: string): void {
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      let op: JournalOp;
+      try {
+        op = decodeJson<JournalOp>(line);
+      } catch {
+        continue; // a torn last line after a crash: everything before it is intact
+      }
+      switch (op.op) {
+        case 'add':
+          this.entries.set(op.record.id, { record: op.record, authorization: op.authorization });
+          break;
+        case 'remove':
+          this.entries.delete(op.id);
+          break;
+        case 'layer': {
+          const entry = this.entries.get(op.id);
+          if (entry) {
+            entry.record.layer = op.layer;
+            entry.record.client = op.client;
+          }
+          break;
+        }
+        case 'bind': {
+          const entry = this.entries.get(op.id);
+          if (entry) entry.authorization = op.authorization;
+          break;
+        }
+        case 'unbind': {
+          const entry = this.entries.get(op.id);
+          if (entry) entry.authorization = undefined;
+          break;
+        }
+      }
+    }
+  }
+}
