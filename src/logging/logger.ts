@@ -37,17 +37,23 @@ export function createLogger(config: LoggerConfig, options: LoggerOptions = {}):
     ...(options.secrets ?? []),
   ]);
 
-  return pino(
+  const logger = pino(
     {
       level: config.logLevel,
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACT_PATHS, censor },
-      formatters: { log: (record) => scrubSecrets(record), bindings: (bindings) => scrubSecrets(bindings) },
+      formatters: { log: (record) => scrubSecrets(record) },
       hooks: { streamWrite: scrub },
     },
     pino.multistream(streams, { dedupe: false }),
   );
+  // Child bindings bypass formatters.log: scrub them too. Children inherit this `child` (prototype chain).
+  const originalChild = logger.child;
+  logger.child = function scrubbedChild(this: Logger, bindings, childOptions) {
+    return originalChild.call(this, scrubSecrets(bindings), childOptions);
+  } as Logger['child'];
+  return logger;
 }
 
 /** Opens (creating 0600, or tightening an existing file to 0600) the log file for appending. */

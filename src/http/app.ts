@@ -1,0 +1,80 @@
+/**
+ * The HTTP app, a tree of encapsulated plugins:
+ *
+ *   root — error + not-found handlers, security headers, debug request log
+ *   ├── GET /healthz                               (no token)
+ *   └── /api — bearer-token auth on every route, including unknown ones
+ *       └── /telegram — account.touch() on each request
+ *           ├── /auth/{send-code,resend-code,verify-code,verify-password}   (login rate limit)
+ *           ├── /auth/logout
+ *           ├── /me
+ *           └── /status
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { AccountService } from '../account/types.js';
+import type { Config } from '../config/types.js';
+import { HttpError } from './errors.js';
+import { createBearerAuthHook } from './plugins/bearer-auth.js';
+import { handleClientError, handleFrameworkError, installErrorHandling } from './plugins/error-handling.js';
+import { DEFAULT_LOGIN_RATE_LIMIT, type LoginRateLimit } from './plugins/login-rate-limit.js';
+import { healthzRoute } from './routes/healthz.js';
+import { telegramRoutes } from './routes/telegram/index.js';
+
+/** Request bodies are tiny JSON objects; anything bigger is refused with 413 before parsing. */
+export const BODY_LIMIT_BYTES = 16 * 1024;
+
+export interface BuildAppOptions {
+  config: Pick<Config, 'apiToken'> & Partial<Pick<Config, 'loginRateLimit'>>;
+  account: AccountService;
+  logger: FastifyBaseLogger;
+}
+
+export function buildApp({ config, account, logger }: BuildAppOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: logger,
+    // Fastify's own request lines are off: ours below is at debug level, without bodies or headers.
+    logController: new LogController({ disableRequestLogging: true }),
+    frameworkErrors: handleFrameworkError,
+    clientErrorHandler: handleClientError,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Types are what the schema says: "123" is not turned into 123 nor 123 into "123".
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  }) as unknown as FastifyInstance;
+
+  installErrorHandling(app);
+
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+    reply.header('x-content-type-options', 'nosniff');
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? null,
+        statusCode: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'HTTP request',
+    );
+  });
+
+  void app.register(healthzRoute);
+  void app.register(
+    async (api) => {
+      const authenticate = createBearerAuthHook(config.apiToken);
+      api.addHook('onRequest', authenticate);
+      // Unknown /api paths: the token is checked first, so an anonymous caller learns nothing about routes.
+      api.setNotFoundHandler({ preHandler: authenticate }, async (request) => {
+        throw new HttpError(404, 'NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]!.slice(0, 100)}`);
+      });
+      await api.register(telegramRoutes, {
+        prefix: '/telegram',
+        account,
+        loginRateLimit: (config.loginRateLimit ?? DEFAULT_LOGIN_RATE_LIMIT) satisfies LoginRateLimit,
+      });
+    },
+    { prefix: '/api' },
+  );
+  return app;
+}
