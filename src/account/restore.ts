@@ -1,0 +1,34 @@
+/**
+ * Start-up: what the files on disk say the account's state is, before any network (the seed's
+ * "Server Restart Process"). Validation against Telegram happens afterwards, in the background.
+ */
+import type { AuthStateFile, PendingLogin, SessionStore } from '../session/types.js';
+
+export type StartupDecision =
+  | { state: 'logged_out'; reason?: string; staleAuthState?: boolean }
+  | { state: 'expired'; authState: AuthStateFile }
+  | { state: 'authenticated'; authState: AuthStateFile }
+  | { state: 'code_sent' | 'password_required'; pending: PendingLogin };
+
+export function authStateExpiresAt(authState: AuthStateFile, maxIdleMs: number): number | null {
+  if (maxIdleMs <= 0) return null;
+  const savedAt = Date.parse(authState.saved_at);
+  return Number.isNaN(savedAt) ? 0 : savedAt + maxIdleMs;
+}
+
+export function decideStartupState(store: SessionStore, maxIdleMs: number, now = Date.now()): StartupDecision {
+  const authState = store.authState();
+  if (!store.hasSession()) {
+    // auth_state.json without the keys it describes cannot be restored.
+    return authState ? { state: 'logged_out', reason: 'SESSION_FILE_MISSING', staleAuthState: true } : { state: 'logged_out' };
+  }
+  if (authState) {
+    const expiresAt = authStateExpiresAt(authState, maxIdleMs);
+    if (expiresAt !== null && expiresAt <= now) return { state: 'expired', authState };
+    return { state: 'authenticated', authState };
+  }
+  const pending = store.meta()?.pendingLogin;
+  if (pending) return { state: pending.passwordRequired ? 'password_required' : 'code_sent', pending };
+  // A key that never finished logging in: kept, the next login reuses it.
+  return { state: 'logged_out' };
+}

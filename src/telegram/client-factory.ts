@@ -1,0 +1,105 @@
+/**
+ * Builds the mtcute TelegramClient for the configured environment: production, Telegram's test DCs,
+ * or the sandbox DC. The client's storage is the session store's provider over session.json.
+ */
+import { format } from 'node:util';
+import { networkMiddlewares, type ITelegramStorageProvider } from '@mtcute/core';
+import { LogManager } from '@mtcute/core/utils.js';
+import { NodePlatform, TelegramClient } from '@mtcute/node';
+import { addPublicKey, NodeCryptoProvider } from '@mtcute/node/utils.js';
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+
+export interface SandboxDcAddress {
+  dcs: { id: number; host: string; port: number }[];
+  publicKeyPem: string;
+}
+
+export interface CreateClientOptions {
+  config: Pick<Config, 'environment' | 'telegram' | 'sandbox'>;
+  storage: ITelegramStorageProvider;
+  logger: Logger;
+  /** The sandbox DC started in-process; wins over config.sandbox.external. */
+  sandbox?: SandboxDcAddress;
+}
+
+/** The sandbox DC the client talks to: DC 2, as on Telegram's test network. */
+export function sandboxTarget(
+  config: Pick<Config, 'sandbox'>,
+  sandbox?: SandboxDcAddress,
+): { host: string; port: number; publicKeyPem: string } {
+  if (sandbox) {
+    const dc = sandbox.dcs.find((d) => d.id === 2) ?? sandbox.dcs[0];
+    if (!dc) throw new Error('The sandbox DC reported no listening DCs');
+    return { host: dc.host, port: dc.port, publicKeyPem: sandbox.publicKeyPem };
+  }
+  if (config.sandbox.external) return config.sandbox.external;
+  throw new Error('Sandbox environment without a sandbox DC to talk to');
+}
+
+// Hex runs of 32+ chars and base64 runs of 40+ chars: auth keys, hashes, nonces. Never log them.
+const SECRET_LIKE = /\b[0-9a-fA-F]{32,}\b|[A-Za-z0-9+/_-]{40,}={0,2}/g;
+
+export function redactSecrets(text: string): string {
+  return text.replace(SECRET_LIKE, '[redacted]');
+}
+
+/** mtcute's own log lines, routed into pino. Quiet (warnings and errors) unless we run at debug. */
+function mtcuteLogManager(logger: Logger): LogManager {
+  const manager = new LogManager('mtcute', new NodePlatform());
+  const debug = logger.isLevelEnabled('debug');
+  manager.level = debug ? LogManager.INFO : LogManager.WARN;
+  const child = logger.child({ module: 'mtcute' });
+  manager.handler = (_color: number, level: number, tag: string, fmt: string, args: unknown[]) => {
+    const message = redactSecrets(format(fmt, ...args));
+    if (level <= LogManager.ERROR) child.error({ tag }, message);
+    else if (level === LogManager.WARN) child.warn({ tag }, message);
+    else child.debug({ tag }, message);
+  };
+  return manager;
+}
+
+export async function createTelegramClient(opts: CreateClientOptions): Promise<TelegramClient> {
+  const { config, storage, logger } = opts;
+  const crypto = new NodeCryptoProvider();
+  await crypto.initialize();
+
+  const common = {
+    apiId: config.telegram.apiId,
+    apiHash: config.telegram.apiHash,
+    storage,
+    crypto,
+    logger: mtcuteLogManager(logger),
+    // We have no updates loop: every call is wrapped in invokeWithoutUpdates.
+    disableUpdates: true,
+    // mtcute's default installs SIGINT/SIGTERM hooks that re-raise the signal; main.ts owns shutdown.
+    storageOptions: { cleanup: false },
+    network: {
+      // Never sleep inside a request on FLOOD_WAIT (the service answers 429 and keeps the deadline on
+      // disk), and do not retry Telegram's internal errors forever (our timeouts and backoff take over).
+      middlewares: networkMiddlewares.basic({
+        floodWaiter: { maxWait: 0 },
+        internalErrors: { maxRetries: 2 },
+      }),
+    },
+    initConnectionOptions: { deviceModel: 'telegram-service', appVersion: '0.1.0' },
+  };
+
+  switch (config.environment) {
+    case 'production':
+      return new TelegramClient(common);
+    case 'test':
+      return new TelegramClient({ ...common, testMode: true });
+    case 'sandbox': {
+      const target = sandboxTarget(config, opts.sandbox);
+      addPublicKey(crypto, target.publicKeyPem);
+      return new TelegramClient({
+        ...common,
+        defaultDcs: {
+          main: { id: 2, ipAddress: target.host, port: target.port },
+          media: { id: 2, ipAddress: target.host, port: target.port, mediaOnly: true },
+        },
+      });
+    }
+  }
+}
