@@ -3,6 +3,7 @@
  * session.json is also the backing file of the mtcute storage provider built by the store.
  */
 import type { ITelegramStorageProvider } from '@mtcute/core';
+import type { DcOptions } from '@mtcute/core/utils.js';
 
 /** Exactly the seed's auth_state.json format. */
 export interface AuthStateFile {
@@ -44,6 +45,15 @@ export interface PersistenceError {
   at: string; // ISO
 }
 
+export interface CreateStorageOptions {
+  /**
+   * The DCs the mtcute client is configured with (its `defaultDcs`). mtcute itself records the primary
+   * DC only after a migration; with this, the first auth key of the primary DC is written together with
+   * that DC's address, so session.json always names where its key belongs.
+   */
+  primaryDcs?: DcOptions;
+}
+
 /**
  * The session store: owns the data directory's two files. session.json holds mtcute's login-relevant
  * storage (auth keys per DC, primary DC and address, self user) *and* SessionMeta, as one document with
@@ -58,7 +68,7 @@ export interface SessionStore {
    * An mtcute storage provider over the in-memory document. Auth key writes go through to disk at once;
    * salts, peers and update state stay in memory and never cause a rewrite.
    */
-  createStorage(): ITelegramStorageProvider;
+  createStorage(options?: CreateStorageOptions): ITelegramStorageProvider;
   meta(): SessionMeta | undefined;
   updateMeta(patch: Partial<SessionMeta>): Promise<void>;
   authState(): AuthStateFile | undefined;

@@ -1,0 +1,133 @@
+/**
+ * Crash-safe file writes for the data directory: after a crash (kill -9, power loss) a file is either
+ * its old or its new content, never a mix or a truncation.
+ *
+ * Choice: our own ~80 lines rather than the npm package write-file-atomic (7.0.1, read from its registry
+ * tarball). That package fsyncs the temp file and renames it, but never fsyncs the directory, so after a
+ * power loss the rename itself may be lost (the old file comes back, or on some filesystems an empty
+ * one); it also resolves symlinks with realpath and writes to their target, which we refuse to do for a
+ * file holding auth keys. Here: temp file in the same directory (unique name, O_EXCL, 0600), write,
+ * fsync, rename over the target, fsync the directory.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { PersistenceWriteError, errnoCode } from './errors.js';
+
+export const PRIVATE_FILE_MODE = 0o600;
+export const PRIVATE_DIR_MODE = 0o700;
+
+/**
+ * Create `dir` (and parents) as 0700, or tighten an existing one that group/others can reach.
+ * Returns warnings to log (the function itself does not log).
+ */
+export async function ensurePrivateDir(dir: string): Promise<{ created: boolean; warnings: string[] }> {
+  const warnings: string[] = [];
+  let stat;
+  try {
+    stat = await fsp.stat(dir);
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw PersistenceWriteError.from(dir, err);
+  }
+  if (!stat) {
+    try {
+      await fsp.mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+      await fsp.chmod(dir, PRIVATE_DIR_MODE); // a umask can only remove bits; make the mode exact anyway
+    } catch (err) {
+      throw PersistenceWriteError.from(dir, err);
+    }
+    return { created: true, warnings };
+  }
+  if (!stat.isDirectory()) {
+    throw new PersistenceWriteError(dir, 'ENOTDIR', `data directory ${dir} exists and is not a directory`);
+  }
+  const mode = stat.mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    try {
+      await fsp.chmod(dir, PRIVATE_DIR_MODE);
+      warnings.push(`data directory ${dir} had mode ${octal(mode)}; tightened to 0700`);
+    } catch (err) {
+      warnings.push(`data directory ${dir} has mode ${octal(mode)} and could not be tightened (${errnoCode(err)})`);
+    }
+  }
+  return { created: false, warnings };
+}
+
+/** Atomically replace `file` with `data` (mode 0600 unless given). Throws PersistenceWriteError; the old file stays. */
+export async function writeFileAtomic(
+  file: string,
+  data: Uint8Array | string,
+  opts: { mode?: number } = {},
+): Promise<void> {
+  const mode = opts.mode ?? PRIVATE_FILE_MODE;
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  let handle: fsp.FileHandle | undefined;
+  try {
+    handle = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+    await handle.chmod(mode); // exact mode regardless of umask
+    await handle.writeFile(data);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await fsp.rename(tmp, file);
+  } catch (err) {
+    await handle?.close().catch(() => undefined);
+    await fsp.unlink(tmp).catch(() => undefined);
+    throw PersistenceWriteError.from(file, err);
+  }
+  try {
+    await fsyncDir(dir);
+  } catch (err) {
+    // The rename happened but may not be durable yet; report it so the caller retries the (idempotent) write.
+    throw PersistenceWriteError.from(file, err);
+  }
+}
+
+/** Remove `file` (absent is fine) and make the removal durable. */
+export async function removeFileDurable(file: string): Promise<void> {
+  try {
+    await fsp.unlink(file);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return;
+    throw PersistenceWriteError.from(file, err);
+  }
+  try {
+    await fsyncDir(path.dirname(file));
+  } catch (err) {
+    throw PersistenceWriteError.from(file, err);
+  }
+}
+
+/** Rename `file` to `<file>.<label>-<time>` (the link itself if it is a symlink). Returns the new path. */
+export async function moveAside(file: string, label: string, now = new Date()): Promise<string> {
+  // ISO time without ':' so the name is portable to filesystems that refuse colons.
+  const target = `${file}.${label}-${now.toISOString().replace(/:/g, '-')}`;
+  let candidate = target;
+  for (let n = 1; await exists(candidate); n++) candidate = `${target}.${n}`;
+  await fsp.rename(file, candidate);
+  await fsyncDir(path.dirname(file)).catch(() => undefined);
+  return candidate;
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fsp.lstat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function octal(mode: number): string {
+  return '0' + (mode & 0o777).toString(8);
+}

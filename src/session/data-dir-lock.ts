@@ -1,0 +1,225 @@
+/**
+ * One process per DATA_DIR (two processes on one auth key is how accounts get AUTH_KEY_DUPLICATED).
+ *
+ * Why not proper-lockfile (installed, read): it decides staleness only by the lock's mtime, refreshed
+ * by a timer. A lock left by `kill -9` is therefore taken over only after the stale period (≥ 2 s,
+ * 10 s by default), a live holder whose event loop stalls longer than that loses its lock, and it
+ * removes its lock directory with rmdir, so the holder's identity cannot be stored inside it.
+ *
+ * Here: DATA_DIR/service.lock is a small JSON file naming the holder (pid, hostname, start time of the
+ * process from /proc, boot id), created complete and atomically with link(2) (which fails if the lock
+ * exists). A second process reads it and asks the kernel whether that exact process still lives:
+ * - same host, same boot, pid alive with the same start time → held: DataDirLockedError naming the pid;
+ * - pid gone, pid reused by another process (start time differs), or a previous boot → stale, taken over
+ *   at once;
+ * - another host (a shared volume): a heartbeat refreshes the file's mtime; stale after FOREIGN_STALE_MS.
+ * A take-over is itself guarded (mkdir of service.lock.takeover) so two starters cannot both win.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ensurePrivateDir, fsyncDir } from './atomic-file.js';
+import { DataDirLockedError, errnoCode, type LockHolderInfo } from './errors.js';
+
+export const LOCK_FILE_NAME = 'service.lock';
+const HEARTBEAT_MS = 15_000;
+const FOREIGN_STALE_MS = 90_000;
+/** A lock file still being created (or a crashed take-over) is given this long before it counts as stale. */
+const YOUNG_MS = 10_000;
+
+interface LockFileContent extends LockHolderInfo {
+  nonce: string;
+}
+
+export interface DataDirLock {
+  /** Absolute path of the lock file. */
+  readonly file: string;
+  /** Warnings about the data directory (e.g. its mode was tightened) for the caller to log. */
+  readonly warnings: string[];
+  release(): Promise<void>;
+}
+
+/** Nonces of the locks this process holds (a second acquire in the same process is refused too). */
+const heldHere = new Set<string>();
+
+export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> {
+  const { warnings } = await ensurePrivateDir(dataDir);
+  const file = path.join(path.resolve(dataDir), LOCK_FILE_NAME);
+  const me: LockFileContent = {
+    pid: process.pid,
+    hostname: os.hostname(),
+    acquiredAt: new Date().toISOString(),
+    procStartTime: procStartTime(process.pid),
+    bootId: bootId(),
+    nonce: randomBytes(12).toString('hex'),
+  };
+  const tmp = `${file}.${process.pid}.${me.nonce}`;
+  await fsp.writeFile(tmp, JSON.stringify(me) + '\n', { mode: 0o600 });
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await fsp.link(tmp, file);
+        await fsyncDir(path.dirname(file)).catch(() => undefined);
+        heldHere.add(me.nonce);
+        await removeLeftoverTempFiles(file);
+        return startHolding(file, me, warnings);
+      } catch (err) {
+        if (errnoCode(err) !== 'EEXIST') throw err;
+      }
+      const holder = await readHolder(file);
+      if (holder === 'gone') continue;
+      const verdict = judge(holder);
+      if (verdict === 'alive') throw lockedError(dataDir, holder.content);
+      await takeOver(dataDir, file, holder);
+    }
+    throw new DataDirLockedError(dataDir, undefined, `data directory ${dataDir} is locked by a process that keeps changing; retry`);
+  } finally {
+    await fsp.unlink(tmp).catch(() => undefined);
+  }
+}
+
+function startHolding(file: string, me: LockFileContent, warnings: string[]): DataDirLock {
+  // The heartbeat only matters to processes on other hosts sharing the directory.
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    fsp.utimes(file, now, now).catch(() => undefined);
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+  let released = false;
+  return {
+    file,
+    warnings,
+    async release() {
+      if (released) return;
+      released = true;
+      clearInterval(heartbeat);
+      heldHere.delete(me.nonce);
+      const current = await readHolder(file);
+      // Remove only our own lock (never one a take-over handed to someone else).
+      if (current !== 'gone' && current.content?.nonce === me.nonce) {
+        await fsp.unlink(file).catch(() => undefined);
+        await fsyncDir(path.dirname(file)).catch(() => undefined);
+      }
+    },
+  };
+}
+
+interface HolderSnapshot {
+  /** Undefined when the file could not be parsed (being written, or damaged). */
+  content: LockFileContent | undefined;
+  raw: string;
+  mtimeMs: number;
+}
+
+async function readHolder(file: string): Promise<HolderSnapshot | 'gone'> {
+  try {
+    const [raw, stat] = await Promise.all([fsp.readFile(file, 'utf8'), fsp.stat(file)]);
+    return { content: parseLockFile(raw), raw, mtimeMs: stat.mtimeMs };
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return 'gone';
+    throw err;
+  }
+}
+
+function parseLockFile(raw: string): LockFileContent | undefined {
+  try {
+    const value = JSON.parse(raw) as Partial<LockFileContent>;
+    if (typeof value.pid !== 'number' || !Number.isInteger(value.pid) || value.pid <= 0) return undefined;
+    if (typeof value.hostname !== 'string' || typeof value.nonce !== 'string') return undefined;
+    return value as LockFileContent;
+  } catch {
+    return undefined;
+  }
+}
+
+function judge(holder: HolderSnapshot): 'alive' | 'stale' {
+  const age = Date.now() - holder.mtimeMs;
+  const h = holder.content;
+  if (!h) return age < YOUNG_MS ? 'alive' : 'stale';
+  if (h.hostname !== os.hostname()) return age < FOREIGN_STALE_MS ? 'alive' : 'stale';
+  if (h.bootId && bootId() && h.bootId !== bootId()) return 'stale';
+  if (h.pid === process.pid) return heldHere.has(h.nonce) ? 'alive' : 'stale';
+  if (!pidExists(h.pid)) return 'stale';
+  const start = procStartTime(h.pid);
+  if (h.procStartTime && start && start !== h.procStartTime) return 'stale'; // the pid now belongs to another process
+  return 'alive';
+}
+
+async function takeOver(dataDir: string, file: string, seen: HolderSnapshot): Promise<void> {
+  const guard = `${file}.takeover`;
+  try {
+    await fsp.mkdir(guard, { mode: 0o700 });
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw err;
+    const stat = await fsp.stat(guard).catch(() => undefined);
+    if (stat && Date.now() - stat.mtimeMs > YOUNG_MS) {
+      await fsp.rmdir(guard).catch(() => undefined); // left by a starter that died mid take-over
+      return;
+    }
+    throw new DataDirLockedError(dataDir, seen.content, `data directory ${dataDir} is being taken over by another starting process`);
+  }
+  try {
+    const now = await readHolder(file);
+    // Remove exactly the stale lock we judged, not one a faster starter has put there since.
+    if (now !== 'gone' && now.raw === seen.raw) await fsp.unlink(file);
+  } finally {
+    await fsp.rmdir(guard).catch(() => undefined);
+  }
+}
+
+/** `service.lock.<pid>.<nonce>` files of starters killed before they cleaned up. */
+async function removeLeftoverTempFiles(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  const pattern = /^service\.lock\.(\d+)\.[0-9a-f]+$/; // LOCK_FILE_NAME.<pid>.<nonce>
+  for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
+    const match = pattern.exec(name);
+    if (match && Number(match[1]) !== process.pid && !pidExists(Number(match[1]))) {
+      await fsp.unlink(path.join(dir, name)).catch(() => undefined);
+    }
+  }
+}
+
+function lockedError(dataDir: string, holder: LockFileContent | undefined): DataDirLockedError {
+  const who = holder
+    ? `process ${holder.pid} on ${holder.hostname} (since ${holder.acquiredAt})`
+    : 'a process that is starting up';
+  return new DataDirLockedError(
+    dataDir,
+    holder && { pid: holder.pid, hostname: holder.hostname, acquiredAt: holder.acquiredAt, procStartTime: holder.procStartTime, bootId: holder.bootId },
+    `data directory ${dataDir} is in use by ${who}; only one telegram-service may use a data directory (stop it, or use another DATA_DIR)`,
+  );
+}
+
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM'; // exists, owned by someone else
+  }
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot); undefined off Linux. */
+function procStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: count fields after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+let cachedBootId: string | undefined | null = null;
+function bootId(): string | undefined {
+  if (cachedBootId === null) {
+    try {
+      cachedBootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      cachedBootId = undefined;
+    }
+  }
+  return cachedBootId;
+}

@@ -1,0 +1,84 @@
+/**
+ * Optional encryption at rest of session.json (SESSION_ENCRYPTION_KEY): AES-256-GCM over the whole
+ * plaintext document, stored as a small JSON envelope so a reader can tell "encrypted" from "corrupt".
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { SessionFileError } from './errors.js';
+
+export const ENCRYPTION_ALG = 'aes-256-gcm';
+/** Binds the ciphertext to its purpose, so it cannot be replayed as some other file of ours. */
+const AAD = Buffer.from('telegram-service session.json v1');
+
+const envelopeSchema = z.object({
+  version: z.literal(1),
+  encrypted: z.object({
+    alg: z.literal(ENCRYPTION_ALG),
+    iv: z.base64(),
+    tag: z.base64(),
+    data: z.base64(),
+  }),
+});
+
+export type EncryptedEnvelope = z.infer<typeof envelopeSchema>;
+
+export function assertEncryptionKey(key: Uint8Array): void {
+  if (key.length !== 32) throw new TypeError(`session encryption key must be 32 bytes, got ${key.length}`);
+}
+
+/** Whether a parsed JSON value looks like an encryption envelope (whatever its validity). */
+export function looksEncrypted(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && 'encrypted' in value;
+}
+
+export function encryptDocumentText(plaintext: string, key: Uint8Array): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv(ENCRYPTION_ALG, key, iv);
+  cipher.setAAD(AAD);
+  const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  const envelope: EncryptedEnvelope = {
+    version: 1,
+    encrypted: {
+      alg: ENCRYPTION_ALG,
+      iv: iv.toString('base64'),
+      tag: cipher.getAuthTag().toString('base64'),
+      data: data.toString('base64'),
+    },
+  };
+  return JSON.stringify(envelope) + '\n';
+}
+
+/** Decrypt an envelope. A wrong key and a damaged envelope are both 'decrypt_failed' (GCM cannot tell them apart). */
+export function decryptEnvelope(file: string, value: unknown, key: Uint8Array | undefined): string {
+  if (!key) {
+    throw new SessionFileError(
+      file,
+      'encryption_key_missing',
+      `${file} is encrypted and no SESSION_ENCRYPTION_KEY is set; set the key it was written with`,
+    );
+  }
+  const parsed = envelopeSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new SessionFileError(file, 'decrypt_failed', `${file} has a damaged encryption envelope`);
+  }
+  const { iv, tag, data } = parsed.data.encrypted;
+  const ivBytes = Buffer.from(iv, 'base64');
+  const tagBytes = Buffer.from(tag, 'base64');
+  // Full-length IV and tag only: GCM would accept a truncated tag, which weakens authentication.
+  if (ivBytes.length !== 12 || tagBytes.length !== 16) {
+    throw new SessionFileError(file, 'decrypt_failed', `${file} has a damaged encryption envelope`);
+  }
+  try {
+    const decipher = createDecipheriv(ENCRYPTION_ALG, key, ivBytes);
+    decipher.setAAD(AAD);
+    decipher.setAuthTag(tagBytes);
+    return Buffer.concat([decipher.update(Buffer.from(data, 'base64')), decipher.final()]).toString('utf8');
+  } catch (err) {
+    throw new SessionFileError(
+      file,
+      'decrypt_failed',
+      `${file} cannot be decrypted: wrong SESSION_ENCRYPTION_KEY (or the file was altered)`,
+      { cause: err },
+    );
+  }
+}

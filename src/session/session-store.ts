@@ -1,0 +1,431 @@
+/**
+ * The session store (see types.ts): session.json and auth_state.json in DATA_DIR.
+ *
+ * - One in-memory document, one writer (SerialQueue): mtcute's writes and meta writes never interleave.
+ * - session.json is rewritten only when its body (everything but savedAt) changed.
+ * - After each successful session.json write, session.json.bak (last-known-good copy) follows.
+ * - A failed write (ENOSPC, EROFS, EIO, …) leaves the old file in place; the store keeps serving from
+ *   memory, reports persistenceError(), logs, and retries on the next write and on a backoff timer.
+ * - Load never throws for a damaged file: it is moved aside (session.json.corrupt-<time>) and the store
+ *   starts from the good copy or with no session. It does throw, touching nothing, when the file is
+ *   encrypted and the key is missing or wrong, or when it belongs to another environment — those are
+ *   configuration errors, and guessing would destroy a valid session.
+ */
+import type { ITelegramStorageProvider } from '@mtcute/core';
+import path from 'node:path';
+import { ensurePrivateDir, moveAside, removeFileDurable, writeFileAtomic } from './atomic-file.js';
+import { AUTH_STATE_MAX_BYTES, decodeAuthState, encodeAuthState, touchIsDue } from './auth-state.js';
+import { PersistenceWriteError, SessionFileError } from './errors.js';
+import { createDocumentStorage } from './mtcute-storage.js';
+import { readPrivateFile } from './safe-read.js';
+import { assertEncryptionKey } from './session-crypto.js';
+import {
+  SESSION_FILE_MAX_BYTES,
+  decodeSessionFile,
+  documentBody,
+  emptyDocument,
+  encodeSessionFile,
+  type SessionDocument,
+} from './session-file.js';
+import { SerialQueue } from './serial-queue.js';
+import type { AuthStateFile, CreateStorageOptions, PersistenceError, SessionMeta, SessionStore } from './types.js';
+
+export const SESSION_FILE_NAME = 'session.json';
+export const SESSION_BACKUP_FILE_NAME = 'session.json.bak';
+export const AUTH_STATE_FILE_NAME = 'auth_state.json';
+
+export interface StoreLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export interface SessionStoreOptions {
+  dataDir: string;
+  environment: string;
+  log: StoreLogger;
+  /** 32 bytes: session.json (and its good copy) are AES-256-GCM encrypted at rest. */
+  encryptionKey?: Uint8Array;
+  /** Retry backoff after a failed write: first delay and cap (ms). */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+}
+
+/** What is on disk for a file, as far as we know: its body/content, null = absent, undefined = unknown. */
+type OnDisk = string | null | undefined;
+
+export function createSessionStore(opts: SessionStoreOptions): FileSessionStore {
+  return new FileSessionStore(opts);
+}
+
+export class FileSessionStore implements SessionStore {
+  readonly sessionFile: string;
+  readonly backupFile: string;
+  readonly authStateFile: string;
+
+  private readonly log: StoreLogger;
+  private readonly queue = new SerialQueue(() => this.flushOnce());
+  private loaded = false;
+
+  private doc: SessionDocument;
+  /** False after clearSession() until something is written again: session.json should not exist. */
+  private sessionWanted = false;
+  private sessionOnDisk: OnDisk = undefined;
+  /** Set when load found a file we must not overwrite (wrong key, other environment). */
+  private sessionWriteBlock: SessionFileError | undefined;
+
+  private auth: AuthStateFile | undefined;
+  private authOnDisk: OnDisk = undefined;
+
+  private lastError: PersistenceError | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs: number;
+  /** Incremented by createStorage()/clearSession(): writes from older mtcute storages are ignored. */
+  private storageGeneration = 0;
+  /** Count of completed session.json writes (for tests and the bench). */
+  sessionWrites = 0;
+
+  constructor(private readonly opts: SessionStoreOptions) {
+    if (opts.encryptionKey) assertEncryptionKey(opts.encryptionKey);
+    this.log = opts.log;
+    this.sessionFile = path.join(opts.dataDir, SESSION_FILE_NAME);
+    this.backupFile = path.join(opts.dataDir, SESSION_BACKUP_FILE_NAME);
+    this.authStateFile = path.join(opts.dataDir, AUTH_STATE_FILE_NAME);
+    this.doc = emptyDocument(opts.environment);
+    this.retryDelayMs = opts.retryInitialMs ?? 1000;
+  }
+
+  // ---------- load ----------
+
+  async load(): Promise<void> {
+    const needsWrite = await this.queue.run(() => this.loadExclusive());
+    this.loaded = true;
+    if (needsWrite) await this.queue.requestFlush();
+  }
+
+  /** Returns whether session.json must be (re)written now (restored from the good copy, or to encrypt it). */
+  private async loadExclusive(): Promise<boolean> {
+    const dir = await ensurePrivateDir(this.opts.dataDir);
+    for (const warning of dir.warnings) this.log.warn({ dataDir: this.opts.dataDir }, warning);
+
+    if (this.loaded && this.isDirty()) {
+      // A reload while a write is failing would drop data that exists only in memory: try once more,
+      // and if the disk still refuses, keep serving the in-memory state.
+      await this.flushOnce();
+      if (this.isDirty()) {
+        this.log.warn({ file: this.sessionFile }, 'reload skipped: unsaved session data exists only in memory');
+        return false;
+      }
+    }
+    this.sessionWriteBlock = undefined;
+    const main = await this.readSessionFile(this.sessionFile);
+    let needsWrite = false;
+    if (main.kind === 'ok') {
+      this.setDocument(main.doc, true);
+      this.sessionOnDisk = main.encrypted === !!this.opts.encryptionKey ? bodyOf(main.doc) : undefined;
+      needsWrite = this.sessionOnDisk === undefined;
+      if (needsWrite) this.log.info({ file: this.sessionFile }, 'session.json is not encrypted yet; encrypting it now');
+    } else if (main.kind === 'absent') {
+      this.setDocument(emptyDocument(this.opts.environment), false);
+      this.sessionOnDisk = null;
+    } else {
+      // main was damaged and has been moved aside: the last-known-good copy, or nothing.
+      const backup = await this.readSessionFile(this.backupFile);
+      if (backup.kind === 'ok') {
+        this.log.warn({ file: this.sessionFile }, 'session.json restored from the last-known-good copy (session.json.bak)');
+        this.setDocument(backup.doc, true);
+        needsWrite = true;
+      } else {
+        this.log.warn({ file: this.sessionFile }, 'no usable session.json or good copy; starting without a session');
+        this.setDocument(emptyDocument(this.opts.environment), false);
+      }
+      this.sessionOnDisk = null; // main was moved aside
+    }
+    await this.loadAuthState();
+    return needsWrite;
+  }
+
+  /**
+   * Read and decode one session file. A damaged file is moved aside ('damaged'); a file we must not
+   * touch throws after blocking writes.
+   */
+  private async readSessionFile(
+    file: string,
+  ): Promise<{ kind: 'ok'; doc: SessionDocument; encrypted: boolean } | { kind: 'absent' } | { kind: 'damaged' }> {
+    const read = await readPrivateFile(file, SESSION_FILE_MAX_BYTES);
+    if (read.kind === 'absent') return read;
+    if (read.kind === 'ok') {
+      for (const warning of read.warnings) this.log.warn({ file }, warning);
+      try {
+        const decoded = decodeSessionFile(file, read.bytes, {
+          environment: this.opts.environment,
+          encryptionKey: this.opts.encryptionKey,
+        });
+        return { kind: 'ok', doc: decoded.doc, encrypted: decoded.encrypted };
+      } catch (err) {
+        if (!(err instanceof SessionFileError)) throw err;
+        if (mustNotTouch(err)) {
+          this.sessionWriteBlock = err;
+          this.log.error({ file, reason: err.reason }, err.message);
+          throw err;
+        }
+        await this.moveAsideLogged(file, err.reason, err.message);
+        return { kind: 'damaged' };
+      }
+    }
+    const reason = read.kind === 'refused' ? read.reason : 'unreadable';
+    await this.moveAsideLogged(file, reason, read.detail);
+    return { kind: 'damaged' };
+  }
+
+  private async loadAuthState(): Promise<void> {
+    const file = this.authStateFile;
+    const read = await readPrivateFile(file, AUTH_STATE_MAX_BYTES);
+    this.auth = undefined;
+    this.authOnDisk = null;
+    if (read.kind === 'absent') return;
+    if (read.kind === 'ok') {
+      for (const warning of read.warnings) this.log.warn({ file }, warning);
+      try {
+        this.auth = decodeAuthState(file, read.bytes);
+        this.authOnDisk = encodeAuthState(this.auth).toString('utf8');
+        return;
+      } catch (err) {
+        if (!(err instanceof SessionFileError)) throw err;
+        await this.moveAsideLogged(file, err.reason, err.message);
+        return;
+      }
+    }
+    await this.moveAsideLogged(file, read.kind === 'refused' ? read.reason : 'unreadable', read.detail);
+  }
+
+  private async moveAsideLogged(file: string, reason: string, detail: string): Promise<void> {
+    try {
+      const movedTo = await moveAside(file, 'corrupt');
+      this.log.error({ file, reason, movedTo }, `${detail}; moved aside to ${path.basename(movedTo)}`);
+    } catch (err) {
+      // Could not even rename it: leave it, and never overwrite it blindly.
+      this.log.error({ file, reason, code: (err as NodeJS.ErrnoException).code }, `${detail}; could not move it aside`);
+    }
+  }
+
+  private setDocument(doc: SessionDocument, fromDisk: boolean): void {
+    this.doc = doc;
+    this.sessionWanted = fromDisk;
+  }
+
+  // ---------- session ----------
+
+  hasSession(): boolean {
+    return this.doc.authKeys.size > 0;
+  }
+
+  createStorage(options: CreateStorageOptions = {}): ITelegramStorageProvider {
+    const generation = ++this.storageGeneration;
+    return createDocumentStorage({
+      initial: this.doc,
+      primaryDcs: options.primaryDcs,
+      writer: {
+        update: (change) => {
+          if (generation !== this.storageGeneration) {
+            this.log.warn({}, 'ignored a session write from a replaced mtcute storage');
+            return Promise.resolve();
+          }
+          return this.update(change);
+        },
+        save: () => (generation === this.storageGeneration ? this.flushIfDirty() : Promise.resolve()),
+      },
+    });
+  }
+
+  meta(): SessionMeta | undefined {
+    if (!this.loaded) return undefined;
+    const meta: SessionMeta = { environment: this.doc.environment };
+    if (this.doc.pendingLogin) meta.pendingLogin = structuredClone(this.doc.pendingLogin);
+    if (this.doc.floodWaits) meta.floodWaits = { ...this.doc.floodWaits };
+    return meta;
+  }
+
+  updateMeta(patch: Partial<SessionMeta>): Promise<void> {
+    if (patch.environment !== undefined && patch.environment !== this.doc.environment) {
+      return Promise.reject(new TypeError('the session environment cannot be changed'));
+    }
+    return this.update((doc) => {
+      if ('pendingLogin' in patch) {
+        if (patch.pendingLogin) doc.pendingLogin = structuredClone(patch.pendingLogin);
+        else delete doc.pendingLogin;
+      }
+      if ('floodWaits' in patch) {
+        if (patch.floodWaits && Object.keys(patch.floodWaits).length > 0) doc.floodWaits = { ...patch.floodWaits };
+        else delete doc.floodWaits;
+      }
+    });
+  }
+
+  async clearSession(): Promise<void> {
+    this.storageGeneration++; // the live mtcute storage must not write the dead key back
+    this.doc = emptyDocument(this.opts.environment);
+    this.sessionWanted = false;
+    await this.queue.requestFlush();
+  }
+
+  /** Apply a change to the document; persist when its body changed. */
+  private update(change: (doc: SessionDocument) => void): Promise<void> {
+    change(this.doc);
+    this.sessionWanted = true;
+    return this.flushIfDirty();
+  }
+
+  // ---------- auth state ----------
+
+  authState(): AuthStateFile | undefined {
+    return this.auth ? { ...this.auth } : undefined;
+  }
+
+  writeAuthState(state: AuthStateFile): Promise<void> {
+    if (!Number.isSafeInteger(state.user_id) || state.user_id <= 0 || Number.isNaN(Date.parse(state.saved_at))) {
+      return Promise.reject(new TypeError('invalid auth state'));
+    }
+    this.auth = { user_auth: true, user_id: state.user_id, phone: state.phone, saved_at: state.saved_at, version: '1.0' };
+    return this.flushIfDirty();
+  }
+
+  async touchAuthState(now: Date, minIntervalMs?: number): Promise<boolean> {
+    if (!this.auth || !touchIsDue(this.auth, now, minIntervalMs)) return false;
+    this.auth = { ...this.auth, saved_at: now.toISOString() };
+    await this.flushIfDirty();
+    return true;
+  }
+
+  removeAuthState(): Promise<void> {
+    this.auth = undefined;
+    return this.flushIfDirty();
+  }
+
+  // ---------- persistence ----------
+
+  persistenceError(): PersistenceError | undefined {
+    return this.lastError ? { ...this.lastError } : undefined;
+  }
+
+  async close(): Promise<void> {
+    this.clearRetryTimer();
+    await this.flushIfDirty();
+    await this.queue.idle();
+    this.clearRetryTimer();
+  }
+
+  private flushIfDirty(): Promise<void> {
+    return this.isDirty() ? this.queue.requestFlush() : this.queue.idle();
+  }
+
+  private isDirty(): boolean {
+    return this.desiredSession() !== this.sessionOnDisk || this.desiredAuth() !== this.authOnDisk;
+  }
+
+  private desiredSession(): string | null {
+    return this.sessionWanted ? bodyOf(this.doc) : null;
+  }
+
+  private desiredAuth(): string | null {
+    return this.auth ? encodeAuthState(this.auth).toString('utf8') : null;
+  }
+
+  /** Bring both files to the in-memory state. Never throws: failures are recorded and retried. */
+  private async flushOnce(): Promise<void> {
+    let failure: PersistenceWriteError | undefined;
+    const sessionBody = this.desiredSession();
+    if (sessionBody !== this.sessionOnDisk) {
+      try {
+        await this.writeSession(sessionBody);
+        this.sessionOnDisk = sessionBody;
+      } catch (err) {
+        failure = PersistenceWriteError.from(this.sessionFile, err);
+      }
+    }
+    const authContent = this.desiredAuth();
+    if (authContent !== this.authOnDisk) {
+      try {
+        if (authContent === null) await removeFileDurable(this.authStateFile);
+        else await writeFileAtomic(this.authStateFile, authContent);
+        this.authOnDisk = authContent;
+      } catch (err) {
+        failure ??= PersistenceWriteError.from(this.authStateFile, err);
+      }
+    }
+    if (failure) this.recordFailure(failure);
+    else if (!this.isDirty()) this.recordSuccess();
+  }
+
+  private async writeSession(body: string | null): Promise<void> {
+    if (this.sessionWriteBlock) {
+      throw new PersistenceWriteError(
+        this.sessionFile,
+        'EBLOCKED',
+        `not overwriting ${SESSION_FILE_NAME}: ${this.sessionWriteBlock.reason}`,
+      );
+    }
+    if (body === null) {
+      // Good copy first: a crash in between must not leave a copy that resurrects a cleared session.
+      await removeFileDurable(this.backupFile);
+      await removeFileDurable(this.sessionFile);
+      return;
+    }
+    const bytes = encodeSessionFile(this.doc, { savedAt: new Date(), encryptionKey: this.opts.encryptionKey });
+    await writeFileAtomic(this.sessionFile, bytes);
+    this.sessionWrites++;
+    // The good copy follows in its own queue slot, so the caller waits for session.json only.
+    void this.queue.run(() => this.writeBackup(bytes));
+  }
+
+  private async writeBackup(bytes: Buffer): Promise<void> {
+    if (this.sessionOnDisk === null) return; // cleared meanwhile
+    try {
+      await writeFileAtomic(this.backupFile, bytes);
+    } catch (err) {
+      const error = PersistenceWriteError.from(this.backupFile, err);
+      this.log.warn({ file: this.backupFile, code: error.code }, 'writing the last-known-good copy failed');
+    }
+  }
+
+  private recordFailure(error: PersistenceWriteError): void {
+    this.lastError = { file: error.file, code: error.code, message: error.message, at: new Date().toISOString() };
+    this.log.error(
+      { file: error.file, code: error.code, retryInMs: this.retryDelayMs },
+      `writing ${path.basename(error.file)} failed (${error.code}); serving from memory and retrying`,
+    );
+    if (!this.retryTimer) {
+      const delay = this.retryDelayMs;
+      this.retryDelayMs = Math.min(delay * 2, this.opts.retryMaxMs ?? 60_000);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        void this.flushIfDirty();
+      }, delay);
+      this.retryTimer.unref();
+    }
+  }
+
+  private recordSuccess(): void {
+    if (this.lastError) {
+      this.log.info({ file: this.lastError.file }, 'data directory writable again; pending data written');
+    }
+    this.lastError = undefined;
+    this.retryDelayMs = this.opts.retryInitialMs ?? 1000;
+    this.clearRetryTimer();
+  }
+
+  private clearRetryTimer(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+}
+
+function bodyOf(doc: SessionDocument): string {
+  return JSON.stringify(documentBody(doc));
+}
+
+/** Files whose problem is our configuration, not their content: never moved, never overwritten. */
+function mustNotTouch(err: SessionFileError): boolean {
+  return err.reason === 'decrypt_failed' || err.reason === 'encryption_key_missing' || err.reason === 'environment_mismatch';
+}
