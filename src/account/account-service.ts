@@ -54,6 +54,7 @@ class TelegramAccountService implements AccountService {
   private readonly config: Config;
   private readonly store: SessionStore;
   private readonly log: Logger;
+  private readonly rootLogger: Logger;
   private readonly sandbox?: SandboxDcAddress;
   private readonly mutex = new Mutex();
   private readonly retry: RetryLoop;
@@ -80,6 +81,7 @@ class TelegramAccountService implements AccountService {
   constructor(opts: AccountServiceOptions) {
     this.config = opts.config;
     this.store = opts.store;
+    this.rootLogger = opts.logger;
     this.log = opts.logger.child({ module: 'account' });
     this.sandbox = opts.sandbox;
     this.retry = new RetryLoop({
@@ -545,7 +547,7 @@ class TelegramAccountService implements AccountService {
     this.clientPromise ??= createTelegramClient({
       config: this.config,
       storage: this.store.createStorage(),
-      logger: this.log,
+      logger: this.rootLogger,
       sandbox: this.sandbox,
     })
       .then((client) => {

@@ -9,6 +9,7 @@ import { NodePlatform, TelegramClient } from '@mtcute/node';
 import { addPublicKey, NodeCryptoProvider } from '@mtcute/node/utils.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
+import { classifyTelegramError } from './errors.js';
 
 export interface SandboxDcAddress {
   dcs: { id: number; host: string; port: number }[];
@@ -64,7 +65,7 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
   const crypto = new NodeCryptoProvider();
   await crypto.initialize();
 
-  const common = {
+  const common: CommonOptions = {
     apiId: config.telegram.apiId,
     apiHash: config.telegram.apiHash,
     storage,
@@ -85,13 +86,33 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
     initConnectionOptions: { deviceModel: 'telegram-service', appVersion: '0.1.0' },
   };
 
+  const client = buildClient(config, common, crypto, opts.sandbox);
+  // Without a listener mtcute logs every failed reconnect as an "unhandled error"; the account service
+  // reports connectivity itself (status + one line per retry), so connection noise goes to debug.
+  const errorLog = logger.child({ module: 'mtcute' });
+  client.onError.add((err) => {
+    const classified = classifyTelegramError(err);
+    if (classified.kind === 'network') errorLog.debug({ error: classified.text }, 'mtcute connection error');
+    else errorLog.warn({ error: classified.text }, redactSecrets(`mtcute error: ${err.message}`));
+  });
+  return client;
+}
+
+type CommonOptions = ConstructorParameters<typeof TelegramClient>[0];
+
+function buildClient(
+  config: CreateClientOptions['config'],
+  common: CommonOptions,
+  crypto: NodeCryptoProvider,
+  sandbox?: SandboxDcAddress,
+): TelegramClient {
   switch (config.environment) {
     case 'production':
       return new TelegramClient(common);
     case 'test':
       return new TelegramClient({ ...common, testMode: true });
     case 'sandbox': {
-      const target = sandboxTarget(config, opts.sandbox);
+      const target = sandboxTarget(config, sandbox);
       addPublicKey(crypto, target.publicKeyPem);
       return new TelegramClient({
         ...common,
