@@ -1,0 +1,152 @@
+/**
+ * The controls over HTTP for the CLI form of the DC: bound to 127.0.0.1 only, JSON in and out.
+ *
+ *   GET  /                         → the list of controls
+ *   GET  /<control>?arg=…          → read-only controls (listUsers, listAuthKeys, listSessions, lastCode?phone=, getUser?user=, authKeysOfUser?user=)
+ *   POST /<control>  {json args}   → every control, named arguments in a JSON object, e.g.
+ *        POST /createUser {"phone":"+15550001111","password":"pw"}   POST /revokeAuthKey {"authKeyId":"…"}
+ *        POST /injectError {"method":"auth.sendCode","code":420,"message":"FLOOD_WAIT_30","times":1}
+ * POSTs must carry `content-type: application/json`, so a web page cannot reach them without a CORS
+ * preflight (which this server never approves).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ControlError, type SandboxControls } from './controls.js';
+
+const MAX_BODY = 64 * 1024;
+
+type Args = Record<string, unknown>;
+
+const str = (a: Args, k: string): string => {
+  const v = a[k];
+  if (typeof v !== 'string' || !v) throw new ControlError(`"${k}" (string) is required`);
+  return v;
+};
+const num = (a: Args, k: string): number => {
+  const v = typeof a[k] === 'string' && a[k] !== '' ? Number(a[k]) : a[k];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ControlError(`"${k}" (number) is required`);
+  return v;
+};
+const optNum = (a: Args, k: string): number | undefined => (a[k] === undefined ? undefined : num(a, k));
+/** A user named by id (number) or phone / username (string). */
+const user = (a: Args): number | string => {
+  const v = a.user ?? a.userId ?? a.phone;
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && v) return v;
+  throw new ControlError('"user" (id, phone or username) is required');
+};
+
+const READ_ONLY = new Set(['listUsers', 'listAuthKeys', 'listSessions', 'lastCode', 'getUser', 'authKeysOfUser']);
+
+function controlTable(c: SandboxControls): Record<string, (a: Args) => unknown> {
+  return {
+    createUser: (a) => c.createUser(a as never),
+    getUser: (a) => c.getUser(user(a)) ?? null,
+    listUsers: () => c.listUsers(),
+    lastCode: (a) => ({ code: c.lastCode(str(a, 'phone')) ?? null }),
+    setCodeLifetime: (a) => c.setCodeLifetime(num(a, 'ms')),
+    revokeAuthKey: (a) => c.revokeAuthKey(str(a, 'authKeyId')),
+    terminateSession: (a) => c.terminateSession(str(a, 'authKeyId')),
+    deactivateUser: (a) => c.deactivateUser(user(a)),
+    reactivateUser: (a) => c.reactivateUser(user(a)),
+    forgetAuthKey: (a) => c.forgetAuthKey(str(a, 'authKeyId')),
+    injectError: (a) => c.injectError(str(a, 'method'), { code: num(a, 'code'), message: str(a, 'message') }, optNum(a, 'times')),
+    injectFloodWait: (a) => c.injectFloodWait(str(a, 'method'), num(a, 'seconds'), optNum(a, 'times')),
+    clearInjectedErrors: () => c.clearInjectedErrors(),
+    setAnswerDelay: (a) => c.setAnswerDelay(num(a, 'ms')),
+    dropConnections: (a) => c.dropConnections(optNum(a, 'dcId')),
+    stopListening: (a) => c.stopListening(optNum(a, 'dcId')),
+    startListening: (a) => c.startListening(optNum(a, 'dcId')),
+    listAuthKeys: () => c.listAuthKeys(),
+    authKeysOfUser: (a) => c.authKeysOfUser(user(a)),
+    listSessions: () => c.listSessions(),
+    deliverMessage: (a) => {
+      const from = a.from;
+      const to = a.to;
+      if ((typeof from !== 'string' && typeof from !== 'number') || (typeof to !== 'string' && typeof to !== 'number')) {
+        throw new ControlError('"from" and "to" (user id, phone or username) are required');
+      }
+      return c.deliverMessage(from, to, str(a, 'text'));
+    },
+  };
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body ?? { ok: true });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<Args> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new ControlError('request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new ControlError('body is not valid JSON');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ControlError('body must be a JSON object');
+  return parsed as Args;
+}
+
+export interface AdminServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startAdminServer(controls: SandboxControls, port = 0): Promise<AdminServer> {
+  const table = controlTable(controls);
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      try {
+        const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+        const name = url.pathname.replace(/^\/+|\/+$/g, '');
+        if (req.method === 'GET' && name === '') return send(res, 200, { controls: Object.keys(table) });
+        const control = Object.hasOwn(table, name) ? table[name] : undefined;
+        if (!control) return send(res, 404, { error: `unknown control: ${name}` });
+        let args: Args;
+        if (req.method === 'GET') {
+          if (!READ_ONLY.has(name)) return send(res, 405, { error: `${name} needs POST` });
+          args = Object.fromEntries(url.searchParams);
+        } else if (req.method === 'POST') {
+          if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
+            return send(res, 415, { error: 'content-type must be application/json' });
+          }
+          args = await readJson(req);
+        } else {
+          return send(res, 405, { error: 'use GET or POST' });
+        }
+        const result = await control(args);
+        send(res, 200, result === undefined ? { ok: true } : result);
+      } catch (e) {
+        if (e instanceof ControlError) send(res, 400, { error: e.message });
+        else send(res, 500, { error: 'internal error' });
+      }
+    })();
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,130 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSrpPassword } from '../../src/sandbox-dc/crypto/srp.js';
+import { SandboxState } from '../../src/sandbox-dc/state/sandbox-state.js';
+import { LoginCodes, testNumberDigit } from '../../src/sandbox-dc/state/login-codes.js';
+import { normalizePhone } from '../../src/sandbox-dc/state/accounts.js';
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'sandbox-state-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function keyRecord(dcId = 2) {
+  return { id: randomBytes(8).toString('hex'), key: new Uint8Array(randomBytes(256)), dcId, createdAt: Date.now() };
+}
+
+describe('sandbox DC state', () => {
+  it('keeps accounts, passwords, keys, authorizations and messages across a reopen', async () => {
+    const dir = tempDir();
+    const s1 = new SandboxState({ dataDir: dir });
+    const alice = s1.accounts.create({ phone: '+1 555 000 1111', firstName: 'Alice', username: 'alice_a' });
+    const bob = s1.accounts.create({ phone: '15550002222', firstName: 'Bob', homeDc: 1, password: { srp: createSrpPassword('pw'), hint: 'h' } });
+    const k = keyRecord(2);
+    s1.keys.forDc(2).add(k);
+    s1.keys.forDc(2).setLayer(k.id, 227, { apiId: 1, deviceModel: 'd', systemVersion: 's', appVersion: 'a', langCode: 'en' });
+    s1.keys.bind(k.id, alice.id);
+    s1.messages.send(alice.id, bob.id, 'hello');
+    s1.messages.send(alice.id, alice.id, 'note to self');
+    await s1.flush();
+
+    // Reopen without close(): the flush and the key journal alone must be enough (crash after flush).
+    const s2 = new SandboxState({ dataDir: dir });
+    expect(s2.accounts.byPhone('15550001111')?.firstName).toBe('Alice');
+    expect(s2.accounts.byUsername('@ALICE_A')?.id).toBe(alice.id);
+    const bob2 = s2.accounts.byId(bob.id)!;
+    expect(bob2.homeDc).toBe(1);
+    expect(bob2.accessHash.eq(bob.accessHash)).toBe(true);
+    expect(bob2.password?.srp.v).toEqual(bob.password!.srp.v);
+    expect(bob2.password?.hint).toBe('h');
+    const rec = s2.keys.forDc(2).get(k.id)!;
+    expect(Buffer.from(rec.key)).toEqual(Buffer.from(k.key));
+    expect(rec.layer).toBe(227);
+    expect(s2.keys.forDc(1).get(k.id)).toBeUndefined(); // keys are per DC
+    expect(s2.keys.get(k.id)?.authorization?.userId).toBe(alice.id);
+    expect(s2.messages.pts(alice.id)).toBe(2);
+    expect(s2.messages.pts(bob.id)).toBe(1);
+    expect(s2.messages.dialogs(alice.id).map((d) => d.peerId)).toEqual([alice.id, bob.id]);
+    // New ids continue after the restored ones.
+    expect(s2.accounts.create({ phone: '15550003333' }).id).toBeGreaterThan(bob.id);
+    s2.close();
+  });
+
+  it('makes an added key durable before add() returns and survives a torn journal line', () => {
+    const dir = tempDir();
+    const s1 = new SandboxState({ dataDir: dir });
+    const k = keyRecord(1);
+    s1.keys.forDc(1).add(k);
+    // Simulate a crash mid-append of the next line.
+    appendFileSync(join(dir, 'auth-keys.jsonl'), '{"op":"add","rec');
+    const s2 = new SandboxState({ dataDir: dir });
+    expect(s2.keys.forDc(1).get(k.id)).toBeDefined();
+    s2.keys.remove(k.id);
+    const s3 = new SandboxState({ dataDir: dir });
+    expect(s3.keys.get(k.id)).toBeUndefined();
+  });
+
+  it('refuses a corrupt state file with a clear error', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'state.json'), '{not json');
+    expect(() => new SandboxState({ dataDir: dir })).toThrow(/not valid JSON/);
+  });
+
+  it('writes state.json atomically after the debounce', async () => {
+    const dir = tempDir();
+    const s = new SandboxState({ dataDir: dir, saveDebounceMs: 10 });
+    s.accounts.create({ phone: '15550004444' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(readFileSync(join(dir, 'state.json'), 'utf8')).toContain('15550004444');
+    s.close();
+  });
+
+  it('keeps everything in memory without a dataDir', () => {
+    const s = new SandboxState();
+    s.accounts.create({ phone: '15550005555' });
+    s.close();
+  });
+
+  it('validates accounts', () => {
+    const s = new SandboxState();
+    expect(() => s.accounts.create({ phone: 'abc' })).toThrow(/invalid phone/);
+    s.accounts.create({ phone: '15550006666', username: 'someone' });
+    expect(() => s.accounts.create({ phone: '15550006666' })).toThrow(/exists/);
+    expect(() => s.accounts.create({ phone: '15550007777', username: 'SOMEONE' })).toThrow(/taken/);
+    expect(() => s.accounts.create({ phone: '15550008888', homeDc: 3 })).toThrow(/homeDc/);
+    expect(normalizePhone('+44 (20) 7946-0958')).toBe('442079460958');
+  });
+});
+
+describe('login codes', () => {
+  it('gives test numbers X repeated five times and others a random 5-digit code', () => {
+    const codes = new LoginCodes();
+    expect(testNumberDigit('9996621234')).toBe(2);
+    expect(testNumberDigit('99966212345')).toBeUndefined();
+    expect(codes.issue('9996621234', 'k', 2).code).toBe('22222');
+    expect(codes.issue('9996651234', 'k', 2).code).toBe('55555');
+    const other = codes.issue('15550001111', 'k', 2);
+    expect(other.code).toMatch(/^\d{5}$/);
+    expect(codes.lastCode('15550001111')).toBe(other.code);
+  });
+
+  it('binds the hash to the asking key, expires codes and limits attempts', () => {
+    const codes = new LoginCodes(60_000);
+    const p = codes.issue('9996621234', 'key-a', 2);
+    expect(codes.check('9996621234', p.phoneCodeHash, '22222', 'key-b')).toEqual({ ok: false, error: 'PHONE_CODE_HASH_INVALID' });
+    expect(codes.check('9996621234', '', '22222', 'key-a')).toEqual({ ok: false, error: 'PHONE_CODE_HASH_EMPTY' });
+    for (let i = 0; i < 5; i++) expect(codes.check('9996621234', p.phoneCodeHash, '11111', 'key-a')).toMatchObject({ error: 'PHONE_CODE_INVALID' });
+    expect(codes.check('9996621234', p.phoneCodeHash, '22222', 'key-a')).toMatchObject({ error: 'PHONE_CODE_EXPIRED' });
+    codes.lifetimeMs = -1;
+    const q = codes.issue('9996621234', 'key-a', 2);
+    expect(codes.check('9996621234', q.phoneCodeHash, '22222', 'key-a')).toMatchObject({ error: 'PHONE_CODE_EXPIRED' });
+  });
+});
