@@ -1,0 +1,192 @@
+/**
+ * The server side of creating an auth key (core.telegram.org/mtproto/auth_key), one instance per
+ * connection: req_pq(_multi) → resPQ, req_DH_params → server_DH_params_ok,
+ * set_client_DH_params → dh_gen_ok / dh_gen_retry / dh_gen_fail.
+ * Anything out of order or failing a check is a failure; the caller answers it with transport
+ * error -404 and closes the connection, as Telegram's DCs do.
+ */
+import { generatePrimeSync, randomBytes } from 'node:crypto';
+import type Long from 'long';
+import { aesIgeDecrypt, aesIgeEncrypt, tmpAesKeyIv } from '../crypto/aes.js';
+import { bigIntToBytes, bytesEqual, bytesToBigInt, concatBytes, xorBytes } from '../crypto/bigint-bytes.js';
+import { authKeyId, computeAuthKey, DH_G, DH_PRIME, newNonceHash, newServerDh } from '../crypto/dh.js';
+import { sha1 } from '../crypto/hash.js';
+import type { DcRsaKey } from '../crypto/rsa.js';
+import type { AuthKeyStore } from '../types.js';
+import { BinaryReader } from '../mtproto/binary.js';
+import {
+  readClientDhInnerData,
+  readHandshakeRequest,
+  readPqInnerData,
+  writeDhGenAnswer,
+  writeResPq,
+  writeServerDhInnerData,
+  writeServerDhParamsOk,
+} from './constructors.js';
+
+export interface KeyExchangeOptions {
+  dcId: number;
+  /** true: the client must name the DC as id + 10000 (test DCs); false: as id; undefined: either. */
+  testMode?: boolean;
+  rsaKey: DcRsaKey;
+  authKeys: AuthKeyStore;
+  /** A new key passed dh_gen_ok; `firstSalt` is new_nonce[0:8] XOR server_nonce[0:8]. */
+  onKeyCreated(keyId: string, firstSalt: Long): void;
+}
+
+export type KeyExchangeResult = { reply: Uint8Array } | { failure: string };
+
+interface PqSent {
+  step: 'pq-sent';
+  nonce: Uint8Array;
+  serverNonce: Uint8Array;
+  p: bigint;
+  q: bigint;
+}
+
+interface DhSent {
+  step: 'dh-sent';
+  nonce: Uint8Array;
+  serverNonce: Uint8Array;
+  newNonce: Uint8Array;
+  a: bigint;
+  tmpKey: Uint8Array;
+  tmpIv: Uint8Array;
+}
+
+/** pq: the product of two random distinct 31-bit primes, so a 62-bit number the client factorizes. */
+function newPq(): { p: bigint; q: bigint } {
+  for (;;) {
+    const x = generatePrimeSync(31, { bigint: true });
+    const y = generatePrimeSync(31, { bigint: true });
+    if (x !== y) return x < y ? { p: x, q: y } : { p: y, q: x };
+  }
+}
+
+function fail(failure: string): KeyExchangeResult {
+  return { failure };
+}
+
+export class KeyExchange {
+  private state: PqSent | DhSent | null = null;
+
+  constructor(private readonly opts: KeyExchangeOptions) {}
+
+  /** Handles one plain-message body. Never throws. */
+  handle(body: Uint8Array): KeyExchangeResult {
+    try {
+      const req = readHandshakeRequest(body);
+      if (!req) return fail('unknown plain-message constructor');
+      switch (req.kind) {
+        case 'req_pq':
+          return this.onReqPq(req.nonce);
+        case 'req_DH_params':
+          return this.onReqDhParams(req);
+        case 'set_client_DH_params':
+          return this.onSetClientDhParams(req);
+      }
+    } catch (err) {
+      this.state = null;
+      return fail(`malformed key-exchange message: ${(err as Error).message}`);
+    }
+  }
+
+  private onReqPq(nonce: Uint8Array): KeyExchangeResult {
+    const serverNonce = new Uint8Array(randomBytes(16));
+    const { p, q } = newPq();
+    this.state = { step: 'pq-sent', nonce, serverNonce, p, q };
+    return { reply: writeResPq(nonce, serverNonce, bigIntToBytes(p * q), [this.opts.rsaKey.fingerprint]) };
+  }
+
+  private acceptedDcIds(): Set<number> {
+    const { dcId, testMode } = this.opts;
+    const ids = testMode === true ? [dcId + 10000] : testMode === false ? [dcId] : [dcId, dcId + 10000];
+    return new Set(ids.flatMap((id) => [id, -id]));
+  }
+
+  private onReqDhParams(req: Extract<ReturnType<typeof readHandshakeRequest>, { kind: 'req_DH_params' }>): KeyExchangeResult {
+    const st = this.state;
+    this.state = null;
+    if (st?.step !== 'pq-sent') return fail('req_DH_params without req_pq');
+    if (!bytesEqual(req.nonce, st.nonce) || !bytesEqual(req.serverNonce, st.serverNonce)) return fail('nonce mismatch');
+    if (bytesToBigInt(req.p) !== st.p || bytesToBigInt(req.q) !== st.q) return fail('wrong p, q');
+    if (!req.fingerprint.eq(this.opts.rsaKey.fingerprint)) return fail('unknown RSA key fingerprint');
+    const decrypted = this.opts.rsaKey.decryptRsaPad(req.encryptedData);
+    if (!decrypted) return fail('RSA_PAD decryption failed');
+    const inner = readPqInnerData(decrypted);
+    if (!inner) return fail('encrypted data is not p_q_inner_data');
+    if (!bytesEqual(inner.nonce, st.nonce) || !bytesEqual(inner.serverNonce, st.serverNonce)) {
+      return fail('inner nonce mismatch');
+    }
+    if (bytesToBigInt(inner.pq) !== st.p * st.q || bytesToBigInt(inner.p) !== st.p || bytesToBigInt(inner.q) !== st.q) {
+      return fail('inner pq mismatch');
+    }
+    if (inner.dc !== undefined && !this.acceptedDcIds().has(inner.dc)) return fail(`key requested for dc ${inner.dc}`);
+
+    const { a, gA } = newServerDh();
+    const serverTime = Math.floor(Date.now() / 1000);
+    const answer = writeServerDhInnerData(st.nonce, st.serverNonce, DH_G, DH_PRIME, gA, serverTime);
+    const unpadded = 20 + answer.length;
+    const padding = randomBytes((16 - (unpadded % 16)) % 16);
+    const answerWithHash = concatBytes(sha1(answer), answer, padding);
+    const { key, iv } = tmpAesKeyIv(inner.newNonce, st.serverNonce);
+    this.state = {
+      step: 'dh-sent',
+      nonce: st.nonce,
+      serverNonce: st.serverNonce,
+      newNonce: inner.newNonce,
+      a,
+      tmpKey: key,
+      tmpIv: iv,
+    };
+    return { reply: writeServerDhParamsOk(st.nonce, st.serverNonce, aesIgeEncrypt(answerWithHash, key, iv)) };
+  }
+
+  private onSetClientDhParams(
+    req: Extract<ReturnType<typeof readHandshakeRequest>, { kind: 'set_client_DH_params' }>,
+  ): KeyExchangeResult {
+    const st = this.state;
+    if (st?.step !== 'dh-sent') {
+      this.state = null;
+      return fail('set_client_DH_params without req_DH_params');
+    }
+    if (!bytesEqual(req.nonce, st.nonce) || !bytesEqual(req.serverNonce, st.serverNonce)) {
+      this.state = null;
+      return fail('nonce mismatch');
+    }
+    if (req.encryptedData.length === 0 || req.encryptedData.length % 16 !== 0) {
+      this.state = null;
+      return fail('encrypted data not a multiple of 16 bytes');
+    }
+    const decrypted = aesIgeDecrypt(req.encryptedData, st.tmpKey, st.tmpIv);
+    const r = new BinaryReader(decrypted);
+    const hash = r.raw(20);
+    const start = r.pos;
+    const inner = readClientDhInnerData(r);
+    if (!inner || !bytesEqual(hash, sha1(decrypted.subarray(start, r.pos)))) {
+      this.state = null;
+      return fail('client_DH_inner_data hash mismatch');
+    }
+    if (!bytesEqual(inner.nonce, st.nonce) || !bytesEqual(inner.serverNonce, st.serverNonce)) {
+      this.state = null;
+      return fail('inner nonce mismatch');
+    }
+
+    const authKey = computeAuthKey(inner.gB, st.a);
+    if (!authKey) {
+      this.state = null;
+      // g_b out of range: the client must start over.
+      return { reply: writeDhGenAnswer('fail', st.nonce, st.serverNonce, new Uint8Array(16)) };
+    }
+    const id = authKeyId(authKey);
+    if (this.opts.authKeys.get(id)) {
+      // auth_key_id collision: ask for a new g_b (retry_id = this key's aux hash); state stays.
+      return { reply: writeDhGenAnswer('retry', st.nonce, st.serverNonce, newNonceHash(st.newNonce, authKey, 2)) };
+    }
+    this.state = null;
+    this.opts.authKeys.add({ id, key: authKey, dcId: this.opts.dcId, createdAt: Date.now() });
+    const saltBytes = xorBytes(st.newNonce.subarray(0, 8), st.serverNonce.subarray(0, 8));
+    this.opts.onKeyCreated(id, new BinaryReader(saltBytes).long());
+    return { reply: writeDhGenAnswer('ok', st.nonce, st.serverNonce, newNonceHash(st.newNonce, authKey, 1)) };
+  }
+}

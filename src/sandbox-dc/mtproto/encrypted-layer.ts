@@ -1,0 +1,413 @@
+/**
+ * The encrypted layer of MTProto 2.0 (core.telegram.org/mtproto/description, /service_messages,
+ * /service_messages_about_messages): decrypts client messages, keeps sessions, salts and msg_id rules,
+ * answers service messages itself and hands API calls to the RpcHandler, unwrapped from
+ * invokeWithLayer / initConnection / invokeWithoutUpdates.
+ */
+import Long from 'long';
+import { decryptMessage, encryptMessage } from '../crypto/message-crypto.js';
+import type { Connection } from '../server/connection.js';
+import { parseTl, serializeTl, TlParseError } from '../tl/index.js';
+import type { AuthKeyRecord, AuthKeyStore, RpcCall, RpcHandler, RpcReply, TlObject } from '../types.js';
+import { BinaryReader, BinaryWriter, toHex } from './binary.js';
+import { checkClientMsgId, ServerMsgIdGenerator } from './msg-id.js';
+import { SaltBook } from './salts.js';
+import type { MtSession, OutgoingMessage } from './session.js';
+import { SessionRegistry } from './session-registry.js';
+import {
+  constructorOf,
+  readClientServiceMessage,
+  readGzipPacked,
+  readMsgContainer,
+  SVC,
+  writeBadMsgNotification,
+  writeBadServerSalt,
+  writeDestroySessionAnswer,
+  writeFutureSalts,
+  writeGzipPacked,
+  writeMsgContainer,
+  writeMsgsStateInfo,
+  writeNewSessionCreated,
+  writePong,
+  writeRpcAnswer,
+  writeRpcError,
+  writeRpcResult,
+  type ContainedMessage,
+} from './service-messages.js';
+
+export type LogFn = (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
+
+export interface EncryptedLayerOptions {
+  dcId: number;
+  authKeys: AuthKeyStore;
+  rpc: RpcHandler;
+  salts: SaltBook;
+  log: LogFn;
+  /** Milliseconds to hold every rpc_result (controls: "delay answers"). */
+  answerDelayMs(): number;
+}
+
+/** Answers larger than this go out as gzip_packed. */
+const GZIP_THRESHOLD = 16 * 1024;
+/** A container we send stays well under a frame's size. */
+const MAX_CONTAINER_BYTES = 256 * 1024;
+const MAX_CONTAINER_MESSAGES = 64;
+/** Wrappers around the actual method that the core unwraps. */
+const MAX_WRAPPER_DEPTH = 8;
+/** Keys forgotten through the controls; kept so late packets still get -404 if the store lags behind. */
+const MAX_FORGOTTEN_KEYS = 10_000;
+
+interface Incoming {
+  session: MtSession;
+  conn: Connection;
+  key: AuthKeyRecord;
+  msgId: Long;
+  seqNo: number;
+}
+
+export class EncryptedLayer {
+  readonly sessions = new SessionRegistry();
+  private readonly msgIds = new ServerMsgIdGenerator();
+  private readonly forgotten = new Set<string>();
+
+  constructor(private readonly opts: EncryptedLayerOptions) {}
+
+  /** A new key exists (after dh_gen_ok): it may have been forgotten before under the same id. */
+  keyCreated(keyId: string): void {
+    this.forgotten.delete(keyId);
+  }
+
+  forgetKey(keyId: string): void {
+    this.sessions.removeKey(keyId);
+    this.opts.salts.forget(keyId);
+    this.forgotten.add(keyId);
+    if (this.forgotten.size > MAX_FORGOTTEN_KEYS) {
+      const oldest = this.forgotten.values().next().value;
+      if (oldest !== undefined) this.forgotten.delete(oldest);
+    }
+  }
+
+  connectionClosed(conn: Connection): void {
+    this.sessions.connectionClosed(conn);
+  }
+
+  /** One encrypted frame from `conn`. Bad input closes the connection; never throws. */
+  handleFrame(conn: Connection, frame: Uint8Array): void {
+    const keyId = toHex(frame.subarray(0, 8));
+    const key = this.forgotten.has(keyId) ? undefined : this.opts.authKeys.get(keyId);
+    if (!key) {
+      this.opts.log('debug', 'unknown auth key', { conn: conn.id, keyId });
+      conn.failWith(404, 'unknown auth key');
+      return;
+    }
+    // Padded intermediate may append up to 15 bytes; the encrypted part is a whole number of blocks.
+    const usable = 24 + Math.floor((frame.length - 24) / 16) * 16;
+    const plain = frame.length >= 24 + 48 ? decryptMessage(key.key, frame.subarray(0, usable), 0) : null;
+    if (!plain) {
+      this.opts.log('debug', 'message does not decrypt', { conn: conn.id, keyId });
+      conn.failWith(404, 'undecryptable message');
+      return;
+    }
+    const r = new BinaryReader(plain);
+    const salt = r.long();
+    const sessionId = r.long();
+    const msgId = r.long();
+    const seqNo = r.uint32();
+    const length = r.uint32();
+    const padding = plain.length - 32 - length;
+    if (length % 4 !== 0 || length < 4 || padding < 12 || padding > 1024) {
+      this.opts.log('debug', 'bad message length', { conn: conn.id, keyId, length });
+      conn.close('bad inner length');
+      return;
+    }
+    const body = plain.subarray(32, 32 + length);
+
+    const session = this.sessions.getOrCreate(keyId, key.key, sessionId);
+    this.sessions.bind(session, conn);
+    const inc: Incoming = { session, conn, key, msgId, seqNo };
+
+    const problem = checkClientMsgId(msgId);
+    if (problem) {
+      this.send(session, { body: writeBadMsgNotification(msgId, seqNo, problem), contentRelated: false, response: true });
+      return;
+    }
+    if (!this.opts.salts.isValid(keyId, key.key, salt)) {
+      const current = this.opts.salts.current(key.key);
+      this.send(session, { body: writeBadServerSalt(msgId, seqNo, current), contentRelated: false, response: true });
+      return;
+    }
+    if (!this.acceptMsgId(inc, msgId, seqNo)) return;
+    if (!session.announced) {
+      session.announced = true;
+      const created = writeNewSessionCreated(msgId, session.uniqueId, this.opts.salts.current(key.key));
+      this.send(session, { body: created, contentRelated: true, response: false });
+    }
+    if (session.outbox.length) this.scheduleFlush(session);
+    this.dispatch(inc, body, true);
+  }
+
+  /** Replay check for one client msg_id in this session; answers as Telegram does when it fails. */
+  private acceptMsgId(inc: Incoming, msgId: Long, seqNo: number): boolean {
+    const verdict = inc.session.seen.add(msgId);
+    if (verdict === 'new') return true;
+    if (verdict === 'too-old') {
+      this.send(inc.session, { body: writeBadMsgNotification(msgId, seqNo, 20), contentRelated: false, response: true });
+    } else {
+      this.opts.log('debug', 'duplicate msg_id ignored', { keyId: inc.session.authKeyId, msgId: msgId.toString() });
+    }
+    return false;
+  }
+
+  private dispatch(inc: Incoming, body: Uint8Array, topLevel: boolean): void {
+    const id = constructorOf(body);
+    if (id === SVC.msgContainer) {
+      if (!topLevel) return this.reject(inc, 'nested msg_container');
+      let inner: ContainedMessage[];
+      try {
+        inner = readMsgContainer(body);
+      } catch (err) {
+        return this.reject(inc, `bad msg_container: ${(err as Error).message}`);
+      }
+      for (const m of inner) {
+        const problem = checkClientMsgId(m.msgId);
+        if (problem) {
+          this.send(inc.session, { body: writeBadMsgNotification(m.msgId, m.seqNo, problem), contentRelated: false, response: true });
+          continue;
+        }
+        if (!this.acceptMsgId(inc, m.msgId, m.seqNo)) continue;
+        this.dispatch({ ...inc, msgId: m.msgId, seqNo: m.seqNo }, m.body, false);
+      }
+      return;
+    }
+    if (id === SVC.gzipPacked) {
+      let inflated: Uint8Array;
+      try {
+        inflated = readGzipPacked(body);
+      } catch (err) {
+        return this.reject(inc, `bad gzip_packed: ${(err as Error).message}`);
+      }
+      return this.dispatch(inc, inflated, false);
+    }
+    let svc;
+    try {
+      svc = readClientServiceMessage(body);
+    } catch (err) {
+      return this.reject(inc, `bad service message: ${(err as Error).message}`);
+    }
+    if (svc) return this.handleService(inc, svc);
+
+    let method: TlObject;
+    try {
+      method = parseTl(body);
+    } catch (err) {
+      const unknownId = err instanceof TlParseError ? err.constructorId : undefined;
+      const message =
+        unknownId !== undefined && unknownId === id ? `INPUT_METHOD_INVALID_${id.toString(16).padStart(8, '0')}` : 'INPUT_FETCH_ERROR';
+      this.opts.log('debug', 'unparsable request', { msgId: inc.msgId.toString(), err: (err as Error).message });
+      this.answer(inc, { error: { code: 400, message } });
+      return;
+    }
+    void this.handleRpc(inc, method);
+  }
+
+  /** A client message that breaks the protocol: Telegram drops such connections. */
+  private reject(inc: Incoming, why: string): void {
+    this.opts.log('debug', 'closing connection on protocol violation', { conn: inc.conn.id, why });
+    inc.conn.close(why);
+  }
+
+  private handleService(inc: Incoming, svc: NonNullable<ReturnType<typeof readClientServiceMessage>>): void {
+    const { session, msgId } = inc;
+    switch (svc.kind) {
+      case 'msgs_ack':
+      case 'ignored':
+        return;
+      case 'ping':
+        this.send(session, { body: writePong(msgId, svc.pingId), contentRelated: false, response: true });
+        return;
+      case 'ping_delay_disconnect':
+        inc.conn.armDisconnect(svc.disconnectDelay);
+        this.send(session, { body: writePong(msgId, svc.pingId), contentRelated: false, response: true });
+        return;
+      case 'get_future_salts': {
+        const count = Math.min(Math.max(svc.num, 1), 64);
+        const salts = this.opts.salts.future(inc.key.key, count);
+        const now = Math.floor(Date.now() / 1000);
+        this.send(session, { body: writeFutureSalts(msgId, now, salts), contentRelated: true, response: true });
+        return;
+      }
+      case 'msgs_state_req': {
+        const states = svc.msgIds.slice(0, 8192).map((id) => this.messageState(session, id));
+        this.send(session, { body: writeMsgsStateInfo(msgId, states), contentRelated: false, response: true });
+        return;
+      }
+      case 'destroy_session': {
+        const target = this.sessions.get(session.authKeyId, svc.sessionId);
+        const ok = target !== undefined && target !== session;
+        if (ok) this.sessions.remove(target);
+        this.send(session, { body: writeDestroySessionAnswer(ok, svc.sessionId), contentRelated: false, response: true });
+        return;
+      }
+      case 'rpc_drop_answer': {
+        const k = svc.reqMsgId.toString();
+        // We cannot stop a running handler; its answer is still sent, which the spec allows.
+        const kind = session.inflight.has(k) ? 'dropped_running' : 'unknown';
+        this.send(session, { body: writeRpcResult(msgId, writeRpcAnswer(kind)), contentRelated: true, response: true });
+        return;
+      }
+    }
+  }
+
+  /** msgs_state_info status byte for one msg_id (core.telegram.org/mtproto/service_messages_about_messages). */
+  private messageState(session: MtSession, id: Long): number {
+    const k = id.toString();
+    if (session.inflight.has(k)) return 4 | 8 | 32; // received, processing
+    if (session.answered.has(k)) return 4 | 8 | 32 | 64; // received, answer generated
+    if (session.seen.has(id)) return 4 | 8; // received
+    const lowest = session.seen.lowest;
+    if (lowest && id.lt(lowest)) return 2; // too old to know
+    if ((id.high >>> 0) > Math.floor(Date.now() / 1000) + 30) return 3; // too new
+    return 1; // nothing known
+  }
+
+  private async handleRpc(inc: Incoming, outer: TlObject): Promise<void> {
+    const { session, key, msgId } = inc;
+    let method = outer;
+    let layer: number | undefined;
+    let client: AuthKeyRecord['client'];
+    let withoutUpdates = false;
+    for (let depth = 0; depth < MAX_WRAPPER_DEPTH; depth++) {
+      const query = method.query as TlObject | undefined;
+      if (method._ === 'invokeWithLayer') layer = method.layer as number;
+      else if (method._ === 'initConnection') {
+        client = {
+          apiId: method.apiId as number,
+          deviceModel: String(method.deviceModel ?? ''),
+          systemVersion: String(method.systemVersion ?? ''),
+          appVersion: String(method.appVersion ?? ''),
+          langCode: String(method.langCode ?? ''),
+        };
+      } else if (method._ === 'invokeWithoutUpdates') withoutUpdates = true;
+      else if (!(method._.startsWith('invoke') && query && typeof query === 'object')) break;
+      if (!query || typeof query !== 'object' || typeof query._ !== 'string') break;
+      method = query;
+    }
+
+    const k = msgId.toString();
+    session.inflight.add(k);
+    let reply: RpcReply;
+    try {
+      if (layer !== undefined) {
+        const known = this.opts.authKeys.get(key.id);
+        if (known?.layer !== layer || (client && JSON.stringify(known.client) !== JSON.stringify(client))) {
+          this.opts.authKeys.setLayer(key.id, layer, client);
+        }
+      }
+      const knownLayer = layer ?? this.opts.authKeys.get(key.id)?.layer;
+      if (knownLayer === undefined) {
+        reply = { error: { code: 400, message: 'CONNECTION_NOT_INITED' } };
+      } else {
+        const call: RpcCall = {
+          dcId: this.opts.dcId,
+          authKeyId: key.id,
+          sessionId: session.sessionIdHex,
+          msgId,
+          layer: knownLayer,
+          method,
+          withoutUpdates,
+        };
+        reply = await this.opts.rpc.handle(call);
+      }
+    } catch (err) {
+      this.opts.log('warn', 'rpc handler threw', { method: method._, err: (err as Error).message });
+      reply = { error: { code: 500, message: 'INTERNAL_SERVER_ERROR' } };
+    }
+    const delay = this.opts.answerDelayMs();
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    this.answer(inc, reply, method._);
+  }
+
+  /** Sends rpc_result (or rpc_error inside it) for the request `inc.msgId`. */
+  private answer(inc: Incoming, reply: RpcReply, methodName = '?'): void {
+    const { session, msgId } = inc;
+    session.markAnswered(msgId);
+    let result: Uint8Array;
+    if ('error' in reply) {
+      result = writeRpcError(reply.error.code, reply.error.message);
+    } else {
+      try {
+        result = reply.result instanceof Uint8Array ? reply.result : serializeTl(reply.result);
+      } catch (err) {
+        this.opts.log('warn', 'cannot serialize rpc answer', { method: methodName, err: (err as Error).message });
+        result = writeRpcError(500, 'INTERNAL_SERVER_ERROR');
+      }
+      if (result.length > GZIP_THRESHOLD) result = writeGzipPacked(result);
+    }
+    this.send(session, { body: writeRpcResult(msgId, result), contentRelated: true, response: true });
+  }
+
+  /** Queues a message for the session; everything queued in one tick leaves together (in a container if several). */
+  private send(session: MtSession, msg: OutgoingMessage): void {
+    session.enqueue(msg);
+    this.scheduleFlush(session);
+  }
+
+  private scheduleFlush(session: MtSession): void {
+    if (session.flushScheduled) return;
+    session.flushScheduled = true;
+    setImmediate(() => {
+      session.flushScheduled = false;
+      try {
+        this.flush(session);
+      } catch (err) {
+        this.opts.log('warn', 'flush failed', { err: (err as Error).message });
+      }
+    });
+  }
+
+  private flush(session: MtSession): void {
+    const conn = session.current;
+    if (!conn || !conn.isOpen) return; // kept in the outbox until the client comes back
+    const queue = session.outbox.splice(0);
+    while (queue.length) {
+      const batch: OutgoingMessage[] = [];
+      let size = 0;
+      while (queue.length && batch.length < MAX_CONTAINER_MESSAGES) {
+        const next = queue[0];
+        if (batch.length && size + next.body.length + 16 > MAX_CONTAINER_BYTES) break;
+        batch.push(queue.shift()!);
+        size += next.body.length + 16;
+      }
+      conn.send(this.encrypt(session, batch));
+    }
+  }
+
+  private encrypt(session: MtSession, batch: OutgoingMessage[]): Uint8Array {
+    let msgId: Long;
+    let seqNo: number;
+    let body: Uint8Array;
+    if (batch.length === 1) {
+      msgId = this.msgIds.next(batch[0].response);
+      seqNo = session.nextSeqNo(batch[0].contentRelated);
+      body = batch[0].body;
+    } else {
+      const inner = batch.map((m) => ({
+        msgId: this.msgIds.next(m.response),
+        seqNo: session.nextSeqNo(m.contentRelated),
+        body: m.body,
+      }));
+      msgId = this.msgIds.next(false);
+      seqNo = session.nextSeqNo(false);
+      body = writeMsgContainer(inner);
+    }
+    const plain = new BinaryWriter()
+      .long(this.opts.salts.current(session.authKey))
+      .long(session.sessionId)
+      .long(msgId)
+      .uint32(seqNo)
+      .uint32(body.length)
+      .raw(body)
+      .result();
+    return encryptMessage(session.authKey, plain, 8);
+  }
+}

@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import Long from 'long';
+import type { Connection } from '../server/connection.js';
+import { MsgIdWindow } from './msg-id-window.js';
+
+/** A message waiting to be sent to the client; its msg_id and seq_no are assigned when it leaves. */
+export interface OutgoingMessage {
+  body: Uint8Array;
+  /** Needs an acknowledgement (odd seq_no): rpc_result, new_session_created, future_salts… */
+  contentRelated: boolean;
+  /** Answers a client message (msg_id ≡ 1 mod 4) rather than being spontaneous (≡ 3). */
+  response: boolean;
+}
+
+const MAX_OUTBOX = 256;
+const MAX_REMEMBERED_ANSWERS = 512;
+
+/** One MTProto session: (auth key, session_id). Outlives TCP connections; mtcute keeps its session_id across reconnects. */
+export class MtSession {
+  readonly uniqueId = new Long(randomBytes(4).readInt32LE(0), randomBytes(4).readInt32LE(0));
+  readonly seen = new MsgIdWindow();
+  /** Client RPC msg_ids (as strings) being processed. */
+  readonly inflight = new Set<string>();
+  /** Client RPC msg_ids already answered, oldest first. */
+  readonly answered = new Set<string>();
+  /** new_session_created has been sent. */
+  announced = false;
+  lastSeenAt = Date.now();
+  /** Where answers go: the connection this session last spoke on. */
+  current: Connection | null = null;
+  readonly connections = new Set<Connection>();
+  /** Messages produced while no connection was open; sent when the client comes back. */
+  readonly outbox: OutgoingMessage[] = [];
+  flushScheduled = false;
+  private contentCount = 0;
+
+  constructor(
+    readonly authKeyId: string,
+    readonly authKey: Uint8Array,
+    readonly sessionId: Long,
+    readonly sessionIdHex: string,
+  ) {}
+
+  nextSeqNo(contentRelated: boolean): number {
+    if (!contentRelated) return this.contentCount * 2;
+    return this.contentCount++ * 2 + 1;
+  }
+
+  attach(conn: Connection): void {
+    this.connections.add(conn);
+    this.current = conn;
+    this.lastSeenAt = Date.now();
+  }
+
+  detach(conn: Connection): void {
+    this.connections.delete(conn);
+    if (this.current === conn) this.current = [...this.connections].find((c) => c.isOpen) ?? null;
+  }
+
+  enqueue(msg: OutgoingMessage): void {
+    this.outbox.push(msg);
+    // A client that never comes back must not grow this without bound: drop the oldest.
+    if (this.outbox.length > MAX_OUTBOX) this.outbox.shift();
+  }
+
+  markAnswered(msgId: Long): void {
+    const k = msgId.toString();
+    this.inflight.delete(k);
+    this.answered.add(k);
+    if (this.answered.size > MAX_REMEMBERED_ANSWERS) {
+      const oldest = this.answered.values().next().value;
+      if (oldest !== undefined) this.answered.delete(oldest);
+    }
+  }
+}

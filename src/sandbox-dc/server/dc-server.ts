@@ -1,0 +1,191 @@
+/**
+ * One sandbox data center on one TCP port: accepts connections, routes plain frames to the key
+ * exchange and encrypted frames to the encrypted layer, enforces connection limits, and offers the
+ * fault switches the controls need (DC down/up, dropped connections, delayed answers).
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import type { DcRsaKey } from '../crypto/rsa.js';
+import { KeyExchange } from '../handshake/key-exchange.js';
+import { isPlainMessage, readPlainMessage, writePlainMessage } from '../handshake/plain-messages.js';
+import { EncryptedLayer } from '../mtproto/encrypted-layer.js';
+import { ServerMsgIdGenerator } from '../mtproto/msg-id.js';
+import { SaltBook } from '../mtproto/salts.js';
+import type { AuthKeyStore, RpcHandler, SessionInfo } from '../types.js';
+import { Connection, type ConnectionLimits } from './connection.js';
+
+export interface DcServerOptions {
+  dcId: number;
+  host: string;
+  /** 0 = any free port (chosen on the first start and kept across stopListening/startListening). */
+  port: number;
+  rsaKey: DcRsaKey;
+  authKeys: AuthKeyStore;
+  rpc: RpcHandler;
+  /** true: key exchanges must name the DC as id + 10000 (Telegram test DCs); false: as id; unset: either. */
+  testMode?: boolean;
+  limits?: { maxConnections?: number; idleTimeoutMs?: number; maxFrameBytes?: number };
+  log?: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+const DEFAULT_LIMITS = {
+  maxConnections: 10_000,
+  idleTimeoutMs: 5 * 60 * 1000,
+  maxFrameBytes: 1024 * 1024 + 64 * 1024,
+};
+const MAX_WRITE_BUFFER_BYTES = 16 * 1024 * 1024;
+const SESSION_SWEEP_MS = 60 * 1000;
+
+export class DcServer {
+  readonly dcId: number;
+  private readonly host: string;
+  private boundPort: number;
+  private server: Server | null = null;
+  private readonly connections = new Set<Connection>();
+  private readonly keyExchanges = new WeakMap<Connection, KeyExchange>();
+  private readonly salts = new SaltBook();
+  private readonly layer: EncryptedLayer;
+  private readonly plainMsgIds = new ServerMsgIdGenerator();
+  private readonly limits: ConnectionLimits & { maxConnections: number };
+  private readonly log: NonNullable<DcServerOptions['log']>;
+  private answerDelayMs = 0;
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: DcServerOptions) {
+    this.dcId = opts.dcId;
+    this.host = opts.host;
+    this.boundPort = opts.port;
+    this.log = opts.log ?? (() => undefined);
+    this.limits = {
+      maxConnections: opts.limits?.maxConnections ?? DEFAULT_LIMITS.maxConnections,
+      idleTimeoutMs: opts.limits?.idleTimeoutMs ?? DEFAULT_LIMITS.idleTimeoutMs,
+      maxFrameBytes: opts.limits?.maxFrameBytes ?? DEFAULT_LIMITS.maxFrameBytes,
+      maxWriteBufferBytes: MAX_WRITE_BUFFER_BYTES,
+    };
+    this.layer = new EncryptedLayer({
+      dcId: opts.dcId,
+      authKeys: opts.authKeys,
+      rpc: opts.rpc,
+      salts: this.salts,
+      log: this.log,
+      answerDelayMs: () => this.answerDelayMs,
+    });
+  }
+
+  /** The listening port (the one chosen by the OS when constructed with 0, after start()). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  async start(): Promise<void> {
+    await this.startListening();
+    this.sweepTimer = setInterval(() => this.layer.sessions.evictIdle(), SESSION_SWEEP_MS);
+    this.sweepTimer.unref();
+  }
+
+  /** Opens the listener (again) on the same port. */
+  async startListening(): Promise<void> {
+    if (this.server) return;
+    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    server.maxConnections = this.limits.maxConnections;
+    server.on('error', (err) => this.log('warn', 'listener error', { dc: this.dcId, err: err.message }));
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      server.once('error', onError);
+      server.listen(this.boundPort, this.host, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    const addr = server.address();
+    if (addr && typeof addr === 'object') this.boundPort = addr.port;
+    this.server = server;
+    this.log('info', 'listening', { dc: this.dcId, host: this.host, port: this.boundPort });
+  }
+
+  /** DC down: closes the listener and every connection; the port is kept for startListening(). */
+  async stopListening(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    this.dropConnections();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Drops every open connection (sessions and keys stay, as when a network path breaks). */
+  dropConnections(): void {
+    for (const conn of [...this.connections]) conn.close('dropped by control');
+  }
+
+  /** Holds every rpc_result for `ms` milliseconds (0 = none). */
+  setAnswerDelay(ms: number): void {
+    this.answerDelayMs = Math.max(0, ms);
+  }
+
+  sessions(): SessionInfo[] {
+    return this.layer.sessions.list(this.dcId);
+  }
+
+  /** Drops the key's sessions and salts here; its next packet gets -404. Removing it from the store is the caller's job. */
+  forgetAuthKey(id: string): void {
+    this.layer.forgetKey(id);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    await this.stopListening();
+  }
+
+  private accept(socket: Socket): void {
+    if (!this.server) {
+      socket.destroy();
+      return;
+    }
+    const conn = new Connection(socket, this.limits, {
+      onFrame: (c, frame) => this.onFrame(c, frame),
+      onClose: (c) => {
+        this.connections.delete(c);
+        this.layer.connectionClosed(c);
+      },
+      log: this.log,
+    });
+    this.connections.add(conn);
+  }
+
+  private onFrame(conn: Connection, frame: Uint8Array): void {
+    if (frame.length < 8) {
+      conn.close('frame shorter than an auth_key_id');
+      return;
+    }
+    if (isPlainMessage(frame)) this.onPlainFrame(conn, frame);
+    else this.layer.handleFrame(conn, frame);
+  }
+
+  private onPlainFrame(conn: Connection, frame: Uint8Array): void {
+    const msg = readPlainMessage(frame);
+    if (!msg) {
+      conn.failWith(404, 'malformed plain message');
+      return;
+    }
+    let kx = this.keyExchanges.get(conn);
+    if (!kx) {
+      kx = new KeyExchange({
+        dcId: this.dcId,
+        testMode: this.opts.testMode,
+        rsaKey: this.opts.rsaKey,
+        authKeys: this.opts.authKeys,
+        onKeyCreated: (keyId, firstSalt) => {
+          this.layer.keyCreated(keyId);
+          this.salts.rememberFirstSalt(keyId, firstSalt);
+          this.log('info', 'auth key created', { dc: this.dcId, keyId });
+        },
+      });
+      this.keyExchanges.set(conn, kx);
+    }
+    const result = kx.handle(msg.body);
+    if ('failure' in result) {
+      this.log('debug', 'key exchange failed', { conn: conn.id, why: result.failure });
+      conn.failWith(404, result.failure);
+      return;
+    }
+    conn.send(writePlainMessage(this.plainMsgIds.next(true), result.reply));
+  }
+}
