@@ -84,6 +84,18 @@ export async function writeFileAtomic(
   }
 }
 
+/** Remove temp files of writeFileAtomic(file) left by a process killed mid-write. Call only while no write to `file` runs. */
+export async function removeStaleTempFiles(file: string): Promise<number> {
+  const dir = path.dirname(file);
+  const prefix = `.${path.basename(file)}.tmp-`;
+  let removed = 0;
+  for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(prefix)) continue;
+    await fsp.unlink(path.join(dir, name)).then(() => removed++, () => undefined);
+  }
+  return removed;
+}
+
 /** Remove `file` (absent is fine) and make the removal durable. */
 export async function removeFileDurable(file: string): Promise<void> {
   try {

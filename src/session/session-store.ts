@@ -13,7 +13,7 @@
  */
 import type { ITelegramStorageProvider } from '@mtcute/core';
 import path from 'node:path';
-import { ensurePrivateDir, moveAside, removeFileDurable, writeFileAtomic } from './atomic-file.js';
+import { ensurePrivateDir, moveAside, removeFileDurable, removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
 import { AUTH_STATE_MAX_BYTES, decodeAuthState, encodeAuthState, touchIsDue } from './auth-state.js';
 import { PersistenceWriteError, SessionFileError } from './errors.js';
 import { createDocumentStorage } from './mtcute-storage.js';
@@ -117,6 +117,11 @@ export class FileSessionStore implements SessionStore {
         this.log.warn({ file: this.sessionFile }, 'reload skipped: unsaved session data exists only in memory');
         return false;
       }
+    }
+    // Temp files of writes cut short by a crash (the lock guarantees no other process is writing).
+    for (const file of [this.sessionFile, this.backupFile, this.authStateFile]) {
+      const removed = await removeStaleTempFiles(file);
+      if (removed > 0) this.log.info({ file, removed }, 'removed temp files of an interrupted write');
     }
     this.sessionWriteBlock = undefined;
     const main = await this.readSessionFile(this.sessionFile);
