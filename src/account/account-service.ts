@@ -546,7 +546,7 @@ class TelegramAccountService implements AccountService {
     if (this.client) return Promise.resolve(this.client);
     this.clientPromise ??= createTelegramClient({
       config: this.config,
-      storage: this.store.createStorage(),
+      storage: (primaryDcs) => this.store.createStorage({ primaryDcs }),
       logger: this.rootLogger,
       sandbox: this.sandbox,
     })

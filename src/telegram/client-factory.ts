@@ -4,7 +4,7 @@
  */
 import { format } from 'node:util';
 import { networkMiddlewares, type ITelegramStorageProvider } from '@mtcute/core';
-import { LogManager } from '@mtcute/core/utils.js';
+import { defaultProductionDc, defaultTestDc, type DcOptions, LogManager } from '@mtcute/core/utils.js';
 import { NodePlatform, TelegramClient } from '@mtcute/node';
 import { addPublicKey, NodeCryptoProvider } from '@mtcute/node/utils.js';
 import type { Logger } from 'pino';
@@ -18,7 +18,8 @@ export interface SandboxDcAddress {
 
 export interface CreateClientOptions {
   config: Pick<Config, 'environment' | 'telegram' | 'sandbox'>;
-  storage: ITelegramStorageProvider;
+  /** The storage for a client that starts from these DCs (the store records them beside the first key). */
+  storage: (primaryDcs: DcOptions) => ITelegramStorageProvider;
   logger: Logger;
   /** The sandbox DC started in-process; wins over config.sandbox.external. */
   sandbox?: SandboxDcAddress;
@@ -60,16 +61,37 @@ function mtcuteLogManager(logger: Logger): LogManager {
   return manager;
 }
 
+/** Where a fresh client starts: Telegram's DC 2 (production or test), or the sandbox DC 2. */
+export function defaultDcsFor(config: CreateClientOptions['config'], sandbox?: SandboxDcAddress): DcOptions {
+  switch (config.environment) {
+    case 'production':
+      return defaultProductionDc;
+    case 'test':
+      return defaultTestDc;
+    case 'sandbox': {
+      const target = sandboxTarget(config, sandbox);
+      return {
+        main: { id: 2, ipAddress: target.host, port: target.port },
+        media: { id: 2, ipAddress: target.host, port: target.port, mediaOnly: true },
+      };
+    }
+  }
+}
+
 export async function createTelegramClient(opts: CreateClientOptions): Promise<TelegramClient> {
-  const { config, storage, logger } = opts;
+  const { config, logger } = opts;
   const crypto = new NodeCryptoProvider();
   await crypto.initialize();
+  if (config.environment === 'sandbox') addPublicKey(crypto, sandboxTarget(config, opts.sandbox).publicKeyPem);
+  const defaultDcs = defaultDcsFor(config, opts.sandbox);
 
   const common: CommonOptions = {
     apiId: config.telegram.apiId,
     apiHash: config.telegram.apiHash,
-    storage,
+    storage: opts.storage(defaultDcs),
     crypto,
+    defaultDcs,
+    testMode: config.environment === 'test',
     logger: mtcuteLogManager(logger),
     // We have no updates loop: every call is wrapped in invokeWithoutUpdates.
     disableUpdates: true,
@@ -86,7 +108,7 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
     initConnectionOptions: { deviceModel: 'telegram-service', appVersion: '0.1.0' },
   };
 
-  const client = buildClient(config, common, crypto, opts.sandbox);
+  const client = new TelegramClient(common);
   // Without a listener mtcute logs every failed reconnect as an "unhandled error"; the account service
   // reports connectivity itself (status + one line per retry), so connection noise goes to debug.
   const errorLog = logger.child({ module: 'mtcute' });
@@ -99,28 +121,3 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
 }
 
 type CommonOptions = ConstructorParameters<typeof TelegramClient>[0];
-
-function buildClient(
-  config: CreateClientOptions['config'],
-  common: CommonOptions,
-  crypto: NodeCryptoProvider,
-  sandbox?: SandboxDcAddress,
-): TelegramClient {
-  switch (config.environment) {
-    case 'production':
-      return new TelegramClient(common);
-    case 'test':
-      return new TelegramClient({ ...common, testMode: true });
-    case 'sandbox': {
-      const target = sandboxTarget(config, sandbox);
-      addPublicKey(crypto, target.publicKeyPem);
-      return new TelegramClient({
-        ...common,
-        defaultDcs: {
-          main: { id: 2, ipAddress: target.host, port: target.port },
-          media: { id: 2, ipAddress: target.host, port: target.port, mediaOnly: true },
-        },
-      });
-    }
-  }
-}

@@ -1,0 +1,243 @@
+/**
+ * AccountService across restarts (a new service instance on the same data directory) and under DC faults:
+ * restore, a login in progress, expiry, recovery that fails and that succeeds, revocation, DC down.
+ */
+import { rmSync } from 'node:fs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  filesOf,
+  keysOf,
+  loggedInService,
+  orderOf,
+  startDc,
+  startService,
+  tempDir,
+  TEST_CODE,
+  TEST_PHONE,
+  waitFor,
+  type SandboxDc,
+  type ServiceUnderTest,
+} from './account.harness.js';
+
+const RESTORED = 'Session restored successfully from persistent state';
+const ATTEMPTING = 'Attempting session recovery';
+const RECOVERED = 'Session recovery successful';
+const RECOVERY_FAILED = 'Session recovery failed, clearing auth state';
+
+let dcHandle: Awaited<ReturnType<typeof startDc>>;
+let dc: SandboxDc;
+const cleanups: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  dcHandle = await startDc();
+  dc = dcHandle.dc;
+});
+afterAll(async () => {
+  await dcHandle.close();
+});
+afterEach(async () => {
+  dc.controls.clearInjectedErrors();
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+let phoneCounter = 0;
+function uniquePhone(): string {
+  phoneCounter += 1;
+  return `+1556${String(process.pid % 1000).padStart(3, '0')}${String(phoneCounter).padStart(4, '0')}`;
+}
+
+/** A data dir with a completed login for a fresh account (service stopped again); returns dir and phone. */
+async function loggedInDir(): Promise<{ dir: string; phone: string; userId: number }> {
+  const dir = tempDir('acct-restore');
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const phone = uniquePhone();
+  dc.controls.createUser({ phone, firstName: 'Restore' });
+  const sut = await startService(dir, dc);
+  await sut.service.sendCode(phone);
+  const done = await sut.service.verifyCode(dc.controls.lastCode(phone)!);
+  if (done.state !== 'authenticated') throw new Error('login failed');
+  await sut.stop();
+  return { dir, phone, userId: done.user.id };
+}
+
+async function restart(dir: string, overrides = {}): Promise<ServiceUnderTest> {
+  const sut = await startService(dir, dc, overrides);
+  cleanups.unshift(() => sut.stop());
+  return sut;
+}
+
+describe('AccountService across restarts', () => {
+  it('restores a session without a login: authenticated at once (validation pending), then valid and the restore line', async () => {
+    const { dir, phone, userId } = await loggedInDir();
+    const keysBefore = keysOf(dc, phone).map((k) => k.authKeyId);
+    const sut = await restart(dir);
+
+    const first = sut.service.status();
+    expect(first.state).toBe('authenticated');
+    expect(first.session.restored).toBe(true);
+    expect(['pending', 'valid']).toContain(first.session.validation);
+    expect(first.user?.id).toBe(userId);
+
+    await waitFor(() => sut.service.status().session.validation === 'valid', 'validation valid');
+    expect(sut.service.status().session.connection).toBe('online');
+    expect(sut.service.status().user?.firstName).toBe('Restore');
+    expect(sut.messages()).toContain(RESTORED);
+    expect(sut.messages()).not.toContain(ATTEMPTING);
+    expect((await sut.service.me()).id).toBe(userId);
+    // Same key, no new login at the DC.
+    expect(keysOf(dc, phone).map((k) => k.authKeyId)).toEqual(keysBefore);
+  });
+
+  it('a login in progress survives a restart: verify-code after restart works', async () => {
+    const dir = tempDir('acct-pending');
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const before = await startService(dir, dc);
+    await before.service.sendCode(TEST_PHONE);
+    await before.stop();
+
+    const after = await restart(dir);
+    expect(after.service.status().state).toBe('code_sent');
+    const done = await after.service.verifyCode(TEST_CODE);
+    expect(done.state).toBe('authenticated');
+    expect(filesOf(dir)).toEqual({ session: true, authState: true });
+  });
+
+  it('a 2FA login survives a restart between verify-code and verify-password', async () => {
+    const dir = tempDir('acct-pending2fa');
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const phone = uniquePhone();
+    dc.controls.createUser({ phone, firstName: 'Pw', password: 'pw-across-restart' });
+    const before = await startService(dir, dc);
+    await before.service.sendCode(phone);
+    expect((await before.service.verifyCode(dc.controls.lastCode(phone)!)).state).toBe('password_required');
+    await before.stop();
+
+    const after = await restart(dir);
+    expect(after.service.status().state).toBe('password_required');
+    expect((await after.service.verifyPassword('pw-across-restart')).state).toBe('authenticated');
+  });
+
+  it('an auth state older than SESSION_MAX_IDLE → expired, files kept', async () => {
+    const { dir } = await loggedInDir();
+    await new Promise((r) => setTimeout(r, 20));
+    const sut = await restart(dir, { sessionMaxIdleMs: 10 });
+    const status = sut.service.status();
+    expect(status.state).toBe('expired');
+    expect(status.authenticated).toBe(false);
+    expect(filesOf(dir)).toEqual({ session: true, authState: true });
+    expect(sut.messages()).not.toContain(RESTORED);
+    // A new login from expired works.
+    await sut.service.sendCode(TEST_PHONE);
+    expect((await sut.service.verifyCode(TEST_CODE)).state).toBe('authenticated');
+  });
+
+  it('key revoked while the service was down → recovery tried and failed → logged_out, auth state cleared', async () => {
+    const { dir, phone } = await loggedInDir();
+    const [key] = keysOf(dc, phone);
+    dc.controls.revokeAuthKey(key!.authKeyId);
+
+    const sut = await restart(dir);
+    expect(sut.service.status().state).toBe('authenticated');
+    await waitFor(() => sut.service.status().state === 'logged_out', 'logged_out after failed recovery');
+    const status = sut.service.status();
+    expect(status.reason).toBe('AUTH_KEY_UNREGISTERED');
+    expect(filesOf(dir).authState).toBe(false);
+    expect(sut.store.hasSession()).toBe(false);
+    const [attempting, failed] = orderOf(sut.messages(), [ATTEMPTING, RECOVERY_FAILED]);
+    expect(attempting).toBeGreaterThanOrEqual(0);
+    expect(failed).toBeGreaterThan(attempting!);
+    expect(sut.messages()).not.toContain(RECOVERED);
+    expect(sut.messages()).not.toContain(RESTORED);
+  });
+
+  it('a transient AUTH_KEY_UNREGISTERED at start-up → recovery succeeds, the session stays, then the restore line', async () => {
+    const { dir, phone } = await loggedInDir();
+    dc.controls.injectError('users.getUsers', { code: 401, message: 'AUTH_KEY_UNREGISTERED' }, 1);
+
+    const sut = await restart(dir);
+    await waitFor(() => sut.service.status().session.validation === 'valid', 'valid after recovery');
+    expect(sut.service.status().state).toBe('authenticated');
+    expect(filesOf(dir)).toEqual({ session: true, authState: true });
+    const [attempting, recovered, restored] = orderOf(sut.messages(), [ATTEMPTING, RECOVERED, RESTORED]);
+    expect(attempting).toBeGreaterThanOrEqual(0);
+    expect(recovered).toBeGreaterThan(attempting!);
+    expect(restored).toBeGreaterThan(recovered!);
+    expect(sut.messages()).not.toContain(RECOVERY_FAILED);
+    expect(keysOf(dc, phone)).toHaveLength(1);
+  });
+
+  it('AUTH_KEY_UNREGISTERED on a later call (me) → recovery; revoked for real → logged_out', async () => {
+    const { dir, phone } = await loggedInDir();
+    const sut = await restart(dir);
+    await waitFor(() => sut.service.status().session.validation === 'valid', 'valid');
+    dc.controls.revokeAuthKey(keysOf(dc, phone)[0]!.authKeyId);
+    await expect(sut.service.me()).rejects.toMatchObject({ code: 'NOT_AUTHENTICATED' });
+    expect(sut.service.status()).toMatchObject({ state: 'logged_out', reason: 'AUTH_KEY_UNREGISTERED' });
+    expect(orderOf(sut.messages(), [ATTEMPTING, RECOVERY_FAILED]).every((i) => i >= 0)).toBe(true);
+    expect(filesOf(dir).authState).toBe(false);
+  });
+
+  it('SESSION_REVOKED (terminated from another device) → revoked with the reason, dead key and auth state cleared', async () => {
+    const { dir, phone } = await loggedInDir();
+    dc.controls.terminateSession(keysOf(dc, phone)[0]!.authKeyId);
+    const sut = await restart(dir);
+    await waitFor(() => sut.service.status().state === 'revoked', 'revoked');
+    expect(sut.service.status().reason).toBe('SESSION_REVOKED');
+    expect(filesOf(dir).authState).toBe(false);
+    expect(sut.store.hasSession()).toBe(false);
+  });
+
+  it('USER_DEACTIVATED mid-operation → revoked', async () => {
+    const { dir, phone } = await loggedInDir();
+    const sut = await restart(dir);
+    await waitFor(() => sut.service.status().session.validation === 'valid', 'valid');
+    dc.controls.deactivateUser(phone);
+    await expect(sut.service.me()).rejects.toMatchObject({ code: 'SESSION_REVOKED' });
+    expect(sut.service.status()).toMatchObject({ state: 'revoked', reason: 'USER_DEACTIVATED' });
+    expect(filesOf(dir).authState).toBe(false);
+  });
+
+  it('DC down at start-up → authenticated + offline, retries logged; DC back → valid without a new login', async () => {
+    const { dir, phone } = await loggedInDir();
+    const keysBefore = keysOf(dc, phone).map((k) => k.authKeyId);
+    await dc.controls.stopListening();
+    let sut: ServiceUnderTest;
+    try {
+      sut = await restart(dir, { clientReadyTimeoutMs: 700, retryMaxDelayMs: 300 });
+      expect(sut.service.status().state).toBe('authenticated');
+      await waitFor(() => sut.service.status().session.connection === 'offline', 'offline');
+      await waitFor(() => sut.lines.filter((l) => /^Retrying Telegram connection/.test(l.msg)).length >= 2, 'two retries logged');
+      const status = sut.service.status();
+      expect(status.state).toBe('authenticated');
+      expect(status.session.validation).toBe('pending');
+      expect(filesOf(dir)).toEqual({ session: true, authState: true });
+      const retry = sut.lines.find((l) => /^Retrying Telegram connection/.test(l.msg))!;
+      expect(retry).toMatchObject({ attempt: 1 });
+      expect(typeof retry.delayMs).toBe('number');
+    } finally {
+      await dc.controls.startListening();
+    }
+    await waitFor(() => sut.service.status().session.validation === 'valid', 'valid after the DC returned', 30_000);
+    expect(sut.service.status().session.connection).toBe('online');
+    expect(sut.messages()).toContain(RESTORED);
+    expect(sut.messages()).not.toContain(ATTEMPTING);
+    expect(keysOf(dc, phone).map((k) => k.authKeyId)).toEqual(keysBefore);
+  });
+
+  it('network trouble on a later call keeps the session: offline, then valid again', async () => {
+    const dir = tempDir('acct-blip');
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const sut = await loggedInService(dir, dc, { clientReadyTimeoutMs: 600, retryMaxDelayMs: 300 });
+    cleanups.unshift(() => sut.stop());
+    dc.controls.setAnswerDelay(3000);
+    try {
+      await expect(sut.service.me()).rejects.toMatchObject({ code: 'TELEGRAM_UNAVAILABLE' });
+      expect(sut.service.status()).toMatchObject({ state: 'authenticated', session: { connection: 'offline' } });
+    } finally {
+      dc.controls.setAnswerDelay(0);
+    }
+    await waitFor(() => sut.service.status().session.connection === 'online', 'online again', 30_000);
+    expect(sut.service.status().state).toBe('authenticated');
+    expect(filesOf(dir)).toEqual({ session: true, authState: true });
+  });
+});

@@ -1,0 +1,136 @@
+/**
+ * Test harness for the account service: a real sandbox DC over TCP, a real session store in a temp
+ * directory, a pino logger whose lines the test can read. Nothing mocked.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { createAccountService } from '../../src/account/account-service.js';
+import type { AccountService } from '../../src/account/types.js';
+import type { Config } from '../../src/config/types.js';
+import { startSandboxDc } from '../../src/sandbox-dc/index.js';
+import { createSessionStore } from '../../src/session/session-store.js';
+import type { SessionStore } from '../../src/session/types.js';
+
+export const TEST_PHONE = '+9996621234';
+export const TEST_CODE = '22222';
+
+export type SandboxDc = Awaited<ReturnType<typeof startSandboxDc>>;
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `${prefix}-`));
+}
+
+export async function startDc(): Promise<{ dc: SandboxDc; dir: string; close(): Promise<void> }> {
+  const dir = tempDir('acct-dc');
+  const dc = await startSandboxDc({ host: '127.0.0.1', dataDir: dir });
+  return {
+    dc,
+    dir,
+    close: async () => {
+      await dc.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Config {
+  return {
+    environment: 'sandbox',
+    telegram: { apiId: 2040, apiHash: 'b18441a1ff607e10a989891a5462e627' },
+    sandbox: { port: 0 },
+    dataDir,
+    host: '127.0.0.1',
+    port: 0,
+    apiToken: 'test-token-not-used-here',
+    apiTokenSource: 'env',
+    sessionMaxIdleMs: 7 * 24 * 3600 * 1000,
+    clientReadyTimeoutMs: 3000,
+    retryMaxDelayMs: 400,
+    logLevel: 'debug',
+    logFile: join(dataDir, 'telegram_service.log'),
+    ...overrides,
+  };
+}
+
+export interface ServiceUnderTest {
+  service: AccountService;
+  store: SessionStore;
+  lines: LogLine[];
+  /** Every log line as written (JSON text), to search for secrets. */
+  raw: string[];
+  messages(): string[];
+  stop(): Promise<void>;
+}
+
+/** A service over `dataDir` talking to `dc`; started (start() resolved) when returned. */
+export async function startService(dataDir: string, dc: SandboxDc, overrides: Partial<Config> = {}): Promise<ServiceUnderTest> {
+  const lines: LogLine[] = [];
+  const raw: string[] = [];
+  const logger = pino(
+    { level: 'debug' },
+    {
+      write(chunk: string) {
+        raw.push(chunk);
+        lines.push(JSON.parse(chunk) as LogLine);
+      },
+    },
+  );
+  const config = testConfig(dataDir, overrides);
+  const store = createSessionStore({ dataDir, environment: 'sandbox', log: logger });
+  const service = createAccountService({ config, store, logger, sandbox: { dcs: dc.dcs, publicKeyPem: dc.publicKeyPem } });
+  await service.start();
+  let stopped = false;
+  return {
+    service,
+    store,
+    lines,
+    raw,
+    messages: () => lines.map((l) => l.msg),
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await service.stop();
+      await store.close();
+    },
+  };
+}
+
+export async function waitFor<T>(probe: () => T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export function filesOf(dataDir: string): { session: boolean; authState: boolean } {
+  return { session: existsSync(join(dataDir, 'session.json')), authState: existsSync(join(dataDir, 'auth_state.json')) };
+}
+
+/** The DC's auth keys logged in as `phone`. */
+export function keysOf(dc: SandboxDc, phone: string) {
+  return dc.controls.authKeysOfUser(phone);
+}
+
+/** Logs in the test phone by code and returns the running service. */
+export async function loggedInService(dataDir: string, dc: SandboxDc, overrides: Partial<Config> = {}): Promise<ServiceUnderTest> {
+  const sut = await startService(dataDir, dc, overrides);
+  await sut.service.sendCode(TEST_PHONE);
+  await sut.service.verifyCode(TEST_CODE);
+  return sut;
+}
+
+/** The index of each message in `messages`, in order; -1 where missing. */
+export function orderOf(messages: string[], wanted: string[]): number[] {
+  return wanted.map((w) => messages.indexOf(w));
+}
