@@ -1,0 +1,11 @@
+/** Input that is not a valid TL object: unknown constructor, truncated data, absurd lengths, nesting too deep. */
+export class TlParseError extends Error {
+  override readonly name = 'TlParseError';
+  /** Set when the failure is an unknown constructor id (unsigned). */
+  readonly constructorId?: number;
+
+  constructor(message: string, constructorId?: number) {
+    super(message);
+    if (constructorId !== undefined) this.constructorId = constructorId;
+  }
+}
