@@ -43,7 +43,7 @@ export const authMethods: MethodTable = {
       if (account?.deactivated) throw badRequest('PHONE_NUMBER_BANNED');
       resetPendingLogin(ctx);
       const pending = ctx.state.codes.issue(phone, ctx.authKeyId, ctx.dcId);
-      ctx.env.log?.info({ dcId: ctx.dcId, authKeyId: ctx.authKeyId }, 'login code issued');
+      ctx.env.log?.('info', 'login code issued', { dcId: ctx.dcId, authKeyId: ctx.authKeyId });
       return sentCode(pending.phoneCodeHash, account !== undefined);
     },
   },
@@ -146,7 +146,7 @@ export const authMethods: MethodTable = {
       // A terminated (SESSION_REVOKED) key may still log out: clients do that before logging in again.
       const wasBound = ctx.state.keys.unbind(ctx.authKeyId);
       if (!wasBound && !hadPending) throw unauthorized('AUTH_KEY_UNREGISTERED');
-      ctx.env.log?.info({ dcId: ctx.dcId, authKeyId: ctx.authKeyId }, 'auth key logged out');
+      ctx.env.log?.('info', 'auth key logged out', { dcId: ctx.dcId, authKeyId: ctx.authKeyId });
       return { _: 'auth.loggedOut' };
     },
   },

@@ -14,13 +14,8 @@ export interface DcAddress {
   port: number;
 }
 
-/** Minimal logger shape (pino's Logger fits). */
-export interface SandboxLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+/** The DC's log sink (same shape the protocol core uses). Never pass codes, passwords or keys in `fields`. */
+export type SandboxLog = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
 export interface RpcEnvironment {
   state: SandboxState;
@@ -28,7 +23,7 @@ export interface RpcEnvironment {
   /** Current addresses of all DCs. */
   dcs(): DcAddress[];
   testMode: boolean;
-  log?: SandboxLogger;
+  log?: SandboxLog;
 }
 
 export class RpcContext {

@@ -42,7 +42,7 @@ export class RpcDispatcher implements RpcHandler {
       if (e instanceof RpcFault) return { error: { code: e.code, message: e.errorMessage } };
       // A bug in a handler: log it (never the request: it may hold codes or passwords). Answered as a 400,
       // not a 500, because clients retry 500s forever and the bug would look like a hang.
-      this.env.log?.error({ method: name, err: e instanceof Error ? e.stack : String(e) }, 'rpc handler failed');
+      this.env.log?.('error', 'rpc handler failed', { method: name, err: e instanceof Error ? e.stack : String(e) });
       return { error: { code: 400, message: 'SANDBOX_INTERNAL_ERROR' } };
     }
   }

@@ -34,6 +34,6 @@ export async function completeLogin(ctx: RpcContext, account: Account): Promise<
   ctx.state.keys.bind(ctx.authKeyId, account.id);
   ctx.state.passwordLogins.delete(ctx.authKeyId);
   ctx.state.srpSessions.delete(ctx.authKeyId);
-  ctx.env.log?.info({ dcId: ctx.dcId, authKeyId: ctx.authKeyId, userId: account.id }, 'auth key logged in');
+  ctx.env.log?.('info', 'auth key logged in', { dcId: ctx.dcId, authKeyId: ctx.authKeyId, userId: account.id });
   return { _: 'auth.authorization', user: userToTl(account, account.id) };
 }
