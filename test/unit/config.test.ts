@@ -1,0 +1,305 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  formatDuration,
+  loadConfig,
+  mergeEnv,
+  parseDuration,
+  readDotEnv,
+  resolveConfig,
+  SANDBOX_API_HASH,
+  SANDBOX_API_ID,
+} from '../../src/config/index.js';
+
+const CWD = '/srv/app';
+const API_HASH = '0123456789abcdef0123456789abcdef';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env, CWD);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const temps: string[] = [];
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'config-test-'));
+  temps.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of temps.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('loadConfig defaults', () => {
+  it('an empty environment is sandbox mode with every default', () => {
+    const config = loadConfig({}, CWD);
+    expect(config).toEqual({
+      environment: 'sandbox',
+      telegram: { apiId: SANDBOX_API_ID, apiHash: SANDBOX_API_HASH },
+      sandbox: { port: 9443 },
+      dataDir: '/srv/app/data',
+      host: '127.0.0.1',
+      port: 8080,
+      sessionMaxIdleMs: 7 * 24 * 3600 * 1000,
+      clientReadyTimeoutMs: 15_000,
+      retryMaxDelayMs: 60_000,
+      logLevel: 'info',
+      logFile: '/srv/app/data/telegram_service.log',
+      loginRateLimit: { max: 10, windowMs: 60_000 },
+    });
+    expect(config.apiToken).toBeUndefined();
+    expect(config.sessionEncryptionKey).toBeUndefined();
+  });
+
+  it('empty values count as unset', () => {
+    const config = loadConfig({ TELEGRAM_API_ID: '', TELEGRAM_API_HASH: ' ', PORT: '', API_TOKEN: '' }, CWD);
+    expect(config.environment).toBe('sandbox');
+    expect(config.port).toBe(8080);
+    expect(config.apiToken).toBeUndefined();
+  });
+});
+
+describe('loadConfig: every variable', () => {
+  it('TELEGRAM_API_ID + TELEGRAM_API_HASH → production', () => {
+    const config = loadConfig({ TELEGRAM_API_ID: '12345', TELEGRAM_API_HASH: API_HASH }, CWD);
+    expect(config.environment).toBe('production');
+    expect(config.telegram).toEqual({ apiId: 12345, apiHash: API_HASH });
+  });
+
+  it('TELEGRAM_TEST_DC=1 → test', () => {
+    const env = { TELEGRAM_API_ID: '12345', TELEGRAM_API_HASH: API_HASH };
+    expect(loadConfig({ ...env, TELEGRAM_TEST_DC: '1' }, CWD).environment).toBe('test');
+    expect(loadConfig({ ...env, TELEGRAM_TEST_DC: 'true' }, CWD).environment).toBe('test');
+    expect(loadConfig({ ...env, TELEGRAM_TEST_DC: '0' }, CWD).environment).toBe('production');
+  });
+
+  it('DATA_DIR: relative to the cwd, or absolute; LOG_FILE follows it by default', () => {
+    expect(loadConfig({ DATA_DIR: 'state' }, CWD)).toMatchObject({
+      dataDir: '/srv/app/state',
+      logFile: '/srv/app/state/telegram_service.log',
+    });
+    expect(loadConfig({ DATA_DIR: '/var/lib/tg' }, CWD).dataDir).toBe('/var/lib/tg');
+  });
+
+  it('HOST, PORT, LOG_LEVEL, LOG_FILE', () => {
+    const config = loadConfig({ HOST: '0.0.0.0', PORT: '0', LOG_LEVEL: 'DEBUG', LOG_FILE: 'logs/x.log' }, CWD);
+    expect(config).toMatchObject({ host: '0.0.0.0', port: 0, logLevel: 'debug', logFile: '/srv/app/logs/x.log' });
+  });
+
+  it('API_TOKEN', () => {
+    expect(loadConfig({ API_TOKEN: 'a-long-enough-token-123' }, CWD).apiToken).toBe('a-long-enough-token-123');
+  });
+
+  it('durations: SESSION_MAX_IDLE, CLIENT_READY_TIMEOUT, RETRY_MAX_DELAY', () => {
+    const config = loadConfig({ SESSION_MAX_IDLE: '0', CLIENT_READY_TIMEOUT: '90s', RETRY_MAX_DELAY: '15m' }, CWD);
+    expect(config).toMatchObject({ sessionMaxIdleMs: 0, clientReadyTimeoutMs: 90_000, retryMaxDelayMs: 900_000 });
+    expect(loadConfig({ SESSION_MAX_IDLE: '12h' }, CWD).sessionMaxIdleMs).toBe(12 * 3600_000);
+    expect(loadConfig({ SESSION_MAX_IDLE: '2500' }, CWD).sessionMaxIdleMs).toBe(2500);
+  });
+
+  it('SANDBOX_DC_PORT', () => {
+    expect(loadConfig({ SANDBOX_DC_PORT: '20000' }, CWD).sandbox).toEqual({ port: 20000 });
+  });
+
+  it('SANDBOX_DC + SANDBOX_DC_PUBLIC_KEY_FILE', () => {
+    const config = loadConfig({ SANDBOX_DC: '127.0.0.1:9444', SANDBOX_DC_PUBLIC_KEY_FILE: 'dc.pem' }, CWD);
+    expect(config.sandbox.external).toEqual({ host: '127.0.0.1', port: 9444, publicKeyFile: '/srv/app/dc.pem' });
+    const v6 = loadConfig({ SANDBOX_DC: '[::1]:9444', SANDBOX_DC_PUBLIC_KEY_FILE: '/k.pem' }, CWD);
+    expect(v6.sandbox.external).toMatchObject({ host: '::1', port: 9444 });
+  });
+
+  it('SESSION_ENCRYPTION_KEY as hex and as base64', () => {
+    const key = Buffer.alloc(32, 7);
+    expect(Buffer.from(loadConfig({ SESSION_ENCRYPTION_KEY: key.toString('hex') }, CWD).sessionEncryptionKey!)).toEqual(key);
+    expect(Buffer.from(loadConfig({ SESSION_ENCRYPTION_KEY: key.toString('base64') }, CWD).sessionEncryptionKey!)).toEqual(key);
+    const other = Buffer.from(Array.from({ length: 32 }, (_, i) => 250 - i));
+    expect(Buffer.from(loadConfig({ SESSION_ENCRYPTION_KEY: other.toString('base64url') }, CWD).sessionEncryptionKey!)).toEqual(other);
+  });
+
+  it('LOGIN_RATE_LIMIT', () => {
+    expect(loadConfig({ LOGIN_RATE_LIMIT: '100/10s' }, CWD).loginRateLimit).toEqual({ max: 100, windowMs: 10_000 });
+    expect(loadConfig({ LOGIN_RATE_LIMIT: '0' }, CWD).loginRateLimit?.max).toBe(0);
+  });
+});
+
+describe('loadConfig errors', () => {
+  it('reports every problem at once, one line each, naming the variable', () => {
+    const problems = problemsOf({
+      TELEGRAM_API_ID: 'abc',
+      TELEGRAM_TEST_DC: 'maybe',
+      HOST: 'a b',
+      PORT: '99999',
+      API_TOKEN: 'short',
+      SESSION_MAX_IDLE: '7 weeks',
+      CLIENT_READY_TIMEOUT: '0',
+      RETRY_MAX_DELAY: '-5s',
+      LOG_LEVEL: 'loud',
+      SANDBOX_DC_PORT: '65535',
+      SANDBOX_DC: 'nohostport',
+      SESSION_ENCRYPTION_KEY: 'abcd',
+      LOGIN_RATE_LIMIT: 'lots',
+    });
+    const names = [
+      'TELEGRAM_API_ID=',
+      'TELEGRAM_API_HASH is missing',
+      'TELEGRAM_TEST_DC=',
+      'HOST=',
+      'PORT=',
+      'API_TOKEN ',
+      'SESSION_MAX_IDLE=',
+      'CLIENT_READY_TIMEOUT=',
+      'RETRY_MAX_DELAY=',
+      'LOG_LEVEL=',
+      'SANDBOX_DC_PORT=',
+      'SANDBOX_DC=',
+      'SANDBOX_DC_PUBLIC_KEY_FILE is missing',
+      'SANDBOX_DC is only used in sandbox mode',
+      'SESSION_ENCRYPTION_KEY ',
+      'LOGIN_RATE_LIMIT=',
+    ];
+    for (const name of names) expect(problems.some((p) => p.startsWith(name)), `${name} in ${problems.join('\n')}`).toBe(true);
+    expect(problems).toHaveLength(names.length);
+    for (const p of problems) expect(p).not.toContain('\n');
+  });
+
+  it('the error message lists each problem on its own line', () => {
+    try {
+      loadConfig({ PORT: 'x', LOG_LEVEL: 'y' }, CWD);
+      throw new Error('no error');
+    } catch (err) {
+      expect((err as Error).message).toBe(
+        'Invalid configuration:\n' +
+          '  - PORT="x" must be a whole number\n' +
+          '  - LOG_LEVEL="y" must be one of fatal, error, warn, info, debug, trace',
+      );
+    }
+  });
+
+  it('API id without hash and hash without id', () => {
+    expect(problemsOf({ TELEGRAM_API_ID: '1' })).toEqual([
+      'TELEGRAM_API_HASH is missing: set both TELEGRAM_API_ID and TELEGRAM_API_HASH, or neither for sandbox mode',
+    ]);
+    expect(problemsOf({ TELEGRAM_API_HASH: API_HASH })).toEqual([
+      'TELEGRAM_API_ID is missing: set both TELEGRAM_API_ID and TELEGRAM_API_HASH, or neither for sandbox mode',
+    ]);
+  });
+
+  it('TELEGRAM_TEST_DC=1 needs API credentials', () => {
+    expect(problemsOf({ TELEGRAM_TEST_DC: '1' })[0]).toMatch(/^TELEGRAM_TEST_DC=1 needs TELEGRAM_API_ID/);
+  });
+
+  it('SANDBOX_DC_PUBLIC_KEY_FILE without SANDBOX_DC', () => {
+    expect(problemsOf({ SANDBOX_DC_PUBLIC_KEY_FILE: 'k.pem' })[0]).toMatch(/^SANDBOX_DC is missing/);
+  });
+
+  it('never echoes a secret value', () => {
+    const secrets = { TELEGRAM_API_ID: '5', TELEGRAM_API_HASH: 'not-hex-secret-value', API_TOKEN: 'tiny', SESSION_ENCRYPTION_KEY: 'zz-secret-zz' };
+    const text = problemsOf(secrets).join('\n');
+    expect(text).toContain('TELEGRAM_API_HASH must be 32 hexadecimal characters');
+    expect(text).toContain('SESSION_ENCRYPTION_KEY must be 32 bytes');
+    for (const value of ['not-hex-secret-value', 'tiny', 'zz-secret-zz']) expect(text).not.toContain(value);
+  });
+
+  it('a 31- or 33-byte encryption key is refused', () => {
+    expect(problemsOf({ SESSION_ENCRYPTION_KEY: Buffer.alloc(31).toString('hex') })).toHaveLength(1);
+    expect(problemsOf({ SESSION_ENCRYPTION_KEY: Buffer.alloc(33).toString('base64') })).toHaveLength(1);
+  });
+
+  it('timer durations above setTimeout\'s limit are refused', () => {
+    expect(problemsOf({ CLIENT_READY_TIMEOUT: '30d' })[0]).toMatch(/^CLIENT_READY_TIMEOUT="30d" must be at most/);
+  });
+});
+
+describe('durations', () => {
+  it('parses and formats', () => {
+    expect(parseDuration('0')).toBe(0);
+    expect(parseDuration('250ms')).toBe(250);
+    expect(parseDuration('90s')).toBe(90_000);
+    expect(parseDuration('7D')).toBe(604_800_000);
+    expect(parseDuration('1.5h')).toBeUndefined();
+    expect(parseDuration('h')).toBeUndefined();
+    expect(parseDuration('99999999999999999999d')).toBeUndefined();
+    expect(formatDuration(604_800_000)).toBe('7d');
+    expect(formatDuration(90_000)).toBe('90s');
+    expect(formatDuration(1500)).toBe('1500ms');
+  });
+});
+
+describe('.env', () => {
+  it('is read from the cwd, and the real environment wins', () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, '.env'), 'PORT=9000\nHOST=0.0.0.0\n# comment\nLOG_LEVEL="debug"\n');
+    const fromFile = readDotEnv(dir);
+    expect(fromFile).toMatchObject({ PORT: '9000', HOST: '0.0.0.0', LOG_LEVEL: 'debug' });
+    const config = loadConfig(mergeEnv(fromFile, { PORT: '7000' }), dir);
+    expect(config).toMatchObject({ port: 7000, host: '0.0.0.0', logLevel: 'debug' });
+  });
+
+  it('is optional', () => {
+    expect(readDotEnv(tempDir())).toEqual({});
+  });
+});
+
+describe('resolveConfig (file side effects)', () => {
+  it('generates the API token once (0600, base64url of 32 bytes) and reads it back later', () => {
+    const dataDir = tempDir();
+    const first = resolveConfig(loadConfig({ DATA_DIR: dataDir }, '/'));
+    expect(first.config.apiTokenSource).toBe('generated');
+    expect(first.apiTokenFile).toBe(path.join(dataDir, 'api_token'));
+    expect(first.config.apiToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(fs.statSync(first.apiTokenFile!).mode & 0o777).toBe(0o600);
+    expect(fs.readdirSync(dataDir)).toEqual(['api_token']); // no temp file left behind
+
+    const second = resolveConfig(loadConfig({ DATA_DIR: dataDir }, '/'));
+    expect(second.config).toMatchObject({ apiToken: first.config.apiToken, apiTokenSource: 'file' });
+  });
+
+  it('API_TOKEN from the environment wins and writes nothing', () => {
+    const dataDir = tempDir();
+    const resolved = resolveConfig(loadConfig({ DATA_DIR: dataDir, API_TOKEN: 'env-token-0123456789' }, '/'));
+    expect(resolved.config).toMatchObject({ apiToken: 'env-token-0123456789', apiTokenSource: 'env' });
+    expect(resolved.apiTokenFile).toBeUndefined();
+    expect(fs.readdirSync(dataDir)).toEqual([]);
+  });
+
+  it('tightens a token file readable by others, with a warning that does not contain the token', () => {
+    const dataDir = tempDir();
+    const file = path.join(dataDir, 'api_token');
+    fs.writeFileSync(file, 'existing-token-0123456789\n', { mode: 0o644 });
+    fs.chmodSync(file, 0o644);
+    const resolved = resolveConfig(loadConfig({ DATA_DIR: dataDir }, '/'));
+    expect(resolved.config.apiToken).toBe('existing-token-0123456789');
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(resolved.warnings).toHaveLength(1);
+    expect(resolved.warnings[0]).not.toContain('existing-token');
+  });
+
+  it('replaces an empty token file', () => {
+    const dataDir = tempDir();
+    fs.writeFileSync(path.join(dataDir, 'api_token'), '', { mode: 0o600 });
+    const resolved = resolveConfig(loadConfig({ DATA_DIR: dataDir }, '/'));
+    expect(resolved.config.apiTokenSource).toBe('generated');
+    expect(fs.readFileSync(path.join(dataDir, 'api_token'), 'utf8').trim()).toBe(resolved.config.apiToken);
+  });
+
+  it('reads the external sandbox DC public key, and reports an unreadable one', () => {
+    const dataDir = tempDir();
+    const pem = '-----BEGIN RSA PUBLIC KEY-----\nMIIBCgKCAQEA\n-----END RSA PUBLIC KEY-----\n';
+    fs.writeFileSync(path.join(dataDir, 'dc.pem'), pem);
+    const env = { DATA_DIR: dataDir, SANDBOX_DC: '127.0.0.1:9444', SANDBOX_DC_PUBLIC_KEY_FILE: 'dc.pem' };
+    expect(resolveConfig(loadConfig(env, dataDir)).config.sandbox).toEqual({
+      port: 9443,
+      external: { host: '127.0.0.1', port: 9444, publicKeyPem: pem },
+    });
+    expect(() => resolveConfig(loadConfig({ ...env, SANDBOX_DC_PUBLIC_KEY_FILE: 'missing.pem' }, dataDir))).toThrow(
+      /SANDBOX_DC_PUBLIC_KEY_FILE=.*missing\.pem cannot be read/,
+    );
+  });
+});
