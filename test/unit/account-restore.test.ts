@@ -7,7 +7,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   filesOf,
   keysOf,
-  loggedInService,
   orderOf,
   startDc,
   startService,
@@ -62,7 +61,7 @@ async function loggedInDir(): Promise<{ dir: string; phone: string; userId: numb
 
 async function restart(dir: string, overrides = {}): Promise<ServiceUnderTest> {
   const sut = await startService(dir, dc, overrides);
-  cleanups.unshift(() => sut.stop());
+  cleanups.push(() => sut.stop()); // runs before the directory's removal (cleanups run last-in first)
   return sut;
 }
 
@@ -225,10 +224,9 @@ describe('AccountService across restarts', () => {
   });
 
   it('network trouble on a later call keeps the session: offline, then valid again', async () => {
-    const dir = tempDir('acct-blip');
-    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const sut = await loggedInService(dir, dc, { clientReadyTimeoutMs: 600, retryMaxDelayMs: 300 });
-    cleanups.unshift(() => sut.stop());
+    const { dir } = await loggedInDir();
+    const sut = await restart(dir, { clientReadyTimeoutMs: 600, retryMaxDelayMs: 300 });
+    await waitFor(() => sut.service.status().session.validation === 'valid', 'valid');
     dc.controls.setAnswerDelay(3000);
     try {
       await expect(sut.service.me()).rejects.toMatchObject({ code: 'TELEGRAM_UNAVAILABLE' });
