@@ -5,7 +5,6 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { serializeBasicDcOption } from '@mtcute/core/utils.js';
 import { createSessionStore, type FileSessionStore, type StoreLogger } from '../../src/session/session-store.js';
-import { decodeSelf } from '../../src/session/session-file.js';
 import type { AuthStateFile, PendingLogin } from '../../src/session/types.js';
 
 interface LogLine {
