@@ -18,7 +18,7 @@ import {
   PaddedIntermediatePacketCodec,
   TcpTransport,
   TelegramClient,
-  type TelegramClientOptions,
+  type BaseTelegramClientOptions,
 } from '@mtcute/node';
 import { NodeCryptoProvider, addPublicKey } from '@mtcute/node/utils.js';
 import { startSandboxDc, type SandboxDc, type StartSandboxDcOptions } from '../../src/sandbox-dc/index.js';
@@ -77,18 +77,18 @@ export interface SandboxClientOptions {
   /** The DC the client starts on (default 2, as mtcute's production default). */
   dcId?: 1 | 2;
   /** Default: a fresh MemoryStorage. Pass a file-backed one to test persistence. */
-  storage?: TelegramClientOptions['storage'];
+  storage?: BaseTelegramClientOptions['storage'];
   transport?: SandboxTransport;
   apiId?: number;
   apiHash?: string;
   /** mtcute log level (default: MTCUTE_LOG_LEVEL env or 0 = off). */
   logLevel?: number;
   /** Any other TelegramClient option. */
-  extra?: Partial<TelegramClientOptions>;
+  extra?: Partial<BaseTelegramClientOptions>;
 }
 
 /** The `defaultDcs` that point mtcute at one of the sandbox's DCs. */
-export function sandboxDefaultDcs(dc: Pick<SandboxDc, 'dcs'>, dcId: 1 | 2 = 2): NonNullable<TelegramClientOptions['defaultDcs']> {
+export function sandboxDefaultDcs(dc: Pick<SandboxDc, 'dcs'>, dcId: 1 | 2 = 2): NonNullable<BaseTelegramClientOptions['defaultDcs']> {
   const target = dc.dcs.find((d) => d.id === dcId);
   if (!target) throw new Error(`sandbox has no DC ${dcId}`);
   return {
