@@ -3,7 +3,17 @@
  * tiny RpcHandler defined here (the real one lives in src/sandbox-dc/rpc), plus an mtcute client
  * pointed at it.
  */
-import { IntermediatePacketCodec, MemoryStorage, ObfuscatedPacketCodec, PaddedIntermediatePacketCodec, TcpTransport, TelegramClient } from '@mtcute/node';
+import {
+  IntermediatePacketCodec,
+  MemoryStorage,
+  ObfuscatedPacketCodec,
+  PaddedIntermediatePacketCodec,
+  TcpTransport,
+  TelegramClient,
+  type IPacketCodec,
+  type TelegramTransport,
+} from '@mtcute/node';
+import type { BasicDcOption } from '@mtcute/node/utils.js';
 import { NodeCryptoProvider, addPublicKey } from '@mtcute/node/utils.js';
 import Long from 'long';
 import { generateDcRsaKey, type DcRsaKey } from '../../src/sandbox-dc/crypto/rsa.js';
@@ -152,11 +162,14 @@ export async function startTestDc(extra: Partial<DcServerOptions> = {}): Promise
 
 export type MtcuteTransportKind = 'intermediate' | 'padded' | 'obfuscated' | 'obfuscated-padded';
 
-class ChosenTcpTransport extends TcpTransport {
-  constructor(private readonly kind: MtcuteTransportKind) {
-    super();
+/** mtcute's own TCP transport with one of its own packet codecs (intermediate is its default). */
+class ChosenTcpTransport implements TelegramTransport {
+  private readonly tcp = new TcpTransport();
+  constructor(private readonly kind: MtcuteTransportKind) {}
+  connect(dc: BasicDcOption) {
+    return this.tcp.connect(dc);
   }
-  override packetCodec() {
+  packetCodec(): IPacketCodec {
     switch (this.kind) {
       case 'intermediate':
         return new IntermediatePacketCodec();
