@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { NodePlatform, TelegramClient } from '@mtcute/node';
 import { addPublicKey, NodeCryptoProvider } from '@mtcute/node/utils.js';
+import type { SentCode } from '@mtcute/core';
 import { LogManager, type DcOptions } from '@mtcute/core/utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandboxDc, type SandboxDc } from '../../src/sandbox-dc/index.js';
@@ -57,8 +58,8 @@ async function openClient(store: FileSessionStore): Promise<TelegramClient> {
 }
 
 /** sendCode answers a User only when the key is already logged in; here it never is. */
-async function sendCode(client: TelegramClient) {
-  const sent = await sendCode(client);
+async function sendCode(client: TelegramClient): Promise<SentCode> {
+  const sent = await client.sendCode({ phone: PHONE });
   if (!('phoneCodeHash' in sent)) throw new Error('sendCode returned a user: the key was already logged in');
   return sent;
 }
