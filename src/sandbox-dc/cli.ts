@@ -1,0 +1,108 @@
+/**
+ * `npm run sandbox-dc -- --port 9443 --data-dir DIR`: runs the sandbox DC until SIGINT/SIGTERM.
+ * Prints, on stdout:
+ *   listening dc=1 127.0.0.1:9443
+ *   listening dc=2 127.0.0.1:9444
+ *   admin http://127.0.0.1:<port>
+ *   -----BEGIN RSA PUBLIC KEY----- … (PKCS#1 PEM for mtcute's addPublicKey)
+ * Logs go to stderr (warnings only, unless --verbose).
+ */
+import { parseArgs } from 'node:util';
+import { startSandboxDc, type SandboxLog } from './index.js';
+
+const USAGE = `usage: sandbox-dc [--port N] [--port2 N] [--host H] [--data-dir DIR] [--admin-port N]
+                  [--code-lifetime-ms MS] [--test-mode] [--verbose]
+  --port          DC 1 port (default 9443); DC 2 listens on --port2 or port + 1 (0 = any free port)
+  --host          listen address (default 127.0.0.1)
+  --data-dir      keep RSA key, accounts, auth keys and messages here (default: memory only)
+  --admin-port    loopback admin HTTP endpoint port (default: any free port)
+  --code-lifetime-ms  login code lifetime (default 300000)
+  --test-mode     require test-DC ids (id + 10000) in key exchanges
+  --verbose       log everything to stderr`;
+
+function intOption(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535 * 1000) throw new Error(`--${name} must be a non-negative integer, got "${value}"`);
+  return n;
+}
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        port: { type: 'string' },
+        port2: { type: 'string' },
+        host: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'admin-port': { type: 'string' },
+        'code-lifetime-ms': { type: 'string' },
+        'test-mode': { type: 'boolean' },
+        verbose: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+
+  let port1: number, port2: number, adminPort: number, codeLifetimeMs: number;
+  try {
+    port1 = intOption('port', values.port, 9443);
+    port2 = intOption('port2', values.port2, port1 === 0 ? 0 : port1 + 1);
+    adminPort = intOption('admin-port', values['admin-port'], 0);
+    codeLifetimeMs = intOption('code-lifetime-ms', values['code-lifetime-ms'], 5 * 60_000);
+    if (port1 > 65535 || port2 > 65535 || adminPort > 65535) throw new Error('ports must be at most 65535');
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+
+  const verbose = values.verbose === true;
+  const log: SandboxLog = (level, msg, fields) => {
+    if (!verbose && level !== 'warn' && level !== 'error') return;
+    process.stderr.write(`${new Date().toISOString()} ${level} ${msg}${fields ? ' ' + JSON.stringify(fields) : ''}\n`);
+  };
+
+  const dc = await startSandboxDc({
+    host: values.host,
+    dataDir: values['data-dir'],
+    ports: [port1, port2],
+    adminPort,
+    codeLifetimeMs,
+    testMode: values['test-mode'] ? true : undefined,
+    log,
+  });
+  for (const d of dc.dcs) process.stdout.write(`listening dc=${d.id} ${d.host}:${d.port}\n`);
+  process.stdout.write(`admin ${dc.adminUrl}\n`);
+  process.stdout.write(dc.publicKeyPem.endsWith('\n') ? dc.publicKeyPem : `${dc.publicKeyPem}\n`);
+  if (!values['data-dir']) process.stderr.write('no --data-dir: state is kept in memory only\n');
+
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await dc.close();
+  process.stdout.write('stopped\n');
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+    // Everything is closed by now; should some handle linger, do not hang the shell.
+    setTimeout(() => process.exit(code), 2000).unref();
+  },
+  (e: unknown) => {
+    process.stderr.write(`sandbox-dc: ${(e as Error).message ?? String(e)}\n`);
+    process.exitCode = 1;
+  },
+);
