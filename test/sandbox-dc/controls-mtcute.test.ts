@@ -1,6 +1,6 @@
 /** Every control, observed through an unmodified mtcute client over TCP. */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { TelegramClient } from '@mtcute/node';
+import type { SentCode, TelegramClient } from '@mtcute/node';
 import { loginSandboxClient, sandboxClient, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -101,17 +101,17 @@ describe('sandbox DC controls seen by mtcute', () => {
     const dc = await sandbox();
     dc.controls.createUser({ phone: '+15550003333', password: 'right' });
     const c = await client(dc);
-    const sent = await c.sendCode({ phone: '+15550003333' });
+    const sent = (await c.sendCode({ phone: '+15550003333' })) as SentCode;
     const wrongCode = dc.controls.lastCode('+15550003333') === '00000' ? '11111' : '00000';
     await expect(c.signIn({ phone: '+15550003333', phoneCodeHash: sent.phoneCodeHash, phoneCode: wrongCode })).rejects.toMatchObject({ text: 'PHONE_CODE_INVALID' });
 
     dc.controls.setCodeLifetime(1);
-    const sent2 = await c.sendCode({ phone: '+15550003333' });
+    const sent2 = (await c.sendCode({ phone: '+15550003333' })) as SentCode;
     await new Promise((r) => setTimeout(r, 5));
     await expect(c.signIn({ phone: '+15550003333', phoneCodeHash: sent2.phoneCodeHash, phoneCode: dc.controls.lastCode('+15550003333')! })).rejects.toMatchObject({ text: 'PHONE_CODE_EXPIRED' });
 
     dc.controls.setCodeLifetime(60_000);
-    const sent3 = await c.sendCode({ phone: '+15550003333' });
+    const sent3 = (await c.sendCode({ phone: '+15550003333' })) as SentCode;
     await expect(c.signIn({ phone: '+15550003333', phoneCodeHash: sent3.phoneCodeHash, phoneCode: dc.controls.lastCode('+15550003333')! })).rejects.toMatchObject({ text: 'SESSION_PASSWORD_NEEDED' });
     await expect(c.checkPassword('wrong')).rejects.toMatchObject({ text: 'PASSWORD_HASH_INVALID' });
     expect((await c.checkPassword('right')).phoneNumber).toBe('15550003333');
