@@ -1,0 +1,252 @@
+/**
+ * telegram-service start-up and shutdown:
+ *   config → data dir (0700) + lock → API token → logger → sandbox DC (sandbox mode) → session store
+ *   → account service (restore) → HTTP.
+ * SIGINT/SIGTERM: stop accepting and finish in-flight requests, stop the account (persist, disconnect),
+ * close the store, the sandbox DC and the lock, exit 0 — within 5 s, or exit 1 if something hangs.
+ * Exit codes: 0 clean stop, 1 failure (including "data directory in use"), 2 invalid configuration.
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { createAccountService } from './account/account-service.js';
+import type { AccountService } from './account/types.js';
+import {
+  CONFIG_ERROR_EXIT_CODE,
+  ConfigError,
+  loadConfig,
+  mergeEnv,
+  readDotEnv,
+  resolveConfig,
+  type Config,
+  type ResolvedConfig,
+} from './config/index.js';
+import { buildApp } from './http/index.js';
+import { createLogger, type Logger } from './logging/index.js';
+import { startSandboxDc, type SandboxLog } from './sandbox-dc/index.js';
+import { acquireDataDirLock } from './session/data-dir-lock.js';
+import { createSessionStore } from './session/session-store.js';
+
+/** A graceful stop must finish within this; then the process exits 1 whatever still hangs. */
+const SHUTDOWN_DEADLINE_MS = 5_000;
+
+export const LOG_MESSAGES = {
+  starting: 'telegram-service starting',
+  sandboxBanner: 'SANDBOX MODE',
+  listening: 'HTTP API listening',
+  started: 'telegram-service started',
+  stopping: 'Shutting down',
+  stopped: 'telegram-service stopped',
+} as const;
+
+type Cleanup = { name: string; run: () => Promise<void> | void };
+
+/** What has been started so far, stopped in reverse order. */
+const cleanups: Cleanup[] = [];
+let logger: Logger | undefined;
+/** main() has finished (started or failed). */
+let startupDone = false;
+/** A stop was asked for (a signal) before start-up was done. */
+let stopRequested = false;
+/** shutdown() is running. */
+let stopping = false;
+
+function version(): string {
+  try {
+    return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function fail(message: string, exitCode: number): never {
+  process.stderr.write(`telegram-service: ${message}\n`);
+  process.exit(exitCode);
+}
+
+async function main(): Promise<void> {
+  installProcessHandlers();
+
+  // 1. Configuration (pure), with `.env` under the real environment.
+  const cwd = process.cwd();
+  let parsed: ReturnType<typeof loadConfig>;
+  try {
+    parsed = loadConfig(mergeEnv(readDotEnv(cwd), process.env), cwd);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message, CONFIG_ERROR_EXIT_CODE);
+    throw err;
+  }
+
+  // 2. The data directory (0700) and its lock: one process per data directory, refused at once.
+  fs.mkdirSync(parsed.dataDir, { recursive: true, mode: 0o700 });
+  let lock: Awaited<ReturnType<typeof acquireDataDirLock>>;
+  try {
+    lock = await acquireDataDirLock(parsed.dataDir);
+  } catch (err) {
+    fail((err as Error).message, 1);
+  }
+  cleanups.push({ name: 'data directory lock', run: () => lock.release() });
+
+  // 3. File-backed settings: the API token, the external sandbox DC's key.
+  let resolved: ResolvedConfig;
+  try {
+    resolved = resolveConfig(parsed);
+  } catch (err) {
+    await lock.release();
+    if (err instanceof ConfigError) fail(err.message, CONFIG_ERROR_EXIT_CODE);
+    throw err;
+  }
+  const { config } = resolved;
+
+  // 4. Logging.
+  const log = createLogger(config);
+  logger = log;
+  log.info(
+    { version: version(), environment: config.environment, dataDir: config.dataDir, logFile: config.logFile },
+    LOG_MESSAGES.starting,
+  );
+  for (const warning of [...lock.warnings, ...resolved.warnings]) log.warn(warning);
+  logApiTokenSource(log, config, resolved.apiTokenFile);
+
+  // 5. The sandbox DC, in-process, unless an external one is configured.
+  let sandbox: { dcs: { id: number; host: string; port: number }[]; publicKeyPem: string } | undefined;
+  if (config.environment === 'sandbox' && !config.sandbox.external) {
+    const dc = await startSandboxDc({
+      host: '127.0.0.1',
+      dataDir: path.join(config.dataDir, 'sandbox-dc'),
+      ports: [config.sandbox.port, config.sandbox.port + 1],
+      log: sandboxLog(log.child({ component: 'sandbox-dc' })),
+    });
+    cleanups.push({ name: 'sandbox DC', run: () => dc.close() });
+    sandbox = { dcs: dc.dcs, publicKeyPem: dc.publicKeyPem };
+  }
+  if (config.environment === 'sandbox') announceSandbox(log, config, sandbox);
+
+  // 6. Session store and account service (restore from disk; never waits for the network).
+  const store = createSessionStore({
+    dataDir: config.dataDir,
+    environment: config.environment,
+    log: log.child({ component: 'session' }),
+    ...(config.sessionEncryptionKey ? { encryptionKey: config.sessionEncryptionKey } : {}),
+  });
+  cleanups.push({ name: 'session store', run: () => store.close() });
+  const account: AccountService = createAccountService({ config, store, logger: log, ...(sandbox ? { sandbox } : {}) });
+  cleanups.push({ name: 'account service', run: () => account.stop() });
+  await account.start();
+
+  // 7. HTTP.
+  const app = buildApp({ config, account, logger: log });
+  cleanups.push({ name: 'HTTP server', run: () => app.close() });
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address() as AddressInfo;
+  log.info(
+    { host: config.host, port: address.port, url: `http://${urlHost(config.host)}:${address.port}` },
+    LOG_MESSAGES.listening,
+  );
+  const status = account.status();
+  log.info({ state: status.state, environment: status.environment }, LOG_MESSAGES.started);
+}
+
+/** The sandbox DC's log sink, onto our logger (its own lines stay apart from the service's via `component`). */
+function sandboxLog(log: Logger): SandboxLog {
+  return (level, msg, fields) => log[level](fields ?? {}, msg);
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function logApiTokenSource(log: Logger, config: Config, file: string | undefined): void {
+  if (config.apiTokenSource === 'env') log.info('API token: from the API_TOKEN environment variable');
+  else if (config.apiTokenSource === 'generated') log.info({ file }, `API token generated into ${file} (mode 0600)`);
+  else log.info({ file }, `API token read from ${file}`);
+}
+
+/** The loud start-up banner: on the log (and thus stdout), and boxed on a terminal. */
+function announceSandbox(
+  log: Logger,
+  config: Config,
+  sandbox: { dcs: { id: number; host: string; port: number }[] } | undefined,
+): void {
+  const where = sandbox
+    ? `the built-in sandbox DC at ${sandbox.dcs.map((dc) => `${dc.host}:${dc.port}`).join(', ')}`
+    : `the external sandbox DC at ${config.sandbox.external!.host}:${config.sandbox.external!.port}`;
+  const text =
+    `${LOG_MESSAGES.sandboxBanner}: no TELEGRAM_API_ID/TELEGRAM_API_HASH set — talking to ${where}, not to Telegram. ` +
+    'Test login: +9996621234, code 22222.';
+  if (process.stdout.isTTY) {
+    const bar = '='.repeat(Math.min(100, text.length));
+    process.stdout.write(`\n${bar}\n${text}\n${bar}\n\n`);
+  }
+  log.warn({ environment: 'sandbox', dcs: sandbox?.dcs ?? [config.sandbox.external] }, text);
+}
+
+/** Exits 1 if a stop is not done within the deadline (a hung disconnect must not keep the process alive). */
+function armHardStop(): void {
+  const timer = setTimeout(() => {
+    logger?.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'Shutdown did not finish in time; exiting');
+    process.exit(1);
+  }, SHUTDOWN_DEADLINE_MS);
+  timer.unref();
+}
+
+async function shutdown(reason: string, exitCode: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  armHardStop();
+  logger?.info({ reason }, LOG_MESSAGES.stopping);
+  let code = exitCode;
+  while (cleanups.length > 0) {
+    const step = cleanups.pop()!;
+    try {
+      await step.run();
+    } catch (err) {
+      code = 1;
+      logger?.error({ err, step: step.name }, `Shutdown step failed: ${step.name}`);
+    }
+  }
+  logger?.info({ exitCode: code }, LOG_MESSAGES.stopped);
+  process.exit(code);
+}
+
+function installProcessHandlers(): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping || stopRequested) {
+        logger?.warn({ signal }, 'Already shutting down');
+      } else if (!startupDone) {
+        // Let start-up reach a consistent point (files written, lock held); it stops right after.
+        stopRequested = true;
+        armHardStop();
+        logger?.info({ signal }, 'Signal received during start-up; stopping once started');
+      } else {
+        void shutdown(signal, 0);
+      }
+    });
+  }
+  process.on('uncaughtException', (err) => {
+    if (logger) logger.fatal({ err }, 'Uncaught exception; shutting down');
+    else process.stderr.write(`telegram-service: uncaught exception: ${err.stack ?? err.message}\n`);
+    void shutdown('uncaught exception', 1);
+  });
+  process.on('unhandledRejection', (reason) => {
+    // Logged, not fatal: one failed background promise must not log the account out by crashing.
+    if (logger) logger.error({ err: reason }, 'Unhandled promise rejection');
+    else process.stderr.write(`telegram-service: unhandled rejection: ${String(reason)}\n`);
+  });
+}
+
+main().then(
+  () => {
+    startupDone = true;
+    if (stopRequested) void shutdown('signal during start-up', 0);
+  },
+  (err: unknown) => {
+    startupDone = true;
+    const message = err instanceof Error ? err.message : String(err);
+    if (logger) logger.fatal({ err }, `Start-up failed: ${message}`);
+    process.stderr.write(`telegram-service: start-up failed: ${message}\n`);
+    void shutdown('start-up failed', 1);
+  },
+);
