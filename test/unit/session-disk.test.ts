@@ -1,0 +1,160 @@
+/**
+ * Disk trouble (issue 4 item 5) on a real filesystem: a tiny tmpfs filled up (ENOSPC) and remounted
+ * read-only (EROFS). Root ignores file modes, so chmod cannot produce these errors; a tmpfs can.
+ * Where mounting is not allowed (no CAP_SYS_ADMIN), these tests are skipped and say so.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, promises as fsp, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createSessionStore, type FileSessionStore, type StoreLogger } from '../../src/session/session-store.js';
+import type { PendingLogin } from '../../src/session/types.js';
+
+function canMountTmpfs(): boolean {
+  const probe = mkdtempSync(path.join(os.tmpdir(), 'tmpfs-probe-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'ignore' });
+    execFileSync('umount', [probe], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+}
+const MOUNT_OK = canMountTmpfs();
+if (!MOUNT_OK) console.warn('session-disk tests skipped: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)');
+
+interface LogLine {
+  level: string;
+  obj: object;
+  msg: string;
+}
+function captureLogger(): StoreLogger & { lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const at = (level: string) => (obj: object, msg: string) => void lines.push({ level, obj, msg });
+  return { lines, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
+}
+
+const pending: PendingLogin = { phone: '+9996621234', phoneCodeHash: 'h', dcId: 2, codeType: 'app', sentAt: '2025-01-01T00:00:00.000Z' };
+
+let root: string;
+let mnt: string;
+let dataDir: string;
+let log: ReturnType<typeof captureLogger>;
+const stores: FileSessionStore[] = [];
+
+function newStore(): FileSessionStore {
+  const store = createSessionStore({ dataDir, environment: 'sandbox', log, retryInitialMs: 20, retryMaxMs: 100 });
+  stores.push(store);
+  return store;
+}
+
+const sessionText = () => fsp.readFile(path.join(dataDir, 'session.json'), 'utf8');
+
+async function fillDisk(): Promise<string> {
+  const filler = path.join(mnt, 'filler');
+  await fsp.writeFile(filler, Buffer.alloc(1024 * 1024)).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOSPC') throw err;
+  });
+  return filler;
+}
+
+/** Poll (the store retries on a timer) until `check` holds; fails after a generous deadline. */
+async function eventually(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs', () => {
+  beforeEach(async () => {
+    root = await fsp.mkdtemp(path.join(os.tmpdir(), 'session-disk-'));
+    mnt = path.join(root, 'mnt');
+    await fsp.mkdir(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128k,mode=0700', 'tmpfs', mnt]);
+    dataDir = path.join(mnt, 'data');
+    log = captureLogger();
+  });
+  afterEach(async () => {
+    for (const store of stores.splice(0)) await store.close();
+    execFileSync('umount', ['-l', mnt]);
+    await fsp.rm(root, { recursive: true, force: true });
+  });
+
+  it('full disk (ENOSPC): keeps serving from memory, reports, keeps the old file, retries and recovers', async () => {
+    const store = newStore();
+    await store.load();
+    const storage = store.createStorage();
+    const key = new Uint8Array(randomBytes(256));
+    await storage.authKeys.set(2, key);
+    await store.close();
+    const before = await sessionText();
+
+    const filler = await fillDisk();
+    await store.updateMeta({ pendingLogin: pending }); // resolves: the failure is recorded, not thrown
+    expect(store.persistenceError()).toMatchObject({ code: 'ENOSPC', file: path.join(dataDir, 'session.json') });
+    expect(store.meta()?.pendingLogin).toEqual(pending); // served from memory
+    expect(await sessionText()).toBe(before); // the old file is untouched
+    expect((await fsp.readdir(dataDir)).filter((n) => n.includes('.tmp-'))).toEqual([]); // temp cleaned up
+    expect(log.lines.some((l) => l.level === 'error' && /ENOSPC.*serving from memory and retrying/.test(l.msg))).toBe(true);
+
+    // A reload while the disk is full must not drop what exists only in memory.
+    await store.load();
+    expect(store.meta()?.pendingLogin).toEqual(pending);
+    expect(await storage.authKeys.get(2)).toEqual(key);
+
+    // Another reader (e.g. a restart) still finds the old, complete session.
+    const reader = newStore();
+    await reader.load();
+    expect(reader.hasSession()).toBe(true);
+
+    await fsp.rm(filler);
+    await eventually(() => store.persistenceError() === undefined, 'the retry to succeed');
+    expect(JSON.parse(await sessionText()).pendingLogin).toEqual(pending);
+    expect(log.lines.some((l) => l.level === 'info' && /writable again/.test(l.msg))).toBe(true);
+  });
+
+  it('full disk: an auth key set by mtcute is kept in memory and written when space returns', async () => {
+    const store = newStore();
+    await store.load();
+    const storage = store.createStorage();
+    const filler = await fillDisk();
+    const key = new Uint8Array(randomBytes(256));
+    await storage.authKeys.set(2, key);
+    expect(store.persistenceError()?.code).toBe('ENOSPC');
+    expect(await storage.authKeys.get(2)).toEqual(key);
+    await fsp.rm(filler);
+    await eventually(() => store.persistenceError() === undefined, 'the retry to succeed');
+    expect(JSON.parse(await sessionText()).authKeys['2']).toBe(Buffer.from(key).toString('base64'));
+  });
+
+  it('read-only filesystem (EROFS): session and auth state writes fail safely, then succeed after remount', async () => {
+    const store = newStore();
+    await store.load();
+    await store.createStorage().authKeys.set(2, new Uint8Array(randomBytes(256)));
+    await store.close();
+    const before = await sessionText();
+
+    execFileSync('mount', ['-o', 'remount,ro', mnt]);
+    await store.updateMeta({ floodWaits: { 'auth.sendCode': 1 } });
+    await store.writeAuthState({ user_auth: true, user_id: 7, phone: '+1', saved_at: new Date().toISOString(), version: '1.0' });
+    expect(store.persistenceError()?.code).toBe('EROFS');
+    expect(await sessionText()).toBe(before);
+    expect(store.authState()?.user_id).toBe(7);
+
+    // Loading from a read-only data directory works (a restart while the disk is read-only).
+    const reader = newStore();
+    await reader.load();
+    expect(reader.hasSession()).toBe(true);
+
+    execFileSync('mount', ['-o', 'remount,rw', mnt]);
+    await eventually(() => store.persistenceError() === undefined, 'the retry to succeed');
+    expect(JSON.parse(await sessionText()).floodWaits).toEqual({ 'auth.sendCode': 1 });
+    expect(JSON.parse(await fsp.readFile(path.join(dataDir, 'auth_state.json'), 'utf8')).user_id).toBe(7);
+  });
+});
