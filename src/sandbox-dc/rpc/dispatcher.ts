@@ -33,7 +33,10 @@ export class RpcDispatcher implements RpcHandler {
       if (injected) return { error: { code: injected.code, message: injected.message } };
 
       const def = this.methods[name as MethodName] as MethodDef<MethodName> | undefined;
-      if (!def) throw notSupported(name);
+      if (!def) {
+        this.env.log?.('info', 'method not supported in the sandbox', { dcId: call.dcId, method: name });
+        throw notSupported(name);
+      }
       const ctx = new RpcContext(this.env, call);
       if (def.access === 'user') void ctx.self; // throws the right 401 when not logged in
       const result = await def.handle(ctx, call.method as never);
