@@ -2,12 +2,12 @@
  * The DC's RSA key: generation, persistence, the fingerprint as clients compute it, and the server
  * side of RSA_PAD (core.telegram.org/mtproto/auth_key, "Presenting proof of work; Server authentication").
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { constants, createPrivateKey, createPublicKey, generateKeyPairSync, privateDecrypt, type KeyObject } from 'node:crypto';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import Long from 'long';
 import { aesIgeDecrypt } from './aes.js';
-import { bigIntToBytes, bytesEqual, bytesToBigInt, modPow, xorBytes } from './bigint-bytes.js';
+import { bytesEqual, bytesToBigInt, xorBytes } from './bigint-bytes.js';
 import { sha1, sha256 } from './hash.js';
 
 export interface DcRsaKey {
@@ -56,14 +56,13 @@ function buildKey(privateKey: KeyObject): DcRsaKey {
   const nBytes = b64urlToBytes(jwk.n);
   const eBytes = b64urlToBytes(jwk.e);
   const n = bytesToBigInt(nBytes);
-  const d = bytesToBigInt(b64urlToBytes(jwk.d));
   const fingerprint = rsaFingerprint(nBytes, eBytes);
   return {
     publicKeyPem: publicKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
     privateKeyPem: privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
     fingerprint,
     fingerprintHex: fingerprint.toUnsigned().toString(16),
-    decryptRsaPad: (encrypted) => rsaPadDecrypt(encrypted, n, d),
+    decryptRsaPad: (encrypted) => rsaPadDecrypt(encrypted, n, privateKey),
   };
 }
 
@@ -74,11 +73,16 @@ function buildKey(privateKey: KeyObject): DcRsaKey {
  *   data_with_hash = AES256_IGE(temp_key, iv = 0).decrypt(key_aes_encrypted[32:256])
  *   data_with_padding = reverse(data_with_hash[0:192]);  check SHA256(temp_key + data_with_padding) = data_with_hash[192:224]
  */
-function rsaPadDecrypt(encrypted: Uint8Array, n: bigint, d: bigint): Uint8Array | null {
+function rsaPadDecrypt(encrypted: Uint8Array, n: bigint, privateKey: KeyObject): Uint8Array | null {
   if (encrypted.length !== 256) return null;
-  const c = bytesToBigInt(encrypted);
-  if (c >= n) return null;
-  const keyAesEncrypted = bigIntToBytes(modPow(c, d, n), 256);
+  if (bytesToBigInt(encrypted) >= n) return null;
+  // Raw RSA (c^d mod n) in OpenSSL, ~15x faster than bigint modPow: the key exchange's hottest step.
+  let keyAesEncrypted: Uint8Array;
+  try {
+    keyAesEncrypted = new Uint8Array(privateDecrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, encrypted));
+  } catch {
+    return null;
+  }
   const tempKeyXor = keyAesEncrypted.subarray(0, 32);
   const aesEncrypted = keyAesEncrypted.subarray(32);
   const tempKey = xorBytes(tempKeyXor, sha256(aesEncrypted));
