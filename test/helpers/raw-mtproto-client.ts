@@ -7,7 +7,7 @@
  */
 import { constants, createCipheriv, createHash, publicEncrypt, randomBytes, type Cipher } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import { unzipSync } from 'node:zlib';
+import { gunzipSync } from 'node:zlib';
 import Long from 'long';
 import { NodeCryptoProvider, TlBinaryReader, TlBinaryWriter, __tlReaderMap, __tlWriterMap } from '@mtcute/node/utils.js';
 import { aesIgeDecrypt, aesIgeEncrypt, tmpAesKeyIv } from '../../src/sandbox-dc/crypto/aes.js';
@@ -33,6 +33,8 @@ export interface ReceivedMessage {
   /** For rpc_result: the request it answers and its parsed result (rpc_error included). */
   reqMsgId?: Long;
   result?: Obj;
+  /** The rpc_result's body was gzip_packed. */
+  gzipped?: boolean;
 }
 
 const sha1 = (...parts: Uint8Array[]) => {
@@ -467,16 +469,17 @@ export class RawMtprotoClient {
     }
     if (id === 0x3072cfa1) {
       const r = TlBinaryReader.manual(body, 4);
-      this.collect(msgId, seqNo, new Uint8Array(unzipSync(r.bytes())));
+      this.collect(msgId, seqNo, new Uint8Array(gunzipSync(r.bytes())));
       return;
     }
     if (id === 0xf35c6d01) {
       const r = TlBinaryReader.manual(body, 4);
       const reqMsgId = r.long();
       let rest = body.subarray(12);
-      if (Buffer.from(rest).readUInt32LE(0) === 0x3072cfa1) rest = new Uint8Array(unzipSync(TlBinaryReader.manual(rest, 4).bytes()));
+      const gzipped = Buffer.from(rest).readUInt32LE(0) === 0x3072cfa1;
+      if (gzipped) rest = new Uint8Array(gunzipSync(TlBinaryReader.manual(rest, 4).bytes()));
       const result = TlBinaryReader.deserializeObject(__tlReaderMap, rest) as Obj;
-      this.messages.push({ msgId, seqNo, constructorId: id, reqMsgId, result });
+      this.messages.push({ msgId, seqNo, constructorId: id, reqMsgId, result, gzipped });
       return;
     }
     if (id === 0xae500895) {

@@ -38,9 +38,11 @@ describe('every transport through the raw client', () => {
         expect(pong.obj!.msgId.eq(pingMsgId)).toBe(true);
         expect(pong.obj!.pingId.eq(pingId)).toBe(true);
         // > 16 KiB answer: travels as gzip_packed inside rpc_result; frames > 0x7e words exercise long abridged lengths.
-        const countries = await c.call({ _: 'help.getCountriesList', langCode: 'en', hash: 0 });
-        expect(countries._).toBe('help.countriesList');
-        expect(countries.countries).toHaveLength(400);
+        const listMsgId = c.send({ _: 'help.getCountriesList', langCode: 'en', hash: 0 });
+        const countries = await c.waitFor((m) => m.reqMsgId?.eq(listMsgId) === true);
+        expect(countries.gzipped).toBe(true);
+        expect(countries.result!._).toBe('help.countriesList');
+        expect(countries.result!.countries).toHaveLength(400);
       } finally {
         c.close();
       }

@@ -3,7 +3,7 @@
  * /service_messages_about_messages): the fixed-layout framing constructors the encrypted layer reads
  * from clients and writes to them. API objects are never laid out here; they go through tl/.
  */
-import { deflateSync, unzipSync } from 'node:zlib';
+import { gzipSync, unzipSync } from 'node:zlib';
 import Long from 'long';
 import { BinaryReader, BinaryWriter } from './binary.js';
 
@@ -125,8 +125,9 @@ export function writeMsgContainer(messages: ContainedMessage[]): Uint8Array {
   return w.result();
 }
 
+/** gzip_packed with a real gzip stream (1f 8b), as Telegram sends it: mtcute inflates answers with gunzip. */
 export function writeGzipPacked(data: Uint8Array): Uint8Array {
-  return new BinaryWriter().uint32(SVC.gzipPacked).bytes(deflateSync(data)).result();
+  return new BinaryWriter().uint32(SVC.gzipPacked).bytes(gzipSync(data)).result();
 }
 
 /** rpc_result#f35c6d01 req_msg_id:long result:Object. */
