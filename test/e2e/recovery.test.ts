@@ -1,0 +1,114 @@
+/**
+ * The seed's "Session Recovery Process" through the real service process: AUTH_KEY_UNREGISTERED at start-up
+ * with a recovery that fails (the key was revoked while the service was down) and one that succeeds (a
+ * transient fault), and revocation (SESSION_REVOKED).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startService, type ServiceProcess } from '../helpers/service-process.js';
+
+const RESTORED = 'Session restored successfully from persistent state';
+const ATTEMPTING = 'Attempting session recovery';
+const RECOVERED = 'Session recovery successful';
+const FAILED = 'Session recovery failed, clearing auth state';
+const FAST = { LOGIN_RATE_LIMIT: '1000/1m', CLIENT_READY_TIMEOUT: '5s', RETRY_MAX_DELAY: '500' };
+
+let dc: TestSandbox;
+beforeAll(async () => {
+  dc = await startTestSandbox();
+});
+afterAll(async () => {
+  await dc?.dispose();
+});
+
+function service(opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<ServiceProcess> {
+  const dc2 = dc.dcs.find((d) => d.id === 2)!;
+  return startService({ ...opts, env: { ...FAST, ...opts.env }, sandbox: { host: dc2.host, port: dc2.port, publicKeyPem: dc.publicKeyPem } });
+}
+
+let counter = 0;
+function uniquePhone(): string {
+  counter += 1;
+  return `+1558${String(process.pid % 1000).padStart(3, '0')}${String(counter).padStart(4, '0')}`;
+}
+
+/** A data dir logged in as a fresh account; the service that did it has stopped. */
+async function loggedIn(): Promise<{ dataDir: string; phone: string }> {
+  const phone = uniquePhone();
+  dc.controls.createUser({ phone, firstName: 'Rec' });
+  const svc = await service();
+  await svc.request('POST', '/api/telegram/auth/send-code', { phone });
+  const done = await svc.request('POST', '/api/telegram/auth/verify-code', { code: dc.controls.lastCode(phone) });
+  expect(done.body.state).toBe('authenticated');
+  expect(await svc.stop()).toBe(0);
+  return { dataDir: svc.dataDir, phone };
+}
+
+const messages = (svc: ServiceProcess): string[] => svc.logLines().map((l) => String(l.msg));
+
+describe('session recovery (real process)', () => {
+  it('key revoked while the service was down → recovery tried and failed, in order → logged_out with the reason', async () => {
+    const { dataDir, phone } = await loggedIn();
+    dc.controls.revokeAuthKey(dc.controls.authKeysOfUser(phone)[0]!.authKeyId);
+
+    const svc = await service({ dataDir });
+    try {
+      await svc.waitForLog('Account state: logged_out');
+      const status = await svc.request('GET', '/api/telegram/status');
+      expect(status.body).toMatchObject({ state: 'logged_out', authenticated: false, reason: 'AUTH_KEY_UNREGISTERED' });
+      const log = messages(svc);
+      const attempting = log.indexOf(ATTEMPTING);
+      expect(attempting).toBeGreaterThanOrEqual(0);
+      expect(log.indexOf(FAILED)).toBeGreaterThan(attempting);
+      expect(log.indexOf('Account state: logged_out')).toBeGreaterThan(log.indexOf(FAILED));
+      expect(log).not.toContain(RECOVERED);
+      expect(log).not.toContain(RESTORED);
+      expect(fs.existsSync(path.join(dataDir, 'auth_state.json'))).toBe(false);
+    } finally {
+      expect(await svc.stop()).toBe(0);
+    }
+  });
+
+  it('a transient AUTH_KEY_UNREGISTERED at start-up → recovery succeeds → restored, still authenticated', async () => {
+    const { dataDir } = await loggedIn();
+    dc.controls.injectError('users.getUsers', { code: 401, message: 'AUTH_KEY_UNREGISTERED' }, 1);
+
+    const svc = await service({ dataDir });
+    try {
+      await svc.waitForLog(RESTORED);
+      const log = messages(svc);
+      const attempting = log.indexOf(ATTEMPTING);
+      const recovered = log.indexOf(RECOVERED);
+      expect(attempting).toBeGreaterThanOrEqual(0);
+      expect(recovered).toBeGreaterThan(attempting);
+      expect(log.indexOf(RESTORED)).toBeGreaterThan(recovered);
+      expect(log).not.toContain(FAILED);
+      const status = await svc.request('GET', '/api/telegram/status');
+      expect(status.body).toMatchObject({ state: 'authenticated', session: { validation: 'valid' } });
+      expect(fs.existsSync(path.join(dataDir, 'auth_state.json'))).toBe(true);
+    } finally {
+      dc.controls.clearInjectedErrors();
+      expect(await svc.stop()).toBe(0);
+    }
+  });
+
+  it('SESSION_REVOKED → revoked with the reason; dead key and auth state cleared', async () => {
+    const { dataDir, phone } = await loggedIn();
+    dc.controls.terminateSession(dc.controls.authKeysOfUser(phone)[0]!.authKeyId);
+    const svc = await service({ dataDir });
+    try {
+      await svc.waitForLog('Account state: revoked');
+      const status = await svc.request('GET', '/api/telegram/status');
+      expect(status.body).toMatchObject({ state: 'revoked', authenticated: false, reason: 'SESSION_REVOKED' });
+      expect(fs.existsSync(path.join(dataDir, 'auth_state.json'))).toBe(false);
+      // Logging in again from revoked works.
+      await svc.request('POST', '/api/telegram/auth/send-code', { phone });
+      const again = await svc.request('POST', '/api/telegram/auth/verify-code', { code: dc.controls.lastCode(phone) });
+      expect(again.body.state).toBe('authenticated');
+    } finally {
+      expect(await svc.stop()).toBe(0);
+    }
+  });
+});

@@ -1,0 +1,100 @@
+/**
+ * Restarts of the real service process on the same data directory: restore without a login, a login in
+ * progress across a restart, an expired auth state.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startService, type ServiceProcess } from '../helpers/service-process.js';
+
+const PHONE = '+9996621234';
+const CODE = '22222';
+const RESTORED = 'Session restored successfully from persistent state';
+const FAST = { LOGIN_RATE_LIMIT: '1000/1m', CLIENT_READY_TIMEOUT: '5s', RETRY_MAX_DELAY: '500' };
+
+let dc: TestSandbox;
+beforeAll(async () => {
+  dc = await startTestSandbox();
+});
+afterAll(async () => {
+  await dc?.dispose();
+});
+
+function service(opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<ServiceProcess> {
+  const dc2 = dc.dcs.find((d) => d.id === 2)!;
+  return startService({ ...opts, env: { ...FAST, ...opts.env }, sandbox: { host: dc2.host, port: dc2.port, publicKeyPem: dc.publicKeyPem } });
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- status bodies are checked field by field
+type Body = any;
+
+async function waitForStatus(svc: ServiceProcess, ok: (body: Body) => boolean, what: string, timeoutMs = 20_000): Promise<Body> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await svc.request('GET', '/api/telegram/status');
+    if (ok(res.body)) return res.body;
+    if (Date.now() > deadline) throw new Error(`status never became ${what}: ${JSON.stringify(res.body)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('restarts of the real process', () => {
+  it('restart → authenticated without a login, the restore line logged, validation valid, same key at the DC', async () => {
+    const first = await service();
+    await first.request('POST', '/api/telegram/auth/send-code', { phone: PHONE });
+    const done = await first.request('POST', '/api/telegram/auth/verify-code', { code: CODE });
+    expect(done.body.state).toBe('authenticated');
+    expect(await first.stop()).toBe(0);
+    const keysBefore = dc.controls.authKeysOfUser(PHONE).map((k) => k.authKeyId).sort();
+
+    const second = await service({ dataDir: first.dataDir });
+    try {
+      const at = await second.request('GET', '/api/telegram/status');
+      expect(at.body).toMatchObject({ state: 'authenticated', authenticated: true, session: { restored: true } });
+      await second.waitForLog(RESTORED);
+      const valid = await waitForStatus(second, (b) => b.session.validation === 'valid', 'valid');
+      expect(valid).toMatchObject({ state: 'authenticated', user: { id: done.body.user.id }, session: { connection: 'online', restored: true } });
+      expect(dc.controls.authKeysOfUser(PHONE).map((k) => k.authKeyId).sort()).toEqual(keysBefore);
+      expect(second.logLines().some((l) => l.msg === 'Account state: code_sent')).toBe(false);
+    } finally {
+      expect(await second.stop()).toBe(0);
+    }
+  });
+
+  it('restart between send-code and verify-code → verify-code works', async () => {
+    const first = await service();
+    expect((await first.request('POST', '/api/telegram/auth/send-code', { phone: PHONE })).status).toBe(200);
+    expect(await first.stop()).toBe(0);
+
+    const second = await service({ dataDir: first.dataDir });
+    try {
+      expect((await second.request('GET', '/api/telegram/status')).body.state).toBe('code_sent');
+      const done = await second.request('POST', '/api/telegram/auth/verify-code', { code: CODE });
+      expect(done.status).toBe(200);
+      expect(done.body.state).toBe('authenticated');
+    } finally {
+      expect(await second.stop()).toBe(0);
+    }
+  });
+
+  it('auth state older than SESSION_MAX_IDLE → expired, files kept', async () => {
+    const first = await service();
+    await first.request('POST', '/api/telegram/auth/send-code', { phone: PHONE });
+    await first.request('POST', '/api/telegram/auth/verify-code', { code: CODE });
+    expect(await first.stop()).toBe(0);
+    await new Promise((r) => setTimeout(r, 1100));
+
+    const second = await service({ dataDir: first.dataDir, env: { SESSION_MAX_IDLE: '1s' } });
+    try {
+      const status = await second.request('GET', '/api/telegram/status');
+      expect(status.body).toMatchObject({ state: 'expired', authenticated: false });
+      expect(fs.existsSync(path.join(second.dataDir, 'session.json'))).toBe(true);
+      expect(fs.existsSync(path.join(second.dataDir, 'auth_state.json'))).toBe(true);
+      const me = await second.request('GET', '/api/telegram/me');
+      expect(me.status).toBe(401);
+    } finally {
+      expect(await second.stop()).toBe(0);
+    }
+  });
+});
