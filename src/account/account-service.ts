@@ -478,7 +478,7 @@ class TelegramAccountService implements AccountService {
     this.stopped = true;
     this.epoch++;
     this.retry.stop();
-    this.stopController.abort(new Error('service stopping'));
+    this.stopController.abort(new DOMException('The service is stopping', 'AbortError'));
     // Let a login step in flight finish (it was aborted above), then disconnect, which writes mtcute's state.
     await this.mutex.run(() => this.dropClient());
   }

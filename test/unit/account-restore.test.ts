@@ -238,4 +238,48 @@ describe('AccountService across restarts', () => {
     expect(sut.service.status().state).toBe('authenticated');
     expect(filesOf(dir)).toEqual({ session: true, authState: true });
   });
+
+  it('AUTH_KEY_DUPLICATED and USER_DEACTIVATED_BAN → revoked with that reason', async () => {
+    for (const reason of ['AUTH_KEY_DUPLICATED', 'USER_DEACTIVATED_BAN']) {
+      const { dir } = await loggedInDir();
+      dc.controls.injectError('users.getUsers', { code: reason === 'AUTH_KEY_DUPLICATED' ? 406 : 401, message: reason }, 1);
+      const sut = await restart(dir);
+      await waitFor(() => sut.service.status().state === 'revoked', `revoked by ${reason}`);
+      expect(sut.service.status().reason).toBe(reason);
+      expect(filesOf(dir).authState).toBe(false);
+      expect(sut.store.hasSession()).toBe(false);
+    }
+  });
+
+  it('a key the DC forgot entirely (transport -404) → recovery fails → logged_out, no crash, no hang', async () => {
+    const { dir, phone } = await loggedInDir();
+    dc.controls.forgetAuthKey(keysOf(dc, phone)[0]!.authKeyId);
+    const sut = await restart(dir);
+    await waitFor(() => sut.service.status().state === 'logged_out', 'logged_out', 30_000);
+    expect(orderOf(sut.messages(), [ATTEMPTING, RECOVERY_FAILED]).every((i) => i >= 0)).toBe(true);
+    expect(filesOf(dir).authState).toBe(false);
+    // And the user can log in again on the same service.
+    await sut.service.sendCode(TEST_PHONE);
+    expect((await sut.service.verifyCode(TEST_CODE)).state).toBe('authenticated');
+  });
+
+  it('an account homed on DC 1: PHONE_MIGRATE during login, pending login and session restored on DC 1', async () => {
+    const dir = tempDir('acct-migrate');
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const phone = uniquePhone();
+    dc.controls.createUser({ phone, firstName: 'Mig', homeDc: 1 });
+    const first = await startService(dir, dc);
+    await first.service.sendCode(phone);
+    expect(first.store.meta()?.pendingLogin?.dcId).toBe(1);
+    await first.stop();
+
+    const second = await startService(dir, dc);
+    expect(second.service.status().state).toBe('code_sent');
+    expect((await second.service.verifyCode(dc.controls.lastCode(phone)!)).state).toBe('authenticated');
+    await second.stop();
+
+    const third = await restart(dir);
+    await waitFor(() => third.service.status().session.validation === 'valid', 'valid on DC 1');
+    expect(keysOf(dc, phone).map((k) => k.dcId)).toEqual([1]);
+  });
 });
