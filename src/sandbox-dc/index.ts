@@ -97,7 +97,13 @@ export async function startSandboxDc(opts: StartSandboxDcOptions = {}): Promise<
       await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
       // One DC process per data dir: two would overwrite each other's state.
       const release = await lockfile
-        .lock(opts.dataDir, { lockfilePath: join(opts.dataDir, 'sandbox-dc.lock'), stale: 10_000, retries: 0 })
+        .lock(opts.dataDir, {
+          lockfilePath: join(opts.dataDir, 'sandbox-dc.lock'),
+          stale: 30_000,
+          retries: 0,
+          // The default throws (crashing the DC) when a busy event loop delays the lock's refresh.
+          onCompromised: (e) => log?.('warn', 'sandbox DC data-dir lock compromised', { err: e.message }),
+        })
         .catch((e: Error) => {
           throw new Error(`sandbox DC data dir ${opts.dataDir} is in use by another process (${e.message})`);
         });

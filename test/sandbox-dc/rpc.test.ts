@@ -92,6 +92,9 @@ describe('login by code', () => {
     expect(await err(newKey(2), sendCode('15550001111'), 2)).toBe('303 PHONE_MIGRATE_1');
     const user = await login(newKey(1), '15550001111', 1);
     expect(user.phone).toBe('15550001111');
+    // createUser homes test numbers like a first sign-in would.
+    expect(controls.createUser({ phone: '+9996611234' }).homeDc).toBe(1);
+    expect(controls.createUser({ phone: '+9996631234' }).homeDc).toBe(2);
   });
 
   it('rejects bad phones, foreign and empty hashes, and expired codes', async () => {

@@ -3,7 +3,7 @@
  * terminate and forget keys, deactivate users, inject errors, and fault the transport of both DCs.
  */
 import { createSrpPassword } from '../crypto/srp.js';
-import { AccountInputError, type Account } from '../state/accounts.js';
+import { AccountInputError, homeDcOf, normalizePhone, type Account } from '../state/accounts.js';
 import type { AuthKeyEntry } from '../state/auth-keys.js';
 import type { SandboxState } from '../state/sandbox-state.js';
 import type { AuthKeyRecord, SessionInfo } from '../types.js';
@@ -29,7 +29,7 @@ export interface CreateUserInput {
   /** Enables 2FA with this password. */
   password?: string;
   hint?: string;
-  /** 1 or 2 (default 2). */
+  /** 1 or 2 (default: DC X for a test number 99966XYYYY with X ∈ {1, 2}, else 2). */
   homeDc?: number;
 }
 
@@ -162,7 +162,8 @@ export function createControls(state: SandboxState, faults: FaultInjector, dcs: 
           firstName: input.firstName,
           lastName: input.lastName,
           username: input.username,
-          homeDc: input.homeDc,
+          // Default home: as for a first sign-in (test number 99966XYYYY → DC X if 1 or 2, else DC 2).
+          homeDc: input.homeDc ?? homeDcOf(normalizePhone(input.phone) ?? '', undefined),
           password: input.password !== undefined ? { srp: createSrpPassword(input.password), hint: input.hint } : undefined,
         });
         return userInfo(account);

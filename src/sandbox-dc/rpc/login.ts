@@ -1,7 +1,6 @@
 /** Shared login steps: routing a phone to its DC, finishing a login (binding the key). */
 import type { tl } from '@mtcute/core';
-import { DC_IDS, DEFAULT_HOME_DC, normalizePhone, type Account } from '../state/accounts.js';
-import { testNumberDigit } from '../state/login-codes.js';
+import { homeDcOf, normalizePhone, type Account } from '../state/accounts.js';
 import type { RpcContext } from './context.js';
 import { badRequest, seeOther } from './errors.js';
 import { userToTl } from './tl-objects.js';
@@ -10,16 +9,6 @@ export function requirePhone(input: string): string {
   const phone = normalizePhone(input ?? '');
   if (!phone) throw badRequest('PHONE_NUMBER_INVALID');
   return phone;
-}
-
-/**
- * The DC an account lives on: its home DC, or for a number without an account, where it would be
- * created — a test number `99966XYYYY` on DC X when X is 1 or 2, everything else on DC 2.
- */
-export function homeDcOf(phone: string, account: Account | undefined): number {
-  if (account) return account.homeDc;
-  const digit = testNumberDigit(phone);
-  return digit !== undefined && (DC_IDS as readonly number[]).includes(digit) ? digit : DEFAULT_HOME_DC;
 }
 
 /** 303 PHONE_MIGRATE_X when the phone's account lives on another DC than the one asked. */

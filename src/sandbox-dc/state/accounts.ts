@@ -2,6 +2,7 @@
 import Long from 'long';
 import { randomBytes } from 'node:crypto';
 import type { SrpPassword } from '../crypto/srp.js';
+import { testNumberDigit } from './login-codes.js';
 
 export interface Account {
   id: number;
@@ -48,6 +49,16 @@ export class AccountInputError extends Error {
 export function normalizePhone(input: string): string | undefined {
   const digits = String(input).replace(/[\s\-()+]/g, '');
   return /^\d{5,15}$/.test(digits) ? digits : undefined;
+}
+
+/**
+ * The DC an account lives on: its home DC, or for a number without an account, where it would be
+ * created — a test number `99966XYYYY` on DC X when X is 1 or 2, everything else on DC 2.
+ */
+export function homeDcOf(phone: string, account: Account | undefined): number {
+  if (account) return account.homeDc;
+  const digit = testNumberDigit(phone);
+  return digit !== undefined && (DC_IDS as readonly number[]).includes(digit) ? digit : DEFAULT_HOME_DC;
 }
 
 const USERNAME_RE = /^[a-zA-Z][a-zA-Z0-9_]{3,31}$/;
