@@ -1,0 +1,9 @@
+/** `npm run bench`: prints figures beside bare baselines measured in the same run. */
+import { benchSandboxDc } from './dc.js';
+import { benchService } from './service.js';
+
+const only = process.argv[2];
+console.log(`# telegram-service bench — node ${process.version}, ${new Date().toISOString()}`);
+if (!only || only === 'dc') await benchSandboxDc();
+if (!only || only === 'service') await benchService();
+process.exit(process.exitCode ?? 0);
