@@ -7,7 +7,12 @@
  * - A failed write (ENOSPC, EROFS, EIO, …) leaves the old file in place; the store keeps serving from
  *   memory, reports persistenceError(), logs, and retries on the next write and on a backoff timer.
  * - Load never throws for a damaged file: it is moved aside (session.json.corrupt-<time>) and the store
- *   starts from the good copy or with no session. It does throw, touching nothing, when the file is
+ *   starts from the good copy or with no session. "Damaged" includes empty, truncated, not JSON, wrong
+ *   shape, unknown version, over 1 MiB, unreadable, and not a regular file. A symlinked session.json is
+ *   never read through (O_NOFOLLOW): the link itself is moved aside (its target is left alone) and the
+ *   next write creates a regular 0600 file — following it would let whoever controls the link choose
+ *   which keys we load. A session.json missing while session.json.bak exists means no session: the good
+ *   copy replaces a damaged file, it never resurrects a deleted one. It does throw, touching nothing, when the file is
  *   encrypted and the key is missing or wrong, or when it belongs to another environment — those are
  *   configuration errors, and guessing would destroy a valid session.
  */
@@ -85,6 +90,8 @@ export class FileSessionStore implements SessionStore {
   private storageGeneration = 0;
   /** Count of completed session.json writes (for tests and the bench). */
   sessionWrites = 0;
+  /** Identifies the newest session.json content; a good-copy write of anything older is skipped. */
+  private sessionVersion = 0;
 
   constructor(private readonly opts: SessionStoreOptions) {
     if (opts.encryptionKey) assertEncryptionKey(opts.encryptionKey);
@@ -109,7 +116,7 @@ export class FileSessionStore implements SessionStore {
     const dir = await ensurePrivateDir(this.opts.dataDir);
     for (const warning of dir.warnings) this.log.warn({ dataDir: this.opts.dataDir }, warning);
 
-    if (this.loaded && this.isDirty()) {
+    if (this.loaded && this.isDirty() && !this.sessionWriteBlock) {
       // A reload while a write is failing would drop data that exists only in memory: try once more,
       // and if the disk still refuses, keep serving the in-memory state.
       await this.flushOnce();
@@ -371,6 +378,7 @@ export class FileSessionStore implements SessionStore {
         `not overwriting ${SESSION_FILE_NAME}: ${this.sessionWriteBlock.reason}`,
       );
     }
+    const version = ++this.sessionVersion;
     if (body === null) {
       // Good copy first: a crash in between must not leave a copy that resurrects a cleared session.
       await removeFileDurable(this.backupFile);
@@ -381,11 +389,12 @@ export class FileSessionStore implements SessionStore {
     await writeFileAtomic(this.sessionFile, bytes);
     this.sessionWrites++;
     // The good copy follows in its own queue slot, so the caller waits for session.json only.
-    void this.queue.run(() => this.writeBackup(bytes));
+    void this.queue.run(() => this.writeBackup(bytes, version));
   }
 
-  private async writeBackup(bytes: Buffer): Promise<void> {
-    if (this.sessionOnDisk === null) return; // cleared meanwhile
+  private async writeBackup(bytes: Buffer, version: number): Promise<void> {
+    // Only the newest content: never a version that was since replaced or cleared.
+    if (version !== this.sessionVersion || this.sessionOnDisk === null) return;
     try {
       await writeFileAtomic(this.backupFile, bytes);
     } catch (err) {

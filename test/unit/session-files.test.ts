@@ -2,6 +2,7 @@
  * Corrupt and hostile session.json / auth_state.json (issue 4 item 2) and encryption at rest (item 8):
  * one case per row, each with its expected outcome. Real files in a temp directory.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
@@ -141,6 +142,14 @@ describe('damaged session.json: moved aside, start from the good copy (or withou
 
   it('a directory named session.json is moved aside', async () => {
     await fsp.mkdir(sessionPath());
+    const store = newStore();
+    await store.load();
+    expect(store.hasSession()).toBe(false);
+    expect(await movedAside()).toHaveLength(1);
+  });
+
+  it('a FIFO named session.json is moved aside without blocking', async () => {
+    execFileSync('mkfifo', [sessionPath()]);
     const store = newStore();
     await store.load();
     expect(store.hasSession()).toBe(false);

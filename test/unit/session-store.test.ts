@@ -234,6 +234,21 @@ describe('session store: files and write-through', () => {
     expect(Object.keys((await readSessionJson()).authKeys as object)).toEqual(['2']);
   });
 
+  it('the good copy always ends at the newest content and never keeps a cleared key', async () => {
+    const store = newStore();
+    await store.load();
+    const dead = authKey();
+    void store.createStorage().authKeys.set(2, dead);
+    void store.clearSession();
+    const live = authKey();
+    await store.createStorage().authKeys.set(2, live);
+    await store.close();
+    const bak = await fsp.readFile(path.join(dataDir, 'session.json.bak'), 'utf8');
+    expect(bak).toBe(await fsp.readFile(sessionPath(), 'utf8'));
+    expect(bak).toContain(Buffer.from(live).toString('base64'));
+    expect(bak).not.toContain(Buffer.from(dead).toString('base64'));
+  });
+
   it('only the newest storage writes (a replaced client is ignored)', async () => {
     const store = newStore();
     await store.load();
