@@ -11,8 +11,6 @@
  * survive a restart, so clients stay logged in; without one everything is in memory.
  */
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
 import { loadOrCreateDcRsaKey } from './crypto/rsa.js';
 import { createControls, type SandboxControls } from './controls/controls.js';
 import { startAdminServer, type AdminServer } from './controls/admin-http.js';
@@ -21,6 +19,7 @@ import { RpcDispatcher } from './rpc/dispatcher.js';
 import { FaultInjector } from './rpc/faults.js';
 import { DcServer } from './server/dc-server.js';
 import { SandboxState } from './state/sandbox-state.js';
+import { lockDataDir } from './state/data-dir-lock.js';
 
 export type { SandboxControls, CreateUserInput, UserInfo, AuthKeyInfo } from './controls/controls.js';
 export { ControlError } from './controls/controls.js';
@@ -95,18 +94,8 @@ export async function startSandboxDc(opts: StartSandboxDcOptions = {}): Promise<
   try {
     if (opts.dataDir) {
       await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
-      // One DC process per data dir: two would overwrite each other's state.
-      const release = await lockfile
-        .lock(opts.dataDir, {
-          lockfilePath: join(opts.dataDir, 'sandbox-dc.lock'),
-          stale: 30_000,
-          retries: 0,
-          // The default throws (crashing the DC) when a busy event loop delays the lock's refresh.
-          onCompromised: (e) => log?.('warn', 'sandbox DC data-dir lock compromised', { err: e.message }),
-        })
-        .catch((e: Error) => {
-          throw new Error(`sandbox DC data dir ${opts.dataDir} is in use by another process (${e.message})`);
-        });
+      // One DC per data dir: two would overwrite each other's state.
+      const release = lockDataDir(opts.dataDir);
       cleanups.push(release);
     }
 

@@ -112,6 +112,34 @@ describe('sandbox-dc CLI', () => {
     }
   });
 
+  it('comes back after SIGKILL (crash) right away, with the login made just before the crash', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sandbox-dc-cli-'));
+    dirs.push(dataDir);
+    const first = await startCli(['--port', '0', '--data-dir', dataDir]);
+    const portOf = (s: Started, id: number) => Number(s.lines.find((l) => l.startsWith(`listening dc=${id} `))!.split(':').pop());
+    const dcs = [
+      { id: 1, host: '127.0.0.1', port: portOf(first, 1) },
+      { id: 2, host: '127.0.0.1', port: portOf(first, 2) },
+    ];
+    const client = await sandboxClient({ dcs, publicKeyPem: first.pem });
+    const me = await client.start({ phone: '+9996627777', code: '22222', codeSentCallback: () => {} });
+    const session = await client.exportSession();
+    await client.destroy();
+
+    first.child.kill('SIGKILL'); // no chance to save anything at exit
+    await first.exited;
+    const second = await startCli(['--port', String(dcs[0]!.port), '--port2', String(dcs[1]!.port), '--data-dir', dataDir]);
+    const again = await sandboxClient({ dcs, publicKeyPem: second.pem });
+    try {
+      await again.importSession(session);
+      expect((await again.getMe()).id).toBe(me.id);
+    } finally {
+      await again.destroy();
+    }
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
   it('rejects bad arguments with usage and exit code 2', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/sandbox-dc/cli.ts', '--port', 'abc'], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);

@@ -7,6 +7,7 @@ import { createSrpPassword } from '../../src/sandbox-dc/crypto/srp.js';
 import { SandboxState } from '../../src/sandbox-dc/state/sandbox-state.js';
 import { LoginCodes, testNumberDigit } from '../../src/sandbox-dc/state/login-codes.js';
 import { normalizePhone } from '../../src/sandbox-dc/state/accounts.js';
+import { lockDataDir } from '../../src/sandbox-dc/state/data-dir-lock.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -101,6 +102,19 @@ describe('sandbox DC state', () => {
     expect(() => s.accounts.create({ phone: '15550007777', username: 'SOMEONE' })).toThrow(/taken/);
     expect(() => s.accounts.create({ phone: '15550008888', homeDc: 3 })).toThrow(/homeDc/);
     expect(normalizePhone('+44 (20) 7946-0958')).toBe('442079460958');
+  });
+});
+
+describe('data dir lock', () => {
+  it('allows one DC per data dir and takes over a lock whose owner is gone', () => {
+    const dir = tempDir();
+    const release = lockDataDir(dir);
+    expect(() => lockDataDir(dir)).toThrow(/already in use/);
+    release();
+    const again = lockDataDir(dir);
+    again();
+    writeFileSync(join(dir, 'sandbox-dc.lock'), '999999999'); // a pid that does not run
+    lockDataDir(dir)();
   });
 });
 
