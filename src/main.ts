@@ -30,6 +30,8 @@ import { createSessionStore } from './session/session-store.js';
 
 /** A graceful stop must finish within this; then the process exits 1 whatever still hangs. */
 const SHUTDOWN_DEADLINE_MS = 5_000;
+/** Of which in-flight HTTP requests get this long to finish. */
+const HTTP_DRAIN_MS = 3_000;
 
 export const LOG_MESSAGES = {
   starting: 'telegram-service starting',
@@ -112,11 +114,18 @@ async function main(): Promise<void> {
   // 5. The sandbox DC, in-process, unless an external one is configured.
   let sandbox: { dcs: { id: number; host: string; port: number }[]; publicKeyPem: string } | undefined;
   if (config.environment === 'sandbox' && !config.sandbox.external) {
+    const ports: [number, number] = [config.sandbox.port, config.sandbox.port + 1];
     const dc = await startSandboxDc({
       host: '127.0.0.1',
       dataDir: path.join(config.dataDir, 'sandbox-dc'),
-      ports: [config.sandbox.port, config.sandbox.port + 1],
+      ports,
       log: sandboxLog(log.child({ component: 'sandbox-dc' })),
+    }).catch((err: unknown) => {
+      throw new Error(
+        `the sandbox DC could not start on 127.0.0.1 ports ${ports.join(' and ')} (${(err as Error).message}); ` +
+          'set SANDBOX_DC_PORT to a free port (the next one must be free too)',
+        { cause: err },
+      );
     });
     cleanups.push({ name: 'sandbox DC', run: () => dc.close() });
     sandbox = { dcs: dc.dcs, publicKeyPem: dc.publicKeyPem };
@@ -137,8 +146,26 @@ async function main(): Promise<void> {
 
   // 7. HTTP.
   const app = buildApp({ config, account, logger: log });
-  cleanups.push({ name: 'HTTP server', run: () => app.close() });
-  await app.listen({ host: config.host, port: config.port });
+  cleanups.push({
+    name: 'HTTP server',
+    run: async () => {
+      // In-flight requests get most of the deadline; then any connection still open is cut, so the
+      // account and the store are always stopped cleanly before the hard deadline.
+      const cut = setTimeout(() => app.server.closeAllConnections(), HTTP_DRAIN_MS);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cut);
+      }
+    },
+  });
+  await app.listen({ host: config.host, port: config.port }).catch((err: unknown) => {
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint = code === 'EADDRINUSE' ? '; set PORT to a free port' : '';
+    throw new Error(`the HTTP API could not listen on ${config.host}:${config.port} (${(err as Error).message})${hint}`, {
+      cause: err,
+    });
+  });
   const address = app.server.address() as AddressInfo;
   log.info(
     { host: config.host, port: address.port, url: `http://${urlHost(config.host)}:${address.port}` },
@@ -182,10 +209,13 @@ function announceSandbox(
   log.warn({ environment: 'sandbox', dcs: sandbox?.dcs ?? [config.sandbox.external] }, text);
 }
 
+/** The shutdown step running now (named in the log if the deadline passes). */
+let currentStep: string | undefined;
+
 /** Exits 1 if a stop is not done within the deadline (a hung disconnect must not keep the process alive). */
 function armHardStop(): void {
   const timer = setTimeout(() => {
-    logger?.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'Shutdown did not finish in time; exiting');
+    logger?.error({ deadlineMs: SHUTDOWN_DEADLINE_MS, step: currentStep }, 'Shutdown did not finish in time; exiting');
     process.exit(1);
   }, SHUTDOWN_DEADLINE_MS);
   timer.unref();
@@ -199,8 +229,11 @@ async function shutdown(reason: string, exitCode: number): Promise<void> {
   let code = exitCode;
   while (cleanups.length > 0) {
     const step = cleanups.pop()!;
+    currentStep = step.name;
+    const startedAt = Date.now();
     try {
       await step.run();
+      logger?.debug({ step: step.name, ms: Date.now() - startedAt }, 'Shutdown step done');
     } catch (err) {
       code = 1;
       logger?.error({ err, step: step.name }, `Shutdown step failed: ${step.name}`);

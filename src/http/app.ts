@@ -35,6 +35,10 @@ export function buildApp({ config, account, logger }: BuildAppOptions): FastifyI
     // Fastify's own request lines are off: ours below is at debug level, without bodies or headers.
     logController: new LogController({ disableRequestLogging: true }),
     frameworkErrors: handleFrameworkError,
+    // While closing, Fastify's own 503 would not have our error shape; the onRequest hook below answers.
+    return503OnClosing: false,
+    // A request that takes longer than this is cut (slow clients must not pin connections forever).
+    requestTimeout: 60_000,
     clientErrorHandler: handleClientError,
     bodyLimit: BODY_LIMIT_BYTES,
     // Types are what the schema says: "123" is not turned into 123 nor 123 into "123".
@@ -43,9 +47,24 @@ export function buildApp({ config, account, logger }: BuildAppOptions): FastifyI
 
   installErrorHandling(app);
 
+  // Graceful stop: requests already running finish; any request arriving meanwhile (on a kept-alive
+  // connection) gets 503 SHUTTING_DOWN, and its connection is closed.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close');
+    throw new HttpError(503, 'SHUTTING_DOWN', 'The service is shutting down');
+  });
+
   app.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
+    // A response finished while closing must not leave its keep-alive connection open: close() would
+    // wait for that idle connection (only connections idle at the moment of close() are dropped).
+    if (closing) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug(
