@@ -75,6 +75,7 @@ class TelegramAccountService implements AccountService {
   private epoch = 0;
   private recovery: Promise<boolean> | null = null;
   private touching = false;
+  private initialStateLogged = false;
   private stopped = false;
   private readonly stopController = new AbortController();
 
@@ -386,9 +387,21 @@ class TelegramAccountService implements AccountService {
     }
   }
 
-  /** Leaving `expired` for a new login: the old key is dropped locally (the seed keeps files only until then). */
+  /**
+   * Leaving `expired` for a new login: the old authorization is logged out at Telegram (best effort, so it
+   * does not linger in Active sessions) and the old key and auth state are dropped (the seed keeps the
+   * files only until the user logs in again).
+   */
   private async discardExpiredSession(): Promise<void> {
     this.epoch++;
+    if (this.store.hasSession()) {
+      try {
+        await this.call(await this.ensureClient(), { _: 'auth.logOut' });
+        this.log.info({ phone: this.maskedPhone() }, 'Expired session logged out at Telegram before a new login');
+      } catch (err) {
+        this.log.info({ error: classifiedOf(err).text }, 'Could not log the expired session out at Telegram; dropping it locally');
+      }
+    }
     await this.dropClient();
     await this.clearDeadSession();
     this.resetSessionState();
@@ -525,7 +538,9 @@ class TelegramAccountService implements AccountService {
       this.validation = null;
       if (!this.client) this.connection = 'offline';
     }
-    this.log.info({ from: previous, to: next, phone: this.maskedPhone(), ...(reason ? { reason } : {}) }, `Account state: ${next}`);
+    const from = this.initialStateLogged ? previous : 'start-up';
+    this.initialStateLogged = true;
+    this.log.info({ from, to: next, phone: this.maskedPhone(), ...(reason ? { reason } : {}) }, `Account state: ${next}`);
   }
 
   private resetSessionState(): void {

@@ -117,7 +117,7 @@ describe('AccountService across restarts', () => {
   });
 
   it('an auth state older than SESSION_MAX_IDLE → expired, files kept', async () => {
-    const { dir } = await loggedInDir();
+    const { dir, phone } = await loggedInDir();
     await new Promise((r) => setTimeout(r, 20));
     const sut = await restart(dir, { sessionMaxIdleMs: 10 });
     const status = sut.service.status();
@@ -125,8 +125,10 @@ describe('AccountService across restarts', () => {
     expect(status.authenticated).toBe(false);
     expect(filesOf(dir)).toEqual({ session: true, authState: true });
     expect(sut.messages()).not.toContain(RESTORED);
-    // A new login from expired works.
+    // A new login from expired works, and the old authorization does not linger at the DC.
+    expect(keysOf(dc, phone)).toHaveLength(1);
     await sut.service.sendCode(TEST_PHONE);
+    expect(keysOf(dc, phone)).toHaveLength(0);
     expect((await sut.service.verifyCode(TEST_CODE)).state).toBe('authenticated');
   });
 

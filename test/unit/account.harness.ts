@@ -52,7 +52,7 @@ export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Co
     apiToken: 'test-token-not-used-here',
     apiTokenSource: 'env',
     sessionMaxIdleMs: 7 * 24 * 3600 * 1000,
-    clientReadyTimeoutMs: 3000,
+    clientReadyTimeoutMs: 10_000,
     retryMaxDelayMs: 400,
     logLevel: 'debug',
     logFile: join(dataDir, 'telegram_service.log'),
