@@ -99,15 +99,16 @@ type OnDiskDocument = z.infer<typeof documentSchema>;
 
 /** The document as written, without `savedAt`: equal bodies mean nothing login-relevant changed. */
 export function documentBody(doc: SessionDocument): Omit<OnDiskDocument, 'savedAt'> {
+  const main = doc.mtcuteKv.get(KV_DC_MAIN);
+  const media = doc.mtcuteKv.get(KV_DC_MEDIA);
+  // Key order = the order people read the file in.
   const body: Omit<OnDiskDocument, 'savedAt'> = {
     version: SESSION_FILE_VERSION,
     environment: doc.environment,
+    ...(main ? { primaryDc: readableDc(main) } : {}),
+    ...(media ? { mediaDc: readableDc(media) } : {}),
     authKeys: {},
   };
-  const main = doc.mtcuteKv.get(KV_DC_MAIN);
-  const media = doc.mtcuteKv.get(KV_DC_MEDIA);
-  if (main) body.primaryDc = readableDc(main);
-  if (media) body.mediaDc = readableDc(media);
   for (const dcId of [...doc.authKeys.keys()].sort((a, b) => a - b)) {
     body.authKeys[String(dcId)] = toBase64(doc.authKeys.get(dcId)!);
   }
@@ -175,7 +176,8 @@ export function decodeSessionFile(
     throw new SessionFileError(
       file,
       'environment_mismatch',
-      `${file} belongs to the ${onDisk.environment} environment, not ${opts.environment}`,
+      `${file} belongs to the ${onDisk.environment} environment but the service runs in ${opts.environment}; ` +
+        'start it with the settings of that environment, or use another DATA_DIR (the file is left untouched)',
     );
   }
 
