@@ -27,7 +27,7 @@ export interface TestSandbox extends SandboxDc {
   dataDir: string;
   /** DC 1 and DC 2 ports (kept across restart()). */
   ports: [number, number];
-  /** Stops the DC (data kept) and starts it again on the same ports and data dir. */
+  /** Stops the DC (data kept) and starts it again on the same ports and data dir; use the returned handle from then on. */
   restart(): Promise<TestSandbox>;
   /** close() + removes the temp data dir (unless the caller passed its own dataDir). */
   dispose(): Promise<void>;
@@ -36,27 +36,32 @@ export interface TestSandbox extends SandboxDc {
 /** Starts a sandbox DC on free ports with a fresh temp data dir (or `opts.dataDir`). */
 export async function startTestSandbox(opts: StartSandboxDcOptions = {}): Promise<TestSandbox> {
   const ownDir = opts.dataDir === undefined;
-  return start({ ...opts, dataDir: opts.dataDir ?? mkdtempSync(join(tmpdir(), 'sandbox-dc-test-')) }, ownDir);
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'sandbox-dc-test-'));
+  // Shared by every handle of this sandbox: dispose() on an old handle (from before a restart) closes
+  // the running DC, not just the stopped one.
+  const lineage: { current?: SandboxDc } = {};
+  return start({ ...opts, dataDir }, ownDir, lineage);
 }
 
-async function start(opts: StartSandboxDcOptions & { dataDir: string }, ownDir: boolean): Promise<TestSandbox> {
+async function start(opts: StartSandboxDcOptions & { dataDir: string }, ownDir: boolean, lineage: { current?: SandboxDc }): Promise<TestSandbox> {
   const dataDir = opts.dataDir;
-  const dc = await startSandboxDc({ ...opts, dataDir });
+  const dc = await startSandboxDc(opts);
+  lineage.current = dc;
   const ports: [number, number] = [dc.dcs[0]!.port, dc.dcs[1]!.port];
-  const sandbox: TestSandbox = {
+  return {
     ...dc,
     dataDir,
     ports,
     async restart() {
-      await dc.close();
-      return start({ ...opts, ports, adminPort: opts.adminPort === undefined ? undefined : 0 }, ownDir);
+      await lineage.current?.close();
+      // The admin endpoint, if any, comes back on a new free port.
+      return start({ ...opts, ports, adminPort: opts.adminPort === undefined ? undefined : 0 }, ownDir, lineage);
     },
     async dispose() {
-      await dc.close();
+      await lineage.current?.close();
       if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
-  return sandbox;
 }
 
 export type SandboxTransport = 'intermediate' | 'padded';
