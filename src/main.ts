@@ -171,6 +171,9 @@ async function main(): Promise<void> {
     { host: config.host, port: address.port, url: `http://${urlHost(config.host)}:${address.port}` },
     LOG_MESSAGES.listening,
   );
+  if (!isLoopback(config.host)) {
+    log.warn({ host: config.host }, 'The HTTP API listens beyond this machine: use TLS in front of it, and keep the API token secret');
+  }
   const status = account.status();
   log.info({ state: status.state, environment: status.environment }, LOG_MESSAGES.started);
 }
@@ -178,6 +181,10 @@ async function main(): Promise<void> {
 /** The sandbox DC's log sink, onto our logger (its own lines stay apart from the service's via `component`). */
 function sandboxLog(log: Logger): SandboxLog {
   return (level, msg, fields) => log[level](fields ?? {}, msg);
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 function urlHost(host: string): string {
