@@ -1,0 +1,79 @@
+/**
+ * Faults injected at the sandbox DC while a session is authenticated: internal errors, dropped connections,
+ * slow answers, flood waits, transient AUTH_KEY_UNREGISTERED. None of them may log the user out or touch
+ * the files; after each, the session is `valid` again.
+ */
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AccountError } from '../../src/account/types.js';
+import { filesOf, startDc, startService, tempDir, TEST_CODE, TEST_PHONE, waitFor, type SandboxDc } from './account.harness.js';
+
+let dcHandle: Awaited<ReturnType<typeof startDc>>;
+let dc: SandboxDc;
+beforeAll(async () => {
+  dcHandle = await startDc();
+  dc = dcHandle.dc;
+});
+afterAll(async () => {
+  await dcHandle.close();
+});
+
+describe('faults never log the user out', () => {
+  it('a run of mixed faults on getMe: no false log-out, files intact, valid again after each', async () => {
+    const dir = tempDir('acct-faults');
+    // Log in with the default timeout (the key exchange is the slow part), then restart with short ones.
+    const login = await startService(dir, dc);
+    await login.service.sendCode(TEST_PHONE);
+    await login.service.verifyCode(TEST_CODE);
+    await login.stop();
+    const sut = await startService(dir, dc, { clientReadyTimeoutMs: 800, retryMaxDelayMs: 200 });
+    try {
+      await waitFor(() => sut.service.status().session.validation === 'valid', 'valid');
+
+      const faults: Array<{ name: string; inject: () => void | Promise<void>; clear?: () => void | Promise<void> }> = [
+        { name: '500 INTERNAL x3', inject: () => dc.controls.injectError('users.getUsers', { code: 500, message: 'INTERNAL' }, 3) },
+        { name: 'dropped connections', inject: () => dc.controls.dropConnections() },
+        { name: 'slow answers', inject: () => dc.controls.setAnswerDelay(1500), clear: () => dc.controls.setAnswerDelay(0) },
+        { name: 'transient AUTH_KEY_UNREGISTERED', inject: () => dc.controls.injectError('users.getUsers', { code: 401, message: 'AUTH_KEY_UNREGISTERED' }, 1) },
+        { name: 'FLOOD_WAIT_1', inject: () => dc.controls.injectFloodWait('users.getUsers', 1, 1) },
+        { name: 'RPC_CALL_FAIL', inject: () => dc.controls.injectError('users.getUsers', { code: 500, message: 'RPC_CALL_FAIL' }, 1) },
+      ];
+      let injected = 0;
+      for (let round = 0; round < 3; round++) {
+        for (const fault of faults) {
+          await fault.inject();
+          injected++;
+          const outcome = await sut.service.me().then(
+            () => 'ok',
+            (e: unknown) => (e instanceof AccountError ? e.code : 'crash'),
+          );
+          expect(['ok', 'TELEGRAM_UNAVAILABLE', 'FLOOD_WAIT'], `${fault.name}: ${outcome}`).toContain(outcome);
+          await fault.clear?.();
+          expect(sut.service.status().state, fault.name).toBe('authenticated');
+          expect(filesOf(dir), fault.name).toEqual({ session: true, authState: true });
+          // Back to normal: me() answers again (after a flood wait, once it has passed).
+          const deadline = Date.now() + 15_000;
+          for (;;) {
+            const ok = await sut.service.me().then(
+              () => true,
+              () => false,
+            );
+            if (ok) break;
+            if (Date.now() > deadline) throw new Error(`not valid again after ${fault.name}`);
+            await new Promise((r) => setTimeout(r, 200));
+          }
+          expect(sut.service.status().session).toMatchObject({ validation: 'valid', connection: 'online' });
+        }
+      }
+      expect(injected).toBe(18);
+      expect(sut.messages()).not.toContain('Session recovery failed, clearing auth state');
+      const falseLogouts = sut.lines.filter((l) => (l.msg === 'Account state: logged_out' || l.msg === 'Account state: revoked') && l.from !== 'start-up');
+      expect(falseLogouts).toHaveLength(0);
+    } finally {
+      dc.controls.clearInjectedErrors();
+      dc.controls.setAnswerDelay(0);
+      await sut.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
