@@ -3,7 +3,8 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import ts from 'typescript';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   ensurePrivateDir,
   moveAside,
@@ -13,7 +14,7 @@ import {
 } from '../../src/session/atomic-file.js';
 import { PersistenceWriteError } from '../../src/session/errors.js';
 
-const ATOMIC_MODULE = fileURLToPath(new URL('../../src/session/atomic-file.ts', import.meta.url));
+const SESSION_SRC = fileURLToPath(new URL('../../src/session/', import.meta.url));
 
 let dir: string;
 beforeEach(async () => {
@@ -127,13 +128,30 @@ describe('helpers', () => {
 
 describe('crash safety (SIGKILL mid-write)', () => {
   const ITERATIONS = 50;
+  let atomicModule: string;
+
+  // The writer child runs plain JS (no tsx start-up per child): atomic-file.ts and its one import, transpiled.
+  beforeAll(async () => {
+    const out = await fsp.mkdtemp(path.join(os.tmpdir(), 'atomic-js-'));
+    for (const name of ['atomic-file.ts', 'errors.ts']) {
+      const source = await fsp.readFile(path.join(SESSION_SRC, name), 'utf8');
+      const { outputText } = ts.transpileModule(source, {
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+      });
+      await fsp.writeFile(path.join(out, name.replace(/\.ts$/, '.js')), outputText);
+    }
+    atomicModule = path.join(out, 'atomic-file.js');
+  });
+  afterAll(async () => {
+    await fsp.rm(path.dirname(atomicModule), { recursive: true, force: true });
+  });
 
   it(`after ${ITERATIONS} kills the file is always one complete version`, async () => {
     const file = path.join(dir, 'doc.json');
     const pad = 'x'.repeat(48 * 1024); // big enough that a kill can land inside a write
     let killsWithFile = 0;
     for (let i = 0; i < ITERATIONS; i++) {
-      const written = await runWriterAndKill(file, pad, 5 + Math.floor(Math.random() * 60));
+      const written = await runWriterAndKill(atomicModule, file, pad, 5 + Math.floor(Math.random() * 60));
       let parsed: { n: number; pad: string };
       try {
         parsed = JSON.parse(await fsp.readFile(file, 'utf8')) as { n: number; pad: string };
@@ -147,13 +165,13 @@ describe('crash safety (SIGKILL mid-write)', () => {
       killsWithFile++;
     }
     expect(killsWithFile).toBe(ITERATIONS);
-  });
+  }, 180_000);
 });
 
 /** A child writes {n, pad} for n = last+1, last+2, … in a tight loop; it is SIGKILLed after `afterMs`. */
-async function runWriterAndKill(file: string, pad: string, afterMs: number): Promise<number> {
+async function runWriterAndKill(atomicModule: string, file: string, pad: string, afterMs: number): Promise<number> {
   const script = `
-    const { writeFileAtomic } = await import(${JSON.stringify(ATOMIC_MODULE)});
+    const { writeFileAtomic } = await import(${JSON.stringify(atomicModule)});
     const fs = await import('node:fs');
     let n = 0;
     try { n = JSON.parse(fs.readFileSync(${JSON.stringify(file)}, 'utf8')).n + 1; } catch {}
@@ -166,7 +184,7 @@ async function runWriterAndKill(file: string, pad: string, afterMs: number): Pro
       process.stdout.write(n + '\\n');
     }
   `;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let lastReported = -1;

@@ -99,5 +99,5 @@ describe('session store under SIGKILL', () => {
       expect(names.filter((x) => x.includes('.tmp-'))).toEqual([]); // cleaned up by the load
     }
     expect(lastN).toBeGreaterThan(0);
-  });
+  }, 180_000);
 });
