@@ -55,6 +55,11 @@ export interface SessionStoreOptions {
   /** Retry backoff after a failed write: first delay and cap (ms). */
   retryInitialMs?: number;
   retryMaxMs?: number;
+  /**
+   * Tests only, for machines where a full or read-only filesystem cannot be made (no tmpfs mount):
+   * return an errno error to make the write of `file` fail as the disk would. Never set in the service.
+   */
+  injectWriteFault?: (file: string) => NodeJS.ErrnoException | undefined;
 }
 
 /** What is on disk for a file, as far as we know: its body/content, null = absent, undefined = unknown. */
@@ -350,6 +355,7 @@ export class FileSessionStore implements SessionStore {
     const sessionBody = this.desiredSession();
     if (sessionBody !== this.sessionOnDisk) {
       try {
+        this.throwInjectedFault(this.sessionFile);
         await this.writeSession(sessionBody);
         this.sessionOnDisk = sessionBody;
       } catch (err) {
@@ -359,6 +365,7 @@ export class FileSessionStore implements SessionStore {
     const authContent = this.desiredAuth();
     if (authContent !== this.authOnDisk) {
       try {
+        this.throwInjectedFault(this.authStateFile);
         if (authContent === null) await removeFileDurable(this.authStateFile);
         else await writeFileAtomic(this.authStateFile, authContent);
         this.authOnDisk = authContent;
@@ -368,6 +375,11 @@ export class FileSessionStore implements SessionStore {
     }
     if (failure) this.recordFailure(failure);
     else if (!this.isDirty()) this.recordSuccess();
+  }
+
+  private throwInjectedFault(file: string): void {
+    const fault = this.opts.injectWriteFault?.(file);
+    if (fault) throw fault;
   }
 
   private async writeSession(body: string | null): Promise<void> {

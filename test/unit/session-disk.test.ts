@@ -158,3 +158,46 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs', () => {
     expect(JSON.parse(await fsp.readFile(path.join(dataDir, 'auth_state.json'), 'utf8')).user_id).toBe(7);
   });
 });
+
+describe('injected write errors (runs everywhere, also where no tmpfs can be mounted)', () => {
+  beforeEach(async () => {
+    root = await fsp.mkdtemp(path.join(os.tmpdir(), 'session-inject-'));
+    dataDir = path.join(root, 'data');
+    log = captureLogger();
+  });
+  afterEach(async () => {
+    for (const store of stores.splice(0)) await store.close();
+    await fsp.rm(root, { recursive: true, force: true });
+  });
+
+  it('EIO on every write: served from memory, reported, old files kept, written once the fault clears', async () => {
+    let fault: string | undefined;
+    const store = createSessionStore({
+      dataDir,
+      environment: 'sandbox',
+      log,
+      retryInitialMs: 20,
+      retryMaxMs: 100,
+      injectWriteFault: () => (fault ? Object.assign(new Error(`${fault}: injected`), { code: fault }) : undefined),
+    });
+    stores.push(store);
+    await store.load();
+    const storage = store.createStorage();
+    await storage.authKeys.set(2, new Uint8Array(randomBytes(256)));
+    const before = await sessionText();
+
+    fault = 'EIO';
+    const key4 = new Uint8Array(randomBytes(256));
+    await storage.authKeys.set(4, key4);
+    await store.writeAuthState({ user_auth: true, user_id: 9, phone: '+1', saved_at: new Date().toISOString(), version: '1.0' });
+    expect(store.persistenceError()).toMatchObject({ code: 'EIO' });
+    expect(await sessionText()).toBe(before);
+    expect(await storage.authKeys.get(4)).toEqual(key4);
+    expect(store.authState()?.user_id).toBe(9);
+
+    fault = undefined;
+    await eventually(() => store.persistenceError() === undefined, 'the retry to succeed');
+    expect(JSON.parse(await sessionText()).authKeys['4']).toBe(Buffer.from(key4).toString('base64'));
+    expect(JSON.parse(await fsp.readFile(path.join(dataDir, 'auth_state.json'), 'utf8')).user_id).toBe(9);
+  });
+});
