@@ -45,6 +45,7 @@ const RETRY_BASE_MS = 1000;
 
 type Validation = AccountStatus['session']['validation'];
 type Connection = AccountStatus['session']['connection'];
+type RecoveryOutcome = 'recovered' | 'gone' | 'inconclusive';
 
 export function createAccountService(opts: AccountServiceOptions): AccountService {
   return new TelegramAccountService(opts);
@@ -73,7 +74,7 @@ class TelegramAccountService implements AccountService {
   private client: TelegramClient | null = null;
   private clientPromise: Promise<TelegramClient> | null = null;
   private epoch = 0;
-  private recovery: Promise<boolean> | null = null;
+  private recovery: Promise<RecoveryOutcome> | null = null;
   private touching = false;
   private initialStateLogged = false;
   private stopped = false;
@@ -209,49 +210,45 @@ class TelegramAccountService implements AccountService {
 
   // ───────────────────────────── recovery / revocation ─────────────────────────────
 
-  /** Single-flight recovery; resolves to what happened. */
-  private async recover(epoch: number, trigger: string): Promise<'recovered' | 'gone' | 'inconclusive'> {
-    let outcome: 'recovered' | 'gone' | 'inconclusive' = 'inconclusive';
+  /** Single-flight recovery (validation and a request may both hit AUTH_KEY_UNREGISTERED); resolves to what happened. */
+  private recover(epoch: number, trigger: string): Promise<RecoveryOutcome> {
     this.recovery ??= this.mutex
-      .run(async () => {
-        if (epoch !== this.epoch || this.state !== 'authenticated') {
-          outcome = 'gone';
-          return false;
-        }
-        const result = await recoverSession(
-          {
-            store: this.store,
-            logger: this.log,
-            dropClient: () => this.dropClient(),
-            getMeWithFreshClient: async () => this.getMe(await this.ensureClient()),
-            clearDeadSession: () => this.clearDeadSession(),
-          },
-          trigger,
-        );
-        switch (result.outcome) {
-          case 'recovered':
-            this.markValid(result.user);
-            outcome = 'recovered';
-            return true;
-          case 'failed':
-            this.resetSessionState();
-            this.setState('logged_out', result.reason);
-            outcome = 'gone';
-            return false;
-          case 'revoked':
-            await this.markRevoked(epoch, result.reason);
-            outcome = 'gone';
-            return false;
-          case 'inconclusive':
-            this.markOffline(result.error.text);
-            return false;
-        }
-      })
+      .run(() => this.recoverExclusive(epoch, trigger))
       .finally(() => {
         this.recovery = null;
       });
-    const recovered = await this.recovery;
-    return recovered ? 'recovered' : outcome;
+    return this.recovery;
+  }
+
+  private async recoverExclusive(epoch: number, trigger: string): Promise<RecoveryOutcome> {
+    if (epoch !== this.epoch || this.state !== 'authenticated') return 'gone';
+    const result = await recoverSession(
+      {
+        store: this.store,
+        logger: this.log,
+        dropClient: () => this.dropClient(),
+        getMeWithFreshClient: async () => this.getMe(await this.ensureClient()),
+        clearDeadSession: () => this.clearDeadSession(),
+      },
+      trigger,
+    );
+    switch (result.outcome) {
+      case 'recovered':
+        this.markValid(result.user);
+        return 'recovered';
+      case 'failed':
+        this.epoch++;
+        this.retry.stop();
+        this.resetSessionState();
+        this.setState('logged_out', result.reason);
+        return 'gone';
+      case 'revoked':
+        await this.markRevoked(epoch, result.reason);
+        return 'gone';
+      case 'inconclusive':
+        this.markOffline(result.error.text);
+        return 'inconclusive';
+    }
   }
 
   /** SESSION_REVOKED, USER_DEACTIVATED(_BAN), AUTH_KEY_DUPLICATED, SESSION_EXPIRED: the session is dead. Call under the mutex. */
