@@ -50,6 +50,31 @@ describe('sandbox DC controls seen by mtcute', () => {
     expect((await fresh.getHistory('me')).map((m) => m.text)).toEqual(['before restart']);
   });
 
+  it('a DC restart between send-code and sign-in, and between sign-in and the password, loses nothing', async () => {
+    let dc = await startTestSandbox();
+    cleanups.push(() => dc.dispose());
+    dc.controls.createUser({ phone: '+15550005555', password: 'pw' });
+    const c = await client(dc);
+    const sent = (await c.sendCode({ phone: '+15550005555' })) as SentCode;
+    const code = dc.controls.lastCode('+15550005555')!;
+    dc = await dc.restart();
+    await expect(c.signIn({ phone: '+15550005555', phoneCodeHash: sent.phoneCodeHash, phoneCode: code })).rejects.toMatchObject({ text: 'SESSION_PASSWORD_NEEDED' });
+    dc = await dc.restart();
+    const me = await c.checkPassword('pw');
+    expect(me.phoneNumber).toBe('15550005555');
+  });
+
+  it('markAuthKeyDuplicated → 406 AUTH_KEY_DUPLICATED for every request, also after a restart', async () => {
+    let dc = await startTestSandbox();
+    cleanups.push(() => dc.dispose());
+    const { c, keyId } = await loggedIn(dc);
+    dc.controls.markAuthKeyDuplicated(keyId);
+    await expect(c.getMe()).rejects.toMatchObject({ code: 406, text: 'AUTH_KEY_DUPLICATED' });
+    dc = await dc.restart();
+    await expect(c.getMe()).rejects.toMatchObject({ code: 406, text: 'AUTH_KEY_DUPLICATED' });
+    expect(dc.controls.listAuthKeys().find((k) => k.authKeyId === keyId)?.duplicated).toBe(true);
+  });
+
   it('revokeAuthKey → AUTH_KEY_UNREGISTERED, and start() logs in again', async () => {
     const dc = await sandbox();
     const { c, userId, keyId } = await loggedIn(dc);

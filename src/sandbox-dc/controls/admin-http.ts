@@ -50,6 +50,7 @@ function controlTable(c: SandboxControls): Record<string, (a: Args) => unknown> 
     deactivateUser: (a) => c.deactivateUser(user(a)),
     reactivateUser: (a) => c.reactivateUser(user(a)),
     forgetAuthKey: (a) => c.forgetAuthKey(str(a, 'authKeyId')),
+    markAuthKeyDuplicated: (a) => c.markAuthKeyDuplicated(str(a, 'authKeyId')),
     injectError: (a) => c.injectError(str(a, 'method'), { code: num(a, 'code'), message: str(a, 'message') }, optNum(a, 'times')),
     injectFloodWait: (a) => c.injectFloodWait(str(a, 'method'), num(a, 'seconds'), optNum(a, 'times')),
     clearInjectedErrors: () => c.clearInjectedErrors(),

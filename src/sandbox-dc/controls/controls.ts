@@ -54,6 +54,8 @@ export interface AuthKeyInfo {
   loggedInAt?: number;
   /** Terminated from elsewhere: requests get 401 SESSION_REVOKED. */
   sessionRevoked: boolean;
+  /** Requests get 406 AUTH_KEY_DUPLICATED. */
+  duplicated: boolean;
   layer?: number;
   client?: AuthKeyRecord['client'];
 }
@@ -75,6 +77,8 @@ export interface SandboxControls {
   reactivateUser(userIdOrPhone: number | string): void;
   /** Removes the key from the DC entirely: the client's next message gets transport error -404. */
   forgetAuthKey(authKeyId: string): void;
+  /** As if the key were used from two places at once: every request gets 406 AUTH_KEY_DUPLICATED from now on. */
+  markAuthKeyDuplicated(authKeyId: string): void;
   /** The next `times` calls of `method` ('*' = any method) fail with this rpc_error. */
   injectError(method: string, error: InjectedError, times?: number): void;
   /** Shorthand for injectError(method, {code: 420, message: `FLOOD_WAIT_${seconds}`}, times). */
@@ -141,6 +145,7 @@ export function createControls(state: SandboxState, faults: FaultInjector, dcs: 
     phone: e.authorization ? state.accounts.byId(e.authorization.userId)?.phone : undefined,
     loggedInAt: e.authorization?.authorizedAt,
     sessionRevoked: e.authorization?.sessionRevoked === true,
+    duplicated: e.duplicated === true,
     layer: e.record.layer,
     client: e.record.client,
   });
@@ -207,6 +212,9 @@ export function createControls(state: SandboxState, faults: FaultInjector, dcs: 
       state.passwordLogins.delete(entry.record.id);
       state.srpSessions.delete(entry.record.id);
       for (const dc of dcs()) if (dc.dcId === entry.record.dcId) dc.forgetAuthKey(entry.record.id);
+    },
+    markAuthKeyDuplicated(authKeyId) {
+      state.keys.markDuplicated(requireKey(authKeyId).record.id);
     },
     injectError(method, error, times = 1) {
       try {

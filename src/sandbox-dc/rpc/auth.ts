@@ -35,7 +35,7 @@ function resetPendingLogin(ctx: RpcContext): void {
 export const authMethods: MethodTable = {
   'auth.sendCode': {
     access: 'public',
-    handle(ctx, req) {
+    async handle(ctx, req) {
       const phone = requirePhone(req.phoneNumber);
       checkApiCredentials(req.apiId, req.apiHash);
       const account = ctx.state.accounts.byPhone(phone);
@@ -44,17 +44,19 @@ export const authMethods: MethodTable = {
       resetPendingLogin(ctx);
       const pending = ctx.state.codes.issue(phone, ctx.authKeyId, ctx.dcId);
       ctx.env.log?.('info', 'login code issued', { dcId: ctx.dcId, authKeyId: ctx.authKeyId });
+      await ctx.state.flush(); // a client restarting right after this may still sign in with the hash
       return sentCode(pending.phoneCodeHash, account !== undefined);
     },
   },
 
   'auth.resendCode': {
     access: 'public',
-    handle(ctx, req) {
+    async handle(ctx, req) {
       const phone = requirePhone(req.phoneNumber);
       const found = ctx.state.codes.find(phone, req.phoneCodeHash, ctx.authKeyId);
       if (!found.ok) throw badRequest(found.error);
       const pending = ctx.state.codes.reissue(found.pending);
+      await ctx.state.flush();
       return sentCode(pending.phoneCodeHash, ctx.state.accounts.byPhone(phone) !== undefined);
     },
   },
@@ -89,6 +91,7 @@ export const authMethods: MethodTable = {
       ctx.state.codes.consume(req.phoneCodeHash);
       if (account.password) {
         ctx.state.passwordLogins.set(ctx.authKeyId, account.id);
+        await ctx.state.flush(); // the key stays "waiting for the password" across a restart
         throw unauthorized('SESSION_PASSWORD_NEEDED');
       }
       return completeLogin(ctx, account);

@@ -32,6 +32,8 @@ export class RpcDispatcher implements RpcHandler {
       const injected = this.env.faults.take(name);
       if (injected) return { error: { code: injected.code, message: injected.message } };
 
+      if (this.env.state.keys.get(call.authKeyId)?.duplicated) return { error: { code: 406, message: 'AUTH_KEY_DUPLICATED' } };
+
       const def = this.methods[name as MethodName] as MethodDef<MethodName> | undefined;
       if (!def) {
         this.env.log?.('info', 'method not supported in the sandbox', { dcId: call.dcId, method: name });

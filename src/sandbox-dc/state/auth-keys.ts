@@ -20,10 +20,13 @@ export interface Authorization {
 export interface AuthKeyEntry {
   record: AuthKeyRecord;
   authorization?: Authorization;
+  /** Seen in use twice at once (controls): every request gets 406 AUTH_KEY_DUPLICATED, the key is dead. */
+  duplicated?: boolean;
 }
 
 type JournalOp =
-  | { op: 'add'; record: AuthKeyRecord; authorization?: Authorization }
+  | { op: 'add'; record: AuthKeyRecord; authorization?: Authorization; duplicated?: boolean }
+  | { op: 'duplicated'; id: string }
   | { op: 'remove'; id: string }
   | { op: 'layer'; id: string; layer: number; client?: AuthKeyRecord['client'] }
   | { op: 'bind'; id: string; authorization: Authorization }
@@ -119,6 +122,15 @@ export class AuthKeyRegistry {
     return true;
   }
 
+  /** Marks the key as duplicated (406 AUTH_KEY_DUPLICATED for every request from now on). */
+  markDuplicated(id: string): boolean {
+    const entry = this.entries.get(id);
+    if (!entry) return false;
+    entry.duplicated = true;
+    this.write({ op: 'duplicated', id });
+    return true;
+  }
+
   /** Forgets the key entirely (the core then answers its messages with transport error -404). */
   remove(id: string): boolean {
     if (!this.entries.delete(id)) return false;
@@ -129,7 +141,7 @@ export class AuthKeyRegistry {
   /** Rewrites the journal as one `add` per live key. */
   compact(): void {
     if (!this.journalPath) return;
-    const lines = this.all().map((e) => encodeJson({ op: 'add', record: e.record, authorization: e.authorization }));
+    const lines = this.all().map((e) => encodeJson({ op: 'add', record: e.record, authorization: e.authorization, duplicated: e.duplicated }));
     writeFileAtomicSync(this.journalPath, lines.length ? lines.join('\n') + '\n' : '');
   }
 
@@ -148,8 +160,13 @@ export class AuthKeyRegistry {
       }
       switch (op.op) {
         case 'add':
-          this.entries.set(op.record.id, { record: op.record, authorization: op.authorization });
+          this.entries.set(op.record.id, { record: op.record, authorization: op.authorization, duplicated: op.duplicated });
           break;
+        case 'duplicated': {
+          const entry = this.entries.get(op.id);
+          if (entry) entry.duplicated = true;
+          break;
+        }
         case 'remove':
           this.entries.delete(op.id);
           break;

@@ -1,13 +1,17 @@
 /**
  * Login codes, as auth.sendCode hands them out. A phone_code_hash is bound to the auth key that asked
- * for it (as on Telegram): signing in with it from another key fails. Kept in memory only: a DC restart
- * invalidates pending codes, the client simply asks again.
+ * for it (as on Telegram): signing in with it from another key fails.
+ *
+ * Pending codes are persisted (so a client restarting between send-code and sign-in can still sign
+ * in), but only as a salted SHA-256 digest: the plain code lives in memory only, for the controls'
+ * lastCode().
  */
-import { randomBytes, randomInt } from 'node:crypto';
+import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 
 export interface PendingCode {
   phone: string;
-  code: string;
+  /** SHA-256(phoneCodeHash + ':' + code), hex. */
+  codeDigest: string;
   phoneCodeHash: string;
   authKeyId: string;
   dcId: number;
@@ -17,6 +21,10 @@ export interface PendingCode {
   attempts: number;
   /** The right code was given but the number has no account yet: auth.signUp may follow. */
   verified: boolean;
+}
+
+export interface LoginCodesSnapshot {
+  pending: PendingCode[];
 }
 
 export const CODE_LENGTH = 5;
@@ -38,20 +46,33 @@ export type CodeCheck =
   | { ok: true; pending: PendingCode }
   | { ok: false; error: 'PHONE_CODE_HASH_EMPTY' | 'PHONE_CODE_EMPTY' | 'PHONE_CODE_HASH_INVALID' | 'PHONE_CODE_EXPIRED' | 'PHONE_CODE_INVALID' };
 
+function newCode(phone: string): string {
+  const digit = testNumberDigit(phone);
+  return digit !== undefined ? String(digit).repeat(CODE_LENGTH) : String(randomInt(0, 10 ** CODE_LENGTH)).padStart(CODE_LENGTH, '0');
+}
+
+function digest(phoneCodeHash: string, code: string): string {
+  return createHash('sha256').update(`${phoneCodeHash}:${code}`).digest('hex');
+}
+
 export class LoginCodes {
   private readonly byHash = new Map<string, PendingCode>();
+  /** Plain codes for the controls; memory only. */
   private readonly lastCodeByPhone = new Map<string, string>();
 
-  constructor(public lifetimeMs: number = DEFAULT_CODE_LIFETIME_MS) {}
+  constructor(
+    public lifetimeMs: number = DEFAULT_CODE_LIFETIME_MS,
+    private readonly onChange: () => void = () => {},
+  ) {}
 
   issue(phone: string, authKeyId: string, dcId: number): PendingCode {
-    const digit = testNumberDigit(phone);
-    const code = digit !== undefined ? String(digit).repeat(CODE_LENGTH) : String(randomInt(0, 10 ** CODE_LENGTH)).padStart(CODE_LENGTH, '0');
+    const code = newCode(phone);
     const now = Date.now();
+    const phoneCodeHash = randomBytes(9).toString('hex');
     const pending: PendingCode = {
       phone,
-      code,
-      phoneCodeHash: randomBytes(9).toString('hex'),
+      codeDigest: digest(phoneCodeHash, code),
+      phoneCodeHash,
       authKeyId,
       dcId,
       createdAt: now,
@@ -59,21 +80,22 @@ export class LoginCodes {
       attempts: 0,
       verified: false,
     };
-    this.byHash.set(pending.phoneCodeHash, pending);
-    this.lastCodeByPhone.delete(phone); // keep insertion order = recency
-    this.lastCodeByPhone.set(phone, code);
+    this.byHash.set(phoneCodeHash, pending);
+    this.rememberCode(phone, code);
     this.bound();
+    this.onChange();
     return pending;
   }
 
   /** auth.resendCode: a fresh code (same one for test numbers) under the same hash, with a fresh lifetime. */
   reissue(pending: PendingCode): PendingCode {
-    const digit = testNumberDigit(pending.phone);
-    pending.code = digit !== undefined ? String(digit).repeat(CODE_LENGTH) : String(randomInt(0, 10 ** CODE_LENGTH)).padStart(CODE_LENGTH, '0');
+    const code = newCode(pending.phone);
+    pending.codeDigest = digest(pending.phoneCodeHash, code);
     pending.expiresAt = Date.now() + this.lifetimeMs;
     pending.attempts = 0;
     pending.verified = false;
-    this.lastCodeByPhone.set(pending.phone, pending.code);
+    this.rememberCode(pending.phone, code);
+    this.onChange();
     return pending;
   }
 
@@ -95,8 +117,10 @@ export class LoginCodes {
     const pending = found.pending;
     if (!code) return { ok: false, error: 'PHONE_CODE_EMPTY' };
     if (pending.attempts >= MAX_CODE_ATTEMPTS) return { ok: false, error: 'PHONE_CODE_EXPIRED' };
-    if (code.trim() !== pending.code) {
+    const given = Buffer.from(digest(phoneCodeHash, code.trim()), 'hex');
+    if (!timingSafeEqual(given, Buffer.from(pending.codeDigest, 'hex'))) {
       pending.attempts++;
+      this.onChange();
       return { ok: false, error: 'PHONE_CODE_INVALID' };
     }
     return { ok: true, pending };
@@ -104,11 +128,33 @@ export class LoginCodes {
 
   /** A used or cancelled code is gone. */
   consume(phoneCodeHash: string): boolean {
-    return this.byHash.delete(phoneCodeHash);
+    const removed = this.byHash.delete(phoneCodeHash);
+    if (removed) this.onChange();
+    return removed;
   }
 
+  /** The last code issued for a phone (test numbers: always derivable; others: until the DC restarts). */
   lastCode(phone: string): string | undefined {
+    const digit = testNumberDigit(phone);
+    if (digit !== undefined) return String(digit).repeat(CODE_LENGTH);
     return this.lastCodeByPhone.get(phone);
+  }
+
+  snapshot(): LoginCodesSnapshot {
+    const now = Date.now();
+    return { pending: [...this.byHash.values()].filter((p) => p.expiresAt > now) };
+  }
+
+  restore(snapshot: LoginCodesSnapshot | undefined): void {
+    this.byHash.clear();
+    for (const p of snapshot?.pending ?? []) {
+      if (typeof p.codeDigest === 'string' && typeof p.phoneCodeHash === 'string') this.byHash.set(p.phoneCodeHash, p);
+    }
+  }
+
+  private rememberCode(phone: string, code: string): void {
+    this.lastCodeByPhone.delete(phone); // keep insertion order = recency
+    this.lastCodeByPhone.set(phone, code);
   }
 
   private bound(): void {

@@ -1,7 +1,8 @@
 /**
  * All of the DC's state in one place, and its persistence:
  *   <dataDir>/auth-keys.jsonl  auth keys + authorizations, written through (see auth-keys.ts)
- *   <dataDir>/state.json       accounts and messages, written atomically; debounced, or at once via flush()
+ *   <dataDir>/state.json       accounts, messages, pending login codes (digests only) and 2FA logins;
+ *                              written atomically, debounced, or at once via flush()
  * Without a dataDir everything lives in memory only.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import type Long from 'long';
 import { AccountStore, type AccountsSnapshot } from './accounts.js';
 import { AuthKeyRegistry } from './auth-keys.js';
-import { LoginCodes } from './login-codes.js';
+import { LoginCodes, type LoginCodesSnapshot } from './login-codes.js';
 import { MessageStore, type MessagesSnapshot } from './messages.js';
 import { writeFileAtomic, writeFileAtomicSync } from './atomic-file.js';
 import { decodeJson, encodeJson } from './json-codec.js';
@@ -18,6 +19,26 @@ interface StateFile {
   version: 1;
   accounts: AccountsSnapshot;
   messages: MessagesSnapshot;
+  codes?: LoginCodesSnapshot;
+  /** [auth key id, user id] of 2FA logins waiting for the password. */
+  passwordLogins?: [string, number][];
+}
+
+/** A Map that reports every change (for state that must reach state.json). */
+class ObservedMap<K, V> extends Map<K, V> {
+  constructor(private readonly onChange: () => void) {
+    super();
+  }
+  override set(key: K, value: V): this {
+    super.set(key, value);
+    this.onChange?.();
+    return this;
+  }
+  override delete(key: K): boolean {
+    const removed = super.delete(key);
+    if (removed) this.onChange();
+    return removed;
+  }
 }
 
 /** The SRP exchange started by the last account.getPassword on one auth key (single use). */
@@ -49,7 +70,7 @@ export class SandboxState {
   readonly keys: AuthKeyRegistry;
   readonly codes: LoginCodes;
   /** Auth key id → user id, for 2FA logins whose code was right and whose password is still needed. */
-  readonly passwordLogins = new Map<string, number>();
+  readonly passwordLogins: Map<string, number> = new ObservedMap<string, number>(() => this.markDirty());
   /** Auth key id → its current SRP exchange. */
   readonly srpSessions = new Map<string, SrpSession>();
   readonly exportedAuthorizations = new Map<string, ExportedAuthorization>();
@@ -67,7 +88,7 @@ export class SandboxState {
     this.accounts = new AccountStore(() => this.markDirty());
     this.messages = new MessageStore(() => this.markDirty());
     this.keys = new AuthKeyRegistry(opts.dataDir ? join(opts.dataDir, 'auth-keys.jsonl') : undefined);
-    this.codes = new LoginCodes(opts.codeLifetimeMs);
+    this.codes = new LoginCodes(opts.codeLifetimeMs, () => this.markDirty());
     if (this.statePath && existsSync(this.statePath)) this.load(readFileSync(this.statePath, 'utf8'));
   }
 
@@ -114,7 +135,13 @@ export class SandboxState {
   }
 
   private serialize(): string {
-    const file: StateFile = { version: 1, accounts: this.accounts.snapshot(), messages: this.messages.snapshot() };
+    const file: StateFile = {
+      version: 1,
+      accounts: this.accounts.snapshot(),
+      messages: this.messages.snapshot(),
+      codes: this.codes.snapshot(),
+      passwordLogins: [...this.passwordLogins],
+    };
     return encodeJson(file);
   }
 
@@ -128,5 +155,7 @@ export class SandboxState {
     if (file.version !== 1) throw new Error(`sandbox DC state file ${this.statePath} has unknown version ${String(file.version)}`);
     this.accounts.restore(file.accounts);
     this.messages.restore(file.messages);
+    this.codes.restore(file.codes);
+    for (const [keyId, userId] of file.passwordLogins ?? []) Map.prototype.set.call(this.passwordLogins, keyId, userId);
   }
 }
