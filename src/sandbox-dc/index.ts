@@ -100,8 +100,13 @@ export async function startSandboxDc(opts: StartSandboxDcOptions = {}): Promise<
     }
 
     const rsaKey = await loadOrCreateDcRsaKey(opts.dataDir);
-    const state = new SandboxState({ dataDir: opts.dataDir, codeLifetimeMs: opts.codeLifetimeMs });
+    const state = new SandboxState({ dataDir: opts.dataDir, codeLifetimeMs: opts.codeLifetimeMs, keySealSecret: rsaKey.privateKeyPem });
     cleanups.push(() => state.close());
+    if (state.keys.unrecoverableCount > 0) {
+      log?.('warn', 'stored auth keys sealed with another RSA key cannot be used; their clients must log in again', {
+        count: state.keys.unrecoverableCount,
+      });
+    }
     const faults = new FaultInjector();
     const servers: DcServer[] = [];
     const dcs = (): DcAddress[] => servers.map((s) => ({ id: s.dcId, host: advertisedHost(host), port: s.port }));

@@ -73,6 +73,25 @@ describe('sandbox DC state', () => {
     expect(s3.keys.get(k.id)).toBeUndefined();
   });
 
+  it('stores auth keys sealed when given a seal secret: no file holds the key in hex or base64', () => {
+    const dir = tempDir();
+    const s1 = new SandboxState({ dataDir: dir, keySealSecret: 'rsa private key pem' });
+    const k = keyRecord(2);
+    s1.keys.forDc(2).add(k);
+    s1.close();
+    const journal = readFileSync(join(dir, 'auth-keys.jsonl'), 'utf8');
+    expect(journal).not.toContain(Buffer.from(k.key).toString('base64'));
+    expect(journal).not.toContain(Buffer.from(k.key).toString('hex'));
+    const s2 = new SandboxState({ dataDir: dir, keySealSecret: 'rsa private key pem' });
+    expect(Buffer.from(s2.keys.get(k.id)!.record.key)).toEqual(Buffer.from(k.key));
+    // A wrong secret cannot read the key, but does not destroy it either.
+    const wrong = new SandboxState({ dataDir: dir, keySealSecret: 'another secret' });
+    expect(wrong.keys.get(k.id)).toBeUndefined();
+    expect(wrong.keys.unrecoverableCount).toBe(1);
+    wrong.close();
+    expect(new SandboxState({ dataDir: dir, keySealSecret: 'rsa private key pem' }).keys.get(k.id)).toBeDefined();
+  });
+
   it('refuses a corrupt state file with a clear error', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'state.json'), '{not json');

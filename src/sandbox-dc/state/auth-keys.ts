@@ -5,6 +5,7 @@
  * because the protocol core expects a key to be durable the moment `add()` returns, and a login must
  * survive a crash right after the client saw it succeed. The journal is compacted on open and close.
  */
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { AuthKeyRecord, AuthKeyStore } from '../types.js';
 import { appendLineDurableSync, writeFileAtomicSync } from './atomic-file.js';
@@ -24,8 +25,11 @@ export interface AuthKeyEntry {
   duplicated?: boolean;
 }
 
+/** On disk the key bytes are sealed (see sealKey); `record.key` is then absent. */
+type StoredRecord = Omit<AuthKeyRecord, 'key'> & { key?: Uint8Array; sealedKey?: Uint8Array };
+
 type JournalOp =
-  | { op: 'add'; record: AuthKeyRecord; authorization?: Authorization; duplicated?: boolean }
+  | { op: 'add'; record: StoredRecord; authorization?: Authorization; duplicated?: boolean }
   | { op: 'duplicated'; id: string }
   | { op: 'remove'; id: string }
   | { op: 'layer'; id: string; layer: number; client?: AuthKeyRecord['client'] }
@@ -40,9 +44,20 @@ function sameClient(a: AuthKeyRecord['client'], b: AuthKeyRecord['client']): boo
 
 export class AuthKeyRegistry {
   private readonly entries = new Map<string, AuthKeyEntry>();
+  private readonly sealKey?: Buffer;
+  /** Journal entries whose key could not be unsealed (e.g. a different RSA key): kept on disk untouched, unusable. */
+  private readonly unrecoverable = new Map<string, JournalOp & { op: 'add' }>();
 
-  /** @param journalPath where to keep the journal; undefined = memory only. */
-  constructor(private readonly journalPath?: string) {
+  /**
+   * @param journalPath where to keep the journal; undefined = memory only.
+   * @param sealSecret when given, auth keys are stored AES-256-GCM-sealed under a key derived from it
+   *   (the DC passes its RSA private key), so no state file holds an auth key in the clear.
+   */
+  constructor(
+    private readonly journalPath?: string,
+    sealSecret?: string | Uint8Array,
+  ) {
+    this.sealKey = sealSecret === undefined ? undefined : createHash('sha256').update('sandbox-dc auth-key journal\0').update(sealSecret).digest();
     if (journalPath && existsSync(journalPath)) {
       this.replay(readFileSync(journalPath, 'utf8'));
       this.compact();
@@ -64,6 +79,11 @@ export class AuthKeyRegistry {
     };
   }
 
+  /** How many stored keys could not be unsealed (they stay on disk but are not served). */
+  get unrecoverableCount(): number {
+    return this.unrecoverable.size;
+  }
+
   get(id: string): AuthKeyEntry | undefined {
     return this.entries.get(id);
   }
@@ -80,7 +100,7 @@ export class AuthKeyRegistry {
     if (!KEY_ID_RE.test(record.id)) throw new Error(`auth key id must be 16 lower-case hex chars`);
     const entry: AuthKeyEntry = { record: { ...record } };
     this.entries.set(record.id, entry);
-    this.write({ op: 'add', record: entry.record });
+    this.write({ op: 'add', record: this.toStored(entry.record) });
   }
 
   setLayer(id: string, layer: number, client?: AuthKeyRecord['client']): void {
@@ -141,8 +161,35 @@ export class AuthKeyRegistry {
   /** Rewrites the journal as one `add` per live key. */
   compact(): void {
     if (!this.journalPath) return;
-    const lines = this.all().map((e) => encodeJson({ op: 'add', record: e.record, authorization: e.authorization, duplicated: e.duplicated }));
+    const lines = this.all().map((e) => encodeJson({ op: 'add', record: this.toStored(e.record), authorization: e.authorization, duplicated: e.duplicated }));
+    for (const op of this.unrecoverable.values()) if (!this.entries.has(op.record.id)) lines.push(encodeJson(op));
     writeFileAtomicSync(this.journalPath, lines.length ? lines.join('\n') + '\n' : '');
+  }
+
+  private toStored(record: AuthKeyRecord): StoredRecord {
+    if (!this.sealKey) return record;
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.sealKey, iv);
+    cipher.setAAD(Buffer.from(record.id));
+    const sealed = Buffer.concat([iv, cipher.update(record.key), cipher.final(), cipher.getAuthTag()]);
+    const { key: _key, ...rest } = record;
+    return { ...rest, sealedKey: new Uint8Array(sealed) };
+  }
+
+  /** The record with its key bytes, or undefined when they cannot be recovered (wrong seal key, damage). */
+  private fromStored(stored: StoredRecord): AuthKeyRecord | undefined {
+    const { sealedKey, key, ...rest } = stored;
+    if (key instanceof Uint8Array) return { ...rest, key };
+    if (!(sealedKey instanceof Uint8Array) || !this.sealKey || sealedKey.length < 12 + 16) return undefined;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.sealKey, sealedKey.subarray(0, 12));
+      decipher.setAAD(Buffer.from(stored.id));
+      decipher.setAuthTag(sealedKey.subarray(sealedKey.length - 16));
+      const plain = Buffer.concat([decipher.update(sealedKey.subarray(12, sealedKey.length - 16)), decipher.final()]);
+      return { ...rest, key: new Uint8Array(plain) };
+    } catch {
+      return undefined;
+    }
   }
 
   private write(op: JournalOp): void {
@@ -159,9 +206,16 @@ export class AuthKeyRegistry {
         continue; // a torn last line after a crash: everything before it is intact
       }
       switch (op.op) {
-        case 'add':
-          this.entries.set(op.record.id, { record: op.record, authorization: op.authorization, duplicated: op.duplicated });
+        case 'add': {
+          const record = this.fromStored(op.record);
+          if (record) {
+            this.entries.set(record.id, { record, authorization: op.authorization, duplicated: op.duplicated });
+            this.unrecoverable.delete(record.id);
+          } else {
+            this.unrecoverable.set(op.record.id, op);
+          }
           break;
+        }
         case 'duplicated': {
           const entry = this.entries.get(op.id);
           if (entry) entry.duplicated = true;
@@ -169,6 +223,7 @@ export class AuthKeyRegistry {
         }
         case 'remove':
           this.entries.delete(op.id);
+          this.unrecoverable.delete(op.id);
           break;
         case 'layer': {
           const entry = this.entries.get(op.id);

@@ -62,6 +62,8 @@ export interface SandboxStateOptions {
   codeLifetimeMs?: number;
   /** Delay for coalescing state.json writes (ms). */
   saveDebounceMs?: number;
+  /** Secret the stored auth keys are sealed with (the DC's RSA private key PEM); see AuthKeyRegistry. */
+  keySealSecret?: string | Uint8Array;
 }
 
 export class SandboxState {
@@ -87,7 +89,7 @@ export class SandboxState {
     this.statePath = opts.dataDir ? join(opts.dataDir, 'state.json') : undefined;
     this.accounts = new AccountStore(() => this.markDirty());
     this.messages = new MessageStore(() => this.markDirty());
-    this.keys = new AuthKeyRegistry(opts.dataDir ? join(opts.dataDir, 'auth-keys.jsonl') : undefined);
+    this.keys = new AuthKeyRegistry(opts.dataDir ? join(opts.dataDir, 'auth-keys.jsonl') : undefined, opts.keySealSecret);
     this.codes = new LoginCodes(opts.codeLifetimeMs, () => this.markDirty());
     if (this.statePath && existsSync(this.statePath)) this.load(readFileSync(this.statePath, 'utf8'));
   }
