@@ -556,6 +556,7 @@ class TelegramAccountService implements AccountService {
 
   private ensureClient(): Promise<TelegramClient> {
     if (this.client) return Promise.resolve(this.client);
+    if (this.stopped) return Promise.reject(new DOMException('The service is stopping', 'AbortError'));
     this.clientPromise ??= createTelegramClient({
       config: this.config,
       storage: (primaryDcs) => this.store.createStorage({ primaryDcs }),
