@@ -56,7 +56,7 @@ describe('sandbox DC state', () => {
     expect(s2.messages.dialogs(alice.id).map((d) => d.peerId)).toEqual([alice.id, bob.id]);
     // New ids continue after the restored ones.
     expect(s2.accounts.create({ phone: '15550003333' }).id).toBeGreaterThan(bob.id);
-    s2.close();
+    await s2.close();
   });
 
   it('makes an added key durable before add() returns and survives a torn journal line', () => {
@@ -73,12 +73,12 @@ describe('sandbox DC state', () => {
     expect(s3.keys.get(k.id)).toBeUndefined();
   });
 
-  it('stores auth keys sealed when given a seal secret: no file holds the key in hex or base64', () => {
+  it('stores auth keys sealed when given a seal secret: no file holds the key in hex or base64', async () => {
     const dir = tempDir();
     const s1 = new SandboxState({ dataDir: dir, keySealSecret: 'rsa private key pem' });
     const k = keyRecord(2);
     s1.keys.forDc(2).add(k);
-    s1.close();
+    await s1.close();
     const journal = readFileSync(join(dir, 'auth-keys.jsonl'), 'utf8');
     expect(journal).not.toContain(Buffer.from(k.key).toString('base64'));
     expect(journal).not.toContain(Buffer.from(k.key).toString('hex'));
@@ -88,7 +88,7 @@ describe('sandbox DC state', () => {
     const wrong = new SandboxState({ dataDir: dir, keySealSecret: 'another secret' });
     expect(wrong.keys.get(k.id)).toBeUndefined();
     expect(wrong.keys.unrecoverableCount).toBe(1);
-    wrong.close();
+    await wrong.close();
     expect(new SandboxState({ dataDir: dir, keySealSecret: 'rsa private key pem' }).keys.get(k.id)).toBeDefined();
   });
 
@@ -104,13 +104,13 @@ describe('sandbox DC state', () => {
     s.accounts.create({ phone: '15550004444' });
     await new Promise((r) => setTimeout(r, 100));
     expect(readFileSync(join(dir, 'state.json'), 'utf8')).toContain('15550004444');
-    s.close();
+    await s.close();
   });
 
-  it('keeps everything in memory without a dataDir', () => {
+  it('keeps everything in memory without a dataDir', async () => {
     const s = new SandboxState();
     s.accounts.create({ phone: '15550005555' });
-    s.close();
+    await s.close();
   });
 
   it('validates accounts', () => {
@@ -166,7 +166,7 @@ describe('login codes', () => {
     expect(s2.codes.check('15550001111', pending.phoneCodeHash, code, 'key-a').ok).toBe(true);
     expect(s2.passwordLogins.get('key-b')).toBe(700000001);
     s2.passwordLogins.delete('key-b');
-    s2.close();
+    await s2.close();
     expect(new SandboxState({ dataDir: dir }).passwordLogins.size).toBe(0);
   });
 

@@ -108,8 +108,9 @@ export class SandboxState {
 
   /** Writes state.json now if anything changed; concurrent calls share writes. Resolves once durable. */
   async flush(): Promise<void> {
-    if (!this.statePath) return;
-    while (this.dirty || this.writing) {
+    // After close() the final state is on disk and the data dir may already belong to a new DC instance.
+    if (!this.statePath || this.closed) return;
+    while ((this.dirty && !this.closed) || this.writing) {
       if (this.writing) {
         await this.writing;
         continue;
@@ -126,12 +127,13 @@ export class SandboxState {
     }
   }
 
-  /** Final synchronous save (also compacts the key journal). Safe to call twice. */
-  close(): void {
+  /** Final save (after any write in flight, so an older snapshot cannot land last); compacts the key journal. Safe to call twice. */
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    await this.writing?.catch(() => {});
     if (this.statePath) writeFileAtomicSync(this.statePath, this.serialize());
     this.keys.compact();
   }
