@@ -24,6 +24,7 @@ import { lockDataDir } from './state/data-dir-lock.js';
 export type { SandboxControls, CreateUserInput, UserInfo, AuthKeyInfo } from './controls/controls.js';
 export { ControlError } from './controls/controls.js';
 export type { DcAddress, SandboxLog } from './rpc/context.js';
+export type { InjectedError } from './rpc/faults.js';
 
 export const SANDBOX_DC_IDS = [1, 2] as const;
 
