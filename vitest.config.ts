@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/reliability/global-setup.ts'],
     // End-to-end tests start real processes and real TCP servers; keep them from
     // starving each other on CI's two cores.
     pool: 'forks',
