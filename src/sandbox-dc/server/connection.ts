@@ -122,8 +122,12 @@ export class Connection {
     clearTimeout(this.disconnectTimer);
     this.head = new Uint8Array(0);
     this.codec = null;
-    // A half-closed socket left by end() must not linger if the peer never reads.
-    setTimeout(() => this.socket.destroy(), 5000).unref();
+    // A socket half-closed by end() must not linger if the peer never reads.
+    if (!this.socket.destroyed) {
+      const timer = setTimeout(() => this.socket.destroy(), 5000);
+      timer.unref();
+      this.socket.once('close', () => clearTimeout(timer));
+    }
     this.events.onClose(this, reason);
   }
 }

@@ -76,6 +76,11 @@ export class DcServer {
     return this.boundPort;
   }
 
+  /** Open TCP connections right now. */
+  get openConnections(): number {
+    return this.connections.size;
+  }
+
   async start(): Promise<void> {
     await this.startListening();
     this.sweepTimer = setInterval(() => this.layer.sessions.evictIdle(), SESSION_SWEEP_MS);

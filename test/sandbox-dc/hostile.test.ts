@@ -1,0 +1,189 @@
+/** Hostile input: the DC closes or answers as Telegram does, never crashes, and its memory stays bounded. */
+import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import Long from 'long';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RawMtprotoClient, type RawTransport } from '../helpers/raw-mtproto-client.js';
+import { startTestDc, type TestDc } from './core-fixtures.js';
+
+let dc: TestDc;
+beforeAll(async () => {
+  dc = await startTestDc({ limits: { idleTimeoutMs: 400 }, log: () => undefined });
+});
+afterAll(async () => {
+  await dc.server.close();
+});
+
+/** Connects, writes `bytes` (in pieces), half-closes when asked, resolves when the server has closed the socket. */
+function hit(port: number, bytes: Uint8Array, opts: { end?: boolean; pieces?: number } = {}): Promise<{ received: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const received: Buffer[] = [];
+    const socket: Socket = connect({ port, host: '127.0.0.1' }, () => {
+      const pieces = opts.pieces ?? 1;
+      const size = Math.ceil(bytes.length / pieces);
+      for (let i = 0; i < bytes.length; i += size) socket.write(bytes.subarray(i, i + size));
+      if (opts.end) socket.end();
+    });
+    socket.on('data', (d) => received.push(d));
+    socket.on('error', () => undefined);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('server did not close the connection'));
+    }, 10_000);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ received: Buffer.concat(received) });
+    });
+  });
+}
+
+async function stillServes(transport: RawTransport = 'intermediate'): Promise<void> {
+  const c = await RawMtprotoClient.connect(dc.server.port, transport);
+  await c.exchangeKey(dc.rsa.publicKeyPem);
+  const config = await c.callWithLayer({ _: 'help.getConfig' });
+  expect(config._).toBe('config');
+  c.close();
+}
+
+function le32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+}
+
+describe('hostile input', () => {
+  it('absurd lengths close the connection at once', async () => {
+    const cases = [
+      Buffer.concat([Buffer.from([0xee, 0xee, 0xee, 0xee]), le32(0x7fffffff)]),
+      Buffer.concat([Buffer.from([0xdd, 0xdd, 0xdd, 0xdd]), le32(64 * 1024 * 1024)]),
+      Buffer.from([0xef, 0x7f, 0xff, 0xff, 0xff]),
+      Buffer.concat([le32(0x7ffffff0), le32(0)]), // full transport, 2 GB
+      Buffer.concat([Buffer.from([0xee, 0xee, 0xee, 0xee]), le32(0)]),
+    ];
+    for (const bytes of cases) await hit(dc.server.port, bytes);
+    await stillServes();
+  });
+
+  it('truncated frames and silent connections are closed by the idle timeout', async () => {
+    await hit(dc.server.port, Buffer.concat([Buffer.from([0xee, 0xee, 0xee, 0xee]), le32(1000), Buffer.alloc(10)]));
+    await hit(dc.server.port, Buffer.from([0xee, 0xee]));
+    await hit(dc.server.port, new Uint8Array(0));
+    await stillServes();
+  });
+
+  it('HTTP and random bytes are refused; the server keeps serving on every transport', async () => {
+    await hit(dc.server.port, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    for (let i = 0; i < 50; i++) await hit(dc.server.port, new Uint8Array(randomBytes(1 + (i * 37) % 500)), { end: i % 2 === 0 });
+    for (const t of ['abridged', 'full', 'obfuscated-padded'] as RawTransport[]) await stillServes(t);
+  });
+
+  it('unknown key ids and undecryptable messages get -404; frames shorter than a key id are dropped', async () => {
+    const unknownKey = new Uint8Array(randomBytes(8 + 16 + 64));
+    const r1 = await hit(dc.server.port, Buffer.concat([Buffer.from([0xee, 0xee, 0xee, 0xee]), le32(unknownKey.length), unknownKey]));
+    expect(r1.received.subarray(4).readInt32LE(0)).toBe(-404);
+
+    // A real key id with a forged body.
+    const c = await RawMtprotoClient.connect(dc.server.port);
+    await c.exchangeKey(dc.rsa.publicKeyPem);
+    const keyId = [...dc.store.keys.values()].find((k) => Buffer.from(k.key).equals(Buffer.from(c.authKey!)))!.id;
+    const forged = Buffer.concat([Buffer.from(keyId, 'hex'), randomBytes(16 + 64)]);
+    c.sendFrame(forged);
+    await c.waitClosed();
+    expect(c.transportErrors).toContain(404);
+
+    await hit(dc.server.port, Buffer.concat([Buffer.from([0xee, 0xee, 0xee, 0xee]), le32(4), Buffer.alloc(4)]));
+    await stillServes();
+  });
+
+  it('plain messages out of order or garbled: -404 and close', async () => {
+    for (const body of [
+      Buffer.concat([Buffer.alloc(8), Buffer.alloc(8), le32(200), Buffer.alloc(8)]), // length beyond the frame
+      Buffer.concat([Buffer.alloc(8), Buffer.alloc(8), le32(8), le32(0xf5045f1f), Buffer.alloc(4)]), // set_client_DH_params first
+      Buffer.concat([Buffer.alloc(8), Buffer.alloc(8), le32(8), le32(0x12345678), Buffer.alloc(4)]), // unknown constructor
+    ]) {
+      const r = await hit(dc.server.port, Buffer.concat([Buffer.from([0xee, 0xee, 0xee, 0xee]), le32(body.length), body]));
+      expect(r.received.subarray(4).readInt32LE(0)).toBe(-404);
+    }
+    await stillServes();
+  });
+
+  it('a replayed encrypted packet is not executed twice; a garbage container closes the connection', async () => {
+    const c = await RawMtprotoClient.connect(dc.server.port);
+    await c.exchangeKey(dc.rsa.publicKeyPem);
+    await c.callWithLayer({ _: 'help.getNearestDc' });
+    const before = dc.rpc.calls.length;
+    const msgId = c.nextMsgId();
+    for (let i = 0; i < 5; i++) c.send({ _: 'help.getNearestDc' }, { msgId, seqNo: 7 });
+    c.send({ _: 'mt_ping', pingId: Long.fromNumber(77) });
+    await c.waitFor((m) => m.obj?._ === 'mt_pong' && m.obj.pingId.eq(77));
+    expect(dc.rpc.calls.length).toBe(before + 1);
+
+    const container = Buffer.concat([le32(0x73f1f8dc), le32(1000)]);
+    c.sendEncrypted(new Uint8Array(container), { contentRelated: false });
+    await c.waitClosed();
+    await stillServes();
+  });
+
+  it('maxConnections: connections beyond the limit are refused, the rest keep working', async () => {
+    const small = await startTestDc({ limits: { maxConnections: 3, idleTimeoutMs: 30_000 }, log: () => undefined });
+    try {
+      const idle = await Promise.all([0, 1, 2].map(() => RawMtprotoClient.connect(small.server.port)));
+      const extra = await RawMtprotoClient.connect(small.server.port);
+      await extra.waitClosed();
+      idle[0].close();
+      await idle[0].waitClosed();
+      const c = await RawMtprotoClient.connect(small.server.port);
+      await c.exchangeKey(small.rsa.publicKeyPem);
+      c.close();
+      idle.forEach((x) => x.close());
+    } finally {
+      await small.server.close();
+    }
+  });
+
+  it('10,000 garbage connections leave the DC serving key exchanges, with no connections left and flat memory', async () => {
+    v8.setFlagsFromString('--expose_gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const heap = async (): Promise<number> => {
+      for (let i = 0; i < 3; i++) {
+        gc();
+        await new Promise((r) => setImmediate(r));
+      }
+      return process.memoryUsage().heapUsed;
+    };
+    const garbage = (i: number): Uint8Array => {
+      switch (i % 5) {
+        case 0:
+          return new Uint8Array(randomBytes(1 + (i % 700)));
+        case 1: // intermediate frame with a random "auth key id" → -404
+          return Buffer.concat([Buffer.from([0xee, 0xee, 0xee, 0xee]), le32(88), randomBytes(88)]);
+        case 2: // truncated abridged frame, half-closed by the client
+          return Buffer.concat([Buffer.from([0xef, 0x40]), randomBytes(20)]);
+        case 3: // obfuscated-looking init followed by noise
+          return Buffer.concat([Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]), randomBytes(200)]);
+        default: // full transport with a bad CRC
+          return Buffer.concat([le32(24), le32(0), randomBytes(16)]);
+      }
+    };
+    const run = async (from: number, count: number): Promise<void> => {
+      const batch = 250;
+      for (let i = from; i < from + count; i += batch) {
+        await Promise.all(
+          Array.from({ length: Math.min(batch, from + count - i) }, (_, j) => hit(dc.server.port, garbage(i + j), { end: true, pieces: 1 + ((i + j) % 3) })),
+        );
+      }
+    };
+    await run(0, 2000); // warm up: JIT, pools, buffers, the key exchange's lazily built parts
+    await stillServes();
+    const baseline = await heap();
+    await run(1000, 10_000);
+    await stillServes();
+    expect(dc.server.openConnections).toBeLessThanOrEqual(1);
+    const after = await heap();
+    console.log(`heap growth after 10,000 garbage connections: ${((after - baseline) / 1024).toFixed(0)} KiB`);
+    // Flat: 10,000 connections retained would be tens of MB; allow noise.
+    expect(after - baseline).toBeLessThan(4 * 1024 * 1024);
+  }, 180_000);
+});
