@@ -204,7 +204,8 @@ describe('encrypted layer', () => {
     const gz = TlBinaryWriter.manual(1024);
     gz.uint(0x3072cfa1);
     gz.bytes(deflateSync(b));
-    const ping = TlBinaryWriter.serializeObject(__tlWriterMap, { _: 'mt_ping', pingId: Long.fromNumber(5) });
+    const pingObj: { _: string; pingId: Long } = { _: 'mt_ping', pingId: Long.fromNumber(5) };
+    const ping = TlBinaryWriter.serializeObject(__tlWriterMap, pingObj);
     const ids = [c.nextMsgId(), c.nextMsgId(), c.nextMsgId()];
     const bodies = [a, gz.result(), ping];
     const w = TlBinaryWriter.manual(4096);
