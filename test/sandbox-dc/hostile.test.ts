@@ -126,11 +126,14 @@ describe('hostile input', () => {
     await stillServes();
   });
 
-  it('maxConnections: connections beyond the limit are refused, the rest keep working', async () => {
+  it('maxConnections: a connection beyond the limit is answered -429 and closed, the rest keep working', async () => {
     const small = await startTestDc({ limits: { maxConnections: 3, idleTimeoutMs: 30_000 }, log: () => undefined });
     try {
       const idle = await Promise.all([0, 1, 2].map(() => RawMtprotoClient.connect(small.server.port)));
-      const extra = await RawMtprotoClient.connect(small.server.port);
+      // Wait until the server has accepted all three (accept is asynchronous to connect).
+      while (small.server.openConnections < 3) await new Promise((r) => setTimeout(r, 10));
+      const extra = await RawMtprotoClient.connect(small.server.port, 'padded');
+      await expect(extra.exchangeKey(small.rsa.publicKeyPem)).rejects.toThrow(/transport error 429/);
       await extra.waitClosed();
       idle[0].close();
       await idle[0].waitClosed();

@@ -54,6 +54,8 @@ const MAX_CONTAINER_BYTES = 256 * 1024;
 const MAX_CONTAINER_MESSAGES = 64;
 /** Wrappers around the actual method that the core unwraps. */
 const MAX_WRAPPER_DEPTH = 8;
+/** Requests one session may have running at once; a client past this is flooding (memory bound). */
+const MAX_INFLIGHT_PER_SESSION = 1024;
 /** Keys forgotten through the controls; kept so late packets still get -404 if the store lags behind. */
 const MAX_FORGOTTEN_KEYS = 10_000;
 
@@ -206,6 +208,9 @@ export class EncryptedLayer {
       this.opts.log('debug', 'unparsable request', { msgId: inc.msgId.toString(), err: (err as Error).message });
       this.answer(inc, { error: { code: 400, message } });
       return;
+    }
+    if (inc.session.inflight.size >= MAX_INFLIGHT_PER_SESSION) {
+      return this.reject(inc, 'too many requests in flight');
     }
     void this.handleRpc(inc, method);
   }

@@ -34,6 +34,8 @@ const DEFAULT_LIMITS = {
 };
 const MAX_WRITE_BUFFER_BYTES = 16 * 1024 * 1024;
 const SESSION_SWEEP_MS = 60 * 1000;
+const OVERLOAD_ALLOWANCE = 256;
+const OVERLOADED_IDLE_MS = 2000;
 
 export class DcServer {
   readonly dcId: number;
@@ -41,6 +43,8 @@ export class DcServer {
   private boundPort: number;
   private server: Server | null = null;
   private readonly connections = new Set<Connection>();
+  /** Connections accepted over the limit, only to be told -429. */
+  private readonly overloaded = new Set<Connection>();
   private readonly keyExchanges = new WeakMap<Connection, KeyExchange>();
   private readonly salts = new SaltBook();
   private readonly layer: EncryptedLayer;
@@ -91,7 +95,8 @@ export class DcServer {
   async startListening(): Promise<void> {
     if (this.server) return;
     const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
-    server.maxConnections = this.limits.maxConnections;
+    // Room for a few connections over the limit, which are answered -429; beyond that, refused.
+    server.maxConnections = this.limits.maxConnections + OVERLOAD_ALLOWANCE;
     server.on('error', (err) => this.log('warn', 'listener error', { dc: this.dcId, err: err.message }));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
@@ -117,7 +122,7 @@ export class DcServer {
 
   /** Drops every open connection (sessions and keys stay, as when a network path breaks). */
   dropConnections(): void {
-    for (const conn of [...this.connections]) conn.close('dropped by control');
+    for (const conn of [...this.connections, ...this.overloaded]) conn.close('dropped by control');
   }
 
   /** Holds every rpc_result for `ms` milliseconds (0 = none). */
@@ -144,6 +149,10 @@ export class DcServer {
       socket.destroy();
       return;
     }
+    if (this.connections.size >= this.limits.maxConnections) {
+      this.refuseOverloaded(socket);
+      return;
+    }
     const conn = new Connection(socket, this.limits, {
       onFrame: (c, frame) => this.onFrame(c, frame),
       onClose: (c) => {
@@ -153,6 +162,22 @@ export class DcServer {
       log: this.log,
     });
     this.connections.add(conn);
+  }
+
+  /**
+   * Over the connection limit: like Telegram, answer the first frame with transport error -429
+   * (the framing must be known to send it) and close. Such connections get a short idle timeout,
+   * and beyond a small overflow allowance the listener refuses sockets outright.
+   */
+  private refuseOverloaded(socket: Socket): void {
+    this.log('debug', 'connection limit reached', { dc: this.dcId, open: this.connections.size });
+    const limits = { ...this.limits, idleTimeoutMs: Math.min(this.limits.idleTimeoutMs, OVERLOADED_IDLE_MS) };
+    const conn = new Connection(socket, limits, {
+      onFrame: (c) => c.failWith(429, 'connection limit reached'),
+      onClose: (c) => this.overloaded.delete(c),
+      log: this.log,
+    });
+    this.overloaded.add(conn);
   }
 
   private onFrame(conn: Connection, frame: Uint8Array): void {

@@ -88,7 +88,9 @@ export class IntermediateCodec implements FrameCodec {
   }
 
   encode(payload: Uint8Array): Uint8Array {
-    const pad = this.padded ? randomInt(16) : 0;
+    // A 4-byte payload is a transport error: it goes unpadded, since clients (mtcute) recognise
+    // errors by a frame length of exactly 4. No MTProto message is that short.
+    const pad = this.padded && payload.length > 4 ? randomInt(16) : 0;
     const out = new Uint8Array(4 + payload.length + pad);
     new DataView(out.buffer).setUint32(0, payload.length + pad, true);
     out.set(payload, 4);
