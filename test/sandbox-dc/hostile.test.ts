@@ -146,6 +146,35 @@ describe('hostile input', () => {
     }
   });
 
+  it('partial frames are bounded server-wide: the connection that would exceed the budget is closed', async () => {
+    const tight = await startTestDc({ limits: { maxReceiveBufferBytes: 300_000, idleTimeoutMs: 30_000 }, log: () => undefined });
+    try {
+      const partial = (): Buffer => Buffer.concat([Buffer.from([0xee, 0xee, 0xee, 0xee]), le32(500_000), randomBytes(120_000)]);
+      const sockets: Socket[] = [];
+      const closed: boolean[] = [];
+      for (let i = 0; i < 3; i++) {
+        const s = connect({ port: tight.server.port, host: '127.0.0.1' });
+        s.on('error', () => undefined);
+        s.resume();
+        const idx = i;
+        closed.push(false);
+        s.on('close', () => (closed[idx] = true));
+        await new Promise<void>((resolve) => s.write(partial(), () => resolve()));
+        sockets.push(s);
+      }
+      while (!closed[2]) await new Promise((r) => setTimeout(r, 20));
+      expect(closed.slice(0, 2)).toEqual([false, false]);
+      sockets[0].destroy();
+      // Budget released: a new client works.
+      const c = await RawMtprotoClient.connect(tight.server.port);
+      await c.exchangeKey(tight.rsa.publicKeyPem);
+      c.close();
+      sockets.forEach((s) => s.destroy());
+    } finally {
+      await tight.server.close();
+    }
+  });
+
   it('10,000 garbage connections leave the DC serving key exchanges, with no connections left and flat memory', async () => {
     v8.setFlagsFromString('--expose_gc');
     const gc = vm.runInNewContext('gc') as () => void;

@@ -7,6 +7,12 @@ export interface ConnectionLimits {
   maxFrameBytes: number;
   /** Unsent bytes queued for a peer that does not read; beyond this the connection is dropped. */
   maxWriteBufferBytes: number;
+  /**
+   * Received-but-incomplete frame bytes held across ALL connections of a server (shared object).
+   * A connection whose partial frame would push the total past `max` is closed, so many
+   * connections each sending most of a large frame cannot exhaust memory.
+   */
+  receiveBudget: { used: number; max: number };
 }
 
 export interface ConnectionEvents {
@@ -28,6 +34,8 @@ export class Connection {
   private codec: FrameCodec | null = null;
   private head: Uint8Array = new Uint8Array(0);
   private closed = false;
+  /** This connection's share of limits.receiveBudget. */
+  private heldBytes = 0;
   /** Timer armed by ping_delay_disconnect. */
   private disconnectTimer: NodeJS.Timeout | undefined;
 
@@ -67,7 +75,9 @@ export class Connection {
         this.codec = found.transport.codec;
         data = head.subarray(found.consumed);
       }
-      for (const frame of this.codec.decode(data)) {
+      const frames = this.codec.decode(data);
+      this.holdBytes(this.codec.buffered + this.head.length);
+      for (const frame of frames) {
         if (this.closed) return;
         this.events.onFrame(this, frame);
       }
@@ -76,6 +86,13 @@ export class Connection {
       this.events.log(level, 'closing connection on bad input', { conn: this.id, err: (err as Error).message });
       this.close('bad input');
     }
+  }
+
+  private holdBytes(n: number): void {
+    const budget = this.limits.receiveBudget;
+    budget.used += n - this.heldBytes;
+    this.heldBytes = n;
+    if (n > 0 && budget.used > budget.max) throw new TransportViolation('server-wide receive buffer budget exhausted');
   }
 
   /** Sends one MTProto payload. Drops the connection if the peer stopped reading. */
@@ -119,6 +136,8 @@ export class Connection {
       return;
     }
     this.closed = true;
+    this.limits.receiveBudget.used -= this.heldBytes;
+    this.heldBytes = 0;
     clearTimeout(this.disconnectTimer);
     this.head = new Uint8Array(0);
     this.codec = null;

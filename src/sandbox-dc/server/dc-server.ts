@@ -23,7 +23,13 @@ export interface DcServerOptions {
   rpc: RpcHandler;
   /** true: key exchanges must name the DC as id + 10000 (Telegram test DCs); false: as id; unset: either. */
   testMode?: boolean;
-  limits?: { maxConnections?: number; idleTimeoutMs?: number; maxFrameBytes?: number };
+  limits?: {
+    maxConnections?: number;
+    idleTimeoutMs?: number;
+    maxFrameBytes?: number;
+    /** Partial-frame bytes held across all connections (default 256 MiB). */
+    maxReceiveBufferBytes?: number;
+  };
   log?: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -33,6 +39,8 @@ const DEFAULT_LIMITS = {
   maxFrameBytes: 1024 * 1024 + 64 * 1024,
 };
 const MAX_WRITE_BUFFER_BYTES = 16 * 1024 * 1024;
+/** Partial frames held across all connections of one DC. */
+const MAX_TOTAL_RECEIVE_BUFFER_BYTES = 256 * 1024 * 1024;
 const SESSION_SWEEP_MS = 60 * 1000;
 const OVERLOAD_ALLOWANCE = 256;
 const OVERLOADED_IDLE_MS = 2000;
@@ -64,6 +72,7 @@ export class DcServer {
       idleTimeoutMs: opts.limits?.idleTimeoutMs ?? DEFAULT_LIMITS.idleTimeoutMs,
       maxFrameBytes: opts.limits?.maxFrameBytes ?? DEFAULT_LIMITS.maxFrameBytes,
       maxWriteBufferBytes: MAX_WRITE_BUFFER_BYTES,
+      receiveBudget: { used: 0, max: opts.limits?.maxReceiveBufferBytes ?? MAX_TOTAL_RECEIVE_BUFFER_BYTES },
     };
     this.layer = new EncryptedLayer({
       dcId: opts.dcId,
