@@ -154,9 +154,13 @@ export class EncryptedLayer {
     if (verdict === 'new') return true;
     if (verdict === 'too-old') {
       this.send(inc.session, { body: writeBadMsgNotification(msgId, seqNo, 20), contentRelated: false, response: true });
-    } else {
-      this.opts.log('debug', 'duplicate msg_id ignored', { keyId: inc.session.authKeyId, msgId: msgId.toString() });
+      return false;
     }
+    // A re-sent request: its answer goes out again if we still have it; otherwise it is ignored
+    // (still running: the answer will come; long gone: msgs_state_req tells the client).
+    const cached = inc.session.cachedAnswer(msgId);
+    if (cached) this.send(inc.session, { body: cached, contentRelated: true, response: true });
+    else this.opts.log('debug', 'duplicate msg_id ignored', { keyId: inc.session.authKeyId, msgId: msgId.toString() });
     return false;
   }
 
@@ -212,7 +216,9 @@ export class EncryptedLayer {
     if (inc.session.inflight.size >= MAX_INFLIGHT_PER_SESSION) {
       return this.reject(inc, 'too many requests in flight');
     }
-    void this.handleRpc(inc, method);
+    this.handleRpc(inc, method).catch((err: unknown) => {
+      this.opts.log('warn', 'rpc dispatch failed', { method: method._, err: (err as Error).message });
+    });
   }
 
   /** A client message that breaks the protocol: Telegram drops such connections. */
@@ -335,7 +341,6 @@ export class EncryptedLayer {
   /** Sends rpc_result (or rpc_error inside it) for the request `inc.msgId`. */
   private answer(inc: Incoming, reply: RpcReply, methodName = '?'): void {
     const { session, msgId } = inc;
-    session.markAnswered(msgId);
     let result: Uint8Array;
     if ('error' in reply) {
       result = writeRpcError(reply.error.code, reply.error.message);
@@ -348,7 +353,9 @@ export class EncryptedLayer {
       }
       if (result.length > GZIP_THRESHOLD) result = writeGzipPacked(result);
     }
-    this.send(session, { body: writeRpcResult(msgId, result), contentRelated: true, response: true });
+    const rpcResult = writeRpcResult(msgId, result);
+    session.markAnswered(msgId, rpcResult);
+    this.send(session, { body: rpcResult, contentRelated: true, response: true });
   }
 
   /** Queues a message for the session; everything queued in one tick leaves together (in a container if several). */

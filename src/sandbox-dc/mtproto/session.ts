@@ -14,6 +14,9 @@ export interface OutgoingMessage {
 
 const MAX_OUTBOX = 256;
 const MAX_REMEMBERED_ANSWERS = 512;
+const MAX_CACHED_ANSWERS = 32;
+const MAX_CACHED_ANSWER_BYTES = 64 * 1024;
+const MAX_CACHED_ANSWERS_BYTES = 512 * 1024;
 
 /** One MTProto session: (auth key, session_id). Outlives TCP connections; mtcute keeps its session_id across reconnects. */
 export class MtSession {
@@ -33,6 +36,8 @@ export class MtSession {
   readonly outbox: OutgoingMessage[] = [];
   flushScheduled = false;
   private contentCount = 0;
+  private readonly cachedAnswers = new Map<string, Uint8Array>();
+  private cachedBytes = 0;
 
   constructor(
     readonly authKeyId: string,
@@ -63,7 +68,11 @@ export class MtSession {
     if (this.outbox.length > MAX_OUTBOX) this.outbox.shift();
   }
 
-  markAnswered(msgId: Long): void {
+  /**
+   * Records that `msgId` was answered with `rpcResult` (the whole rpc_result message body). Recent
+   * small answers are kept so a client re-sending the same msg_id gets the answer again.
+   */
+  markAnswered(msgId: Long, rpcResult: Uint8Array): void {
     const k = msgId.toString();
     this.inflight.delete(k);
     this.answered.add(k);
@@ -71,5 +80,19 @@ export class MtSession {
       const oldest = this.answered.values().next().value;
       if (oldest !== undefined) this.answered.delete(oldest);
     }
+    if (rpcResult.length <= MAX_CACHED_ANSWER_BYTES) {
+      this.cachedAnswers.set(k, rpcResult);
+      this.cachedBytes += rpcResult.length;
+      for (const [key, body] of this.cachedAnswers) {
+        if (this.cachedAnswers.size <= MAX_CACHED_ANSWERS && this.cachedBytes <= MAX_CACHED_ANSWERS_BYTES) break;
+        this.cachedAnswers.delete(key);
+        this.cachedBytes -= body.length;
+      }
+    }
+  }
+
+  /** The rpc_result sent for `msgId`, if still cached. */
+  cachedAnswer(msgId: Long): Uint8Array | undefined {
+    return this.cachedAnswers.get(msgId.toString());
   }
 }
