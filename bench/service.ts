@@ -34,8 +34,7 @@ function rssKb(pid: number): number {
 async function startBare(kind: 'http' | 'fastify') {
   const port = await freePort();
   const t0 = performance.now();
-  // node directly on the compiled-free script would need a build; tsx adds the same constant to every bare run.
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bench', 'bare-servers.ts'), kind, String(port)], {
+  const proc = spawn(process.execPath, [path.join(REPO_ROOT, 'bench', 'bare-servers.mjs'), kind, String(port)], {
     cwd: REPO_ROOT,
     stdio: 'ignore',
   });
