@@ -29,6 +29,13 @@ export const SESSION_FILE_VERSION = 1;
 export const SESSION_FILE_MAX_BYTES = 1024 * 1024;
 /** MTProto permanent auth keys are 2048 bits. */
 export const AUTH_KEY_BYTES = 256;
+/**
+ * mtcute stores the key as the minimal big-endian bytes of the DH result (g^ab mod p), so one key
+ * exchange in 256 yields a 255-byte key (a leading zero byte dropped), one in 65,536 a 254-byte key, …
+ * Those keys are valid and must round-trip byte for byte (the auth_key_id is a hash of exactly these
+ * bytes); anything shorter than this is not a key (a chance of 2^-512 of being one).
+ */
+export const AUTH_KEY_MIN_BYTES = AUTH_KEY_BYTES - 64;
 
 /** mtcute key-value entries that matter for staying logged in (everything else stays in memory). */
 export const KV_DC_MAIN = 'dc_main';
@@ -184,8 +191,8 @@ export function decodeSessionFile(
   const doc = emptyDocument(onDisk.environment);
   for (const [dcId, keyB64] of Object.entries(onDisk.authKeys)) {
     const key = fromBase64(keyB64);
-    if (key.length !== AUTH_KEY_BYTES) {
-      throw new SessionFileError(file, 'corrupt', `${file}: the auth key of DC ${dcId} is not ${AUTH_KEY_BYTES} bytes`);
+    if (key.length < AUTH_KEY_MIN_BYTES || key.length > AUTH_KEY_BYTES) {
+      throw new SessionFileError(file, 'corrupt', `${file}: the auth key of DC ${dcId} is ${key.length} bytes, not a 2048-bit key`);
     }
     doc.authKeys.set(Number(dcId), key);
   }
