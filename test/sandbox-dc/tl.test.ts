@@ -17,7 +17,9 @@ import {
   encodeRpcResult,
   encodeServerDhParamsFail,
   encodeService,
+  inflateGzipPacked,
   parseTl,
+  readMsgContainer,
   readTlObject,
   serializeTl,
   serializeTlVector,
@@ -336,6 +338,36 @@ describe('hostile input', () => {
     const notZlib = encodeGzipPacked(Uint8Array.of(1, 2, 3, 4));
     notZlib[10] ^= 0xff;
     expect(() => parseTl(notZlib)).toThrow(TlParseError);
+  });
+});
+
+describe('container and gzip_packed readers the protocol core dispatches with', () => {
+  it('readMsgContainer keeps raw bodies and refuses bad layouts', () => {
+    const ping = write({ _: 'mt_ping', pingId: Long.ONE });
+    const msgs = readMsgContainer(encodeMsgContainer([{ msgId: Long.fromInt(4), seqNo: 1, body: ping }]));
+    expect(msgs).toHaveLength(1);
+    expect(msgs[0]!.msgId.toNumber()).toBe(4);
+    expect(Buffer.from(msgs[0]!.body)).toEqual(Buffer.from(ping));
+    const many = Array.from({ length: 1025 }, (_, i) => ({ msgId: Long.fromInt(i * 4), seqNo: 0, body: ping }));
+    expect(() => readMsgContainer(encodeMsgContainer(many))).toThrow(/1025 messages/);
+    expect(() => readMsgContainer(ping)).toThrow(TlParseError);
+    const oddLength = encodeMsgContainer([{ msgId: Long.ONE, seqNo: 1, body: ping }]);
+    new DataView(oddLength.buffer, oddLength.byteOffset).setInt32(20, 13, true);
+    expect(() => readMsgContainer(oddLength)).toThrow(/invalid length/);
+  });
+
+  it('inflateGzipPacked takes zlib (mtcute) and gzip framing, refuses bombs and garbage', () => {
+    const body = write({ _: 'mt_ping', pingId: Long.fromInt(7) });
+    const zlib = TlBinaryWriter.manual(256);
+    zlib.uint(0x3072cfa1);
+    zlib.bytes(deflateSync(body));
+    expect(Buffer.from(inflateGzipPacked(zlib.result()))).toEqual(Buffer.from(body));
+    expect(Buffer.from(inflateGzipPacked(encodeGzipPacked(body)))).toEqual(Buffer.from(body));
+    const bomb = TlBinaryWriter.manual(128 * 1024);
+    bomb.uint(0x3072cfa1);
+    bomb.bytes(gzipSync(new Uint8Array(64 * 1024 * 1024)));
+    expect(() => inflateGzipPacked(bomb.result())).toThrow(TlParseError);
+    expect(() => inflateGzipPacked(body)).toThrow(TlParseError);
   });
 });
 

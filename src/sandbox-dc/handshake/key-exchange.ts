@@ -6,23 +6,15 @@
  * error -404 and closes the connection, as Telegram's DCs do.
  */
 import { generatePrimeSync, randomBytes } from 'node:crypto';
-import type Long from 'long';
+import Long from 'long';
 import { aesIgeDecrypt, aesIgeEncrypt, tmpAesKeyIv } from '../crypto/aes.js';
 import { bigIntToBytes, bytesEqual, bytesToBigInt, concatBytes, xorBytes } from '../crypto/bigint-bytes.js';
 import { authKeyId, computeAuthKey, DH_G, DH_PRIME, newNonceHash, newServerDh } from '../crypto/dh.js';
 import { sha1 } from '../crypto/hash.js';
 import type { DcRsaKey } from '../crypto/rsa.js';
 import type { AuthKeyStore } from '../types.js';
-import { BinaryReader } from '../mtproto/binary.js';
-import {
-  readClientDhInnerData,
-  readHandshakeRequest,
-  readPqInnerData,
-  writeDhGenAnswer,
-  writeResPq,
-  writeServerDhInnerData,
-  writeServerDhParamsOk,
-} from './constructors.js';
+import { encodeDhGen, encodeResPq, encodeServerDhInnerData, encodeServerDhParamsOk, parseTl, readTlObject } from '../tl/index.js';
+import type { TlObject } from '../types.js';
 
 export interface KeyExchangeOptions {
   dcId: number;
@@ -35,6 +27,50 @@ export interface KeyExchangeOptions {
 }
 
 export type KeyExchangeResult = { reply: Uint8Array } | { failure: string };
+
+// The key-exchange constructors as tl/ reads them (field names as in mtcute's schema).
+interface ReqDhParams {
+  _: 'mt_req_DH_params';
+  nonce: Uint8Array;
+  serverNonce: Uint8Array;
+  p: Uint8Array;
+  q: Uint8Array;
+  publicKeyFingerprint: Long;
+  encryptedData: Uint8Array;
+}
+interface SetClientDhParams {
+  _: 'mt_set_client_DH_params';
+  nonce: Uint8Array;
+  serverNonce: Uint8Array;
+  encryptedData: Uint8Array;
+}
+type HandshakeRequest = { _: 'mt_req_pq' | 'mt_req_pq_multi'; nonce: Uint8Array } | ReqDhParams | SetClientDhParams;
+
+/** p_q_inner_data_dc, or the older p_q_inner_data without dc. */
+interface PqInnerData {
+  _: 'mt_p_q_inner_data' | 'mt_p_q_inner_data_dc';
+  pq: Uint8Array;
+  p: Uint8Array;
+  q: Uint8Array;
+  nonce: Uint8Array;
+  serverNonce: Uint8Array;
+  newNonce: Uint8Array;
+  dc?: number;
+}
+interface ClientDhInnerData {
+  _: 'mt_client_DH_inner_data';
+  nonce: Uint8Array;
+  serverNonce: Uint8Array;
+  retryId: Long;
+  gB: Uint8Array;
+}
+
+const REQUEST_NAMES = new Set(['mt_req_pq', 'mt_req_pq_multi', 'mt_req_DH_params', 'mt_set_client_DH_params']);
+const PQ_INNER_NAMES = new Set(['mt_p_q_inner_data', 'mt_p_q_inner_data_dc']);
+
+function asHandshakeRequest(obj: TlObject): HandshakeRequest | null {
+  return REQUEST_NAMES.has(obj._) ? (obj as unknown as HandshakeRequest) : null;
+}
 
 interface PqSent {
   step: 'pq-sent';
@@ -75,14 +111,15 @@ export class KeyExchange {
   /** Handles one plain-message body. Never throws. */
   handle(body: Uint8Array): KeyExchangeResult {
     try {
-      const req = readHandshakeRequest(body);
+      const req = asHandshakeRequest(parseTl(body));
       if (!req) return fail('unknown plain-message constructor');
-      switch (req.kind) {
-        case 'req_pq':
+      switch (req._) {
+        case 'mt_req_pq':
+        case 'mt_req_pq_multi':
           return this.onReqPq(req.nonce);
-        case 'req_DH_params':
+        case 'mt_req_DH_params':
           return this.onReqDhParams(req);
-        case 'set_client_DH_params':
+        case 'mt_set_client_DH_params':
           return this.onSetClientDhParams(req);
       }
     } catch (err) {
@@ -95,7 +132,7 @@ export class KeyExchange {
     const serverNonce = new Uint8Array(randomBytes(16));
     const { p, q } = newPq();
     this.state = { step: 'pq-sent', nonce, serverNonce, p, q };
-    return { reply: writeResPq(nonce, serverNonce, bigIntToBytes(p * q), [this.opts.rsaKey.fingerprint]) };
+    return { reply: encodeResPq(nonce, serverNonce, bigIntToBytes(p * q), [this.opts.rsaKey.fingerprint]) };
   }
 
   private acceptedDcIds(): Set<number> {
@@ -104,17 +141,18 @@ export class KeyExchange {
     return new Set(ids.flatMap((id) => [id, -id]));
   }
 
-  private onReqDhParams(req: Extract<ReturnType<typeof readHandshakeRequest>, { kind: 'req_DH_params' }>): KeyExchangeResult {
+  private onReqDhParams(req: ReqDhParams): KeyExchangeResult {
     const st = this.state;
     this.state = null;
     if (st?.step !== 'pq-sent') return fail('req_DH_params without req_pq');
     if (!bytesEqual(req.nonce, st.nonce) || !bytesEqual(req.serverNonce, st.serverNonce)) return fail('nonce mismatch');
     if (bytesToBigInt(req.p) !== st.p || bytesToBigInt(req.q) !== st.q) return fail('wrong p, q');
-    if (!req.fingerprint.eq(this.opts.rsaKey.fingerprint)) return fail('unknown RSA key fingerprint');
+    if (!req.publicKeyFingerprint.eq(this.opts.rsaKey.fingerprint)) return fail('unknown RSA key fingerprint');
     const decrypted = this.opts.rsaKey.decryptRsaPad(req.encryptedData);
     if (!decrypted) return fail('RSA_PAD decryption failed');
-    const inner = readPqInnerData(decrypted);
-    if (!inner) return fail('encrypted data is not p_q_inner_data');
+    // RSA_PAD's random padding follows the object and is left unread.
+    const inner = readTlObject(decrypted).value as unknown as PqInnerData;
+    if (!PQ_INNER_NAMES.has(inner._)) return fail('encrypted data is not p_q_inner_data');
     if (!bytesEqual(inner.nonce, st.nonce) || !bytesEqual(inner.serverNonce, st.serverNonce)) {
       return fail('inner nonce mismatch');
     }
@@ -125,7 +163,7 @@ export class KeyExchange {
 
     const { a, gA } = newServerDh();
     const serverTime = Math.floor(Date.now() / 1000);
-    const answer = writeServerDhInnerData(st.nonce, st.serverNonce, DH_G, DH_PRIME, gA, serverTime);
+    const answer = encodeServerDhInnerData({ nonce: st.nonce, serverNonce: st.serverNonce, g: DH_G, dhPrime: DH_PRIME, gA, serverTime });
     const unpadded = 20 + answer.length;
     const padding = randomBytes((16 - (unpadded % 16)) % 16);
     const answerWithHash = concatBytes(sha1(answer), answer, padding);
@@ -139,12 +177,10 @@ export class KeyExchange {
       tmpKey: key,
       tmpIv: iv,
     };
-    return { reply: writeServerDhParamsOk(st.nonce, st.serverNonce, aesIgeEncrypt(answerWithHash, key, iv)) };
+    return { reply: encodeServerDhParamsOk(st.nonce, st.serverNonce, aesIgeEncrypt(answerWithHash, key, iv)) };
   }
 
-  private onSetClientDhParams(
-    req: Extract<ReturnType<typeof readHandshakeRequest>, { kind: 'set_client_DH_params' }>,
-  ): KeyExchangeResult {
+  private onSetClientDhParams(req: SetClientDhParams): KeyExchangeResult {
     const st = this.state;
     if (st?.step !== 'dh-sent') {
       this.state = null;
@@ -159,11 +195,10 @@ export class KeyExchange {
       return fail('encrypted data not a multiple of 16 bytes');
     }
     const decrypted = aesIgeDecrypt(req.encryptedData, st.tmpKey, st.tmpIv);
-    const r = new BinaryReader(decrypted);
-    const hash = r.raw(20);
-    const start = r.pos;
-    const inner = readClientDhInnerData(r);
-    if (!inner || !bytesEqual(hash, sha1(decrypted.subarray(start, r.pos)))) {
+    // SHA1(client_DH_inner_data) | client_DH_inner_data | padding
+    const { value, end } = readTlObject(decrypted, 20);
+    const inner = value as unknown as ClientDhInnerData;
+    if (inner._ !== 'mt_client_DH_inner_data' || !bytesEqual(decrypted.subarray(0, 20), sha1(decrypted.subarray(20, end)))) {
       this.state = null;
       return fail('client_DH_inner_data hash mismatch');
     }
@@ -176,17 +211,17 @@ export class KeyExchange {
     if (!authKey) {
       this.state = null;
       // g_b out of range: the client must start over.
-      return { reply: writeDhGenAnswer('fail', st.nonce, st.serverNonce, new Uint8Array(16)) };
+      return { reply: encodeDhGen('fail', st.nonce, st.serverNonce, new Uint8Array(16)) };
     }
     const id = authKeyId(authKey);
     if (this.opts.authKeys.get(id)) {
       // auth_key_id collision: ask for a new g_b (retry_id = this key's aux hash); state stays.
-      return { reply: writeDhGenAnswer('retry', st.nonce, st.serverNonce, newNonceHash(st.newNonce, authKey, 2)) };
+      return { reply: encodeDhGen('retry', st.nonce, st.serverNonce, newNonceHash(st.newNonce, authKey, 2)) };
     }
     this.state = null;
     this.opts.authKeys.add({ id, key: authKey, dcId: this.opts.dcId, createdAt: Date.now() });
     const saltBytes = xorBytes(st.newNonce.subarray(0, 8), st.serverNonce.subarray(0, 8));
-    this.opts.onKeyCreated(id, new BinaryReader(saltBytes).long());
-    return { reply: writeDhGenAnswer('ok', st.nonce, st.serverNonce, newNonceHash(st.newNonce, authKey, 1)) };
+    this.opts.onKeyCreated(id, Long.fromBytesLE(Array.from(saltBytes)));
+    return { reply: encodeDhGen('ok', st.nonce, st.serverNonce, newNonceHash(st.newNonce, authKey, 1)) };
   }
 }

@@ -4,36 +4,39 @@
  * answers service messages itself and hands API calls to the RpcHandler, unwrapped from
  * invokeWithLayer / initConnection / invokeWithoutUpdates.
  */
-import Long from 'long';
+import type Long from 'long';
+import { TlBinaryReader, TlBinaryWriter } from '@mtcute/core/utils.js';
 import { decryptMessage, encryptMessage } from '../crypto/message-crypto.js';
 import type { Connection } from '../server/connection.js';
-import { parseTl, serializeTl, TlParseError } from '../tl/index.js';
+import {
+  encodeBadMsgNotification,
+  encodeBadServerSalt,
+  encodeDestroySessionResult,
+  encodeFutureSalts,
+  encodeGzipPacked,
+  encodeMsgContainer,
+  encodeMsgsStateInfo,
+  encodeNewSessionCreated,
+  encodePong,
+  encodeRpcAnswerDropped,
+  encodeRpcError,
+  encodeRpcResult,
+  ID_GZIP_PACKED,
+  ID_MSG_CONTAINER,
+  inflateGzipPacked,
+  parseTl,
+  peekConstructorId,
+  readMsgContainer,
+  serializeTl,
+  TlParseError,
+  type TlContainerMessage,
+} from '../tl/index.js';
 import type { AuthKeyRecord, AuthKeyStore, RpcCall, RpcHandler, RpcReply, TlObject } from '../types.js';
-import { BinaryReader, BinaryWriter, toHex } from './binary.js';
+import { asClientServiceMessage, isClientServiceConstructor, type ClientServiceMessage } from './client-service.js';
 import { checkClientMsgId, ServerMsgIdGenerator } from './msg-id.js';
 import { SaltBook } from './salts.js';
 import type { MtSession, OutgoingMessage } from './session.js';
 import { SessionRegistry } from './session-registry.js';
-import {
-  constructorOf,
-  readClientServiceMessage,
-  readGzipPacked,
-  readMsgContainer,
-  SVC,
-  writeBadMsgNotification,
-  writeBadServerSalt,
-  writeDestroySessionAnswer,
-  writeFutureSalts,
-  writeGzipPacked,
-  writeMsgContainer,
-  writeMsgsStateInfo,
-  writeNewSessionCreated,
-  writePong,
-  writeRpcAnswer,
-  writeRpcError,
-  writeRpcResult,
-  type ContainedMessage,
-} from './service-messages.js';
 
 export type LogFn = (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -95,7 +98,7 @@ export class EncryptedLayer {
 
   /** One encrypted frame from `conn`. Bad input closes the connection; never throws. */
   handleFrame(conn: Connection, frame: Uint8Array): void {
-    const keyId = toHex(frame.subarray(0, 8));
+    const keyId = Buffer.from(frame.buffer, frame.byteOffset, 8).toString('hex');
     const key = this.forgotten.has(keyId) ? undefined : this.opts.authKeys.get(keyId);
     if (!key) {
       this.opts.log('debug', 'unknown auth key', { conn: conn.id, keyId });
@@ -110,12 +113,13 @@ export class EncryptedLayer {
       conn.failWith(404, 'undecryptable message');
       return;
     }
-    const r = new BinaryReader(plain);
+    // salt:long session_id:long msg_id:long seq_no:int length:int (decryptMessage guarantees ≥ 32 bytes).
+    const r = TlBinaryReader.manual(plain);
     const salt = r.long();
     const sessionId = r.long();
     const msgId = r.long();
-    const seqNo = r.uint32();
-    const length = r.uint32();
+    const seqNo = r.uint();
+    const length = r.uint();
     const padding = plain.length - 32 - length;
     if (length % 4 !== 0 || length < 4 || padding < 12 || padding > 1024) {
       this.opts.log('debug', 'bad message length', { conn: conn.id, keyId, length });
@@ -130,18 +134,18 @@ export class EncryptedLayer {
 
     const problem = checkClientMsgId(msgId);
     if (problem) {
-      this.send(session, { body: writeBadMsgNotification(msgId, seqNo, problem), contentRelated: false, response: true });
+      this.send(session, { body: encodeBadMsgNotification(msgId, seqNo, problem), contentRelated: false, response: true });
       return;
     }
     if (!this.opts.salts.isValid(keyId, key.key, salt)) {
       const current = this.opts.salts.current(key.key);
-      this.send(session, { body: writeBadServerSalt(msgId, seqNo, current), contentRelated: false, response: true });
+      this.send(session, { body: encodeBadServerSalt(msgId, seqNo, current), contentRelated: false, response: true });
       return;
     }
     if (!this.acceptMsgId(inc, msgId, seqNo)) return;
     if (!session.announced) {
       session.announced = true;
-      const created = writeNewSessionCreated(msgId, session.uniqueId, this.opts.salts.current(key.key));
+      const created = encodeNewSessionCreated(msgId, session.uniqueId, this.opts.salts.current(key.key));
       this.send(session, { body: created, contentRelated: true, response: false });
     }
     if (session.outbox.length) this.scheduleFlush(session);
@@ -153,7 +157,7 @@ export class EncryptedLayer {
     const verdict = inc.session.seen.add(msgId);
     if (verdict === 'new') return true;
     if (verdict === 'too-old') {
-      this.send(inc.session, { body: writeBadMsgNotification(msgId, seqNo, 20), contentRelated: false, response: true });
+      this.send(inc.session, { body: encodeBadMsgNotification(msgId, seqNo, 20), contentRelated: false, response: true });
       return false;
     }
     // A re-sent request: its answer goes out again if we still have it; otherwise it is ignored
@@ -165,10 +169,10 @@ export class EncryptedLayer {
   }
 
   private dispatch(inc: Incoming, body: Uint8Array, topLevel: boolean): void {
-    const id = constructorOf(body);
-    if (id === SVC.msgContainer) {
+    const id = peekConstructorId(body);
+    if (id === ID_MSG_CONTAINER) {
       if (!topLevel) return this.reject(inc, 'nested msg_container');
-      let inner: ContainedMessage[];
+      let inner: TlContainerMessage[];
       try {
         inner = readMsgContainer(body);
       } catch (err) {
@@ -177,7 +181,7 @@ export class EncryptedLayer {
       for (const m of inner) {
         const problem = checkClientMsgId(m.msgId);
         if (problem) {
-          this.send(inc.session, { body: writeBadMsgNotification(m.msgId, m.seqNo, problem), contentRelated: false, response: true });
+          this.send(inc.session, { body: encodeBadMsgNotification(m.msgId, m.seqNo, problem), contentRelated: false, response: true });
           continue;
         }
         if (!this.acceptMsgId(inc, m.msgId, m.seqNo)) continue;
@@ -185,27 +189,20 @@ export class EncryptedLayer {
       }
       return;
     }
-    if (id === SVC.gzipPacked) {
+    if (id === ID_GZIP_PACKED) {
       let inflated: Uint8Array;
       try {
-        inflated = readGzipPacked(body);
+        inflated = inflateGzipPacked(body);
       } catch (err) {
         return this.reject(inc, `bad gzip_packed: ${(err as Error).message}`);
       }
       return this.dispatch(inc, inflated, false);
     }
-    let svc;
-    try {
-      svc = readClientServiceMessage(body);
-    } catch (err) {
-      return this.reject(inc, `bad service message: ${(err as Error).message}`);
-    }
-    if (svc) return this.handleService(inc, svc);
-
     let method: TlObject;
     try {
       method = parseTl(body);
     } catch (err) {
+      if (isClientServiceConstructor(id)) return this.reject(inc, `bad service message: ${(err as Error).message}`);
       const unknownId = err instanceof TlParseError ? err.constructorId : undefined;
       const message =
         unknownId !== undefined && unknownId === id ? `INPUT_METHOD_INVALID_${id.toString(16).padStart(8, '0')}` : 'INPUT_FETCH_ERROR';
@@ -213,6 +210,8 @@ export class EncryptedLayer {
       this.answer(inc, { error: { code: 400, message } });
       return;
     }
+    const svc = asClientServiceMessage(method);
+    if (svc) return this.handleService(inc, svc);
     if (inc.session.inflight.size >= MAX_INFLIGHT_PER_SESSION) {
       return this.reject(inc, 'too many requests in flight');
     }
@@ -227,45 +226,44 @@ export class EncryptedLayer {
     inc.conn.close(why);
   }
 
-  private handleService(inc: Incoming, svc: NonNullable<ReturnType<typeof readClientServiceMessage>>): void {
+  private handleService(inc: Incoming, svc: ClientServiceMessage): void {
     const { session, msgId } = inc;
-    switch (svc.kind) {
-      case 'msgs_ack':
-      case 'ignored':
+    switch (svc._) {
+      case 'mt_ping':
+        this.send(session, { body: encodePong(msgId, svc.pingId), contentRelated: false, response: true });
         return;
-      case 'ping':
-        this.send(session, { body: writePong(msgId, svc.pingId), contentRelated: false, response: true });
-        return;
-      case 'ping_delay_disconnect':
+      case 'mt_ping_delay_disconnect':
         inc.conn.armDisconnect(svc.disconnectDelay);
-        this.send(session, { body: writePong(msgId, svc.pingId), contentRelated: false, response: true });
+        this.send(session, { body: encodePong(msgId, svc.pingId), contentRelated: false, response: true });
         return;
-      case 'get_future_salts': {
+      case 'mt_get_future_salts': {
         const count = Math.min(Math.max(svc.num, 1), 64);
         const salts = this.opts.salts.future(inc.key.key, count);
         const now = Math.floor(Date.now() / 1000);
-        this.send(session, { body: writeFutureSalts(msgId, now, salts), contentRelated: true, response: true });
+        this.send(session, { body: encodeFutureSalts(msgId, now, salts), contentRelated: true, response: true });
         return;
       }
-      case 'msgs_state_req': {
-        const states = svc.msgIds.slice(0, 8192).map((id) => this.messageState(session, id));
-        this.send(session, { body: writeMsgsStateInfo(msgId, states), contentRelated: false, response: true });
+      case 'mt_msgs_state_req': {
+        const states = Uint8Array.from(svc.msgIds.slice(0, 8192), (id) => this.messageState(session, id));
+        this.send(session, { body: encodeMsgsStateInfo(msgId, states), contentRelated: false, response: true });
         return;
       }
-      case 'destroy_session': {
+      case 'mt_destroy_session': {
         const target = this.sessions.get(session.authKeyId, svc.sessionId);
         const ok = target !== undefined && target !== session;
         if (ok) this.sessions.remove(target);
-        this.send(session, { body: writeDestroySessionAnswer(ok, svc.sessionId), contentRelated: false, response: true });
+        this.send(session, { body: encodeDestroySessionResult(svc.sessionId, ok), contentRelated: false, response: true });
         return;
       }
-      case 'rpc_drop_answer': {
+      case 'mt_rpc_drop_answer': {
         const k = svc.reqMsgId.toString();
         // We cannot stop a running handler; its answer is still sent, which the spec allows.
-        const kind = session.inflight.has(k) ? 'dropped_running' : 'unknown';
-        this.send(session, { body: writeRpcResult(msgId, writeRpcAnswer(kind)), contentRelated: true, response: true });
+        const kind = session.inflight.has(k) ? 'running' : 'unknown';
+        this.send(session, { body: encodeRpcResult(msgId, encodeRpcAnswerDropped(kind)), contentRelated: true, response: true });
         return;
       }
+      default: // msgs_ack and the messages a server only takes note of
+        return;
     }
   }
 
@@ -343,17 +341,17 @@ export class EncryptedLayer {
     const { session, msgId } = inc;
     let result: Uint8Array;
     if ('error' in reply) {
-      result = writeRpcError(reply.error.code, reply.error.message);
+      result = encodeRpcError(reply.error.code, reply.error.message);
     } else {
       try {
         result = reply.result instanceof Uint8Array ? reply.result : serializeTl(reply.result);
       } catch (err) {
         this.opts.log('warn', 'cannot serialize rpc answer', { method: methodName, err: (err as Error).message });
-        result = writeRpcError(500, 'INTERNAL_SERVER_ERROR');
+        result = encodeRpcError(500, 'INTERNAL_SERVER_ERROR');
       }
-      if (result.length > GZIP_THRESHOLD) result = writeGzipPacked(result);
+      if (result.length > GZIP_THRESHOLD) result = encodeGzipPacked(result);
     }
-    const rpcResult = writeRpcResult(msgId, result);
+    const rpcResult = encodeRpcResult(msgId, result);
     session.markAnswered(msgId, rpcResult);
     this.send(session, { body: rpcResult, contentRelated: true, response: true });
   }
@@ -410,16 +408,16 @@ export class EncryptedLayer {
       }));
       msgId = this.msgIds.next(false);
       seqNo = session.nextSeqNo(false);
-      body = writeMsgContainer(inner);
+      body = encodeMsgContainer(inner);
     }
-    const plain = new BinaryWriter()
-      .long(this.opts.salts.current(session.authKey))
-      .long(session.sessionId)
-      .long(msgId)
-      .uint32(seqNo)
-      .uint32(body.length)
-      .raw(body)
-      .result();
+    const w = TlBinaryWriter.manual(32 + body.length);
+    w.long(this.opts.salts.current(session.authKey));
+    w.long(session.sessionId);
+    w.long(msgId);
+    w.uint(seqNo);
+    w.uint(body.length);
+    w.raw(body);
+    const plain = w.result();
     return encryptMessage(session.authKey, plain, 8);
   }
 }

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import Long from 'long';
-import type { FutureSalt } from './service-messages.js';
+import type { FutureSalt } from '../tl/index.js';
 
 export const SALT_PERIOD_SECONDS = 3600;
 const FIRST_SALT_LIFETIME_MS = 2 * SALT_PERIOD_SECONDS * 1000;

@@ -1,8 +1,15 @@
 import type Long from 'long';
 import type { Connection } from '../server/connection.js';
 import type { SessionInfo } from '../types.js';
-import { longToHex } from './binary.js';
 import { MtSession } from './session.js';
+
+/** A session id as 16 hex digits in wire (little-endian) order. */
+function longToHex(v: Long): string {
+  const b = Buffer.alloc(8);
+  b.writeInt32LE(v.low, 0);
+  b.writeInt32LE(v.high, 4);
+  return b.toString('hex');
+}
 
 const IDLE_SESSION_TTL_MS = 60 * 60 * 1000;
 const MAX_SESSIONS = 200_000;

@@ -13,8 +13,10 @@ import { tlSchema, type TlArg, type TlArgKind, type TlConstructor } from './sche
 
 /** Deepest nesting of objects/vectors accepted (real requests stay far below). */
 const MAX_DEPTH = 64;
-/** Largest gzip_packed payload we inflate (a client message is at most about 1 MB). */
+/** Largest gzip_packed payload we inflate (a client message is at most about 1 MB; this stops zip bombs). */
 const MAX_INFLATED_BYTES = 16 * 1024 * 1024;
+/** Most messages one msg_container may carry (clients send far fewer; Telegram's own limit is 1020). */
+const MAX_CONTAINER_MESSAGES = 1024;
 /** Smallest encoded size of one vector element, to bound counts by the bytes left. */
 const MIN_ELEMENT_SIZE: Record<TlArgKind, number> = {
   flags: 4, true: 4, int: 4, long: 8, int53: 8, double: 8, int128: 16, int256: 32,
@@ -22,6 +24,16 @@ const MIN_ELEMENT_SIZE: Record<TlArgKind, number> = {
 };
 
 const utf8 = new TextDecoder('utf-8');
+
+/** Inflates gzip_packed data, zlib (mtcute: 78 9c) or gzip (1f 8b) framing, at most `limit` bytes out. */
+function inflate(packed: Uint8Array, limit: number): Uint8Array {
+  try {
+    const out = unzipSync(packed, { maxOutputLength: Math.max(1, limit) });
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  } catch (err) {
+    throw new TlParseError(`bad gzip_packed data: ${(err as Error).message}`);
+  }
+}
 
 /** One element of a parsed msg_container; `body` is the raw inner message, for parseTl. */
 export interface TlContainerMessage {
@@ -256,14 +268,7 @@ class TlReader {
 
   /** gzip_packed packed_data:bytes → the object it contains (zlib or gzip framing). */
   private gzipPacked(): unknown {
-    const packed = this.bytes();
-    let inflated: Uint8Array;
-    try {
-      const opts = { maxOutputLength: Math.max(1, this.gzipBudget.left) };
-      inflated = unzipSync(packed, opts); // detects zlib (mtcute: 78 9c) and gzip (1f 8b) framing
-    } catch (err) {
-      throw new TlParseError(`bad gzip_packed data: ${(err as Error).message}`);
-    }
+    const inflated = inflate(this.bytes(), this.gzipBudget.left);
     this.gzipBudget.left -= inflated.length;
     this.enter();
     const inner = new TlReader(inflated, 0, this.gzipBudget);
@@ -276,6 +281,7 @@ class TlReader {
   /** msg_container: a bare vector of bare `message msg_id:long seqno:int bytes:int body:Object`. */
   containerBody(): TlContainerMessage[] {
     const count = this.uint();
+    if (count > MAX_CONTAINER_MESSAGES) throw new TlParseError(`msg_container of ${count} messages (at most ${MAX_CONTAINER_MESSAGES})`);
     if (count * 16 > this.remaining) throw new TlParseError(`msg_container of ${count} messages cannot fit in ${this.remaining} bytes`);
     const messages: TlContainerMessage[] = [];
     for (let i = 0; i < count; i++) {
@@ -311,6 +317,33 @@ export function readTlObject(data: Uint8Array, offset = 0): { value: TlObject; e
   } catch (err) {
     throw toParseError(err);
   }
+}
+
+/** The constructor id a TL body starts with (unsigned), or 0 when it is shorter than 4 bytes. */
+export function peekConstructorId(body: Uint8Array): number {
+  return body.length >= 4 ? new DataView(body.buffer, body.byteOffset, 4).getUint32(0, true) : 0;
+}
+
+/**
+ * The messages of a msg_container (body starts at its constructor id), with raw bodies left for the
+ * caller to dispatch one by one. Throws TlParseError on a bad layout.
+ */
+export function readMsgContainer(body: Uint8Array): TlContainerMessage[] {
+  const reader = new TlReader(body, 0, { left: 0 });
+  const id = reader.uint();
+  if (id !== ID_MSG_CONTAINER) throw new TlParseError(`expected msg_container, got 0x${id.toString(16)}`, id);
+  return reader.containerBody();
+}
+
+/**
+ * The inflated bytes of a gzip_packed object (body starts at its constructor id), zlib or gzip framing,
+ * at most 16 MiB. Throws TlParseError on bad data.
+ */
+export function inflateGzipPacked(body: Uint8Array): Uint8Array {
+  const reader = new TlReader(body, 0, { left: 0 });
+  const id = reader.uint();
+  if (id !== ID_GZIP_PACKED) throw new TlParseError(`expected gzip_packed, got 0x${id.toString(16)}`, id);
+  return inflate(reader.bytes(), MAX_INFLATED_BYTES);
 }
 
 /** Reads ONE boxed object of any kind a client may send (see readTlObject). Throws TlParseError. */

@@ -62,12 +62,15 @@ export function encodeGzipPacked(body: Uint8Array): Uint8Array {
   });
 }
 
+/** future_salt valid_since:int valid_until:int salt:long (bare, inside future_salts). */
+export interface FutureSalt {
+  validSince: number;
+  validUntil: number;
+  salt: Long;
+}
+
 /** future_salts#ae500895 req_msg_id:long now:int salts:vector<future_salt> — a bare vector of bare future_salt. */
-export function encodeFutureSalts(
-  reqMsgId: Long,
-  now: number,
-  salts: { validSince: number; validUntil: number; salt: Long }[],
-): Uint8Array {
+export function encodeFutureSalts(reqMsgId: Long, now: number, salts: FutureSalt[]): Uint8Array {
   return handWritten((w) => {
     w.uint(ID_FUTURE_SALTS);
     w.long(reqMsgId);
@@ -94,7 +97,7 @@ export function encodeServerDhParamsFail(nonce: Uint8Array, serverNonce: Uint8Ar
 /** Any service object mtcute's writer knows, by its `mt_` name (e.g. `{ _: 'mt_pong', msgId, pingId }`). */
 export function encodeService(obj: TlObject): Uint8Array {
   if (obj._ === 'mt_future_salts') {
-    const o = obj as unknown as { reqMsgId: Long; now: number; salts: { validSince: number; validUntil: number; salt: Long }[] };
+    const o = obj as unknown as { reqMsgId: Long; now: number; salts: FutureSalt[] };
     return encodeFutureSalts(o.reqMsgId, o.now, o.salts);
   }
   if (obj._ === 'mt_server_DH_params_fail') {
