@@ -41,6 +41,9 @@ export function buildApp({ config, account, logger }: BuildAppOptions): FastifyI
     requestTimeout: 60_000,
     clientErrorHandler: handleClientError,
     bodyLimit: BODY_LIMIT_BYTES,
+    // Node answers an HTTP/1.1 request without Host itself, with an empty 400; the hook below answers
+    // it in our JSON error shape instead.
+    http: { requireHostHeader: false },
     // Types are what the schema says: "123" is not turned into 123 nor 123 into "123".
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }) as unknown as FastifyInstance;
@@ -57,6 +60,14 @@ export function buildApp({ config, account, logger }: BuildAppOptions): FastifyI
     if (!closing) return;
     reply.header('connection', 'close');
     throw new HttpError(503, 'SHUTTING_DOWN', 'The service is shutting down');
+  });
+
+  app.addHook('onRequest', async (request) => {
+    const { httpVersionMajor, httpVersionMinor } = request.raw;
+    const isHttp11OrLater = httpVersionMajor > 1 || (httpVersionMajor === 1 && httpVersionMinor >= 1);
+    if (isHttp11OrLater && !request.headers.host) {
+      throw new HttpError(400, 'BAD_REQUEST', 'An HTTP/1.1 request must have a Host header');
+    }
   });
 
   app.addHook('onSend', async (_request, reply) => {

@@ -95,7 +95,10 @@ export function describeError(err: unknown): { status: number; code: string; mes
 
 function sendError(reply: FastifyReply, err: unknown, request: FastifyRequest): FastifyReply {
   const { status, code, message, headers } = describeError(err);
-  if (status >= 500) {
+  if (status >= 500 && isAccountError(err)) {
+    // A classified condition (Telegram unreachable, an rpc_error we do not map): expected, no stack trace.
+    request.log.warn({ status, code, method: request.method, route: request.routeOptions.url }, `Request failed: ${code}`);
+  } else if (status >= 500) {
     request.log.error({ err, method: request.method, route: request.routeOptions.url }, 'Request failed with an unexpected error');
   } else {
     request.log.debug({ status, code }, 'Request rejected');
