@@ -31,6 +31,8 @@ export interface AuthKeyStore {
   /** Called right after dh_gen_ok; must be durable before returning when the DC has a dataDir. */
   add(record: AuthKeyRecord): void;
   setLayer(id: string, layer: number, client?: AuthKeyRecord['client']): void;
+  /** Forgets the key (destroy_auth_key); a store without it answers destroy_auth_key_fail. */
+  remove?(id: string): void;
 }
 
 /** One API call, unwrapped from invokeWithLayer / initConnection / invokeWithoutUpdates by the core. */

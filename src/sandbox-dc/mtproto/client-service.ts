@@ -15,6 +15,7 @@ export type ClientServiceMessage =
   | { _: 'mt_msgs_state_req'; msgIds: Long[] }
   | { _: 'mt_destroy_session'; sessionId: Long }
   | { _: 'mt_rpc_drop_answer'; reqMsgId: Long }
+  | { _: 'mt_destroy_auth_key' }
   // Accepted and ignored.
   | { _: 'mt_http_wait' | 'mt_msg_resend_req' | 'mt_msgs_state_info' | 'mt_msgs_all_info' };
 
@@ -26,6 +27,7 @@ const SERVICE_NAMES: ReadonlySet<string> = new Set<ClientServiceMessage['_']>([
   'mt_msgs_state_req',
   'mt_destroy_session',
   'mt_rpc_drop_answer',
+  'mt_destroy_auth_key',
   'mt_http_wait',
   'mt_msg_resend_req',
   'mt_msgs_state_info',

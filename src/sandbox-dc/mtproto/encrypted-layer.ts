@@ -11,6 +11,7 @@ import type { Connection } from '../server/connection.js';
 import {
   encodeBadMsgNotification,
   encodeBadServerSalt,
+  encodeDestroyAuthKeyResult,
   encodeDestroySessionResult,
   encodeFutureSalts,
   encodeGzipPacked,
@@ -262,9 +263,31 @@ export class EncryptedLayer {
         this.send(session, { body: encodeRpcResult(msgId, encodeRpcAnswerDropped(kind)), contentRelated: true, response: true });
         return;
       }
+      case 'mt_destroy_auth_key':
+        this.destroyAuthKey(inc);
+        return;
       default: // msgs_ack and the messages a server only takes note of
         return;
     }
+  }
+
+  /**
+   * destroy_auth_key (sent by clients on log-out, encrypted with the key itself): answers
+   * destroy_auth_key_ok top-level, then forgets the key, so its next message gets -404. The answer
+   * (with anything else queued) leaves at once, because the key's sessions go with it.
+   */
+  private destroyAuthKey(inc: Incoming): void {
+    const { session, key } = inc;
+    const store = this.opts.authKeys;
+    if (!store.remove) {
+      this.send(session, { body: encodeDestroyAuthKeyResult('fail'), contentRelated: false, response: true });
+      return;
+    }
+    session.enqueue({ body: encodeDestroyAuthKeyResult('ok'), contentRelated: false, response: true });
+    this.flush(session);
+    store.remove(key.id);
+    this.forgetKey(key.id);
+    this.opts.log('info', 'auth key destroyed by its client', { keyId: key.id });
   }
 
   /** msgs_state_info status byte for one msg_id (core.telegram.org/mtproto/service_messages_about_messages). */

@@ -76,6 +76,9 @@ export class AuthKeyRegistry {
         const entry = this.entries.get(id);
         if (entry?.record.dcId === dcId) this.setLayer(id, layer, client);
       },
+      remove: (id) => {
+        if (this.entries.get(id)?.record.dcId === dcId) this.remove(id);
+      },
     };
   }
 

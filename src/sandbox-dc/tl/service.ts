@@ -141,6 +141,11 @@ export function encodeDestroySessionResult(sessionId: Long, existed: boolean): U
   return encodeService({ _: existed ? 'mt_destroy_session_ok' : 'mt_destroy_session_none', sessionId });
 }
 
+/** destroy_auth_key_ok / _none / _fail, the answer to destroy_auth_key (sent top-level). */
+export function encodeDestroyAuthKeyResult(result: 'ok' | 'none' | 'fail'): Uint8Array {
+  return encodeService({ _: `mt_destroy_auth_key_${result}` });
+}
+
 export function encodeRpcAnswerDropped(kind: 'unknown' | 'running' | { msgId: Long; seqNo: number; bytes: number }): Uint8Array {
   if (kind === 'unknown') return encodeService({ _: 'mt_rpc_answer_unknown' });
   if (kind === 'running') return encodeService({ _: 'mt_rpc_answer_dropped_running' });
