@@ -26,6 +26,7 @@ import { buildApp } from './http/index.js';
 import { createLogger, type Logger } from './logging/index.js';
 import { startSandboxDc, type SandboxLog } from './sandbox-dc/index.js';
 import { acquireDataDirLock } from './session/data-dir-lock.js';
+import { DataDirLockedError } from './session/errors.js';
 import { createSessionStore } from './session/session-store.js';
 
 /** A graceful stop must finish within this; then the process exits 1 whatever still hangs. */
@@ -81,12 +82,16 @@ async function main(): Promise<void> {
   }
 
   // 2. The data directory (0700) and its lock: one process per data directory, refused at once.
-  fs.mkdirSync(parsed.dataDir, { recursive: true, mode: 0o700 });
+  try {
+    fs.mkdirSync(parsed.dataDir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    fail(dataDirProblem(parsed.dataDir, err), 1);
+  }
   let lock: Awaited<ReturnType<typeof acquireDataDirLock>>;
   try {
     lock = await acquireDataDirLock(parsed.dataDir);
   } catch (err) {
-    fail((err as Error).message, 1);
+    fail(err instanceof DataDirLockedError ? err.message : dataDirProblem(parsed.dataDir, err), 1);
   }
   cleanups.push({ name: 'data directory lock', run: () => lock.release() });
 
@@ -176,6 +181,17 @@ async function main(): Promise<void> {
   }
   const status = account.status();
   log.info({ state: status.state, environment: status.environment }, LOG_MESSAGES.started);
+}
+
+/** A data directory that cannot be created, written or locked, said plainly (errno code and path). */
+function dataDirProblem(dataDir: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const detail = err instanceof Error ? err.message : String(err);
+  if (code === 'EEXIST' || code === 'ENOTDIR') return `data directory ${dataDir} exists and is not a directory (set DATA_DIR to a directory)`;
+  if (code === 'EROFS') return `data directory ${dataDir} is on a read-only filesystem (EROFS); the service must write its lock and session there (${detail})`;
+  if (code === 'EACCES' || code === 'EPERM') return `data directory ${dataDir} is not writable by this user (${code}): ${detail}`;
+  if (code === 'ENOSPC') return `data directory ${dataDir}: no space left on the device (ENOSPC): ${detail}`;
+  return `data directory ${dataDir} cannot be used: ${detail}`;
 }
 
 /** The sandbox DC's log sink, onto our logger (its own lines stay apart from the service's via `component`). */

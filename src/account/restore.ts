@@ -20,7 +20,10 @@ export function decideStartupState(store: SessionStore, maxIdleMs: number, now =
   const authState = store.authState();
   if (!store.hasSession()) {
     // auth_state.json without the keys it describes cannot be restored.
-    return authState ? { state: 'logged_out', reason: 'SESSION_FILE_MISSING', staleAuthState: true } : { state: 'logged_out' };
+    if (authState) return { state: 'logged_out', reason: 'SESSION_FILE_MISSING', staleAuthState: true };
+    // A session.json the store left untouched (another environment's) says why we start logged out.
+    const problem = store.loadProblem?.();
+    return problem ? { state: 'logged_out', reason: problem.reason } : { state: 'logged_out' };
   }
   if (authState) {
     const expiresAt = authStateExpiresAt(authState, maxIdleMs);

@@ -111,6 +111,27 @@ export async function removeFileDurable(file: string): Promise<void> {
   }
 }
 
+/**
+ * Tighten a group/world-readable regular file to 0600 (a symlink or an absent file is left alone).
+ * Returns a warning to log when the mode was (or could not be) fixed.
+ */
+export async function tightenFileMode(file: string): Promise<string | undefined> {
+  let stat;
+  try {
+    stat = await fsp.lstat(file);
+  } catch {
+    return undefined;
+  }
+  const mode = stat.mode & 0o777;
+  if (!stat.isFile() || (mode & 0o077) === 0) return undefined;
+  try {
+    await fsp.chmod(file, PRIVATE_FILE_MODE);
+    return `${file} had mode ${octal(mode)}; fixed to 0600`;
+  } catch (err) {
+    return `${file} has mode ${octal(mode)} and could not be fixed (${errnoCode(err)})`;
+  }
+}
+
 /** Rename `file` to `<file>.<label>-<time>` (the link itself if it is a symlink). Returns the new path. */
 export async function moveAside(file: string, label: string, now = new Date()): Promise<string> {
   // ISO time without ':' so the name is portable to filesystems that refuse colons.

@@ -55,6 +55,8 @@ export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> 
     nonce: randomBytes(12).toString('hex'),
   };
   const tmp = `${file}.${process.pid}.${me.nonce}`;
+  /** Said in the log when a stale lock (a crashed holder's) was taken over. */
+  let tookOver: string | undefined;
   await fsp.writeFile(tmp, JSON.stringify(me) + '\n', { mode: 0o600 });
   try {
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -63,6 +65,7 @@ export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> 
         await fsyncDir(path.dirname(file)).catch(() => undefined);
         heldHere.add(me.nonce);
         await removeLeftoverTempFiles(file);
+        if (tookOver) warnings.push(tookOver);
         return startHolding(file, me, warnings);
       } catch (err) {
         if (errnoCode(err) !== 'EEXIST') throw err;
@@ -72,6 +75,9 @@ export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> 
       const verdict = judge(holder);
       if (verdict === 'alive') throw lockedError(dataDir, holder.content);
       await takeOver(dataDir, file, holder);
+      tookOver = holder.content
+        ? `took over the data directory lock of process ${holder.content.pid} on ${holder.content.hostname} (since ${holder.content.acquiredAt}), which is no longer running`
+        : 'took over a stale, unreadable data directory lock';
     }
     throw new DataDirLockedError(dataDir, undefined, `data directory ${dataDir} is locked by a process that keeps changing; retry`);
   } finally {

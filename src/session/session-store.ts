@@ -13,14 +13,18 @@
  *   next write creates a regular 0600 file — following it would let whoever controls the link choose
  *   which keys we load. A session.json missing while session.json.bak exists means no session: the good
  *   copy replaces a damaged file, it never resurrects a deleted one. It does throw, touching nothing, when the file is
- *   encrypted and the key is missing or wrong, or when it belongs to another environment — those are
- *   configuration errors, and guessing would destroy a valid session.
+ *   encrypted and the key is missing or wrong — a configuration error, and guessing would destroy a valid session.
+ * - A session.json of another environment (production keys seen by a sandbox service, …) is left untouched, with
+ *   session.json.bak and auth_state.json: the store starts without a session and says why (loadProblem()). Only
+ *   when this environment writes its own session are the three moved aside (`<name>.other-environment-<time>`),
+ *   never overwritten.
+ * - A group/world-readable session.json.bak is tightened to 0600 at load, like the files that are read.
  */
 import type { ITelegramStorageProvider } from '@mtcute/core';
 import path from 'node:path';
-import { ensurePrivateDir, moveAside, removeFileDurable, removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
+import { ensurePrivateDir, moveAside, removeFileDurable, removeStaleTempFiles, tightenFileMode, writeFileAtomic } from './atomic-file.js';
 import { AUTH_STATE_MAX_BYTES, decodeAuthState, encodeAuthState, touchIsDue } from './auth-state.js';
-import { PersistenceWriteError, SessionFileError } from './errors.js';
+import { PersistenceWriteError, SessionFileError, errnoCode } from './errors.js';
 import { createDocumentStorage } from './mtcute-storage.js';
 import { readPrivateFile } from './safe-read.js';
 import { assertEncryptionKey } from './session-crypto.js';
@@ -33,7 +37,7 @@ import {
   type SessionDocument,
 } from './session-file.js';
 import { SerialQueue } from './serial-queue.js';
-import type { AuthStateFile, CreateStorageOptions, PersistenceError, SessionMeta, SessionStore } from './types.js';
+import type { AuthStateFile, CreateStorageOptions, LoadProblem, PersistenceError, SessionMeta, SessionStore } from './types.js';
 
 export const SESSION_FILE_NAME = 'session.json';
 export const SESSION_BACKUP_FILE_NAME = 'session.json.bak';
@@ -82,8 +86,10 @@ export class FileSessionStore implements SessionStore {
   /** False after clearSession() until something is written again: session.json should not exist. */
   private sessionWanted = false;
   private sessionOnDisk: OnDisk = undefined;
-  /** Set when load found a file we must not overwrite (wrong key, other environment). */
+  /** Set when load found a file we must not overwrite (encrypted, and the key is missing or wrong). */
   private sessionWriteBlock: SessionFileError | undefined;
+  /** Set when session.json belongs to another environment: its files are left alone until we must write ours. */
+  private foreign: LoadProblem | undefined;
 
   private auth: AuthStateFile | undefined;
   private authOnDisk: OnDisk = undefined;
@@ -136,8 +142,23 @@ export class FileSessionStore implements SessionStore {
       if (removed > 0) this.log.info({ file, removed }, 'removed temp files of an interrupted write');
     }
     this.sessionWriteBlock = undefined;
+    this.foreign = undefined;
     const main = await this.readSessionFile(this.sessionFile);
     let needsWrite = false;
+    if (main.kind === 'foreign') {
+      this.foreign = { reason: 'SESSION_OF_OTHER_ENVIRONMENT', message: main.message };
+      this.log.warn(
+        { file: this.sessionFile, reason: this.foreign.reason },
+        `${main.message}. Starting logged out and leaving it untouched; a login here moves it aside ` +
+          `(${SESSION_FILE_NAME}.other-environment-<time>) before writing this environment's session`,
+      );
+      this.setDocument(emptyDocument(this.opts.environment), false);
+      this.sessionOnDisk = null; // as far as this environment is concerned: no session.json, no auth_state.json
+      this.auth = undefined;
+      this.authOnDisk = null;
+      return false;
+    }
+    await this.tightenBackupMode();
     if (main.kind === 'ok') {
       this.setDocument(main.doc, true);
       this.sessionOnDisk = main.encrypted === !!this.opts.encryptionKey ? bodyOf(main.doc) : undefined;
@@ -169,7 +190,12 @@ export class FileSessionStore implements SessionStore {
    */
   private async readSessionFile(
     file: string,
-  ): Promise<{ kind: 'ok'; doc: SessionDocument; encrypted: boolean } | { kind: 'absent' } | { kind: 'damaged' }> {
+  ): Promise<
+    | { kind: 'ok'; doc: SessionDocument; encrypted: boolean }
+    | { kind: 'absent' }
+    | { kind: 'damaged' }
+    | { kind: 'foreign'; message: string }
+  > {
     const read = await readPrivateFile(file, SESSION_FILE_MAX_BYTES);
     if (read.kind === 'absent') return read;
     if (read.kind === 'ok') {
@@ -182,6 +208,7 @@ export class FileSessionStore implements SessionStore {
         return { kind: 'ok', doc: decoded.doc, encrypted: decoded.encrypted };
       } catch (err) {
         if (!(err instanceof SessionFileError)) throw err;
+        if (err.reason === 'environment_mismatch') return { kind: 'foreign', message: err.message };
         if (mustNotTouch(err)) {
           this.sessionWriteBlock = err;
           this.log.error({ file, reason: err.reason }, err.message);
@@ -215,6 +242,31 @@ export class FileSessionStore implements SessionStore {
       }
     }
     await this.moveAsideLogged(file, read.kind === 'refused' ? read.reason : 'unreadable', read.detail);
+  }
+
+  /** The good copy is read only when needed, so its mode is checked here (a copied data directory, a umask). */
+  private async tightenBackupMode(): Promise<void> {
+    const warning = await tightenFileMode(this.backupFile);
+    if (warning) this.log.warn({ file: this.backupFile }, warning);
+  }
+
+  /** Before this environment writes its first file: the other environment's files go aside, never overwritten. */
+  private async moveForeignFilesAside(): Promise<void> {
+    for (const file of [this.sessionFile, this.backupFile, this.authStateFile]) {
+      let movedTo: string;
+      try {
+        movedTo = await moveAside(file, 'other-environment');
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') continue;
+        throw PersistenceWriteError.from(file, err);
+      }
+      this.log.warn({ file, movedTo }, `${path.basename(file)} of another environment moved aside to ${path.basename(movedTo)}`);
+    }
+    this.foreign = undefined;
+  }
+
+  loadProblem(): LoadProblem | undefined {
+    return this.foreign ? { ...this.foreign } : undefined;
   }
 
   private async moveAsideLogged(file: string, reason: string, detail: string): Promise<void> {
@@ -352,6 +404,14 @@ export class FileSessionStore implements SessionStore {
   /** Bring both files to the in-memory state. Never throws: failures are recorded and retried. */
   private async flushOnce(): Promise<void> {
     let failure: PersistenceWriteError | undefined;
+    if (this.foreign && this.isDirty()) {
+      try {
+        await this.moveForeignFilesAside();
+      } catch (err) {
+        this.recordFailure(PersistenceWriteError.from(this.sessionFile, err));
+        return;
+      }
+    }
     const sessionBody = this.desiredSession();
     if (sessionBody !== this.sessionOnDisk) {
       try {
@@ -453,5 +513,5 @@ function bodyOf(doc: SessionDocument): string {
 
 /** Files whose problem is our configuration, not their content: never moved, never overwritten. */
 function mustNotTouch(err: SessionFileError): boolean {
-  return err.reason === 'decrypt_failed' || err.reason === 'encryption_key_missing' || err.reason === 'environment_mismatch';
+  return err.reason === 'decrypt_failed' || err.reason === 'encryption_key_missing';
 }

@@ -45,6 +45,13 @@ export interface PersistenceError {
   at: string; // ISO
 }
 
+/** Why load() started without a session although session.json is there (told in status as `reason`). */
+export interface LoadProblem {
+  /** Stable code, e.g. SESSION_OF_OTHER_ENVIRONMENT. */
+  reason: string;
+  message: string;
+}
+
 export interface CreateStorageOptions {
   /**
    * The DCs the mtcute client is configured with (its `defaultDcs`). mtcute itself records the primary
@@ -78,6 +85,11 @@ export interface SessionStore {
   removeAuthState(): Promise<void>;
   /** Forget the auth keys and login data (session.json), keeping nothing of the dead key. */
   clearSession(): Promise<void>;
+  /**
+   * Set when load() left session.json untouched and started without a session (another environment's
+   * file); cleared once this environment writes its own session.
+   */
+  loadProblem?(): LoadProblem | undefined;
   /** The last write failure, if the latest write attempt failed. */
   persistenceError(): PersistenceError | undefined;
   /** Write pending data (if any) and stop timers. */

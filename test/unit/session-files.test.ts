@@ -211,20 +211,24 @@ describe('damaged session.json: moved aside, start from the good copy (or withou
   });
 });
 
-describe('configuration mismatches: clear typed error, nothing moved or overwritten', () => {
-  it('session.json of another environment', async () => {
+describe('configuration mismatches: nothing moved or overwritten until this environment writes its own', () => {
+  it('session.json of another environment: no session, a load problem, the file untouched; a write moves it aside first', async () => {
     await writeGoodSession();
     const before = await fsp.readFile(sessionPath());
     const store = newStore({ environment: 'production' });
-    const err = await store.load().catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(SessionFileError);
-    expect(err).toMatchObject({ reason: 'environment_mismatch' });
+    await store.load();
+    expect(store.hasSession()).toBe(false);
+    expect(store.loadProblem()).toMatchObject({ reason: 'SESSION_OF_OTHER_ENVIRONMENT' });
     expect(await fsp.readFile(sessionPath())).toEqual(before);
     expect(await movedAside()).toHaveLength(0);
-    // Writes are refused rather than overwriting the other environment's session.
+    // This environment's first write keeps the other one's file, renamed, never overwritten.
     await store.updateMeta({ floodWaits: { x: 1 } });
-    expect(store.persistenceError()).toMatchObject({ code: 'EBLOCKED' });
-    expect(await fsp.readFile(sessionPath())).toEqual(before);
+    expect(store.persistenceError()).toBeUndefined();
+    expect(store.loadProblem()).toBeUndefined();
+    const names = await fsp.readdir(dataDir);
+    const aside = names.find((n) => n.startsWith('session.json.other-environment-'));
+    expect(aside).toBeDefined();
+    expect(await fsp.readFile(path.join(dataDir, aside!))).toEqual(before);
   });
 });
 

@@ -179,6 +179,10 @@ export class CrashWorker {
     let state = status.body.state as LoginState;
     if (state === 'authenticated' && this.keyMaybeDead) state = await this.settleMaybeDeadKey(svc);
 
+    // Half the cycles first log in to the end (answers awaited, no kill), so that kills also land in
+    // the moments only an authenticated session has (refresh, /me, logout) as often as in login steps.
+    if (state !== 'authenticated' && this.random() < 0.5) state = await this.completeLogin(svc, state);
+
     const moment = this.chooseMoment(state);
     const before = state;
     const { answer } = await this.killDuring(svc, moment);
@@ -199,6 +203,23 @@ export class CrashWorker {
     this.stats.kills++;
     this.stats.byMoment.startup++;
     this.checkFiles();
+  }
+
+  /** Runs login steps to their answers (no kill) until authenticated; returns the state reached. */
+  private async completeLogin(svc: ServiceProcess, from: LoginState): Promise<LoginState> {
+    let state = from;
+    for (let step = 0; step < 4 && state !== 'authenticated'; step++) {
+      const moment = this.chooseMoment(state);
+      const [method, route] = ROUTES[moment];
+      const answer = await this.request(svc, method, route, this.bodyFor(moment));
+      this.lastVerifyRefused = answer.status >= 400 && (moment === 'verify-code' || moment === 'verify-password');
+      const status = await this.request(svc, 'GET', '/api/telegram/status');
+      state = status.body.state as LoginState;
+      // Answered and observed: this is now what the files must hold.
+      this.promised = state;
+      this.acceptable = new Set([state]);
+    }
+    return state;
   }
 
   private chooseMoment(state: LoginState): Exclude<Moment, 'startup' | 'refresh'> {
