@@ -5,7 +5,7 @@
  * It exposes the low-level knobs (msg_id, salt, session_id, raw bytes) that hostile-input tests need.
  * The framing and the client side of the handshake are written here independently of the server code.
  */
-import { constants, createCipheriv, createHash, publicEncrypt, randomBytes, type Cipher } from 'node:crypto';
+import { constants, createCipheriv, createDiffieHellman, createHash, publicEncrypt, randomBytes, type Cipher, type DiffieHellman } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import Long from 'long';
@@ -57,15 +57,32 @@ function fromBig(v: bigint, len?: number): Uint8Array {
   out.set(raw, len - raw.length);
   return out;
 }
-function modPow(b: bigint, e: bigint, m: bigint): bigint {
-  let r = 1n;
-  b %= m;
-  while (e > 0n) {
-    if (e & 1n) r = (r * b) % m;
-    e >>= 1n;
-    b = (b * b) % m;
+function stripLeadingZeros(b: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < b.length && b[i] === 0) i++;
+  return b.subarray(i);
+}
+
+/**
+ * The client's half of the DH: g_b and g^ab with OpenSSL (bigint modPow costs ~50 ms per exchange
+ * and would make the bench measure this client). Creating a DiffieHellman tests the prime, so one
+ * per (prime, g) is kept; each call sets its own private exponent and uses it synchronously.
+ * Both results are minimal-length big-endian bytes, as clients keep them.
+ */
+const dhByGroup = new Map<string, DiffieHellman>();
+function clientDh(prime: Uint8Array, g: number, gA: Uint8Array): { gB: Uint8Array; authKey: Uint8Array } {
+  const group = `${Buffer.from(prime).toString('hex')}:${g}`;
+  let dh = dhByGroup.get(group);
+  if (!dh) {
+    dh = createDiffieHellman(Buffer.from(prime), Buffer.from([g]));
+    dhByGroup.set(group, dh);
   }
-  return r;
+  dh.setPrivateKey(Buffer.from(fromBig(toBig(new Uint8Array(randomBytes(256))) % toBig(prime), 256)));
+  dh.generateKeys();
+  return {
+    gB: stripLeadingZeros(new Uint8Array(dh.getPublicKey())),
+    authKey: stripLeadingZeros(new Uint8Array(dh.computeSecret(Buffer.from(gA)))),
+  };
 }
 const u8 = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
 
@@ -345,11 +362,7 @@ export class RawMtprotoClient {
     const { key, iv } = tmpAesKeyIv(newNonce, serverNonce);
     const answerWithHash = aesIgeDecrypt(dhParams.encryptedAnswer, key, iv);
     const dhInner = TlBinaryReader.deserializeObject(__tlReaderMap, answerWithHash.subarray(20)) as Obj;
-    const dhPrime = toBig(dhInner.dhPrime);
-    const gA = toBig(dhInner.gA);
-    const b = toBig(new Uint8Array(randomBytes(256))) % dhPrime;
-    const gB = fromBig(modPow(BigInt(dhInner.g), b, dhPrime));
-    const authKey = fromBig(modPow(gA, b, dhPrime));
+    const { gB, authKey } = clientDh(dhInner.dhPrime, dhInner.g, dhInner.gA);
     const clientInner = serialize({ _: 'mt_client_DH_inner_data', nonce, serverNonce, retryId: Long.ZERO, gB });
     let dataWithHash = u8(sha1(clientInner), clientInner);
     dataWithHash = u8(dataWithHash, new Uint8Array(randomBytes((16 - (dataWithHash.length % 16)) % 16)));
