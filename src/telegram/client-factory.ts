@@ -17,7 +17,7 @@ export interface SandboxDcAddress {
 }
 
 export interface CreateClientOptions {
-  config: Pick<Config, 'environment' | 'telegram' | 'sandbox'>;
+  config: Pick<Config, 'environment' | 'telegram' | 'sandbox'> & Partial<Pick<Config, 'retryMaxDelayMs'>>;
   /** The storage for a client that starts from these DCs (the store records them beside the first key). */
   storage: (primaryDcs: DcOptions) => ITelegramStorageProvider;
   logger: Logger;
@@ -59,6 +59,34 @@ function mtcuteLogManager(logger: Logger): LogManager {
     else child.debug({ tag }, message);
   };
   return manager;
+}
+
+/** mtcute's defaults: reconnect waits climb to 5 s; at most 5 connection attempts per 10 s ("sanity" limiter). */
+const MTCUTE_RECONNECT_CAP_MS = 5000;
+const MTCUTE_SANITY_WINDOW_MS = 10_000;
+const MTCUTE_SANITY_CONNECTS = 5;
+/** Floors that keep a tiny RETRY_MAX_DELAY from turning reconnects into a hammering loop. */
+const MIN_RECONNECT_CAP_MS = 1000;
+const MIN_SANITY_WINDOW_MS = 2000;
+
+/**
+ * How long mtcute waits before reconnecting a lost connection: at once, then doubling from 1 s up to
+ * RETRY_MAX_DELAY clamped to [1 s, 5 s]. mtcute's default climbs to 5 s whatever our cap says.
+ */
+export function reconnectionDelayMs(previousWait: number | null, retryMaxDelayMs = MTCUTE_RECONNECT_CAP_MS): number {
+  const cap = Math.min(MTCUTE_RECONNECT_CAP_MS, Math.max(MIN_RECONNECT_CAP_MS, retryMaxDelayMs));
+  if (previousWait === null) return 0;
+  return Math.min(cap, Math.max(MIN_RECONNECT_CAP_MS, previousWait * 2));
+}
+
+/**
+ * mtcute's connect-attempt limiter ("sanity": 5 per 10 s) made no stricter than RETRY_MAX_DELAY (window
+ * clamped to [2 s, 10 s]). With the default, after a few quick drops the next reconnect was held back up
+ * to 10 s, so a session came back to `valid` well after the backoff cap the operator set (the reliability
+ * suite measured 4–6 s with a 2 s cap). The default RETRY_MAX_DELAY (60 s) keeps mtcute's limiter as is.
+ */
+export function connectSanityWindowMs(retryMaxDelayMs = MTCUTE_SANITY_WINDOW_MS): number {
+  return Math.min(MTCUTE_SANITY_WINDOW_MS, Math.max(MIN_SANITY_WINDOW_MS, retryMaxDelayMs));
 }
 
 /** Where a fresh client starts: Telegram's DC 2 (production or test), or the sandbox DC 2. */
@@ -104,8 +132,11 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
         floodWaiter: { maxWait: 0 },
         internalErrors: { maxRetries: 2 },
       }),
+      floodControl: { sanity: [{ count: MTCUTE_SANITY_CONNECTS, windowMs: connectSanityWindowMs(config.retryMaxDelayMs) }] },
     },
     initConnectionOptions: { deviceModel: 'telegram-service', appVersion: '0.1.0' },
+    // After an outage the session must come back within RETRY_MAX_DELAY: mtcute's reconnects follow it too.
+    reconnectionStrategy: ({ previousWait }) => reconnectionDelayMs(previousWait, config.retryMaxDelayMs),
   };
 
   const client = new TelegramClient(common);
