@@ -179,9 +179,9 @@ export class CrashWorker {
     let state = status.body.state as LoginState;
     if (state === 'authenticated' && this.keyMaybeDead) state = await this.settleMaybeDeadKey(svc);
 
-    // Half the cycles first log in to the end (answers awaited, no kill), so that kills also land in
+    // A third of the cycles first log in to the end (answers awaited, no kill), so that kills also land in
     // the moments only an authenticated session has (refresh, /me, logout) as often as in login steps.
-    if (state !== 'authenticated' && this.random() < 0.5) state = await this.completeLogin(svc, state);
+    if (state !== 'authenticated' && this.random() < 0.3) state = await this.completeLogin(svc, state);
 
     const moment = this.chooseMoment(state);
     const before = state;
