@@ -15,7 +15,7 @@ import type { AccountService } from '../account/types.js';
 import type { Config } from '../config/types.js';
 import { HttpError } from './errors.js';
 import { createBearerAuthHook } from './plugins/bearer-auth.js';
-import { handleClientError, handleFrameworkError, installErrorHandling } from './plugins/error-handling.js';
+import { handleClientError, handleFrameworkError, installErrorHandling, notFoundMessage } from './plugins/error-handling.js';
 import { DEFAULT_LOGIN_RATE_LIMIT, type LoginRateLimit } from './plugins/login-rate-limit.js';
 import { healthzRoute } from './routes/healthz.js';
 import { telegramRoutes } from './routes/telegram/index.js';
@@ -96,7 +96,7 @@ export function buildApp({ config, account, logger }: BuildAppOptions): FastifyI
       api.addHook('onRequest', authenticate);
       // Unknown /api paths: the token is checked first, so an anonymous caller learns nothing about routes.
       api.setNotFoundHandler({ preHandler: authenticate }, async (request) => {
-        throw new HttpError(404, 'NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]!.slice(0, 100)}`);
+        throw new HttpError(404, 'NOT_FOUND', notFoundMessage(request.method));
       });
       await api.register(telegramRoutes, {
         prefix: '/telegram',

@@ -67,7 +67,7 @@ async function startFuzzService(dataDir?: string): Promise<ServiceProcess> {
   return startService({
     ...(dataDir ? { dataDir } : {}),
     sandbox: dcAddress(),
-    env: { LOGIN_RATE_LIMIT: '0', CLIENT_READY_TIMEOUT: '5s', RETRY_MAX_DELAY: '500', LOG_LEVEL: 'debug' },
+    env: { LOGIN_RATE_LIMIT: '0', CLIENT_READY_TIMEOUT: '15s', RETRY_MAX_DELAY: '500', LOG_LEVEL: 'debug' },
   });
 }
 

@@ -41,7 +41,7 @@ function start(dataDir: string | undefined, key: string | undefined, noWait = fa
   return startService({
     ...(dataDir ? { dataDir } : {}),
     sandbox: dcAddress(),
-    env: { SESSION_ENCRYPTION_KEY: key, LOGIN_RATE_LIMIT: '0', CLIENT_READY_TIMEOUT: '5s', RETRY_MAX_DELAY: '500' },
+    env: { SESSION_ENCRYPTION_KEY: key, LOGIN_RATE_LIMIT: '0', CLIENT_READY_TIMEOUT: '15s', RETRY_MAX_DELAY: '500' },
     ...(noWait ? { noWait: true } : {}),
   });
 }

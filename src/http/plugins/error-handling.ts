@@ -131,13 +131,18 @@ export function handleClientError(err: Error & { code?: string }, socket: Duplex
 
 const STATUS_CODES_TEXT: Record<number, string> = { 400: 'Bad Request', 431: 'Request Header Fields Too Large' };
 
+/**
+ * The 404 message names the method but never echoes the path: a path may carry what a client pasted
+ * by mistake (a login code, a token), and error bodies and logs hold no secrets.
+ */
+export function notFoundMessage(method: string): string {
+  const shown = /^[A-Z][A-Z-]{0,19}$/.test(method) ? method : 'this method';
+  return `No route for ${shown} at this path; see the README for the API's routes`;
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err, request, reply) => sendError(reply, err, request));
-  app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0]!.slice(0, 100);
-    return reply
-      .code(404)
-      .type('application/json; charset=utf-8')
-      .send(errorBody('NOT_FOUND', `No route ${request.method} ${path}`));
-  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).type('application/json; charset=utf-8').send(errorBody('NOT_FOUND', notFoundMessage(request.method))),
+  );
 }
