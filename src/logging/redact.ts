@@ -94,15 +94,30 @@ export function scrubSecrets<T>(value: T, depth = 0): T {
   return (out ?? value) as T;
 }
 
-/** Replaces each known secret value (at least 8 characters) in a finished log line. */
+/**
+ * Replaces each known secret value (at least 8 characters) in a finished log line, in any letter case
+ * (an API hash upper-cased by some message is still the hash) and in its JSON-escaped form.
+ */
 export function createSecretScrubber(secrets: Array<string | undefined>): (line: string) => string {
   const known = [...new Set(secrets.filter((s): s is string => typeof s === 'string' && s.length >= 8))];
   if (known.length === 0) return (line) => line;
+  const forms = new Set<string>();
+  for (const secret of known) {
+    forms.add(secret);
+    forms.add(JSON.stringify(secret).slice(1, -1));
+  }
+  // Longest first, so a secret that contains another is replaced whole.
+  const alternatives = [...forms].sort((a, b) => b.length - a.length).map(escapeRegExp);
+  const pattern = new RegExp(alternatives.join('|'), 'gi');
+  const lowered = [...forms].map((f) => f.toLowerCase());
   return (line) => {
-    let out = line;
-    for (const secret of known) {
-      if (out.includes(secret)) out = out.split(secret).join(CENSORED);
-    }
-    return out;
+    // Cheap pre-check: most lines hold no secret.
+    const lower = line.toLowerCase();
+    if (!lowered.some((f) => lower.includes(f))) return line;
+    return line.replace(pattern, CENSORED);
   };
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
