@@ -5,7 +5,7 @@
  * Anything out of order or failing a check is a failure; the caller answers it with transport
  * error -404 and closes the connection, as Telegram's DCs do.
  */
-import { generatePrimeSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import Long from 'long';
 import { aesIgeDecrypt, aesIgeEncrypt, tmpAesKeyIv } from '../crypto/aes.js';
 import { bigIntToBytes, bytesEqual, bytesToBigInt, concatBytes, xorBytes } from '../crypto/bigint-bytes.js';
@@ -15,6 +15,7 @@ import type { DcRsaKey } from '../crypto/rsa.js';
 import type { AuthKeyStore } from '../types.js';
 import { encodeDhGen, encodeResPq, encodeServerDhInnerData, encodeServerDhParamsOk, parseTl, readTlObject } from '../tl/index.js';
 import type { TlObject } from '../types.js';
+import { newPq } from './pq.js';
 
 export interface KeyExchangeOptions {
   dcId: number;
@@ -88,15 +89,6 @@ interface DhSent {
   a: bigint;
   tmpKey: Uint8Array;
   tmpIv: Uint8Array;
-}
-
-/** pq: the product of two random distinct 31-bit primes, so a 62-bit number the client factorizes. */
-function newPq(): { p: bigint; q: bigint } {
-  for (;;) {
-    const x = generatePrimeSync(31, { bigint: true });
-    const y = generatePrimeSync(31, { bigint: true });
-    if (x !== y) return x < y ? { p: x, q: y } : { p: y, q: x };
-  }
 }
 
 function fail(failure: string): KeyExchangeResult {
