@@ -42,6 +42,8 @@ export interface AccountServiceOptions {
 /** saved_at in auth_state.json is refreshed by API activity at most this often. */
 export const TOUCH_INTERVAL_MS = 10 * 60 * 1000;
 const RETRY_BASE_MS = 1000;
+/** A call retried on a fresh client after a recovery replaced the one it was using (bounded). */
+const MAX_CALL_ATTEMPTS = 3;
 
 type Validation = AccountStatus['session']['validation'];
 type Connection = AccountStatus['session']['connection'];
@@ -155,14 +157,21 @@ class TelegramAccountService implements AccountService {
     if (epoch !== this.epoch || this.stopped || this.state !== 'authenticated') return 'done';
     const wait = floodWaitRemainingSeconds(this.store, 'users.getUsers');
     if (wait > 0) return { retryAfterMs: wait * 1000 };
+    let client: TelegramClient | undefined;
     try {
-      const user = await this.getMe(await this.ensureClient());
+      client = await this.ensureClient();
+      const user = await this.getMe(client);
       if (epoch !== this.epoch) return 'done';
       this.markValid(user);
       return 'done';
     } catch (err) {
       if (epoch !== this.epoch || this.stopped) return 'done';
       const classified = classifiedOf(err);
+      if (classified.kind === 'network' && client && this.clientReplaced(client)) {
+        // A recovery dropped the client under this attempt: its outcome, not this failure, decides.
+        await this.recovery?.catch(() => undefined);
+        return this.connection === 'online' && this.validation === 'valid' ? 'done' : 'retry';
+      }
       switch (classified.kind) {
         case 'auth_key_unregistered':
           return (await this.recover(epoch, classified.text)) === 'inconclusive' ? 'retry' : 'done';
@@ -442,24 +451,34 @@ class TelegramAccountService implements AccountService {
   }
 
   async me(): Promise<PublicUser> {
+    let recoveryTried = false;
     for (let attempt = 1; ; attempt++) {
       if (this.state !== 'authenticated') throw new AccountError('NOT_AUTHENTICATED', 'Not logged in');
       const epoch = this.epoch;
       const wait = floodWaitRemainingSeconds(this.store, 'users.getUsers');
       if (wait > 0) throw new AccountError('FLOOD_WAIT', `Telegram asked to wait ${wait} s`, wait);
+      let client: TelegramClient | undefined;
       try {
-        const user = await this.getMe(await this.ensureClient());
+        client = await this.ensureClient();
+        const user = await this.getMe(client);
         if (epoch === this.epoch) this.markValid(user);
         this.touch();
         return toPublicUser(user);
       } catch (err) {
-        if (epoch !== this.epoch) throw new AccountError('NOT_AUTHENTICATED', 'The session changed while asking Telegram');
+        if (epoch !== this.epoch) throw await this.sessionEndedError();
         const classified = classifiedOf(err);
-        if (classified.kind === 'auth_key_unregistered' && attempt === 1) {
+        if (classified.kind === 'network' && client && this.clientReplaced(client) && attempt < MAX_CALL_ATTEMPTS) {
+          // A recovery started by another call dropped the client under this one: the failure says nothing
+          // about Telegram. Wait for that recovery's outcome and ask again on the client it leaves.
+          await this.recovery?.catch(() => undefined);
+          continue;
+        }
+        if (classified.kind === 'auth_key_unregistered' && !recoveryTried) {
+          recoveryTried = true;
           const result = await this.recover(epoch, classified.text);
           if (result === 'recovered') continue;
           if (result === 'inconclusive') throw new AccountError('TELEGRAM_UNAVAILABLE', 'Telegram cannot be reached right now');
-          throw new AccountError('NOT_AUTHENTICATED', 'The session is no longer valid; log in again');
+          throw await this.sessionEndedError();
         }
         if (classified.kind === 'revoked') {
           await this.mutex.run(() => this.markRevoked(epoch, classified.text));
@@ -470,6 +489,23 @@ class TelegramAccountService implements AccountService {
         throw toAccountError(err);
       }
     }
+  }
+
+  /** Whether `client` is no longer the service's client (a recovery, logout or revocation dropped it). */
+  private clientReplaced(client: TelegramClient): boolean {
+    return this.client !== client;
+  }
+
+  /**
+   * The answer for a call whose session ended while it waited on Telegram. Every call that ran into the same
+   * revocation gets the same answer (SESSION_REVOKED), not only the one that noticed it first.
+   */
+  private async sessionEndedError(): Promise<AccountError> {
+    // A transition in progress (files being cleared) finishes under the mutex; read the state after it.
+    await this.mutex.run(() => Promise.resolve());
+    if (this.state === 'revoked') return new AccountError('SESSION_REVOKED', `Telegram revoked the session (${this.reason ?? 'revoked'})`);
+    if (this.state === 'authenticated') return new AccountError('NOT_AUTHENTICATED', 'The session changed while asking Telegram; try again');
+    return new AccountError('NOT_AUTHENTICATED', 'The session is no longer valid; log in again');
   }
 
   touch(): void {
