@@ -132,12 +132,38 @@ export async function tightenFileMode(file: string): Promise<string | undefined>
   }
 }
 
-/** Rename `file` to `<file>.<label>-<time>` (the link itself if it is a symlink). Returns the new path. */
-export async function moveAside(file: string, label: string, now = new Date()): Promise<string> {
-  // ISO time without ':' so the name is portable to filesystems that refuse colons.
+/**
+ * Keep `file` as `<file>.<label>-<time>` while leaving it in place (a hard link), so the caller can then
+ * replace `file` atomically and `file` is never missing in between. Directories (and filesystems without
+ * hard links) are renamed instead: `original` says which happened.
+ */
+export async function setAside(file: string, label: string, now = new Date()): Promise<{ path: string; original: 'kept' | 'moved' }> {
+  const stat = await fsp.lstat(file);
+  if (!stat.isDirectory()) {
+    const target = await freeAsideName(file, label, now);
+    try {
+      await fsp.link(file, target);
+      await fsyncDir(path.dirname(file)).catch(() => undefined);
+      return { path: target, original: 'kept' };
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw err;
+      // EPERM, EXDEV, ENOTSUP, EMLINK…: fall back to a rename.
+    }
+  }
+  return { path: await moveAside(file, label, now), original: 'moved' };
+}
+
+async function freeAsideName(file: string, label: string, now: Date): Promise<string> {
   const target = `${file}.${label}-${now.toISOString().replace(/:/g, '-')}`;
   let candidate = target;
   for (let n = 1; await exists(candidate); n++) candidate = `${target}.${n}`;
+  return candidate;
+}
+
+/** Rename `file` to `<file>.<label>-<time>` (the link itself if it is a symlink). Returns the new path. */
+export async function moveAside(file: string, label: string, now = new Date()): Promise<string> {
+  // ISO time without ':' so the name is portable to filesystems that refuse colons.
+  const candidate = await freeAsideName(file, label, now);
   await fsp.rename(file, candidate);
   await fsyncDir(path.dirname(file)).catch(() => undefined);
   return candidate;

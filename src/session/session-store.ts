@@ -22,7 +22,15 @@
  */
 import type { ITelegramStorageProvider } from '@mtcute/core';
 import path from 'node:path';
-import { ensurePrivateDir, moveAside, removeFileDurable, removeStaleTempFiles, tightenFileMode, writeFileAtomic } from './atomic-file.js';
+import {
+  ensurePrivateDir,
+  moveAside,
+  removeFileDurable,
+  removeStaleTempFiles,
+  setAside,
+  tightenFileMode,
+  writeFileAtomic,
+} from './atomic-file.js';
 import { AUTH_STATE_MAX_BYTES, decodeAuthState, encodeAuthState, touchIsDue } from './auth-state.js';
 import { PersistenceWriteError, SessionFileError, errnoCode } from './errors.js';
 import { createDocumentStorage } from './mtcute-storage.js';
@@ -168,34 +176,71 @@ export class FileSessionStore implements SessionStore {
       this.setDocument(emptyDocument(this.opts.environment), false);
       this.sessionOnDisk = null;
     } else {
-      // main was damaged and has been moved aside: the last-known-good copy, or nothing.
-      const backup = await this.readSessionFile(this.backupFile);
+      // main is damaged: the last-known-good copy, or nothing.
+      const backup = await this.readSessionFile(this.backupFile, true);
       if (backup.kind === 'ok') {
-        this.log.warn({ file: this.sessionFile }, 'session.json restored from the last-known-good copy (session.json.bak)');
-        this.setDocument(backup.doc, true);
-        needsWrite = true;
+        needsWrite = await this.restoreFromBackup(backup.doc, main);
       } else {
+        await this.moveAsideLogged(this.sessionFile, main.reason, main.detail);
         this.log.warn({ file: this.sessionFile }, 'no usable session.json or good copy; starting without a session');
         this.setDocument(emptyDocument(this.opts.environment), false);
+        this.sessionOnDisk = null; // main was moved aside
       }
-      this.sessionOnDisk = null; // main was moved aside
     }
     await this.loadAuthState();
     return needsWrite;
   }
 
   /**
-   * Read and decode one session file. A damaged file is moved aside ('damaged'); a file we must not
-   * touch throws after blocking writes.
+   * session.json is damaged and the good copy is fine. The damaged file is kept as
+   * session.json.corrupt-<time> (a hard link, so session.json itself never goes missing) and session.json
+   * is replaced atomically by the good copy at once: a kill -9 at any point leaves either the damaged file
+   * (the next start does this again) or the restored one — never "session.json missing next to a good
+   * copy", which reads as a deleted session (logged out). Returns whether a write is still due.
+   */
+  private async restoreFromBackup(doc: SessionDocument, damaged: { reason: string; detail: string }): Promise<boolean> {
+    let stillInPlace: boolean;
+    try {
+      const kept = await setAside(this.sessionFile, 'corrupt');
+      stillInPlace = kept.original === 'kept';
+      this.log.error({ file: this.sessionFile, reason: damaged.reason, movedTo: kept.path }, `${damaged.detail}; moved aside to ${path.basename(kept.path)}`);
+    } catch (err) {
+      // Cannot keep a copy (the directory refuses changes): the good copy is served from memory and written
+      // over the damaged file once the directory accepts writes again.
+      this.log.error({ file: this.sessionFile, reason: damaged.reason, code: errnoCode(err) }, `${damaged.detail}; could not move it aside`);
+      stillInPlace = true;
+    }
+    this.log.warn({ file: this.sessionFile }, 'session.json restored from the last-known-good copy (session.json.bak)');
+    this.setDocument(doc, true);
+    this.sessionOnDisk = stillInPlace ? undefined : null;
+    const body = bodyOf(doc);
+    try {
+      await this.writeSession(body);
+      this.sessionOnDisk = body;
+      return false;
+    } catch (err) {
+      this.recordFailure(PersistenceWriteError.from(this.sessionFile, err));
+      return true;
+    }
+  }
+
+  /**
+   * Read and decode one session file. A damaged file is moved aside when `moveIfDamaged` (else the caller
+   * decides); a file we must not touch throws after blocking writes.
    */
   private async readSessionFile(
     file: string,
+    moveIfDamaged = false,
   ): Promise<
     | { kind: 'ok'; doc: SessionDocument; encrypted: boolean }
     | { kind: 'absent' }
-    | { kind: 'damaged' }
+    | { kind: 'damaged'; reason: string; detail: string }
     | { kind: 'foreign'; message: string }
   > {
+    const damaged = async (reason: string, detail: string) => {
+      if (moveIfDamaged) await this.moveAsideLogged(file, reason, detail);
+      return { kind: 'damaged' as const, reason, detail };
+    };
     const read = await readPrivateFile(file, SESSION_FILE_MAX_BYTES);
     if (read.kind === 'absent') return read;
     if (read.kind === 'ok') {
@@ -214,13 +259,10 @@ export class FileSessionStore implements SessionStore {
           this.log.error({ file, reason: err.reason }, err.message);
           throw err;
         }
-        await this.moveAsideLogged(file, err.reason, err.message);
-        return { kind: 'damaged' };
+        return damaged(err.reason, err.message);
       }
     }
-    const reason = read.kind === 'refused' ? read.reason : 'unreadable';
-    await this.moveAsideLogged(file, reason, read.detail);
-    return { kind: 'damaged' };
+    return damaged(read.kind === 'refused' ? read.reason : 'unreadable', read.detail);
   }
 
   private async loadAuthState(): Promise<void> {

@@ -7,16 +7,20 @@
  *
  * Size: 200 kills in `npm test`, 1,000 in `npm run test:soak`. CRASH_SEED=<n> repeats a run.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startService } from '../helpers/service-process.js';
 import { CrashWorker, type CrashStats, type Moment } from './harness/crash-worker.js';
-import { seededRandom, uniquePhone } from './harness/shared-dc.js';
+import { inspectDataDir } from './harness/data-dir.js';
+import { RELIABILITY_ENV, sandboxOf, seededRandom, sleep, uniquePhone } from './harness/shared-dc.js';
 import { recordTotals, size } from './totals.js';
 
 const KILLS = size(200, 1000);
+const RESTORE_KILLS = size(30, 150);
 const WORKERS = Number(process.env.CRASH_WORKERS ?? 6);
 const SEED = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000);
 
@@ -73,6 +77,64 @@ describe('kill -9 of the real service at random moments', () => {
     }
   }, 600_000);
 });
+
+describe('kill -9 during a start that restores session.json from the good copy', () => {
+  it(`${RESTORE_KILLS} kills around the restore: session.json is never missing, the good copy never damaged, the session never lost`, async () => {
+    const dataDir = path.join(root, 'restore', 'data');
+    const phone = uniquePhone('1559');
+    dc.controls.createUser({ phone, firstName: 'Restore' });
+    const first = await startService({ dataDir, sandbox: sandboxOf(dc), env: { ...RELIABILITY_ENV } });
+    expect((await first.request('POST', '/api/telegram/auth/send-code', { phone })).status).toBe(200);
+    expect((await first.request('POST', '/api/telegram/auth/verify-code', { code: dc.controls.lastCode(phone) })).body.state).toBe('authenticated');
+    expect(await first.stop()).toBe(0);
+
+    const random = seededRandom(SEED + 7);
+    const problems: string[] = [];
+    const damage = () => fs.writeFileSync(path.join(dataDir, 'session.json'), randomBytes(400));
+    // When does the restore happen after the spawn? Measured on a start that is not killed.
+    damage();
+    let spawnedAt = Date.now();
+    const probe = await startService({ dataDir, sandbox: sandboxOf(dc), env: { ...RELIABILITY_ENV } });
+    const restoredLine = await probe.waitForLog('session.json restored from the last-known-good copy (session.json.bak)');
+    let restoreAtMs = logTime(restoredLine.time) - spawnedAt;
+    expect(await probe.stop()).toBe(0);
+
+    let kills = 0;
+    for (let i = 0; i < RESTORE_KILLS; i++) {
+      if (inspectDataDir(dataDir).session.kind === 'ok') damage();
+      // Most kills within ±40 ms of the restore, the rest anywhere in the start.
+      const delay = random() < 0.75 ? restoreAtMs + (random() - 0.5) * 80 : random() * 1.5 * restoreAtMs;
+      spawnedAt = Date.now();
+      const svc = await startService({ dataDir, noWait: true, sandbox: sandboxOf(dc), env: { ...RELIABILITY_ENV } });
+      await sleep(Math.max(0, delay));
+      await svc.kill9();
+      kills++;
+      const line = svc.logLines().find((l) => l.msg === 'session.json restored from the last-known-good copy (session.json.bak)');
+      if (line) restoreAtMs = 0.8 * restoreAtMs + 0.2 * (logTime(line.time) - spawnedAt);
+      const snap = inspectDataDir(dataDir);
+      if (snap.session.kind === 'absent') problems.push(`kill ${i} (${Math.round(delay)} ms): session.json missing next to the good copy`);
+      if (snap.backup.kind !== 'ok') problems.push(`kill ${i}: session.json.bak is ${snap.backup.kind}`);
+      if (snap.authState.kind !== 'ok') problems.push(`kill ${i}: auth_state.json is ${snap.authState.kind}`);
+    }
+    const last = await startService({ dataDir, sandbox: sandboxOf(dc), env: { ...RELIABILITY_ENV } });
+    try {
+      const status = await last.request('GET', '/api/telegram/status');
+      const lost = status.body.state === 'authenticated' ? 0 : 1;
+      console.log(`restore under kill -9: ${kills} kills, restore at ~${Math.round(restoreAtMs)} ms after spawn; sessions lost ${lost}`);
+      recordTotals('crash (kill -9 during restore)', { casesTried: kills, kills, sessionsLost: lost, httpRequests: 1 });
+      expect(problems).toEqual([]);
+      expect(status.body).toMatchObject({ state: 'authenticated' });
+      await last.waitForLog('Session restored successfully from persistent state');
+    } finally {
+      expect(await last.stop()).toBe(0);
+    }
+  }, 300_000);
+});
+
+/** pino's `time` (epoch ms, or an ISO string with a custom timestamp). */
+function logTime(time: unknown): number {
+  return typeof time === 'number' ? time : Date.parse(String(time));
+}
 
 function sum(all: CrashStats[]): CrashStats {
   const total: CrashStats = {
