@@ -155,7 +155,7 @@ export class CrashWorker {
   private async cycle(): Promise<void> {
     if (this.random() < 0.2) return this.killDuringStartup();
 
-    const refresh = this.promised === 'authenticated' && !this.keyMaybeDead && this.random() < 0.4;
+    const refresh = this.promised === 'authenticated' && !this.keyMaybeDead && this.random() < 0.55;
     const backdatedTo = refresh ? backdateAuthState(this.opts.dataDir, HOUR_MS) : undefined;
     const svc = await this.startOrCrash();
 
