@@ -99,7 +99,7 @@ describe(`network faults against a logged-in, busy service (${FAULTS} faults${SO
       expect(filesAtStart.authKeys).not.toBeNull();
       expect(filesAtStart.authStateUserId).toBe(account.userId);
 
-      const counts = { faults: 0, httpRequests: 0, unexpected5xx: 0, falseLogouts: 0, sessionsLost: 0, restarts: 0 };
+      const counts = { faults: 0, httpRequests: 0, unexpected5xx: 0, falseLogouts: 0, sessionsLost: 0, restarts: 0, kills: 0 };
       const byKind = new Map<FaultKind, number>();
       const spentByKind = new Map<FaultKind, number>();
       const recoveries: { kind: FaultKind; ms: number }[] = [];
@@ -146,6 +146,7 @@ describe(`network faults against a logged-in, busy service (${FAULTS} faults${SO
       };
       const restart = async (svc: ServiceProcess, hard: boolean): Promise<ServiceProcess> => {
         counts.restarts++;
+        if (hard) counts.kills++;
         if (hard) await svc.kill9();
         else expect(await svc.stop()).toBe(0);
         return start();
@@ -259,6 +260,7 @@ describe(`network faults against a logged-in, busy service (${FAULTS} faults${SO
             case 'dc-down-at-start': {
               const hard = random() < 0.5;
               counts.restarts++;
+              if (hard) counts.kills++;
               if (hard) await svc.kill9();
               else expect(await svc.stop()).toBe(0);
               await dc.controls.stopListening();
@@ -320,7 +322,7 @@ describe(`network faults against a logged-in, busy service (${FAULTS} faults${SO
       console.log(
         [
           `network faults: seed ${seed}, ${counts.faults} faults in ${((Date.now() - began) / 1000).toFixed(1)} s, ` +
-            `${counts.restarts} restarts, ${counts.httpRequests} HTTP requests`,
+            `${counts.restarts} restarts (${counts.kills} by kill -9), ${counts.httpRequests} HTTP requests`,
           `  by kind: ${[...byKind].map(([k, n]) => `${k} ${n} (${Math.round((spentByKind.get(k) ?? 0) / n)} ms each)`).join(', ')}`,
           `  back to valid after the DC recovered (${times.length} faults took the session offline): ` +
             `p50 ${percentile(times, 50)} ms, max ${times.at(-1) ?? 0} ms (bound ${RECOVERY_BOUND_MS} ms)`,
@@ -330,6 +332,7 @@ describe(`network faults against a logged-in, busy service (${FAULTS} faults${SO
       recordTotals('network faults', {
         casesTried: counts.faults,
         faultsInjected: counts.faults,
+        kills: counts.kills,
         httpRequests: counts.httpRequests,
         sessionsLost: counts.sessionsLost,
         falseLogouts: counts.falseLogouts,
