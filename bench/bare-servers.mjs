@@ -1,6 +1,7 @@
 // Bare baselines, plain JavaScript run by plain node (no loader), as the service runs from dist/:
 //   node bench/bare-servers.mjs http|fastify PORT
 import http from 'node:http';
+import process from 'node:process';
 import Fastify from 'fastify';
 
 const [kind, portArg] = process.argv.slice(2);
