@@ -179,9 +179,13 @@ export class CrashWorker {
     let state = status.body.state as LoginState;
     if (state === 'authenticated' && this.keyMaybeDead) state = await this.settleMaybeDeadKey(svc);
 
-    // A third of the cycles first log in to the end (answers awaited, no kill), so that kills also land in
-    // the moments only an authenticated session has (refresh, /me, logout) as often as in login steps.
-    if (state !== 'authenticated' && this.random() < 0.3) state = await this.completeLogin(svc, state);
+    // Some cycles first run login steps to their answers (no kill) up to a chosen step, so that kills land
+    // in every step (a long send-code would otherwise absorb most of them) and in the moments only an
+    // authenticated session has (refresh, /me, logout).
+    if (state !== 'authenticated' && this.random() < 0.45) {
+      const targets: LoginState[] = ['code_sent', 'authenticated', ...(this.opts.password ? (['password_required'] as const) : [])];
+      state = await this.completeLogin(svc, state, targets[Math.floor(this.random() * targets.length)]!);
+    }
 
     const moment = this.chooseMoment(state);
     const before = state;
@@ -205,10 +209,10 @@ export class CrashWorker {
     this.checkFiles();
   }
 
-  /** Runs login steps to their answers (no kill) until authenticated; returns the state reached. */
-  private async completeLogin(svc: ServiceProcess, from: LoginState): Promise<LoginState> {
+  /** Runs login steps to their answers (no kill) until `target` (or authenticated); returns the state reached. */
+  private async completeLogin(svc: ServiceProcess, from: LoginState, target: LoginState): Promise<LoginState> {
     let state = from;
-    for (let step = 0; step < 4 && state !== 'authenticated'; step++) {
+    for (let step = 0; step < 4 && state !== 'authenticated' && state !== target; step++) {
       const moment = this.chooseMoment(state);
       const [method, route] = ROUTES[moment];
       const answer = await this.request(svc, method, route, this.bodyFor(moment));
