@@ -445,6 +445,14 @@ export class FileSessionStore implements SessionStore {
 
   /** Bring both files to the in-memory state. Never throws: failures are recorded and retried. */
   private async flushOnce(): Promise<void> {
+    if (this.sessionWriteBlock) {
+      // A refused load (wrong or missing encryption key) leaves BOTH files exactly as they are: the
+      // auth state read with the wrong key is unknown, not absent, and must not be "synced" away.
+      this.recordFailure(
+        new PersistenceWriteError(this.sessionFile, 'EBLOCKED', `not overwriting ${SESSION_FILE_NAME}: ${this.sessionWriteBlock.reason}`),
+      );
+      return;
+    }
     let failure: PersistenceWriteError | undefined;
     if (this.foreign && this.isDirty()) {
       try {
@@ -485,13 +493,6 @@ export class FileSessionStore implements SessionStore {
   }
 
   private async writeSession(body: string | null): Promise<void> {
-    if (this.sessionWriteBlock) {
-      throw new PersistenceWriteError(
-        this.sessionFile,
-        'EBLOCKED',
-        `not overwriting ${SESSION_FILE_NAME}: ${this.sessionWriteBlock.reason}`,
-      );
-    }
     const version = ++this.sessionVersion;
     if (body === null) {
       // Good copy first: a crash in between must not leave a copy that resurrects a cleared session.
