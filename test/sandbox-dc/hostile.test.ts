@@ -1,10 +1,9 @@
 /** Hostile input: the DC closes or answers as Telegram does, never crashes, and its memory stays bounded. */
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import Long from 'long';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { garbageConnections, hit, le32, settledHeap } from '../helpers/garbage.js';
 import { RawMtprotoClient, type RawTransport } from '../helpers/raw-mtproto-client.js';
 import { startTestDc, type TestDc } from './core-fixtures.js';
 
@@ -16,29 +15,6 @@ afterAll(async () => {
   await dc.server.close();
 });
 
-/** Connects, writes `bytes` (in pieces), half-closes when asked, resolves when the server has closed the socket. */
-function hit(port: number, bytes: Uint8Array, opts: { end?: boolean; pieces?: number } = {}): Promise<{ received: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const received: Buffer[] = [];
-    const socket: Socket = connect({ port, host: '127.0.0.1' }, () => {
-      const pieces = opts.pieces ?? 1;
-      const size = Math.ceil(bytes.length / pieces);
-      for (let i = 0; i < bytes.length; i += size) socket.write(bytes.subarray(i, i + size));
-      if (opts.end) socket.end();
-    });
-    socket.on('data', (d) => received.push(d));
-    socket.on('error', () => undefined);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error('server did not close the connection'));
-    }, 10_000);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve({ received: Buffer.concat(received) });
-    });
-  });
-}
-
 async function stillServes(transport: RawTransport = 'intermediate'): Promise<void> {
   const c = await RawMtprotoClient.connect(dc.server.port, transport);
   await c.exchangeKey(dc.rsa.publicKeyPem);
@@ -47,11 +23,6 @@ async function stillServes(transport: RawTransport = 'intermediate'): Promise<vo
   c.close();
 }
 
-function le32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n >>> 0);
-  return b;
-}
 
 describe('hostile input', () => {
   it('absurd lengths close the connection at once', async () => {
@@ -176,44 +147,13 @@ describe('hostile input', () => {
   });
 
   it('10,000 garbage connections leave the DC serving key exchanges, with no connections left and flat memory', async () => {
-    v8.setFlagsFromString('--expose_gc');
-    const gc = vm.runInNewContext('gc') as () => void;
-    const heap = async (): Promise<number> => {
-      for (let i = 0; i < 3; i++) {
-        gc();
-        await new Promise((r) => setImmediate(r));
-      }
-      return process.memoryUsage().heapUsed;
-    };
-    const garbage = (i: number): Uint8Array => {
-      switch (i % 5) {
-        case 0:
-          return new Uint8Array(randomBytes(1 + (i % 700)));
-        case 1: // intermediate frame with a random "auth key id" → -404
-          return Buffer.concat([Buffer.from([0xee, 0xee, 0xee, 0xee]), le32(88), randomBytes(88)]);
-        case 2: // truncated abridged frame, half-closed by the client
-          return Buffer.concat([Buffer.from([0xef, 0x40]), randomBytes(20)]);
-        case 3: // obfuscated-looking init followed by noise
-          return Buffer.concat([Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]), randomBytes(200)]);
-        default: // full transport with a bad CRC
-          return Buffer.concat([le32(24), le32(0), randomBytes(16)]);
-      }
-    };
-    const run = async (from: number, count: number): Promise<void> => {
-      const batch = 250;
-      for (let i = from; i < from + count; i += batch) {
-        await Promise.all(
-          Array.from({ length: Math.min(batch, from + count - i) }, (_, j) => hit(dc.server.port, garbage(i + j), { end: true, pieces: 1 + ((i + j) % 3) })),
-        );
-      }
-    };
-    await run(0, 2000); // warm up: JIT, pools, buffers, the key exchange's lazily built parts
+    await garbageConnections(dc.server.port, 0, 2000); // warm up: JIT, pools, buffers, the key exchange's lazily built parts
     await stillServes();
-    const baseline = await heap();
-    await run(1000, 10_000);
+    const baseline = await settledHeap();
+    await garbageConnections(dc.server.port, 1000, 10_000);
     await stillServes();
     expect(dc.server.openConnections).toBeLessThanOrEqual(1);
-    const after = await heap();
+    const after = await settledHeap();
     console.log(`heap growth after 10,000 garbage connections: ${((after - baseline) / 1024).toFixed(0)} KiB`);
     // Flat: 10,000 connections retained would be tens of MB; allow noise.
     expect(after - baseline).toBeLessThan(4 * 1024 * 1024);
