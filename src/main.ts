@@ -25,8 +25,7 @@ import {
 import { buildApp } from './http/index.js';
 import { createLogger, type Logger } from './logging/index.js';
 import { startSandboxDc, type SandboxLog } from './sandbox-dc/index.js';
-import { acquireDataDirLock } from './session/data-dir-lock.js';
-import { DataDirLockedError } from './session/errors.js';
+import { acquireDataDirLock, DataDirLockedError } from './lib/data-dir-lock.js';
 import { createSessionStore } from './session/session-store.js';
 
 /** A graceful stop must finish within this; then the process exits 1 whatever still hangs. */

@@ -1,6 +1,7 @@
 /**
- * Crash-safe file writes for the data directory: after a crash (kill -9, power loss) a file is either
- * its old or its new content, never a mix or a truncation.
+ * Crash-safe file writes for a data directory (the service's and the sandbox DC's): after a crash
+ * (kill -9, power loss) a file is either its old or its new content, never a mix or a truncation.
+ * Dependency-free: nothing here imports from the rest of src/.
  *
  * Choice: our own ~80 lines rather than the npm package write-file-atomic (7.0.1, read from its registry
  * tarball). That package fsyncs the temp file and renames it, but never fsyncs the directory, so after a
@@ -10,9 +11,9 @@
  * fsync, rename over the target, fsync the directory.
  */
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fsp } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, fsyncSync, openSync, promises as fsp, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PersistenceWriteError, errnoCode } from './errors.js';
+import { PersistenceWriteError, errnoCode } from './fs-errors.js';
 
 export const PRIVATE_FILE_MODE = 0o600;
 export const PRIVATE_DIR_MODE = 0o700;
@@ -61,7 +62,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const mode = opts.mode ?? PRIVATE_FILE_MODE;
   const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const tmp = tempPathFor(file);
   let handle: fsp.FileHandle | undefined;
   try {
     handle = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
@@ -81,6 +82,69 @@ export async function writeFileAtomic(
   } catch (err) {
     // The rename happened but may not be durable yet; report it so the caller retries the (idempotent) write.
     throw PersistenceWriteError.from(file, err);
+  }
+}
+
+/** writeFileAtomic for callers that must finish before returning (e.g. a final save on shutdown). Same guarantees and errors. */
+export function writeFileAtomicSync(file: string, data: Uint8Array | string, opts: { mode?: number } = {}): void {
+  const mode = opts.mode ?? PRIVATE_FILE_MODE;
+  const dir = path.dirname(file);
+  const tmp = tempPathFor(file);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+    fchmodSync(fd, mode); // exact mode regardless of umask
+    writeFileSync(fd, data);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, file);
+  } catch (err) {
+    if (fd !== undefined) closeQuietlySync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never created, or already renamed
+    }
+    throw PersistenceWriteError.from(file, err);
+  }
+  try {
+    fsyncDirSync(dir);
+  } catch (err) {
+    throw PersistenceWriteError.from(file, err);
+  }
+}
+
+/**
+ * Append one line (a newline is added if missing) to `file` (created 0600 unless given) and fsync it
+ * before returning: a journal entry is durable once this returns. A crash mid-append can leave a torn
+ * last line, which the reader must skip.
+ */
+export function appendLineDurableSync(file: string, line: string, opts: { mode?: number } = {}): void {
+  const created = !existsSync(file);
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, opts.mode ?? PRIVATE_FILE_MODE);
+    writeFileSync(fd, line.endsWith('\n') ? line : line + '\n');
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    if (created) fsyncDirSync(path.dirname(file)); // the new directory entry must survive too
+  } catch (err) {
+    if (fd !== undefined) closeQuietlySync(fd);
+    throw PersistenceWriteError.from(file, err);
+  }
+}
+
+function tempPathFor(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+function closeQuietlySync(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already failing; the first error is the one to report
   }
 }
 
@@ -175,6 +239,15 @@ export async function fsyncDir(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+export function fsyncDirSync(dir: string): void {
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -1,32 +1,68 @@
 /**
- * One process per DATA_DIR (two processes on one auth key is how accounts get AUTH_KEY_DUPLICATED).
+ * One process per data directory (two processes on one auth key is how accounts get AUTH_KEY_DUPLICATED;
+ * two sandbox DCs on one directory overwrite each other's state). Used by the service (`service.lock`)
+ * and the sandbox DC (`sandbox-dc.lock`). Dependency-free: nothing here imports from the rest of src/.
  *
  * Why not proper-lockfile (installed, read): it decides staleness only by the lock's mtime, refreshed
  * by a timer. A lock left by `kill -9` is therefore taken over only after the stale period (≥ 2 s,
  * 10 s by default), a live holder whose event loop stalls longer than that loses its lock, and it
  * removes its lock directory with rmdir, so the holder's identity cannot be stored inside it.
  *
- * Here: DATA_DIR/service.lock is a small JSON file naming the holder (pid, hostname, start time of the
+ * Here: <dataDir>/<fileName> (default service.lock) is a small JSON file naming the holder (pid, hostname, start time of the
  * process from /proc, boot id), created complete and atomically with link(2) (which fails if the lock
  * exists). A second process reads it and asks the kernel whether that exact process still lives:
  * - same host, same boot, pid alive with the same start time → held: DataDirLockedError naming the pid;
  * - pid gone, pid reused by another process (start time differs), or a previous boot → stale, taken over
  *   at once;
  * - another host (a shared volume): a heartbeat refreshes the file's mtime; stale after FOREIGN_STALE_MS.
- * A take-over is itself guarded (mkdir of service.lock.takeover) so two starters cannot both win.
+ * A take-over is itself guarded (mkdir of <fileName>.takeover) so two starters cannot both win.
+ * Within one process a second acquire of the same directory is refused too (the holder's nonce is
+ * remembered), so two in-process instances cannot share a directory.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ensurePrivateDir, fsyncDir } from './atomic-file.js';
-import { DataDirLockedError, errnoCode, type LockHolderInfo } from './errors.js';
+import { errnoCode } from './fs-errors.js';
 
+/** Default lock file name (the service's). */
 export const LOCK_FILE_NAME = 'service.lock';
+const DEFAULT_OWNER = 'telegram-service';
 const HEARTBEAT_MS = 15_000;
 const FOREIGN_STALE_MS = 90_000;
 /** A lock file still being created (or a crashed take-over) is given this long before it counts as stale. */
 const YOUNG_MS = 10_000;
+
+/** Another process (or another instance in this one) holds the data directory. The message names it. */
+export class DataDirLockedError extends Error {
+  override readonly name = 'DataDirLockedError';
+  constructor(
+    readonly dataDir: string,
+    readonly holder: LockHolderInfo | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface LockHolderInfo {
+  pid: number;
+  hostname: string;
+  /** ISO time the holder took the lock. */
+  acquiredAt: string;
+  /** /proc/<pid>/stat start time (clock ticks since boot) — tells a live holder from a reused pid. */
+  procStartTime?: string;
+  /** /proc/sys/kernel/random/boot_id — a pid from before a reboot is never alive. */
+  bootId?: string;
+}
+
+export interface DataDirLockOptions {
+  /** Name of the lock file inside the data directory (default `service.lock`). */
+  fileName?: string;
+  /** Who may hold the directory, as said in the error: "only one <owner> may use a data directory" (default `telegram-service`). */
+  owner?: string;
+}
 
 interface LockFileContent extends LockHolderInfo {
   nonce: string;
@@ -43,9 +79,15 @@ export interface DataDirLock {
 /** Nonces of the locks this process holds (a second acquire in the same process is refused too). */
 const heldHere = new Set<string>();
 
-export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> {
+/** Create `dataDir` (0700) if missing and take its lock, or throw DataDirLockedError naming the holder. */
+export async function acquireDataDirLock(dataDir: string, opts: DataDirLockOptions = {}): Promise<DataDirLock> {
+  const fileName = opts.fileName ?? LOCK_FILE_NAME;
+  const owner = opts.owner ?? DEFAULT_OWNER;
+  if (!fileName || fileName !== path.basename(fileName) || fileName === '.' || fileName === '..') {
+    throw new TypeError(`lock file name must be a plain file name, got ${JSON.stringify(fileName)}`);
+  }
   const { warnings } = await ensurePrivateDir(dataDir);
-  const file = path.join(path.resolve(dataDir), LOCK_FILE_NAME);
+  const file = path.join(path.resolve(dataDir), fileName);
   const me: LockFileContent = {
     pid: process.pid,
     hostname: os.hostname(),
@@ -73,7 +115,7 @@ export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> 
       const holder = await readHolder(file);
       if (holder === 'gone') continue;
       const verdict = judge(holder);
-      if (verdict === 'alive') throw lockedError(dataDir, holder.content);
+      if (verdict === 'alive') throw lockedError(dataDir, holder.content, owner);
       await takeOver(dataDir, file, holder);
       tookOver = holder.content
         ? `took over the data directory lock of process ${holder.content.pid} on ${holder.content.hostname} (since ${holder.content.acquiredAt}), which is no longer running`
@@ -174,10 +216,10 @@ async function takeOver(dataDir: string, file: string, seen: HolderSnapshot): Pr
   }
 }
 
-/** `service.lock.<pid>.<nonce>` files of starters killed before they cleaned up. */
+/** `<fileName>.<pid>.<nonce>` files of starters killed before they cleaned up. */
 async function removeLeftoverTempFiles(file: string): Promise<void> {
   const dir = path.dirname(file);
-  const pattern = /^service\.lock\.(\d+)\.[0-9a-f]+$/; // LOCK_FILE_NAME.<pid>.<nonce>
+  const pattern = new RegExp(`^${escapeRegExp(path.basename(file))}\\.(\\d+)\\.[0-9a-f]+$`);
   for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
     const match = pattern.exec(name);
     if (match && Number(match[1]) !== process.pid && !pidExists(Number(match[1]))) {
@@ -186,14 +228,18 @@ async function removeLeftoverTempFiles(file: string): Promise<void> {
   }
 }
 
-function lockedError(dataDir: string, holder: LockFileContent | undefined): DataDirLockedError {
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function lockedError(dataDir: string, holder: LockFileContent | undefined, owner: string): DataDirLockedError {
   const who = holder
     ? `process ${holder.pid} on ${holder.hostname} (since ${holder.acquiredAt})`
     : 'a process that is starting up';
   return new DataDirLockedError(
     dataDir,
     holder && { pid: holder.pid, hostname: holder.hostname, acquiredAt: holder.acquiredAt, procStartTime: holder.procStartTime, bootId: holder.bootId },
-    `data directory ${dataDir} is in use by ${who}; only one telegram-service may use a data directory (stop it, or use another DATA_DIR)`,
+    `data directory ${dataDir} is in use by ${who}; only one ${owner} may use a data directory (stop it, or use another data directory)`,
   );
 }
 

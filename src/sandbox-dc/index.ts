@@ -10,7 +10,7 @@
  * With a dataDir the RSA key, accounts, auth keys (with the user each is logged in as) and messages
  * survive a restart, so clients stay logged in; without one everything is in memory.
  */
-import { mkdir } from 'node:fs/promises';
+import { acquireDataDirLock } from '../lib/data-dir-lock.js';
 import { loadOrCreateDcRsaKey } from './crypto/rsa.js';
 import { createControls, type SandboxControls } from './controls/controls.js';
 import { startAdminServer, type AdminServer } from './controls/admin-http.js';
@@ -19,7 +19,6 @@ import { RpcDispatcher } from './rpc/dispatcher.js';
 import { FaultInjector } from './rpc/faults.js';
 import { DcServer } from './server/dc-server.js';
 import { SandboxState } from './state/sandbox-state.js';
-import { lockDataDir } from './state/data-dir-lock.js';
 
 export type { SandboxControls, CreateUserInput, UserInfo, AuthKeyInfo } from './controls/controls.js';
 export { ControlError } from './controls/controls.js';
@@ -94,10 +93,11 @@ export async function startSandboxDc(opts: StartSandboxDcOptions = {}): Promise<
 
   try {
     if (opts.dataDir) {
-      await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
-      // One DC per data dir: two would overwrite each other's state.
-      const release = lockDataDir(opts.dataDir);
-      cleanups.push(release);
+      // One DC per data dir (also within this process): two would overwrite each other's state.
+      // Creates the directory (0700) if missing.
+      const lock = await acquireDataDirLock(opts.dataDir, { fileName: 'sandbox-dc.lock', owner: 'sandbox DC' });
+      cleanups.push(() => lock.release());
+      for (const warning of lock.warnings) log?.('warn', warning);
     }
 
     const rsaKey = await loadOrCreateDcRsaKey(opts.dataDir);

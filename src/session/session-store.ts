@@ -30,7 +30,7 @@ import {
   setAside,
   tightenFileMode,
   writeFileAtomic,
-} from './atomic-file.js';
+} from '../lib/atomic-file.js';
 import { AUTH_STATE_MAX_BYTES, decodeAuthState, encodeAuthState, touchIsDue } from './auth-state.js';
 import { PersistenceWriteError, SessionFileError, errnoCode } from './errors.js';
 import { createDocumentStorage } from './mtcute-storage.js';

@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { createSrpPassword } from '../../src/sandbox-dc/crypto/srp.js';
 import { SandboxState } from '../../src/sandbox-dc/state/sandbox-state.js';
 import { LoginCodes, testNumberDigit } from '../../src/sandbox-dc/state/login-codes.js';
 import { normalizePhone } from '../../src/sandbox-dc/state/accounts.js';
-import { lockDataDir } from '../../src/sandbox-dc/state/data-dir-lock.js';
+import { acquireDataDirLock, DataDirLockedError } from '../../src/lib/data-dir-lock.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -125,15 +125,19 @@ describe('sandbox DC state', () => {
 });
 
 describe('data dir lock', () => {
-  it('allows one DC per data dir and takes over a lock whose owner is gone', () => {
+  const dcLock = (dir: string) => acquireDataDirLock(dir, { fileName: 'sandbox-dc.lock', owner: 'sandbox DC' });
+
+  it('allows one DC per data dir and takes over a lock whose owner is gone', async () => {
     const dir = tempDir();
-    const release = lockDataDir(dir);
-    expect(() => lockDataDir(dir)).toThrow(/already in use/);
-    release();
-    const again = lockDataDir(dir);
-    again();
-    writeFileSync(join(dir, 'sandbox-dc.lock'), '999999999'); // a pid that does not run
-    lockDataDir(dir)();
+    const lock = await dcLock(dir);
+    const second = await dcLock(dir).catch((e: unknown) => e);
+    expect(second).toBeInstanceOf(DataDirLockedError);
+    expect((second as Error).message).toMatch(/in use by process \d+.*only one sandbox DC may use a data directory/);
+    await lock.release();
+    await (await dcLock(dir)).release();
+    // A lock left by a process that does not run any more (pid beyond pid_max) is taken over at once.
+    writeFileSync(join(dir, 'sandbox-dc.lock'), JSON.stringify({ pid: 999999999, hostname: hostname(), acquiredAt: new Date().toISOString(), nonce: 'gone' }));
+    await (await dcLock(dir)).release();
   });
 });
 

@@ -11,10 +11,10 @@ import {
   removeFileDurable,
   removeStaleTempFiles,
   writeFileAtomic,
-} from '../../src/session/atomic-file.js';
-import { PersistenceWriteError } from '../../src/session/errors.js';
+} from '../../src/lib/atomic-file.js';
+import { PersistenceWriteError } from '../../src/lib/fs-errors.js';
 
-const SESSION_SRC = fileURLToPath(new URL('../../src/session/', import.meta.url));
+const LIB_SRC = fileURLToPath(new URL('../../src/lib/', import.meta.url));
 
 let dir: string;
 beforeEach(async () => {
@@ -133,8 +133,8 @@ describe('crash safety (SIGKILL mid-write)', () => {
   // The writer child runs plain JS (no tsx start-up per child): atomic-file.ts and its one import, transpiled.
   beforeAll(async () => {
     const out = await fsp.mkdtemp(path.join(os.tmpdir(), 'atomic-js-'));
-    for (const name of ['atomic-file.ts', 'errors.ts']) {
-      const source = await fsp.readFile(path.join(SESSION_SRC, name), 'utf8');
+    for (const name of ['atomic-file.ts', 'fs-errors.ts']) {
+      const source = await fsp.readFile(path.join(LIB_SRC, name), 'utf8');
       const { outputText } = ts.transpileModule(source, {
         compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
       });

@@ -5,10 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireDataDirLock } from '../../src/session/data-dir-lock.js';
-import { DataDirLockedError } from '../../src/session/errors.js';
+import { acquireDataDirLock, DataDirLockedError } from '../../src/lib/data-dir-lock.js';
 
-const LOCK_MODULE = fileURLToPath(new URL('../../src/session/data-dir-lock.ts', import.meta.url));
+const LOCK_MODULE = fileURLToPath(new URL('../../src/lib/data-dir-lock.ts', import.meta.url));
 
 let root: string;
 let dataDir: string;
@@ -110,6 +109,25 @@ describe('data directory lock', () => {
     const old = new Date(Date.now() - 60_000);
     await fsp.utimes(lockFile, old, old);
     await (await acquireDataDirLock(dataDir)).release();
+  });
+
+  it('takes a lock file name and an owner name; leftover temp files follow the file name', async () => {
+    await fsp.mkdir(dataDir, { mode: 0o700 });
+    const dead = 2 ** 22 + 11;
+    const ours = path.join(dataDir, `dc.lock.${dead}.0123abcd`);
+    const others = path.join(dataDir, `service.lock.${dead}.0123abcd`);
+    await fsp.writeFile(ours, '');
+    await fsp.writeFile(others, '');
+    const opts = { fileName: 'dc.lock', owner: 'sandbox DC' };
+    const lock = await acquireDataDirLock(dataDir, opts);
+    expect(path.basename(lock.file)).toBe('dc.lock');
+    await expect(fsp.stat(ours)).rejects.toMatchObject({ code: 'ENOENT' });
+    await fsp.stat(others); // another lock's leftovers are not ours to remove
+    // A second acquire in this very process is refused, naming the owner; another file name is independent.
+    await expect(acquireDataDirLock(dataDir, opts)).rejects.toThrow(/in use by process \d+ .*only one sandbox DC may use a data directory/);
+    await (await acquireDataDirLock(dataDir)).release();
+    await lock.release();
+    await expect(acquireDataDirLock(dataDir, { fileName: '../x.lock' })).rejects.toThrow(/plain file name/);
   });
 
   it('a fresh lock from another host is respected', async () => {

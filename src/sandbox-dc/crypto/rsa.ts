@@ -3,9 +3,10 @@
  * side of RSA_PAD (core.telegram.org/mtproto/auth_key, "Presenting proof of work; Server authentication").
  */
 import { constants, createPrivateKey, createPublicKey, generateKeyPairSync, privateDecrypt, type KeyObject } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Long from 'long';
+import { writeFileAtomic } from '../../lib/atomic-file.js';
 import { aesIgeDecrypt } from './aes.js';
 import { bytesEqual, bytesToBigInt, xorBytes } from './bigint-bytes.js';
 import { sha1, sha256 } from './hash.js';
@@ -116,24 +117,6 @@ export function generateDcRsaKey(): DcRsaKey {
 
 export function dcRsaKeyFromPem(privateKeyPem: string): DcRsaKey {
   return buildKey(createPrivateKey(privateKeyPem));
-}
-
-/** Writes a file atomically (temp file, fsync, rename) with mode 0600. */
-async function writeFileAtomic(path: string, content: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
 }
 
 /**

@@ -8,7 +8,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { AuthKeyRecord, AuthKeyStore } from '../types.js';
-import { appendLineDurableSync, writeFileAtomicSync } from './atomic-file.js';
+import { appendLineDurableSync, writeFileAtomicSync } from '../../lib/atomic-file.js';
 import { decodeJson, encodeJson } from './json-codec.js';
 
 export interface Authorization {

@@ -5,14 +5,14 @@
  *                              written atomically, debounced, or at once via flush()
  * Without a dataDir everything lives in memory only.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Long from 'long';
 import { AccountStore, type AccountsSnapshot } from './accounts.js';
 import { AuthKeyRegistry } from './auth-keys.js';
 import { LoginCodes, type LoginCodesSnapshot } from './login-codes.js';
 import { MessageStore, type MessagesSnapshot } from './messages.js';
-import { writeFileAtomic, writeFileAtomicSync } from './atomic-file.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../../lib/atomic-file.js';
 import { decodeJson, encodeJson } from './json-codec.js';
 
 interface StateFile {
@@ -87,6 +87,8 @@ export class SandboxState {
   constructor(opts: SandboxStateOptions = {}) {
     this.debounceMs = opts.saveDebounceMs ?? 200;
     this.statePath = opts.dataDir ? join(opts.dataDir, 'state.json') : undefined;
+    // The writers below expect the directory to exist (startSandboxDc makes it; a standalone state may not have).
+    if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
     this.accounts = new AccountStore(() => this.markDirty());
     this.messages = new MessageStore(() => this.markDirty());
     this.keys = new AuthKeyRegistry(opts.dataDir ? join(opts.dataDir, 'auth-keys.jsonl') : undefined, opts.keySealSecret);
