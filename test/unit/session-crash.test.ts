@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSessionStore, type StoreLogger } from '../../src/session/session-store.js';
 
 const SESSION_SRC = fileURLToPath(new URL('../../src/session/', import.meta.url));
+const LIB_SRC = fileURLToPath(new URL('../../src/lib/', import.meta.url));
 const REPO_NODE_MODULES = fileURLToPath(new URL('../../node_modules', import.meta.url));
 const ITERATIONS = 30;
 
@@ -22,18 +23,21 @@ let root: string;
 let storeModule: string;
 beforeAll(async () => {
   root = await fsp.mkdtemp(path.join(os.tmpdir(), 'session-crash-'));
-  const out = path.join(root, 'session-js');
-  await fsp.mkdir(out);
-  for (const name of await fsp.readdir(SESSION_SRC)) {
-    if (!name.endsWith('.ts')) continue;
-    const source = await fsp.readFile(path.join(SESSION_SRC, name), 'utf8');
-    const { outputText } = ts.transpileModule(source, {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-    });
-    await fsp.writeFile(path.join(out, name.replace(/\.ts$/, '.js')), outputText);
+  // session/ imports ../lib/: both folders side by side, as in src/.
+  for (const [folder, src] of [['session', SESSION_SRC], ['lib', LIB_SRC]] as const) {
+    const out = path.join(root, folder);
+    await fsp.mkdir(out);
+    for (const name of await fsp.readdir(src)) {
+      if (!name.endsWith('.ts')) continue;
+      const source = await fsp.readFile(path.join(src, name), 'utf8');
+      const { outputText } = ts.transpileModule(source, {
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+      });
+      await fsp.writeFile(path.join(out, name.replace(/\.ts$/, '.js')), outputText);
+    }
   }
   await fsp.symlink(REPO_NODE_MODULES, path.join(root, 'node_modules'));
-  storeModule = path.join(out, 'session-store.js');
+  storeModule = path.join(root, 'session', 'session-store.js');
 });
 afterAll(async () => {
   await fsp.rm(root, { recursive: true, force: true });
