@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { startService, type ServiceProcess } from '../helpers/service-process.js';
+import type { ServiceProcess } from '../helpers/service-process.js';
+import { serviceOn, uniquePhone } from '../helpers/sandbox-service.js';
 
 const PHONE = '+9996621234';
 const CODE = '22222';
@@ -22,14 +23,7 @@ afterAll(async () => {
 });
 
 function service(opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<ServiceProcess> {
-  const dc2 = dc.dcs.find((d) => d.id === 2)!;
-  return startService({ ...opts, env: { ...FAST, ...opts.env }, sandbox: { host: dc2.host, port: dc2.port, publicKeyPem: dc.publicKeyPem } });
-}
-
-let counter = 0;
-function uniquePhone(): string {
-  counter += 1;
-  return `+1557${String(process.pid % 1000).padStart(3, '0')}${String(counter).padStart(4, '0')}`;
+  return serviceOn(dc, { ...opts, env: { ...FAST, ...opts.env } });
 }
 
 const mode = (file: string): number => fs.statSync(file).mode & 0o777;
@@ -69,7 +63,7 @@ describe('login over HTTP (real process, sandbox DC over TCP)', () => {
   });
 
   it('logs in with 2FA; wrong code, wrong password and an expired code are 4xx and leave the state as it was', async () => {
-    const phone = uniquePhone();
+    const phone = uniquePhone('1557');
     const password = 'e2e-2fa-password-!';
     dc.controls.createUser({ phone, firstName: 'Eve', password, hint: 'e2e hint' });
     const svc = await service();
@@ -163,7 +157,7 @@ describe('login over HTTP (real process, sandbox DC over TCP)', () => {
   });
 
   it('logout → authorization gone at the DC, files gone, logged_out', async () => {
-    const phone = uniquePhone();
+    const phone = uniquePhone('1557');
     dc.controls.createUser({ phone, firstName: 'Lou' });
     const svc = await service();
     try {

@@ -7,12 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { startService, type ServiceProcess } from '../helpers/service-process.js';
+import type { ServiceProcess } from '../helpers/service-process.js';
+import { ATTEMPTING, RECOVERED, RECOVERY_FAILED as FAILED, RESTORED, serviceOn, uniquePhone } from '../helpers/sandbox-service.js';
 
-const RESTORED = 'Session restored successfully from persistent state';
-const ATTEMPTING = 'Attempting session recovery';
-const RECOVERED = 'Session recovery successful';
-const FAILED = 'Session recovery failed, clearing auth state';
 const FAST = { LOGIN_RATE_LIMIT: '1000/1m', CLIENT_READY_TIMEOUT: '5s', RETRY_MAX_DELAY: '500' };
 
 let dc: TestSandbox;
@@ -24,19 +21,12 @@ afterAll(async () => {
 });
 
 function service(opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<ServiceProcess> {
-  const dc2 = dc.dcs.find((d) => d.id === 2)!;
-  return startService({ ...opts, env: { ...FAST, ...opts.env }, sandbox: { host: dc2.host, port: dc2.port, publicKeyPem: dc.publicKeyPem } });
-}
-
-let counter = 0;
-function uniquePhone(): string {
-  counter += 1;
-  return `+1558${String(process.pid % 1000).padStart(3, '0')}${String(counter).padStart(4, '0')}`;
+  return serviceOn(dc, { ...opts, env: { ...FAST, ...opts.env } });
 }
 
 /** A data dir logged in as a fresh account; the service that did it has stopped. */
 async function loggedIn(): Promise<{ dataDir: string; phone: string }> {
-  const phone = uniquePhone();
+  const phone = uniquePhone('1558');
   dc.controls.createUser({ phone, firstName: 'Rec' });
   const svc = await service();
   await svc.request('POST', '/api/telegram/auth/send-code', { phone });

@@ -6,11 +6,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { startService, type ServiceProcess } from '../helpers/service-process.js';
+import type { ServiceProcess } from '../helpers/service-process.js';
+import { RESTORED, serviceOn, waitForStatus } from '../helpers/sandbox-service.js';
 
 const PHONE = '+9996621234';
 const CODE = '22222';
-const RESTORED = 'Session restored successfully from persistent state';
 const FAST = { LOGIN_RATE_LIMIT: '1000/1m', CLIENT_READY_TIMEOUT: '5s', RETRY_MAX_DELAY: '500' };
 
 let dc: TestSandbox;
@@ -22,21 +22,7 @@ afterAll(async () => {
 });
 
 function service(opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<ServiceProcess> {
-  const dc2 = dc.dcs.find((d) => d.id === 2)!;
-  return startService({ ...opts, env: { ...FAST, ...opts.env }, sandbox: { host: dc2.host, port: dc2.port, publicKeyPem: dc.publicKeyPem } });
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- status bodies are checked field by field
-type Body = any;
-
-async function waitForStatus(svc: ServiceProcess, ok: (body: Body) => boolean, what: string, timeoutMs = 20_000): Promise<Body> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await svc.request('GET', '/api/telegram/status');
-    if (ok(res.body)) return res.body;
-    if (Date.now() > deadline) throw new Error(`status never became ${what}: ${JSON.stringify(res.body)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return serviceOn(dc, { ...opts, env: { ...FAST, ...opts.env } });
 }
 
 describe('restarts of the real process', () => {
@@ -53,7 +39,7 @@ describe('restarts of the real process', () => {
       const at = await second.request('GET', '/api/telegram/status');
       expect(at.body).toMatchObject({ state: 'authenticated', authenticated: true, session: { restored: true } });
       await second.waitForLog(RESTORED);
-      const valid = await waitForStatus(second, (b) => b.session.validation === 'valid', 'valid');
+      const valid = await waitForStatus(second, (b) => b.session.validation === 'valid', 'valid', { timeoutMs: 20_000 });
       expect(valid).toMatchObject({ state: 'authenticated', user: { id: done.body.user.id }, session: { connection: 'online', restored: true } });
       expect(dc.controls.authKeysOfUser(PHONE).map((k) => k.authKeyId).sort()).toEqual(keysBefore);
       expect(second.logLines().some((l) => l.msg === 'Account state: code_sent')).toBe(false);

@@ -1,0 +1,86 @@
+/**
+ * The real service process pointed at a sandbox DC that lives in the test process (so the test can read
+ * codes and drive faults through its controls), and what end-to-end and reliability tests do with it:
+ * unique accounts, logins over HTTP, status polling, the seed's log lines, a seeded PRNG.
+ */
+import type { TestSandbox } from './sandbox.js';
+import { startService, type ServiceProcess, type StartServiceOptions } from './service-process.js';
+
+/** The seed's four log messages, word for word. */
+export const RESTORED = 'Session restored successfully from persistent state';
+export const ATTEMPTING = 'Attempting session recovery';
+export const RECOVERED = 'Session recovery successful';
+export const RECOVERY_FAILED = 'Session recovery failed, clearing auth state';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- status bodies are checked field by field
+export type Body = any;
+
+/** DC 2 of `dc`, as the service's SANDBOX_DC settings. */
+export function sandboxOf(dc: TestSandbox): NonNullable<StartServiceOptions['sandbox']> {
+  const dc2 = dc.dcs.find((d) => d.id === 2)!;
+  return { host: dc2.host, port: dc2.port, publicKeyPem: dc.publicKeyPem };
+}
+
+/** The real service process talking to `dc`'s DC 2 over TCP. */
+export function serviceOn(dc: TestSandbox, opts: Omit<StartServiceOptions, 'sandbox'> = {}): Promise<ServiceProcess> {
+  return startService({ ...opts, sandbox: sandboxOf(dc) });
+}
+
+let phoneCounter = 0;
+/** A phone number no other test file of this run uses (pid-based; not a 99966 number: its code comes from the controls). */
+export function uniquePhone(prefix = '1557'): string {
+  phoneCounter += 1;
+  return `+${prefix}${String(process.pid % 1000).padStart(3, '0')}${String(phoneCounter).padStart(4, '0')}`;
+}
+
+/** Logs `phone` in through `svc` (code, and the 2FA password when given); returns the final answer. */
+export async function loginThrough(svc: ServiceProcess, dc: TestSandbox, phone: string, password?: string): Promise<Body> {
+  const sent = await svc.request('POST', '/api/telegram/auth/send-code', { phone });
+  if (sent.status !== 200) throw new Error(`send-code answered ${sent.status}: ${JSON.stringify(sent.body)}`);
+  const verified = await svc.request('POST', '/api/telegram/auth/verify-code', { code: dc.controls.lastCode(phone) });
+  if (verified.status !== 200) throw new Error(`verify-code answered ${verified.status}: ${JSON.stringify(verified.body)}`);
+  if (verified.body.state !== 'password_required') return verified.body;
+  if (password === undefined) throw new Error('the account asked for a 2FA password');
+  const done = await svc.request('POST', '/api/telegram/auth/verify-password', { password });
+  if (done.status !== 200) throw new Error(`verify-password answered ${done.status}: ${JSON.stringify(done.body)}`);
+  return done.body;
+}
+
+export async function status(svc: ServiceProcess): Promise<Body> {
+  const res = await svc.request('GET', '/api/telegram/status');
+  if (res.status !== 200) throw new Error(`status answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** Polls status until `ok`; throws with `what` and the last body after the deadline. */
+export async function waitForStatus(
+  svc: ServiceProcess,
+  ok: (body: Body) => boolean,
+  what: string,
+  opts: { timeoutMs?: number; everyMs?: number; onEach?: (body: Body) => void } = {},
+): Promise<Body> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  for (;;) {
+    const body = await status(svc);
+    opts.onEach?.(body);
+    if (ok(body)) return body;
+    if (Date.now() > deadline) throw new Error(`status never became ${what}: ${JSON.stringify(body)}`);
+    await sleep(opts.everyMs ?? 25);
+  }
+}
+
+/** A small seeded PRNG (mulberry32) so a failing run can be replayed with the printed seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
