@@ -74,7 +74,8 @@ describe(`load: ${CONNECTIONS} clients on status for ${DURATION_S} s while login
         return res;
       };
       await new Promise((r) => setTimeout(r, 1000)); // the load is running before the first login starts
-      while (Date.now() < deadline - 1000 && loginProblems.length === 0) {
+      // Each round ends logged in when the load is about to end, so the final status must be authenticated.
+      while (loginProblems.length === 0) {
         const sent = await step('send-code', 'POST', '/api/telegram/auth/send-code', { phone });
         if (sent.status !== 200 || sent.body.state !== 'code_sent') loginProblems.push(`send-code → ${sent.status} ${JSON.stringify(sent.body)}`);
         const code = await step('verify-code', 'POST', '/api/telegram/auth/verify-code', { code: dc.controls.lastCode(phone) });
