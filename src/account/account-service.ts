@@ -122,6 +122,9 @@ class TelegramAccountService implements AccountService {
         this.setState(decision.state);
         return;
       case 'authenticated': {
+        // A kill between writing auth_state.json and clearing the login in progress leaves a stale one
+        // behind; left there, a later interrupted logout would bring it back as `code_sent`.
+        if (this.store.meta()?.pendingLogin) await this.persistPendingLogin(undefined);
         this.user = userFromAuthState(decision.authState.user_id, decision.authState.phone);
         this.restored = true;
         this.restoreUnconfirmed = true;

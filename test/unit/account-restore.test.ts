@@ -2,7 +2,8 @@
  * AccountService across restarts (a new service instance on the same data directory) and under DC faults:
  * restore, a login in progress, expiry, recovery that fails and that succeeds, revocation, DC down.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   filesOf,
@@ -85,6 +86,20 @@ describe('AccountService across restarts', () => {
     expect((await sut.service.me()).id).toBe(userId);
     // Same key, no new login at the DC.
     expect(keysOf(dc, phone).map((k) => k.authKeyId)).toEqual(keysBefore);
+  });
+
+  it('a stale login in progress next to a completed login (kill between the two writes) is cleared at restore', async () => {
+    const { dir, phone } = await loggedInDir();
+    const file = path.join(dir, 'session.json');
+    const doc = JSON.parse(readFileSync(file, 'utf8'));
+    doc.pendingLogin = { phone, phoneCodeHash: 'stale-hash', dcId: 2, codeType: 'app', codeLength: 5, sentAt: new Date().toISOString() };
+    writeFileSync(file, JSON.stringify(doc));
+    const sut = await startService(dir, dc);
+    cleanups.push(() => sut.stop());
+    expect(sut.service.status().state).toBe('authenticated');
+    expect(sut.store.meta()?.pendingLogin).toBeUndefined();
+    // On disk too: an interrupted logout later must not bring the old login back as code_sent.
+    expect(JSON.parse(readFileSync(file, 'utf8')).pendingLogin).toBeUndefined();
   });
 
   it('a login in progress survives a restart: verify-code after restart works', async () => {
