@@ -8,7 +8,7 @@ import { loginSandboxClient, sandboxClient, startTestSandbox, type TestSandbox }
 
 let dc: TestSandbox;
 beforeAll(async () => {
-  dc = await startTestSandbox({ limits: { idleTimeoutMs: 400 } });
+  dc = await startTestSandbox({ limits: { idleTimeoutMs: 2_000 } });
 });
 afterAll(async () => {
   await dc.dispose();

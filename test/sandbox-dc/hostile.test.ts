@@ -9,7 +9,7 @@ import { startTestDc, type TestDc } from './core-fixtures.js';
 
 let dc: TestDc;
 beforeAll(async () => {
-  dc = await startTestDc({ limits: { idleTimeoutMs: 400 }, log: () => undefined });
+  dc = await startTestDc({ limits: { idleTimeoutMs: 2_000 }, log: () => undefined });
 });
 afterAll(async () => {
   await dc.server.close();
