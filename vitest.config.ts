@@ -4,6 +4,9 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/reliability/global-setup.ts'],
+    // The JSON report lets .ci/run print a plain 'N passed, N failed' closing line.
+    reporters: ['default', 'json'],
+    outputFile: { json: '.vitest/results.json' },
     // End-to-end tests start real processes and real TCP servers; keep them from
     // starving each other on CI's two cores.
     pool: 'forks',
