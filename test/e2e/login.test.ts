@@ -5,26 +5,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { describe, expect, it } from 'vitest';
 import type { ServiceProcess } from '../helpers/service-process.js';
-import { serviceOn, uniquePhone } from '../helpers/sandbox-service.js';
+import { sandboxPerFile, TEST_CODE, TEST_PHONE, uniquePhone } from '../helpers/sandbox-service.js';
 
-const PHONE = '+9996621234';
-const CODE = '22222';
-const FAST = { LOGIN_RATE_LIMIT: '1000/1m', CLIENT_READY_TIMEOUT: '5s', RETRY_MAX_DELAY: '500' };
-
-let dc: TestSandbox;
-beforeAll(async () => {
-  dc = await startTestSandbox();
-});
-afterAll(async () => {
-  await dc?.dispose();
-});
-
-function service(opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<ServiceProcess> {
-  return serviceOn(dc, { ...opts, env: { ...FAST, ...opts.env } });
-}
+const sandbox = sandboxPerFile();
+const service = sandbox.service;
 
 const mode = (file: string): number => fs.statSync(file).mode & 0o777;
 
@@ -32,12 +18,12 @@ describe('login over HTTP (real process, sandbox DC over TCP)', () => {
   it('logs in by code; files 0600 in a 0700 directory; status authenticated; /me answers', async () => {
     const svc = await service();
     try {
-      const sent = await svc.request('POST', '/api/telegram/auth/send-code', { phone: PHONE });
+      const sent = await svc.request('POST', '/api/telegram/auth/send-code', { phone: TEST_PHONE });
       expect(sent.status).toBe(200);
       expect(sent.body).toMatchObject({ state: 'code_sent', codeLength: 5 });
-      const done = await svc.request('POST', '/api/telegram/auth/verify-code', { code: CODE });
+      const done = await svc.request('POST', '/api/telegram/auth/verify-code', { code: TEST_CODE });
       expect(done.status).toBe(200);
-      expect(done.body).toMatchObject({ state: 'authenticated', user: { phone: PHONE } });
+      expect(done.body).toMatchObject({ state: 'authenticated', user: { phone: TEST_PHONE } });
 
       const status = await svc.request('GET', '/api/telegram/status');
       expect(status.body).toMatchObject({
@@ -55,7 +41,7 @@ describe('login over HTTP (real process, sandbox DC over TCP)', () => {
       expect(mode(path.join(svc.dataDir, 'session.json'))).toBe(0o600);
       expect(mode(path.join(svc.dataDir, 'auth_state.json'))).toBe(0o600);
       const authState = JSON.parse(fs.readFileSync(path.join(svc.dataDir, 'auth_state.json'), 'utf8'));
-      expect(authState).toEqual({ user_auth: true, user_id: done.body.user.id, phone: PHONE, saved_at: expect.any(String), version: '1.0' });
+      expect(authState).toEqual({ user_auth: true, user_id: done.body.user.id, phone: TEST_PHONE, saved_at: expect.any(String), version: '1.0' });
       expect(svc.logLines().some((l) => l.msg === 'Account state: authenticated' && l.phone === '+9996***1234')).toBe(true);
     } finally {
       expect(await svc.stop()).toBe(0);
@@ -65,31 +51,31 @@ describe('login over HTTP (real process, sandbox DC over TCP)', () => {
   it('logs in with 2FA; wrong code, wrong password and an expired code are 4xx and leave the state as it was', async () => {
     const phone = uniquePhone('1557');
     const password = 'e2e-2fa-password-!';
-    dc.controls.createUser({ phone, firstName: 'Eve', password, hint: 'e2e hint' });
+    sandbox.dc.controls.createUser({ phone, firstName: 'Eve', password, hint: 'e2e hint' });
     const svc = await service();
     try {
       expect((await svc.request('POST', '/api/telegram/auth/send-code', { phone })).status).toBe(200);
-      const right = dc.controls.lastCode(phone)!;
+      const right = sandbox.dc.controls.lastCode(phone)!;
       const wrong = await svc.request('POST', '/api/telegram/auth/verify-code', { code: right === '11111' ? '22222' : '11111' });
       expect(wrong.status).toBe(400);
       expect(wrong.body.error.code).toBe('PHONE_CODE_INVALID');
       expect((await svc.request('GET', '/api/telegram/status')).body.state).toBe('code_sent');
 
-      dc.controls.setCodeLifetime(1);
+      sandbox.dc.controls.setCodeLifetime(1);
       try {
         expect((await svc.request('POST', '/api/telegram/auth/resend-code')).status).toBe(200);
         await new Promise((r) => setTimeout(r, 50));
-        const expired = await svc.request('POST', '/api/telegram/auth/verify-code', { code: dc.controls.lastCode(phone) });
+        const expired = await svc.request('POST', '/api/telegram/auth/verify-code', { code: sandbox.dc.controls.lastCode(phone) });
         expect(expired.status).toBe(400);
         expect(expired.body.error.code).toBe('PHONE_CODE_EXPIRED');
         expect((await svc.request('GET', '/api/telegram/status')).body.state).toBe('code_sent');
       } finally {
-        dc.controls.setCodeLifetime(5 * 60_000);
+        sandbox.dc.controls.setCodeLifetime(5 * 60_000);
       }
 
       // An expired code needs a new one: send-code again (as on Telegram, resend of an expired hash is refused).
       expect((await svc.request('POST', '/api/telegram/auth/send-code', { phone })).status).toBe(200);
-      const code = dc.controls.lastCode(phone)!;
+      const code = sandbox.dc.controls.lastCode(phone)!;
       const step = await svc.request('POST', '/api/telegram/auth/verify-code', { code });
       expect(step.body).toEqual({ state: 'password_required', hint: 'e2e hint' });
 
@@ -114,7 +100,7 @@ describe('login over HTTP (real process, sandbox DC over TCP)', () => {
   it('steps out of order → 409 INVALID_STEP, state unchanged', async () => {
     const svc = await service();
     try {
-      const early = await svc.request('POST', '/api/telegram/auth/verify-code', { code: CODE });
+      const early = await svc.request('POST', '/api/telegram/auth/verify-code', { code: TEST_CODE });
       expect(early.status).toBe(409);
       expect(early.body.error.code).toBe('INVALID_STEP');
       const pw = await svc.request('POST', '/api/telegram/auth/verify-password', { password: 'x' });
@@ -132,25 +118,25 @@ describe('login over HTTP (real process, sandbox DC over TCP)', () => {
     const svc = await service();
     let restarted: ServiceProcess | undefined;
     try {
-      dc.controls.injectFloodWait('auth.sendCode', 300, 1);
-      const res = await svc.request('POST', '/api/telegram/auth/send-code', { phone: PHONE });
+      sandbox.dc.controls.injectFloodWait('auth.sendCode', 300, 1);
+      const res = await svc.request('POST', '/api/telegram/auth/send-code', { phone: TEST_PHONE });
       expect(res.status).toBe(429);
       expect(res.body.error.code).toBe('FLOOD_WAIT');
       expect(Number(res.headers['retry-after'])).toBe(300);
       const status = await svc.request('GET', '/api/telegram/status');
       expect(Date.parse(status.body.floodWaitUntil)).toBeGreaterThan(Date.now() + 200_000);
 
-      const again = await svc.request('POST', '/api/telegram/auth/send-code', { phone: PHONE });
+      const again = await svc.request('POST', '/api/telegram/auth/send-code', { phone: TEST_PHONE });
       expect(again.status).toBe(429);
       expect(Number(again.headers['retry-after'])).toBeGreaterThan(200);
       expect(await svc.stop()).toBe(0);
 
       restarted = await service({ dataDir: svc.dataDir });
-      const afterRestart = await restarted.request('POST', '/api/telegram/auth/send-code', { phone: PHONE });
+      const afterRestart = await restarted.request('POST', '/api/telegram/auth/send-code', { phone: TEST_PHONE });
       expect(afterRestart.status).toBe(429);
       expect(Number(afterRestart.headers['retry-after'])).toBeGreaterThan(200);
     } finally {
-      dc.controls.clearInjectedErrors();
+      sandbox.dc.controls.clearInjectedErrors();
       await svc.stop();
       if (restarted) expect(await restarted.stop()).toBe(0);
     }
@@ -158,18 +144,18 @@ describe('login over HTTP (real process, sandbox DC over TCP)', () => {
 
   it('logout → authorization gone at the DC, files gone, logged_out', async () => {
     const phone = uniquePhone('1557');
-    dc.controls.createUser({ phone, firstName: 'Lou' });
+    sandbox.dc.controls.createUser({ phone, firstName: 'Lou' });
     const svc = await service();
     try {
       await svc.request('POST', '/api/telegram/auth/send-code', { phone });
-      const done = await svc.request('POST', '/api/telegram/auth/verify-code', { code: dc.controls.lastCode(phone) });
+      const done = await svc.request('POST', '/api/telegram/auth/verify-code', { code: sandbox.dc.controls.lastCode(phone) });
       expect(done.body.state).toBe('authenticated');
-      expect(dc.controls.authKeysOfUser(phone)).toHaveLength(1);
+      expect(sandbox.dc.controls.authKeysOfUser(phone)).toHaveLength(1);
 
       const out = await svc.request('POST', '/api/telegram/auth/logout');
       expect(out.status).toBe(200);
       expect(out.body).toEqual({ state: 'logged_out' });
-      expect(dc.controls.authKeysOfUser(phone)).toHaveLength(0);
+      expect(sandbox.dc.controls.authKeysOfUser(phone)).toHaveLength(0);
       expect(fs.existsSync(path.join(svc.dataDir, 'auth_state.json'))).toBe(false);
       expect(fs.existsSync(path.join(svc.dataDir, 'session.json'))).toBe(false);
       expect((await svc.request('GET', '/api/telegram/status')).body).toMatchObject({ state: 'logged_out', authenticated: false });

@@ -5,32 +5,20 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { describe, expect, it } from 'vitest';
 import type { ServiceProcess } from '../helpers/service-process.js';
-import { ATTEMPTING, RECOVERED, RECOVERY_FAILED as FAILED, RESTORED, serviceOn, uniquePhone } from '../helpers/sandbox-service.js';
+import { ATTEMPTING, RECOVERED, RECOVERY_FAILED as FAILED, RESTORED, sandboxPerFile, uniquePhone } from '../helpers/sandbox-service.js';
 
-const FAST = { LOGIN_RATE_LIMIT: '1000/1m', CLIENT_READY_TIMEOUT: '5s', RETRY_MAX_DELAY: '500' };
-
-let dc: TestSandbox;
-beforeAll(async () => {
-  dc = await startTestSandbox();
-});
-afterAll(async () => {
-  await dc?.dispose();
-});
-
-function service(opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<ServiceProcess> {
-  return serviceOn(dc, { ...opts, env: { ...FAST, ...opts.env } });
-}
+const sandbox = sandboxPerFile();
+const service = sandbox.service;
 
 /** A data dir logged in as a fresh account; the service that did it has stopped. */
 async function loggedIn(): Promise<{ dataDir: string; phone: string }> {
   const phone = uniquePhone('1558');
-  dc.controls.createUser({ phone, firstName: 'Rec' });
+  sandbox.dc.controls.createUser({ phone, firstName: 'Rec' });
   const svc = await service();
   await svc.request('POST', '/api/telegram/auth/send-code', { phone });
-  const done = await svc.request('POST', '/api/telegram/auth/verify-code', { code: dc.controls.lastCode(phone) });
+  const done = await svc.request('POST', '/api/telegram/auth/verify-code', { code: sandbox.dc.controls.lastCode(phone) });
   expect(done.body.state).toBe('authenticated');
   expect(await svc.stop()).toBe(0);
   return { dataDir: svc.dataDir, phone };
@@ -41,7 +29,7 @@ const messages = (svc: ServiceProcess): string[] => svc.logLines().map((l) => St
 describe('session recovery (real process)', () => {
   it('key revoked while the service was down → recovery tried and failed, in order → logged_out with the reason', async () => {
     const { dataDir, phone } = await loggedIn();
-    dc.controls.revokeAuthKey(dc.controls.authKeysOfUser(phone)[0]!.authKeyId);
+    sandbox.dc.controls.revokeAuthKey(sandbox.dc.controls.authKeysOfUser(phone)[0]!.authKeyId);
 
     const svc = await service({ dataDir });
     try {
@@ -63,7 +51,7 @@ describe('session recovery (real process)', () => {
 
   it('a transient AUTH_KEY_UNREGISTERED at start-up → recovery succeeds → restored, still authenticated', async () => {
     const { dataDir } = await loggedIn();
-    dc.controls.injectError('users.getUsers', { code: 401, message: 'AUTH_KEY_UNREGISTERED' }, 1);
+    sandbox.dc.controls.injectError('users.getUsers', { code: 401, message: 'AUTH_KEY_UNREGISTERED' }, 1);
 
     const svc = await service({ dataDir });
     try {
@@ -79,14 +67,14 @@ describe('session recovery (real process)', () => {
       expect(status.body).toMatchObject({ state: 'authenticated', session: { validation: 'valid' } });
       expect(fs.existsSync(path.join(dataDir, 'auth_state.json'))).toBe(true);
     } finally {
-      dc.controls.clearInjectedErrors();
+      sandbox.dc.controls.clearInjectedErrors();
       expect(await svc.stop()).toBe(0);
     }
   });
 
   it('SESSION_REVOKED → revoked with the reason; dead key and auth state cleared', async () => {
     const { dataDir, phone } = await loggedIn();
-    dc.controls.terminateSession(dc.controls.authKeysOfUser(phone)[0]!.authKeyId);
+    sandbox.dc.controls.terminateSession(sandbox.dc.controls.authKeysOfUser(phone)[0]!.authKeyId);
     const svc = await service({ dataDir });
     try {
       await svc.waitForLog('Account state: revoked');
@@ -95,7 +83,7 @@ describe('session recovery (real process)', () => {
       expect(fs.existsSync(path.join(dataDir, 'auth_state.json'))).toBe(false);
       // Logging in again from revoked works.
       await svc.request('POST', '/api/telegram/auth/send-code', { phone });
-      const again = await svc.request('POST', '/api/telegram/auth/verify-code', { code: dc.controls.lastCode(phone) });
+      const again = await svc.request('POST', '/api/telegram/auth/verify-code', { code: sandbox.dc.controls.lastCode(phone) });
       expect(again.body.state).toBe('authenticated');
     } finally {
       expect(await svc.stop()).toBe(0);

@@ -4,35 +4,20 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import type { ServiceProcess } from '../helpers/service-process.js';
-import { RESTORED, serviceOn, waitForStatus } from '../helpers/sandbox-service.js';
+import { describe, expect, it } from 'vitest';
+import { RESTORED, sandboxPerFile, TEST_CODE, TEST_PHONE, waitForStatus } from '../helpers/sandbox-service.js';
 
-const PHONE = '+9996621234';
-const CODE = '22222';
-const FAST = { LOGIN_RATE_LIMIT: '1000/1m', CLIENT_READY_TIMEOUT: '5s', RETRY_MAX_DELAY: '500' };
-
-let dc: TestSandbox;
-beforeAll(async () => {
-  dc = await startTestSandbox();
-});
-afterAll(async () => {
-  await dc?.dispose();
-});
-
-function service(opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<ServiceProcess> {
-  return serviceOn(dc, { ...opts, env: { ...FAST, ...opts.env } });
-}
+const sandbox = sandboxPerFile();
+const service = sandbox.service;
 
 describe('restarts of the real process', () => {
   it('restart → authenticated without a login, the restore line logged, validation valid, same key at the DC', async () => {
     const first = await service();
-    await first.request('POST', '/api/telegram/auth/send-code', { phone: PHONE });
-    const done = await first.request('POST', '/api/telegram/auth/verify-code', { code: CODE });
+    await first.request('POST', '/api/telegram/auth/send-code', { phone: TEST_PHONE });
+    const done = await first.request('POST', '/api/telegram/auth/verify-code', { code: TEST_CODE });
     expect(done.body.state).toBe('authenticated');
     expect(await first.stop()).toBe(0);
-    const keysBefore = dc.controls.authKeysOfUser(PHONE).map((k) => k.authKeyId).sort();
+    const keysBefore = sandbox.dc.controls.authKeysOfUser(TEST_PHONE).map((k) => k.authKeyId).sort();
 
     const second = await service({ dataDir: first.dataDir });
     try {
@@ -41,7 +26,7 @@ describe('restarts of the real process', () => {
       await second.waitForLog(RESTORED);
       const valid = await waitForStatus(second, (b) => b.session.validation === 'valid', 'valid', { timeoutMs: 20_000 });
       expect(valid).toMatchObject({ state: 'authenticated', user: { id: done.body.user.id }, session: { connection: 'online', restored: true } });
-      expect(dc.controls.authKeysOfUser(PHONE).map((k) => k.authKeyId).sort()).toEqual(keysBefore);
+      expect(sandbox.dc.controls.authKeysOfUser(TEST_PHONE).map((k) => k.authKeyId).sort()).toEqual(keysBefore);
       expect(second.logLines().some((l) => l.msg === 'Account state: code_sent')).toBe(false);
     } finally {
       expect(await second.stop()).toBe(0);
@@ -50,13 +35,13 @@ describe('restarts of the real process', () => {
 
   it('restart between send-code and verify-code → verify-code works', async () => {
     const first = await service();
-    expect((await first.request('POST', '/api/telegram/auth/send-code', { phone: PHONE })).status).toBe(200);
+    expect((await first.request('POST', '/api/telegram/auth/send-code', { phone: TEST_PHONE })).status).toBe(200);
     expect(await first.stop()).toBe(0);
 
     const second = await service({ dataDir: first.dataDir });
     try {
       expect((await second.request('GET', '/api/telegram/status')).body.state).toBe('code_sent');
-      const done = await second.request('POST', '/api/telegram/auth/verify-code', { code: CODE });
+      const done = await second.request('POST', '/api/telegram/auth/verify-code', { code: TEST_CODE });
       expect(done.status).toBe(200);
       expect(done.body.state).toBe('authenticated');
     } finally {
@@ -66,8 +51,8 @@ describe('restarts of the real process', () => {
 
   it('auth state older than SESSION_MAX_IDLE → expired, files kept', async () => {
     const first = await service();
-    await first.request('POST', '/api/telegram/auth/send-code', { phone: PHONE });
-    await first.request('POST', '/api/telegram/auth/verify-code', { code: CODE });
+    await first.request('POST', '/api/telegram/auth/send-code', { phone: TEST_PHONE });
+    await first.request('POST', '/api/telegram/auth/verify-code', { code: TEST_CODE });
     expect(await first.stop()).toBe(0);
     await new Promise((r) => setTimeout(r, 1100));
 

@@ -3,7 +3,8 @@
  * codes and drive faults through its controls), and what end-to-end and reliability tests do with it:
  * unique accounts, logins over HTTP, status polling, the seed's log lines, a seeded PRNG.
  */
-import type { TestSandbox } from './sandbox.js';
+import { afterAll, beforeAll } from 'vitest';
+import { startTestSandbox, type TestSandbox } from './sandbox.js';
 import { startService, type ServiceProcess, type StartServiceOptions } from './service-process.js';
 
 /** The seed's four log messages, word for word. */
@@ -19,6 +20,40 @@ export type Body = any;
 export function sandboxOf(dc: TestSandbox): NonNullable<StartServiceOptions['sandbox']> {
   const dc2 = dc.dcs.find((d) => d.id === 2)!;
   return { host: dc2.host, port: dc2.port, publicKeyPem: dc.publicKeyPem };
+}
+
+/** The sandbox's test number and its code (Telegram's 99966 X YYYY convention). */
+export const TEST_PHONE = '+9996621234';
+export const TEST_CODE = '22222';
+
+/** End-to-end settings: no login rate limit in the way, quick retries. */
+export const E2E_ENV: Record<string, string> = { LOGIN_RATE_LIMIT: '1000/1m', CLIENT_READY_TIMEOUT: '5s', RETRY_MAX_DELAY: '500' };
+
+/**
+ * One sandbox DC for the calling test file (started before its tests, disposed after them), and the real
+ * service on it with `env` under each call's own overrides.
+ */
+export function sandboxPerFile(env: Record<string, string> = E2E_ENV): {
+  readonly dc: TestSandbox;
+  service(opts?: { dataDir?: string; env?: Record<string, string> }): Promise<ServiceProcess>;
+} {
+  let dc: TestSandbox | undefined;
+  beforeAll(async () => {
+    dc = await startTestSandbox();
+  });
+  afterAll(async () => {
+    await dc?.dispose();
+  });
+  const started = (): TestSandbox => {
+    if (!dc) throw new Error('the sandbox DC starts in beforeAll');
+    return dc;
+  };
+  return {
+    get dc() {
+      return started();
+    },
+    service: (opts = {}) => serviceOn(started(), { ...opts, env: { ...env, ...opts.env } }),
+  };
 }
 
 /** The real service process talking to `dc`'s DC 2 over TCP. */
