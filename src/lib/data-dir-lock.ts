@@ -200,20 +200,44 @@ async function takeOver(dataDir: string, file: string, seen: HolderSnapshot): Pr
     await fsp.mkdir(guard, { mode: 0o700 });
   } catch (err) {
     if (errnoCode(err) !== 'EEXIST') throw err;
-    const stat = await fsp.stat(guard).catch(() => undefined);
-    if (stat && Date.now() - stat.mtimeMs > YOUNG_MS) {
-      await fsp.rmdir(guard).catch(() => undefined); // left by a starter that died mid take-over
+    if (await guardIsDead(guard)) {
+      // Left by a starter that died mid take-over (kill -9 during start-up): clear it and let the caller retry.
+      await fsp.rm(guard, { recursive: true, force: true });
       return;
     }
     throw new DataDirLockedError(dataDir, seen.content, `data directory ${dataDir} is being taken over by another starting process`);
   }
   try {
+    // Who holds the guard, so a starter killed right here does not block the next start for YOUNG_MS.
+    await fsp.writeFile(path.join(guard, GUARD_OWNER_FILE), JSON.stringify({ pid: process.pid, procStartTime: procStartTime(process.pid), bootId: bootId() }), { mode: 0o600 });
     const now = await readHolder(file);
     // Remove exactly the stale lock we judged, not one a faster starter has put there since.
     if (now !== 'gone' && now.raw === seen.raw) await fsp.unlink(file);
   } finally {
-    await fsp.rmdir(guard).catch(() => undefined);
+    await fsp.rm(guard, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+const GUARD_OWNER_FILE = 'owner';
+/** A guard without its owner file yet is given this long (the owner is written right after the mkdir). */
+const GUARD_UNOWNED_MS = 1_000;
+
+/** Whether a take-over guard was left by a process that no longer runs (or is too old to be live). */
+async function guardIsDead(guard: string): Promise<boolean> {
+  const stat = await fsp.stat(guard).catch(() => undefined);
+  if (!stat) return true; // gone meanwhile
+  if (Date.now() - stat.mtimeMs > YOUNG_MS) return true;
+  let owner: { pid?: unknown; procStartTime?: unknown; bootId?: unknown };
+  try {
+    owner = JSON.parse(await fsp.readFile(path.join(guard, GUARD_OWNER_FILE), 'utf8')) as typeof owner;
+  } catch {
+    return Date.now() - stat.mtimeMs > GUARD_UNOWNED_MS;
+  }
+  if (typeof owner.pid !== 'number' || !Number.isInteger(owner.pid) || owner.pid <= 0) return true;
+  if (owner.bootId && bootId() && owner.bootId !== bootId()) return true;
+  if (!pidExists(owner.pid)) return true;
+  const start = procStartTime(owner.pid);
+  return Boolean(owner.procStartTime && start && start !== owner.procStartTime);
 }
 
 /** `<fileName>.<pid>.<nonce>` files of starters killed before they cleaned up. */

@@ -111,6 +111,28 @@ describe('data directory lock', () => {
     await (await acquireDataDirLock(dataDir)).release();
   });
 
+  it('a take-over guard left by a starter killed mid take-over does not block the next start', async () => {
+    await fsp.mkdir(dataDir, { mode: 0o700 });
+    const lockFile = path.join(dataDir, 'service.lock');
+    const deadPid = 2 ** 22 + 7;
+    await fsp.writeFile(lockFile, JSON.stringify({ pid: deadPid, hostname: os.hostname(), acquiredAt: 'x', nonce: 'n' }));
+    // A fresh guard (well inside the 10 s young window) whose owner no longer runs.
+    await fsp.mkdir(`${lockFile}.takeover`, { mode: 0o700 });
+    await fsp.writeFile(path.join(`${lockFile}.takeover`, 'owner'), JSON.stringify({ pid: deadPid }));
+    const lock = await acquireDataDirLock(dataDir);
+    await expect(fsp.stat(`${lockFile}.takeover`)).rejects.toThrow();
+    await lock.release();
+  });
+
+  it('a take-over guard of a live starter is respected', async () => {
+    await fsp.mkdir(dataDir, { mode: 0o700 });
+    const lockFile = path.join(dataDir, 'service.lock');
+    await fsp.writeFile(lockFile, JSON.stringify({ pid: 2 ** 22 + 7, hostname: os.hostname(), acquiredAt: 'x', nonce: 'n' }));
+    await fsp.mkdir(`${lockFile}.takeover`, { mode: 0o700 });
+    await fsp.writeFile(path.join(`${lockFile}.takeover`, 'owner'), JSON.stringify({ pid: process.ppid }));
+    await expect(acquireDataDirLock(dataDir)).rejects.toThrow(/being taken over/);
+  });
+
   it('takes a lock file name and an owner name; leftover temp files follow the file name', async () => {
     await fsp.mkdir(dataDir, { mode: 0o700 });
     const dead = 2 ** 22 + 11;
