@@ -112,7 +112,8 @@ export class CrashWorker {
       try {
         await this.cycle();
       } catch (err) {
-        this.problem(`cycle failed: ${(err as Error).message.split('\n')[0]}`);
+        // The first lines carry the cause (e.g. the service's stderr when it did not start).
+        this.problem(`cycle failed: ${(err as Error).message.split('\n').filter(Boolean).slice(0, 4).join(' | ')}`);
         if (this.stats.problems.length > 20) break;
       }
     }
