@@ -1,24 +1,8 @@
 /** Every control, observed through an unmodified mtcute client over TCP. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SentCode, TelegramClient } from '@mtcute/node';
-import { loginSandboxClient, sandboxClient, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
-
-async function sandbox(): Promise<TestSandbox> {
-  const dc = await startTestSandbox();
-  cleanups.push(() => dc.dispose());
-  return dc;
-}
-
-async function client(dc: TestSandbox, opts: Parameters<typeof sandboxClient>[1] = {}): Promise<TelegramClient> {
-  const c = await sandboxClient(dc, opts);
-  cleanups.push(() => c.destroy());
-  return c;
-}
+import { loginSandboxClient, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { afterThisTest, client, sandbox } from '../helpers/per-test-sandbox.js';
 
 async function loggedIn(dc: TestSandbox, phone = '+9996621234'): Promise<{ c: TelegramClient; userId: number; keyId: string }> {
   const c = await client(dc);
@@ -31,7 +15,7 @@ async function loggedIn(dc: TestSandbox, phone = '+9996621234'): Promise<{ c: Te
 describe('sandbox DC controls seen by mtcute', () => {
   it('survives dropped connections and a DC restart without logging in again', async () => {
     let dc = await startTestSandbox();
-    cleanups.push(() => dc.dispose());
+    afterThisTest(() => dc.dispose());
     const { c, userId } = await loggedIn(dc);
     await c.sendText('me', 'before restart');
 
@@ -52,7 +36,7 @@ describe('sandbox DC controls seen by mtcute', () => {
 
   it('a DC restart between send-code and sign-in, and between sign-in and the password, loses nothing', async () => {
     let dc = await startTestSandbox();
-    cleanups.push(() => dc.dispose());
+    afterThisTest(() => dc.dispose());
     dc.controls.createUser({ phone: '+15550005555', password: 'pw' });
     const c = await client(dc);
     const sent = (await c.sendCode({ phone: '+15550005555' })) as SentCode;
@@ -66,7 +50,7 @@ describe('sandbox DC controls seen by mtcute', () => {
 
   it('markAuthKeyDuplicated → 406 AUTH_KEY_DUPLICATED for every request, also after a restart', async () => {
     let dc = await startTestSandbox();
-    cleanups.push(() => dc.dispose());
+    afterThisTest(() => dc.dispose());
     const { c, keyId } = await loggedIn(dc);
     dc.controls.markAuthKeyDuplicated(keyId);
     await expect(c.getMe()).rejects.toMatchObject({ code: 406, text: 'AUTH_KEY_DUPLICATED' });

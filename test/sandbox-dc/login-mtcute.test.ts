@@ -1,24 +1,7 @@
 /** An unmodified mtcute TelegramClient against the sandbox DC over TCP: login, 2FA, migration, messages. */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { TelegramClient } from '@mtcute/node';
-import { loginSandboxClient, sandboxClient, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
-
-async function sandbox(): Promise<TestSandbox> {
-  const dc = await startTestSandbox();
-  cleanups.push(() => dc.dispose());
-  return dc;
-}
-
-async function client(dc: TestSandbox, opts: Parameters<typeof sandboxClient>[1] = {}): Promise<TelegramClient> {
-  const c = await sandboxClient(dc, opts);
-  cleanups.push(() => c.destroy());
-  return c;
-}
+import { describe, expect, it } from 'vitest';
+import { loginSandboxClient } from '../helpers/sandbox.js';
+import { client, sandbox } from '../helpers/per-test-sandbox.js';
 
 describe('mtcute logs in to the sandbox DC', () => {
   it('by code with a test number, then getMe and Saved Messages', async () => {
