@@ -1,8 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Workspace packages are tested from their TypeScript sources (the "source" export condition); the
+  // service process the end-to-end tests start runs the built dist/ (npm test builds first).
+  resolve: { conditions: ['source'] },
+  ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
     globalSetup: ['test/reliability/global-setup.ts'],
     // The JSON report lets .ci/run print a plain 'N passed, N failed' closing line.
     reporters: ['default', 'json'],

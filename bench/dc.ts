@@ -6,9 +6,9 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { DcAddress } from '../src/sandbox-dc/index.js';
-import { RawMtprotoClient } from '../test/helpers/raw-mtproto-client.js';
-import { sandboxClient } from '../test/helpers/sandbox.js';
+import type { DcAddress } from '@telegram-service/sandbox-dc';
+import { RawMtprotoClient } from '@telegram-service/sandbox-dc/testing';
+import { sandboxClient } from '@telegram-service/sandbox-dc/testing';
 import { REPO_ROOT } from '../test/helpers/service-process.js';
 import { fmt, percentile, pool, ratio, row, section } from './report.js';
 
@@ -34,7 +34,7 @@ async function bareEchoRoundTrips(total: number): Promise<number> {
 export async function benchSandboxDc(): Promise<void> {
   section('Sandbox DC (200 concurrent clients, 127.0.0.1)');
   // The DC runs in its own process (one core), the clients in this one (the other core).
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bench', 'dc-process.ts')], {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(REPO_ROOT, 'bench', 'dc-process.ts')], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

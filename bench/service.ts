@@ -12,7 +12,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import pino from 'pino';
 import { freePort, REPO_ROOT, startService, type ServiceProcess } from '../test/helpers/service-process.js';
-import { startTestSandbox } from '../test/helpers/sandbox.js';
+import { startTestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { createSessionStore } from '../src/session/session-store.js';
 import { fmt, percentile, ratio, row, section } from './report.js';
 

@@ -24,8 +24,8 @@ import {
 } from './config/index.js';
 import { buildApp } from './http/index.js';
 import { createLogger, type Logger } from './logging/index.js';
-import { startSandboxDc, type SandboxLog } from './sandbox-dc/index.js';
-import { acquireDataDirLock, DataDirLockedError } from './lib/data-dir-lock.js';
+import { startSandboxDc, type SandboxLog } from '@telegram-service/sandbox-dc';
+import { acquireDataDirLock, DataDirLockedError } from '@telegram-service/durable-files';
 import { createSessionStore } from './session/session-store.js';
 
 /** A graceful stop must finish within this; then the process exits 1 whatever still hangs. */

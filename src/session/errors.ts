@@ -1,6 +1,6 @@
 /** Typed errors of the session store. Messages never contain file contents or key material. */
 
-export { PersistenceWriteError, errnoCode } from '../lib/fs-errors.js';
+export { PersistenceWriteError, errnoCode } from '@telegram-service/durable-files';
 
 export type SessionFileProblem =
   /** Not JSON, truncated, empty, or not the shape of a session document. */

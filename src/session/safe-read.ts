@@ -5,7 +5,7 @@
  * cannot fool them.
  */
 import { constants, promises as fsp } from 'node:fs';
-import { PRIVATE_FILE_MODE, octal } from '../lib/atomic-file.js';
+import { PRIVATE_FILE_MODE, octal } from '@telegram-service/durable-files';
 import { errnoCode } from './errors.js';
 
 export type SafeReadResult =

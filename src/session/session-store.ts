@@ -30,7 +30,7 @@ import {
   setAside,
   tightenFileMode,
   writeFileAtomic,
-} from '../lib/atomic-file.js';
+} from '@telegram-service/durable-files';
 import { AUTH_STATE_MAX_BYTES, decodeAuthState, encodeAuthState, touchIsDue } from './auth-state.js';
 import { PersistenceWriteError, SessionFileError, errnoCode } from './errors.js';
 import { createDocumentStorage } from './mtcute-storage.js';

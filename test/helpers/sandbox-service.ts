@@ -4,7 +4,7 @@
  * unique accounts, logins over HTTP, status polling, the seed's log lines, a seeded PRNG.
  */
 import { afterAll, beforeAll } from 'vitest';
-import { startTestSandbox, type TestSandbox } from './sandbox.js';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { startService, type ServiceProcess, type StartServiceOptions } from './service-process.js';
 
 /** The seed's four log messages, word for word. */

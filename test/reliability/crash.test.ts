@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { startService } from '../helpers/service-process.js';
 import { CrashWorker, type CrashStats, type Moment } from './harness/crash-worker.js';
 import { inspectDataDir } from './harness/data-dir.js';

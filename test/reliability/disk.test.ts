@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { startService, type ServiceProcess } from '../helpers/service-process.js';
 import { backdateAuthState, hasAuthKey, inspectDataDir } from './harness/data-dir.js';
 import { eventually, sandboxOf, sleep, startOn, uniquePhone } from './harness/shared-dc.js';

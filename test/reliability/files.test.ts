@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSessionStore } from '../../src/session/session-store.js';
-import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { startService, type ServiceProcess } from '../helpers/service-process.js';
 import { inspectDataDir } from './harness/data-dir.js';
 import { giveToServiceUser, makeSharedRoot, RUNNING_AS_ROOT, startServiceAsServiceUser } from './harness/run-as-user.js';

@@ -18,7 +18,7 @@ import type http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { startService, type ServiceProcess } from '../helpers/service-process.js';
 import { createAgent, judgeResponse, runBounded, send, type FuzzRequest } from './fuzz-client.js';
 import { createRandom, fuzzSeed, type Random } from './fuzz-random.js';

@@ -6,7 +6,7 @@
  */
 import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import type { HttpResult } from '../helpers/service-process.js';
 import { percentile, serviceOn, uniquePhone } from './network-harness.js';
 import { recordTotals, size, SOAK } from './totals.js';

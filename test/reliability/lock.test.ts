@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { LISTENING_LOG_MESSAGE, startService, type ServiceProcess } from '../helpers/service-process.js';
 import { eventually, RELIABILITY_ENV, sandboxOf, startOn, uniquePhone } from './harness/shared-dc.js';
 import { recordTotals, size } from './totals.js';

@@ -14,7 +14,7 @@
  * and `FAULT_KINDS=<kind,…>` narrow a run when chasing one problem).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import type { HttpResult, ServiceProcess } from '../helpers/service-process.js';
 import {
   type Body,

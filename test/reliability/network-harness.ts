@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { TestSandbox } from '../helpers/sandbox.js';
+import type { TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import type { LogLine } from '../helpers/service-process.js';
 import type { Body } from '../helpers/sandbox-service.js';
 

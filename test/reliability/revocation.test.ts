@@ -9,7 +9,7 @@
  * start-up with a recovery that fails and with one that succeeds, and SESSION_REVOKED at start-up.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import type { HttpResult, ServiceProcess } from '../helpers/service-process.js';
 import {
   ATTEMPTING,

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decryptEnvelope } from '../../src/session/session-crypto.js';
-import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { MAIN_SCRIPT, startService, type ServiceProcess } from '../helpers/service-process.js';
 import { recordTotals } from './totals.js';
 

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SANDBOX_API_HASH } from '../../src/config/index.js';
-import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { startService, type HttpResult, type ServiceProcess } from '../helpers/service-process.js';
 import { recordTotals } from './totals.js';
 

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { createAccountService } from '../../src/account/account-service.js';
 import type { AccountService } from '../../src/account/types.js';
 import type { Config } from '../../src/config/types.js';
-import { startSandboxDc } from '../../src/sandbox-dc/index.js';
+import { startSandboxDc } from '@telegram-service/sandbox-dc';
 import { createSessionStore } from '../../src/session/session-store.js';
 import type { SessionStore } from '../../src/session/types.js';
 

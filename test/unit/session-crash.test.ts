@@ -9,39 +9,13 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { createSessionStore, type StoreLogger } from '../../src/session/session-store.js';
 
-const SESSION_SRC = fileURLToPath(new URL('../../src/session/', import.meta.url));
-const LIB_SRC = fileURLToPath(new URL('../../src/lib/', import.meta.url));
-const REPO_NODE_MODULES = fileURLToPath(new URL('../../node_modules', import.meta.url));
 const ITERATIONS = 30;
 
-let root: string;
-/** The store's modules as plain JS: a child on tsx spends ~1 s per start transpiling, this ~0.3 s. */
-let storeModule: string;
-beforeAll(async () => {
-  root = await fsp.mkdtemp(path.join(os.tmpdir(), 'session-crash-'));
-  // session/ imports ../lib/: both folders side by side, as in src/.
-  for (const [folder, src] of [['session', SESSION_SRC], ['lib', LIB_SRC]] as const) {
-    const out = path.join(root, folder);
-    await fsp.mkdir(out);
-    for (const name of await fsp.readdir(src)) {
-      if (!name.endsWith('.ts')) continue;
-      const source = await fsp.readFile(path.join(src, name), 'utf8');
-      const { outputText } = ts.transpileModule(source, {
-        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-      });
-      await fsp.writeFile(path.join(out, name.replace(/\.ts$/, '.js')), outputText);
-    }
-  }
-  await fsp.symlink(REPO_NODE_MODULES, path.join(root, 'node_modules'));
-  storeModule = path.join(root, 'session', 'session-store.js');
-});
-afterAll(async () => {
-  await fsp.rm(root, { recursive: true, force: true });
-});
+/** The built store (npm test builds first): a child on tsx would spend ~1 s per start transpiling. */
+const storeModule = fileURLToPath(new URL('../../dist/session/session-store.js', import.meta.url));
 
 function captureLogger(): StoreLogger & { errors: string[] } {
   const errors: string[] = [];
@@ -83,6 +57,8 @@ async function runChildAndKill(dataDir: string, afterMs: number): Promise<void> 
 
 describe('session store under SIGKILL', () => {
   it(`${ITERATIONS} kills mid-write: every restart loads complete files, nothing is lost or moved aside`, async () => {
+    const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'session-crash-'));
+    onTestFinished(() => fsp.rm(root, { recursive: true, force: true }));
     const dataDir = path.join(root, 'data');
     let lastN = 0;
     for (let i = 0; i < ITERATIONS; i++) {

@@ -11,7 +11,7 @@ import { addPublicKey, NodeCryptoProvider } from '@mtcute/node/utils.js';
 import type { SentCode } from '@mtcute/core';
 import { LogManager, type DcOptions } from '@mtcute/core/utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandboxDc, type SandboxDc } from '../../src/sandbox-dc/index.js';
+import { startSandboxDc, type SandboxDc } from '@telegram-service/sandbox-dc';
 import { createSessionStore, type FileSessionStore, type StoreLogger } from '../../src/session/session-store.js';
 
 const PHONE = '+9996621234';

@@ -12,7 +12,7 @@
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { TestSandbox } from '../../helpers/sandbox.js';
+import type { TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { readLogLines, startService, type HttpResult, type ServiceProcess } from '../../helpers/service-process.js';
 import { backdateAuthState, fileProblems, hasAuthKey, inspectDataDir, type DataDirSnapshot } from './data-dir.js';
 import { RELIABILITY_ENV, sandboxOf, sleep } from './shared-dc.js';

@@ -3,7 +3,7 @@
  * login codes and drive faults through its controls).
  */
 import { startService, type ServiceProcess, type StartServiceOptions } from '../../helpers/service-process.js';
-import type { TestSandbox } from '../../helpers/sandbox.js';
+import type { TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { sandboxOf, sleep } from '../../helpers/sandbox-service.js';
 
 export { sandboxOf, seededRandom, sleep, uniquePhone } from '../../helpers/sandbox-service.js';
