@@ -13,7 +13,7 @@ import autocannon from 'autocannon';
 import pino from 'pino';
 import { freePort, REPO_ROOT, startService, type ServiceProcess } from '../test/helpers/service-process.js';
 import { startTestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { createSessionStore } from '../src/session/session-store.js';
+import { createSessionStore } from '../src/store/files/account-files.js';
 import { fmt, percentile, ratio, row, section } from './report.js';
 
 async function waitUntil(pred: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {

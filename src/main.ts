@@ -26,7 +26,7 @@ import { buildApp } from './http/index.js';
 import { createLogger, type Logger } from './logging/index.js';
 import { startSandboxDc, type SandboxLog } from '@telegram-service/sandbox-dc';
 import { acquireDataDirLock, DataDirLockedError } from '@telegram-service/durable-files';
-import { createSessionStore } from './session/session-store.js';
+import { createSessionStore } from './store/files/account-files.js';
 
 /** A graceful stop must finish within this; then the process exits 1 whatever still hangs. */
 const SHUTDOWN_DEADLINE_MS = 5_000;

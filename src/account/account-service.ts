@@ -10,7 +10,7 @@ import type { TelegramClient } from '@mtcute/node';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { maskPhone } from '../logging/index.js';
-import type { PendingLogin, SessionStore } from '../session/types.js';
+import type { PendingLogin, SessionStore } from '../store/types.js';
 import { createTelegramClient, type SandboxDcAddress } from '../telegram/client-factory.js';
 import { callTelegram, TelegramCallError } from '../telegram/rpc.js';
 import { type AttemptOutcome, RetryLoop } from './backoff.js';

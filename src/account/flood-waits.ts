@@ -2,7 +2,7 @@
  * FLOOD_WAIT deadlines per method, kept in session.json's meta so a restart does not forget them:
  * a call before its deadline fails at once, without touching Telegram.
  */
-import type { SessionStore } from '../session/types.js';
+import type { SessionStore } from '../store/types.js';
 
 /** Whole seconds left to wait before `method` may be called again (0 = go ahead). */
 export function floodWaitRemainingSeconds(store: SessionStore, method: string, now = Date.now()): number {

@@ -7,7 +7,7 @@
  * `dc_main`), creates a key there and resends the call.
  */
 import type { tl } from '@mtcute/core';
-import type { PendingLogin } from '../session/types.js';
+import type { PendingLogin } from '../store/types.js';
 import { TelegramCallError } from '../telegram/rpc.js';
 
 export type Rpc = <T extends tl.RpcMethod>(request: T) => Promise<tl.RpcCallReturn[T['_']]>;

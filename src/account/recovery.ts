@@ -5,7 +5,7 @@
  */
 import type { tl } from '@mtcute/core';
 import type { Logger } from 'pino';
-import type { SessionStore } from '../session/types.js';
+import type { SessionStore } from '../store/types.js';
 import type { TelegramErrorKind } from '../telegram/errors.js';
 import { TelegramCallError } from '../telegram/rpc.js';
 

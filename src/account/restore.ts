@@ -2,7 +2,7 @@
  * Start-up: what the files on disk say the account's state is, before any network (the seed's
  * "Server Restart Process"). Validation against Telegram happens afterwards, in the background.
  */
-import type { AuthStateFile, PendingLogin, SessionStore } from '../session/types.js';
+import type { AuthStateFile, PendingLogin, SessionStore } from '../store/types.js';
 
 export type StartupDecision =
   | { state: 'logged_out'; reason?: string; staleAuthState?: boolean }

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSessionStore } from '../../src/session/session-store.js';
+import { createSessionStore } from '../../src/store/files/account-files.js';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { startService, type ServiceProcess } from '../helpers/service-process.js';
 import { inspectDataDir } from './harness/data-dir.js';

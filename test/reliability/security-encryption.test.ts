@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decryptEnvelope } from '../../src/session/session-crypto.js';
+import { decryptEnvelope } from '../../src/store/session-crypto.js';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { MAIN_SCRIPT, startService, type ServiceProcess } from '../helpers/service-process.js';
 import { recordTotals } from './totals.js';

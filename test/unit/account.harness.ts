@@ -10,8 +10,8 @@ import { createAccountService } from '../../src/account/account-service.js';
 import type { AccountService } from '../../src/account/types.js';
 import type { Config } from '../../src/config/types.js';
 import { startSandboxDc } from '@telegram-service/sandbox-dc';
-import { createSessionStore } from '../../src/session/session-store.js';
-import type { SessionStore } from '../../src/session/types.js';
+import { createSessionStore } from '../../src/store/files/account-files.js';
+import type { SessionStore } from '../../src/store/types.js';
 
 export const TEST_PHONE = '+9996621234';
 export const TEST_CODE = '22222';

@@ -10,12 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { createSessionStore, type StoreLogger } from '../../src/session/session-store.js';
+import { createSessionStore, type StoreLogger } from '../../src/store/files/account-files.js';
 
 const ITERATIONS = 30;
 
 /** The built store (npm test builds first): a child on tsx would spend ~1 s per start transpiling. */
-const storeModule = fileURLToPath(new URL('../../dist/session/session-store.js', import.meta.url));
+const storeModule = fileURLToPath(new URL('../../dist/store/files/account-files.js', import.meta.url));
 
 function captureLogger(): StoreLogger & { errors: string[] } {
   const errors: string[] = [];

@@ -9,8 +9,8 @@ import { mkdtempSync, promises as fsp, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSessionStore, type FileSessionStore, type StoreLogger } from '../../src/session/session-store.js';
-import type { PendingLogin } from '../../src/session/types.js';
+import { createSessionStore, type FileSessionStore, type StoreLogger } from '../../src/store/files/account-files.js';
+import type { PendingLogin } from '../../src/store/types.js';
 
 function canMountTmpfs(): boolean {
   const probe = mkdtempSync(path.join(os.tmpdir(), 'tmpfs-probe-'));

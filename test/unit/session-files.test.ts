@@ -8,8 +8,8 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SessionFileError } from '../../src/session/errors.js';
-import { createSessionStore, type FileSessionStore, type StoreLogger } from '../../src/session/session-store.js';
+import { SessionFileError } from '../../src/store/errors.js';
+import { createSessionStore, type FileSessionStore, type StoreLogger } from '../../src/store/files/account-files.js';
 
 interface LogLine {
   level: string;

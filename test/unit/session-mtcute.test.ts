@@ -12,7 +12,7 @@ import type { SentCode } from '@mtcute/core';
 import { LogManager, type DcOptions } from '@mtcute/core/utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandboxDc, type SandboxDc } from '@telegram-service/sandbox-dc';
-import { createSessionStore, type FileSessionStore, type StoreLogger } from '../../src/session/session-store.js';
+import { createSessionStore, type FileSessionStore, type StoreLogger } from '../../src/store/files/account-files.js';
 
 const PHONE = '+9996621234';
 const CODE = '22222';

@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { serializeBasicDcOption } from '@mtcute/core/utils.js';
-import { createSessionStore, type FileSessionStore, type StoreLogger } from '../../src/session/session-store.js';
-import type { AuthStateFile, PendingLogin } from '../../src/session/types.js';
+import { createSessionStore, type FileSessionStore, type StoreLogger } from '../../src/store/files/account-files.js';
+import type { AuthStateFile, PendingLogin } from '../../src/store/types.js';
 
 interface LogLine {
   level: 'info' | 'warn' | 'error' | 'debug';

@@ -6,9 +6,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeAuthState } from '../../../src/session/auth-state.js';
-import { decodeSessionFile, type SessionDocument } from '../../../src/session/session-file.js';
-import type { AuthStateFile } from '../../../src/session/types.js';
+import { decodeAuthState } from '../../../src/store/auth-state.js';
+import { decodeSessionFile, type SessionDocument } from '../../../src/store/session-document.js';
+import type { AuthStateFile } from '../../../src/store/types.js';
 
 export type FileVerdict<T> =
   | { kind: 'absent' }

@@ -22,7 +22,7 @@ import {
   type ITelegramStorageProvider,
 } from '@mtcute/core';
 import { serializeBasicDcOption, type DcOptions } from '@mtcute/core/utils.js';
-import { KV_DC_MAIN, KV_DC_MEDIA, LOGIN_KV_KEYS, type SessionDocument } from './session-file.js';
+import { KV_DC_MAIN, KV_DC_MEDIA, LOGIN_KV_KEYS, type SessionDocument } from './session-document.js';
 
 /** How the provider changes the document: the store applies `change` and persists if the body changed. */
 export interface SessionDocumentWriter {

@@ -31,11 +31,11 @@ import {
   tightenFileMode,
   writeFileAtomic,
 } from '@telegram-service/durable-files';
-import { AUTH_STATE_MAX_BYTES, decodeAuthState, encodeAuthState, touchIsDue } from './auth-state.js';
-import { PersistenceWriteError, SessionFileError, errnoCode } from './errors.js';
-import { createDocumentStorage } from './mtcute-storage.js';
+import { AUTH_STATE_MAX_BYTES, decodeAuthState, encodeAuthState, touchIsDue } from '../auth-state.js';
+import { PersistenceWriteError, SessionFileError, errnoCode } from '../errors.js';
+import { createDocumentStorage } from '../mtcute-storage.js';
 import { readPrivateFile } from './safe-read.js';
-import { assertEncryptionKey } from './session-crypto.js';
+import { assertEncryptionKey } from '../session-crypto.js';
 import {
   SESSION_FILE_MAX_BYTES,
   decodeSessionFile,
@@ -43,9 +43,9 @@ import {
   emptyDocument,
   encodeSessionFile,
   type SessionDocument,
-} from './session-file.js';
+} from '../session-document.js';
 import { SerialQueue } from './serial-queue.js';
-import type { AuthStateFile, CreateStorageOptions, LoadProblem, PersistenceError, SessionMeta, SessionStore } from './types.js';
+import type { AuthStateFile, CreateStorageOptions, LoadProblem, PersistenceError, SessionMeta, SessionStore } from '../types.js';
 
 export const SESSION_FILE_NAME = 'session.json';
 export const SESSION_BACKUP_FILE_NAME = 'session.json.bak';

@@ -6,7 +6,7 @@
  */
 import { constants, promises as fsp } from 'node:fs';
 import { PRIVATE_FILE_MODE, octal } from '@telegram-service/durable-files';
-import { errnoCode } from './errors.js';
+import { errnoCode } from '../errors.js';
 
 export type SafeReadResult =
   | { kind: 'absent' }
