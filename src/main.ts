@@ -1,17 +1,16 @@
 /**
  * telegram-service start-up and shutdown:
- *   config → data dir (0700) + lock → API token → logger → sandbox DC (sandbox mode) → session store
- *   → account service (restore) → HTTP.
- * SIGINT/SIGTERM: stop accepting and finish in-flight requests, stop the account (persist, disconnect),
- * close the store, the sandbox DC and the lock, exit 0 — within 5 s, or exit 1 if something hangs.
+ *   config → data dir (0700) + lock → API token → logger → sandbox DC (sandbox mode) → accounts store
+ *   → account registry (restore every account) → HTTP.
+ * SIGINT/SIGTERM: stop accepting and finish in-flight requests, stop every account (persist, disconnect),
+ * the sandbox DC and the lock, exit 0 — within 5 s, or exit 1 if something hangs.
  * Exit codes: 0 clean stop, 1 failure (including "data directory in use"), 2 invalid configuration.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { createAccountService } from './account/account-service.js';
-import type { AccountService } from './account/types.js';
+import { AccountRegistry, DEFAULT_ACCOUNT_ID } from './accounts/registry.js';
 import {
   CONFIG_ERROR_EXIT_CODE,
   ConfigError,
@@ -26,7 +25,7 @@ import { buildApp } from './http/index.js';
 import { createLogger, type Logger } from './logging/index.js';
 import { startSandboxDc, type SandboxLog } from '@telegram-service/sandbox-dc';
 import { acquireDataDirLock, DataDirLockedError } from '@telegram-service/durable-files';
-import { createSessionStore } from './store/files/account-files.js';
+import { createFileAccountsStore } from './store/files/accounts-dir.js';
 
 /** A graceful stop must finish within this; then the process exits 1 whatever still hangs. */
 const SHUTDOWN_DEADLINE_MS = 5_000;
@@ -136,20 +135,19 @@ async function main(): Promise<void> {
   }
   if (config.environment === 'sandbox') announceSandbox(log, config, sandbox);
 
-  // 6. Session store and account service (restore from disk; never waits for the network).
-  const store = createSessionStore({
+  // 6. The accounts: every one restored from disk (never waits for the network; validation runs behind).
+  const store = createFileAccountsStore({
     dataDir: config.dataDir,
     environment: config.environment,
-    log: log.child({ component: 'session' }),
+    log: log.child({ module: 'store' }),
     ...(config.sessionEncryptionKey ? { encryptionKey: config.sessionEncryptionKey } : {}),
   });
-  cleanups.push({ name: 'session store', run: () => store.close() });
-  const account: AccountService = createAccountService({ config, store, logger: log, ...(sandbox ? { sandbox } : {}) });
-  cleanups.push({ name: 'account service', run: () => account.stop() });
-  await account.start();
+  const registry = new AccountRegistry({ config, store, logger: log, ...(sandbox ? { sandbox } : {}) });
+  cleanups.push({ name: 'accounts', run: () => registry.stop() });
+  await registry.start();
 
   // 7. HTTP.
-  const app = buildApp({ config, account, logger: log });
+  const app = buildApp({ config, registry, logger: log });
   cleanups.push({
     name: 'HTTP server',
     run: async () => {
@@ -178,8 +176,11 @@ async function main(): Promise<void> {
   if (!isLoopback(config.host)) {
     log.warn({ host: config.host }, 'The HTTP API listens beyond this machine: use TLS in front of it, and keep the API token secret');
   }
-  const status = account.status();
-  log.info({ state: status.state, environment: status.environment }, LOG_MESSAGES.started);
+  const defaultAccount = registry.get(DEFAULT_ACCOUNT_ID)?.status();
+  log.info(
+    { accounts: registry.size, environment: config.environment, ...(defaultAccount ? { state: defaultAccount.state } : {}) },
+    LOG_MESSAGES.started,
+  );
 }
 
 /** A data directory that cannot be created, written or locked, said plainly (errno code and path). */

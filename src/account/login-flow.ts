@@ -133,3 +133,41 @@ export async function checkPassword(client: LoginClient, plain: string): Promise
     }
   }
 }
+
+/** The session's own user (users.getUsers([inputUserSelf])): the call that proves a session is logged in. */
+export async function getSelf(rpc: Rpc): Promise<tl.RawUser> {
+  const users = await rpc({ _: 'users.getUsers', id: [{ _: 'inputUserSelf' }] });
+  const self = users[0];
+  if (!self || self._ !== 'user') throw new TelegramCallError('users.getUsers', { kind: 'telegram', text: 'USER_EMPTY', code: 0 });
+  return self;
+}
+
+export type LoginStanding =
+  | { kind: 'authorized'; user: tl.RawUser }
+  | { kind: 'password_required'; hint: string | null }
+  | { kind: 'not_authorized' }
+  | { kind: 'unknown' };
+
+/**
+ * Where the key stands at Telegram after a login step that got no answer: logged in (the step went
+ * through), waiting for the 2FA password, not logged in, or unknown (Telegram still does not answer).
+ */
+export async function whereLoginStands(client: LoginClient): Promise<LoginStanding> {
+  try {
+    const self = await getSelf(client.rpc);
+    // mtcute must learn of the login as if it had seen the answer (it stores the self user).
+    return { kind: 'authorized', user: await client.notifyLoggedIn({ _: 'auth.authorization', user: self }) };
+  } catch (err) {
+    if (!(err instanceof TelegramCallError)) return { kind: 'unknown' };
+    if (err.classified.text === 'SESSION_PASSWORD_NEEDED') {
+      try {
+        const password = await client.rpc({ _: 'account.getPassword' });
+        return { kind: 'password_required', hint: password.hint ?? null };
+      } catch {
+        return { kind: 'unknown' };
+      }
+    }
+    if (err.classified.kind === 'auth_key_unregistered') return { kind: 'not_authorized' };
+    return { kind: 'unknown' };
+  }
+}

@@ -17,11 +17,3 @@ export function toPublicUser(user: tl.RawUser): PublicUser {
 export function withMaskedPhone(user: PublicUser): PublicUser {
   return { ...user, phone: user.phone ? maskPhone(user.phone) : null };
 }
-
-/** `+1 (555) 123-1111` → `+15551231111`; undefined when it cannot be a phone number. */
-export function normalizePhone(input: unknown): string | undefined {
-  if (typeof input !== 'string' || input.length > 64) return undefined;
-  const compact = input.trim().replace(/[\s()\-.]/g, '');
-  if (!/^\+?\d{5,15}$/.test(compact)) return undefined;
-  return `+${compact.replace(/^\+/, '')}`;
-}

@@ -10,6 +10,19 @@ export type StartupDecision =
   | { state: 'authenticated'; authState: AuthStateFile }
   | { state: 'code_sent' | 'password_required'; pending: PendingLogin };
 
+/** saved_at is refreshed by API activity at most this often, whatever SESSION_MAX_IDLE is (when it is long). */
+const MAX_TOUCH_INTERVAL_MS = 10 * 60 * 1000;
+const MIN_TOUCH_INTERVAL_MS = 1000;
+
+/**
+ * How often API activity refreshes saved_at: a tenth of SESSION_MAX_IDLE (at most 10 min, at least 1 s),
+ * so an active session is never more than 10 % of the limit behind — and never expired by a restart.
+ */
+export function touchIntervalMs(maxIdleMs: number): number {
+  if (maxIdleMs <= 0) return MAX_TOUCH_INTERVAL_MS;
+  return Math.min(MAX_TOUCH_INTERVAL_MS, Math.max(MIN_TOUCH_INTERVAL_MS, Math.floor(maxIdleMs / 10)));
+}
+
 export function authStateExpiresAt(authState: AuthStateFile, maxIdleMs: number): number | null {
   if (maxIdleMs <= 0) return null;
   const savedAt = Date.parse(authState.saved_at);

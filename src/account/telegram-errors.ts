@@ -1,7 +1,7 @@
 /** Telegram's refusals → the service's stable AccountError codes (and never a secret in the message). */
 import { TelegramCallError } from '../telegram/rpc.js';
 import { SignUpRequiredError } from './login-flow.js';
-import { AccountError, type AccountErrorCode, HTTP_STATUS_BY_CODE } from './types.js';
+import { AccountError, type AccountErrorCode } from './types.js';
 
 const MESSAGES: Partial<Record<AccountErrorCode, string>> = {
   PHONE_NUMBER_INVALID: 'The phone number is not valid',
@@ -13,9 +13,20 @@ const MESSAGES: Partial<Record<AccountErrorCode, string>> = {
   PHONE_NUMBER_UNOCCUPIED: 'This phone number has no Telegram account; sign up in an official app first',
 };
 
+/** Telegram's own names that are also ours. */
+const USER_INPUT_CODES: ReadonlySet<AccountErrorCode> = new Set([
+  'PHONE_NUMBER_INVALID',
+  'PHONE_NUMBER_BANNED',
+  'PHONE_CODE_INVALID',
+  'PHONE_CODE_EXPIRED',
+  'PHONE_CODE_EMPTY',
+  'PASSWORD_HASH_INVALID',
+  'PHONE_NUMBER_UNOCCUPIED',
+]);
+
 /** A user-input rejection Telegram named in a way we have no exact code for, by family. */
 function userInputCode(text: string): AccountErrorCode {
-  if (text in HTTP_STATUS_BY_CODE) return text as AccountErrorCode;
+  if (USER_INPUT_CODES.has(text as AccountErrorCode)) return text as AccountErrorCode;
   if (text.startsWith('PHONE_CODE_') || text.startsWith('CODE_')) return 'PHONE_CODE_INVALID';
   if (text.startsWith('PASSWORD_') || text.startsWith('SRP_')) return 'PASSWORD_HASH_INVALID';
   return 'PHONE_NUMBER_INVALID';

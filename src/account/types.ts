@@ -17,6 +17,8 @@ export interface PublicUser {
 }
 
 export interface AccountStatus {
+  /** The account's id (`default` for the single-account routes). */
+  id: string;
   state: AccountState;
   authenticated: boolean;
   environment: Environment;
@@ -51,30 +53,36 @@ export interface PasswordRequired {
   hint: string | null;
 }
 
-/** Stable error codes; the HTTP layer maps them to statuses with HTTP_STATUS_BY_CODE. */
-export const HTTP_STATUS_BY_CODE = {
-  INVALID_STEP: 409, // a step out of order (verify-code with no code sent, …)
-  ALREADY_AUTHENTICATED: 409,
-  NOT_AUTHENTICATED: 401,
-  PHONE_NUMBER_INVALID: 400,
-  PHONE_NUMBER_BANNED: 403,
-  PHONE_CODE_INVALID: 400,
-  PHONE_CODE_EXPIRED: 400,
-  PHONE_CODE_EMPTY: 400,
-  PASSWORD_HASH_INVALID: 400,
-  PHONE_NUMBER_UNOCCUPIED: 400, // sign-up is not offered by this service
-  FLOOD_WAIT: 429,
-  TELEGRAM_UNAVAILABLE: 503, // network/DC down; nothing was changed
-  TELEGRAM_ERROR: 502, // an unexpected rpc_error
-  SESSION_REVOKED: 401,
-} as const;
-export type AccountErrorCode = keyof typeof HTTP_STATUS_BY_CODE;
+/**
+ * Stable error codes of the account layer (the HTTP layer maps each to a status in one table:
+ * http/error-status.ts).
+ */
+export type AccountErrorCode =
+  | 'INVALID_STEP' // a step out of order (verify-code with no code sent, …)
+  | 'ALREADY_AUTHENTICATED'
+  | 'LOGIN_IN_PROGRESS' // send-code for another phone while a login is under way
+  | 'NOT_AUTHENTICATED'
+  | 'PHONE_NUMBER_INVALID'
+  | 'PHONE_NUMBER_BANNED'
+  | 'PHONE_CODE_INVALID'
+  | 'PHONE_CODE_EXPIRED'
+  | 'PHONE_CODE_EMPTY'
+  | 'PASSWORD_HASH_INVALID'
+  | 'PHONE_NUMBER_UNOCCUPIED' // sign-up is not offered by this service
+  | 'TOO_MANY_ATTEMPTS' // wrong codes/passwords for this account: wait (Retry-After)
+  | 'RATE_LIMITED' // too many login requests for this account: wait (Retry-After)
+  | 'FLOOD_WAIT'
+  | 'TELEGRAM_UNAVAILABLE' // network/DC down; nothing was changed
+  | 'LOGIN_OUTCOME_UNKNOWN' // a login step timed out and Telegram could not be asked what happened
+  | 'TELEGRAM_ERROR' // an unexpected rpc_error
+  | 'SESSION_REVOKED'
+  | 'SESSION_EXPIRED';
 
 export class AccountError extends Error {
   constructor(
     readonly code: AccountErrorCode,
     message: string,
-    /** For FLOOD_WAIT: seconds to wait (→ Retry-After). */
+    /** For FLOOD_WAIT and TOO_MANY_ATTEMPTS: seconds to wait (→ Retry-After). */
     readonly retryAfterSeconds?: number,
   ) {
     super(message);
@@ -82,8 +90,9 @@ export class AccountError extends Error {
   }
 }
 
-export interface AccountService {
-  /** Restore from disk and start background validation; resolves once status is known (never waits for the network). */
+export interface Account {
+  readonly id: string;
+  /** Restore from the store and start background validation; resolves once status is known (never waits for the network). */
   start(): Promise<void>;
   status(): AccountStatus;
   sendCode(phone: string): Promise<CodeSent>;
@@ -93,7 +102,7 @@ export interface AccountService {
   logout(): Promise<{ state: 'logged_out' }>;
   /** The full self user from Telegram (getMe). */
   me(): Promise<PublicUser>;
-  /** Marks API activity (refreshes saved_at, throttled). */
+  /** Marks API activity (refreshes saved_at, throttled; never revives an expired session). */
   touch(): void;
   /** Persist and disconnect. */
   stop(): Promise<void>;

@@ -23,6 +23,8 @@ export const DEFAULTS = {
   sessionMaxIdle: '7d',
   clientReadyTimeout: '15s',
   retryMaxDelay: '60s',
+  healthProbeInterval: '30s',
+  validationConcurrency: 8,
   logLevel: 'info',
   logFileName: 'telegram_service.log',
   loginRateLimit: '10/1m',
@@ -67,6 +69,9 @@ const durationSchema = (opts: { allowZero: boolean; maxMs?: number }) =>
     }
     return ms;
   });
+
+const positiveCount = (max: number) =>
+  wholeNumber.pipe(z.number().min(1, { error: `must be from 1 to ${max}` }).max(max, { error: `must be from 1 to ${max}` }));
 
 const booleanFlag = z
   .string()
@@ -200,6 +205,13 @@ export function loadConfig(env: Env, cwd: string): ParsedConfig {
     DEFAULTS.retryMaxDelay,
   );
 
+  const healthProbeIntervalMs = read(
+    'HEALTH_PROBE_INTERVAL',
+    durationSchema({ allowZero: true, maxMs: MAX_TIMER_MS }),
+    DEFAULTS.healthProbeInterval,
+  );
+  const validationConcurrency = read('VALIDATION_CONCURRENCY', positiveCount(1000), String(DEFAULTS.validationConcurrency));
+
   // Logging.
   const logLevel = read('LOG_LEVEL', logLevelSchema, DEFAULTS.logLevel);
   const logFileSetting = read('LOG_FILE', z.string());
@@ -242,6 +254,8 @@ export function loadConfig(env: Env, cwd: string): ParsedConfig {
     sessionMaxIdleMs: sessionMaxIdleMs!,
     clientReadyTimeoutMs: clientReadyTimeoutMs!,
     retryMaxDelayMs: retryMaxDelayMs!,
+    healthProbeIntervalMs: healthProbeIntervalMs!,
+    validationConcurrency: validationConcurrency!,
     logLevel: logLevel!,
     logFile,
     ...(sessionEncryptionKey ? { sessionEncryptionKey } : {}),

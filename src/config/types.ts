@@ -27,12 +27,20 @@ export interface Config {
   clientReadyTimeoutMs: number;
   /** RETRY_MAX_DELAY in ms, default 60s: the cap of the reconnect/validation backoff. */
   retryMaxDelayMs: number;
+  /**
+   * HEALTH_PROBE_INTERVAL in ms, default 30s; 0 = off: an idle authenticated session is asked (getMe) this
+   * often, so status reflects an outage. Absent (a Config built by hand) = off.
+   */
+  healthProbeIntervalMs?: number;
+  /** VALIDATION_CONCURRENCY, default 8: accounts validated at once after a start. Absent = the default. */
+  validationConcurrency?: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   logFile: string; // LOG_FILE, default DATA_DIR/telegram_service.log
   /** SESSION_ENCRYPTION_KEY (32 bytes, hex or base64) for AES-256-GCM encryption of session.json at rest. */
   sessionEncryptionKey?: Uint8Array;
   /**
-   * LOGIN_RATE_LIMIT, default `10/1m`: requests per window per client IP on the login routes.
+   * LOGIN_RATE_LIMIT, default `10/1m`: requests per window on the login routes, per client address and
+   * per account.
    * max 0 = no limit. Absent (a Config built by hand) = the default.
    */
   loginRateLimit?: { max: number; windowMs: number };

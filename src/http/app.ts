@@ -2,34 +2,37 @@
  * The HTTP app, a tree of encapsulated plugins:
  *
  *   root — error + not-found handlers, security headers, debug request log
- *   ├── GET /healthz                               (no token)
- *   └── /api — bearer-token auth on every route, including unknown ones
- *       └── /telegram — account.touch() on each request
- *           ├── /auth/{send-code,resend-code,verify-code,verify-password}   (login rate limit)
- *           ├── /auth/logout
- *           ├── /me
- *           └── /status
+ *   ├── GET /healthz                                   (no token)
+ *   └── /api — bearer auth on every route, including unknown ones (admin or account-scoped token);
+ *       │      login rate limit per client address on the login steps
+ *       ├── POST, GET /accounts                        (admin)
+ *       ├── /accounts/:id — the account, resolved first (404 for another account's token); touch()
+ *       │   ├── GET /, GET /status;  DELETE /          (admin)
+ *       │   ├── /auth/{send-code,resend-code,verify-code,verify-password,logout}
+ *       │   ├── /me
+ *       │   └── /tokens  POST, GET;  DELETE /tokens/:tokenId   (admin)
+ *       └── /telegram — the same routes for the account `default` (the single-account API)
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { AccountService } from '../account/types.js';
+import type { AccountRegistry } from '../accounts/registry.js';
 import type { Config } from '../config/types.js';
 import { HttpError } from './errors.js';
-import { createBearerAuthHook } from './plugins/bearer-auth.js';
+import { createAuthHook } from './plugins/auth.js';
 import { handleClientError, handleFrameworkError, installErrorHandling, notFoundMessage } from './plugins/error-handling.js';
-import { DEFAULT_LOGIN_RATE_LIMIT, type LoginRateLimit } from './plugins/login-rate-limit.js';
+import { applyLoginRateLimit, DEFAULT_LOGIN_RATE_LIMIT, type LoginRateLimit } from './plugins/login-rate-limit.js';
+import { accountsRoutes } from './routes/accounts.js';
 import { healthzRoute } from './routes/healthz.js';
-import { telegramRoutes } from './routes/telegram/index.js';
 
 /** Request bodies are tiny JSON objects; anything bigger is refused with 413 before parsing. */
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
 export interface BuildAppOptions {
   config: Pick<Config, 'apiToken'> & Partial<Pick<Config, 'loginRateLimit'>>;
-  account: AccountService;
+  registry: AccountRegistry;
   logger: FastifyBaseLogger;
 }
 
-export function buildApp({ config, account, logger }: BuildAppOptions): FastifyInstance {
+export function buildApp({ config, registry, logger }: BuildAppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
     // Fastify's own request lines are off: ours below is at debug level, without bodies or headers.
@@ -89,20 +92,19 @@ export function buildApp({ config, account, logger }: BuildAppOptions): FastifyI
     );
   });
 
+  app.decorateRequest('principal', null);
+  app.decorateRequest('account', null);
   void app.register(healthzRoute);
   void app.register(
     async (api) => {
-      const authenticate = createBearerAuthHook(config.apiToken);
+      const authenticate = createAuthHook({ adminToken: config.apiToken, scoped: (token) => registry.authenticateScoped(token) });
       api.addHook('onRequest', authenticate);
       // Unknown /api paths: the token is checked first, so an anonymous caller learns nothing about routes.
       api.setNotFoundHandler({ preHandler: authenticate }, async (request) => {
         throw new HttpError(404, 'NOT_FOUND', notFoundMessage(request.method));
       });
-      await api.register(telegramRoutes, {
-        prefix: '/telegram',
-        account,
-        loginRateLimit: (config.loginRateLimit ?? DEFAULT_LOGIN_RATE_LIMIT) satisfies LoginRateLimit,
-      });
+      await applyLoginRateLimit(api, (config.loginRateLimit ?? DEFAULT_LOGIN_RATE_LIMIT) satisfies LoginRateLimit);
+      await api.register(accountsRoutes, { registry });
     },
     { prefix: '/api' },
   );

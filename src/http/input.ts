@@ -1,18 +1,12 @@
 /** Normalizing what people type: "+1 (555) 123-1111" → "+15551231111", "22 222" → "22222". */
+import { normalizePhone as phoneOrUndefined, PHONE_RULE } from '../account/phone.js';
 import { AccountError } from '../account/types.js';
 
-const PHONE_SEPARATORS = /[\s\-().]/g;
-
-/** `+` followed by 5 to 15 digits (E.164 allows at most 15), or a PHONE_NUMBER_INVALID error. */
+/** The normalized phone number, or a PHONE_NUMBER_INVALID error. */
 export function normalizePhone(input: string): string {
-  const compact = input.replace(PHONE_SEPARATORS, '');
-  if (!/^\+?[0-9]{5,15}$/.test(compact)) {
-    throw new AccountError(
-      'PHONE_NUMBER_INVALID',
-      'phone must be an international number: 5 to 15 digits, optionally with a leading + (spaces and dashes are ignored)',
-    );
-  }
-  return compact.startsWith('+') ? compact : `+${compact}`;
+  const phone = phoneOrUndefined(input);
+  if (!phone) throw new AccountError('PHONE_NUMBER_INVALID', `phone must be ${PHONE_RULE}`);
+  return phone;
 }
 
 /** Login codes are digits; spaces and dashes are ignored. Anything else is a PHONE_CODE_INVALID error. */

@@ -1,19 +1,19 @@
 /** JSON schemas of the API's bodies and answers (answers are serialized through them: no field leaks). */
+import { ACCOUNT_ID_PATTERN } from '../accounts/account-id.js';
 import { ERROR_RESPONSE_SCHEMA } from './errors.js';
 
 const nullableString = { type: ['string', 'null'] } as const;
 const nullableInteger = { type: ['integer', 'null'] } as const;
 
-export const PUBLIC_USER_SCHEMA = {
-  type: 'object',
-  properties: {
-    id: { type: 'integer' },
-    username: nullableString,
-    firstName: { type: 'string' },
-    lastName: nullableString,
-    phone: nullableString,
-  },
+const PUBLIC_USER_PROPERTIES = {
+  id: { type: 'integer' },
+  username: nullableString,
+  firstName: { type: 'string' },
+  lastName: nullableString,
+  phone: nullableString,
 } as const;
+
+export const PUBLIC_USER_SCHEMA = { type: 'object', properties: PUBLIC_USER_PROPERTIES } as const;
 
 export const CODE_SENT_SCHEMA = {
   type: 'object',
@@ -41,41 +41,88 @@ export const LOGGED_OUT_SCHEMA = {
   properties: { state: { type: 'string' } },
 } as const;
 
-export const STATUS_SCHEMA = {
-  type: 'object',
-  properties: {
-    state: { type: 'string' },
-    authenticated: { type: 'boolean' },
-    environment: { type: 'string' },
-    user: { anyOf: [PUBLIC_USER_SCHEMA, { type: 'null' }] },
-    session: {
-      type: 'object',
-      properties: {
-        restored: { type: 'boolean' },
-        savedAt: nullableString,
-        expiresAt: nullableString,
-        validation: nullableString,
-        lastValidatedAt: nullableString,
-        connection: { type: 'string' },
-      },
+const STATUS_PROPERTIES = {
+  state: { type: 'string' },
+  authenticated: { type: 'boolean' },
+  environment: { type: 'string' },
+  // A type list, not anyOf: anyOf makes the serializer validate every answer to pick a branch.
+  user: { type: ['object', 'null'], properties: PUBLIC_USER_PROPERTIES },
+  session: {
+    type: 'object',
+    properties: {
+      restored: { type: 'boolean' },
+      savedAt: nullableString,
+      expiresAt: nullableString,
+      validation: nullableString,
+      lastValidatedAt: nullableString,
+      connection: { type: 'string' },
     },
-    reason: { type: 'string' },
-    floodWaitUntil: { type: 'string' },
-    persistenceError: {
-      type: 'object',
-      properties: {
-        file: { type: 'string' },
-        code: { type: 'string' },
-        message: { type: 'string' },
-        at: { type: 'string' },
-      },
+  },
+  reason: { type: 'string' },
+  floodWaitUntil: { type: 'string' },
+  persistenceError: {
+    type: 'object',
+    properties: {
+      file: { type: 'string' },
+      code: { type: 'string' },
+      message: { type: 'string' },
+      at: { type: 'string' },
     },
   },
 } as const;
 
+/** The single-account routes' status: exactly the seed service's body. */
+export const STATUS_SCHEMA = { type: 'object', properties: STATUS_PROPERTIES } as const;
+
+/** An account's status: the same body plus its id. */
+export const ACCOUNT_STATUS_SCHEMA = { type: 'object', properties: { id: { type: 'string' }, ...STATUS_PROPERTIES } } as const;
+
+export const ACCOUNT_LIST_SCHEMA = {
+  type: 'object',
+  properties: {
+    accounts: { type: 'array', items: ACCOUNT_STATUS_SCHEMA },
+    nextCursor: nullableString,
+  },
+} as const;
+
+export const CREATE_ACCOUNT_BODY = {
+  type: 'object',
+  properties: { id: { type: 'string', pattern: ACCOUNT_ID_PATTERN } },
+  required: ['id'],
+  additionalProperties: false,
+} as const;
+
+export const LIST_ACCOUNTS_QUERY = {
+  type: 'object',
+  properties: {
+    limit: { type: 'string', pattern: '^[0-9]{1,4}$' },
+    cursor: { type: 'string', maxLength: 128 },
+  },
+  additionalProperties: false,
+} as const;
+
+const TOKEN_PROPERTIES = {
+  id: { type: 'string' },
+  createdAt: { type: 'string' },
+  label: nullableString,
+} as const;
+
+export const TOKEN_SCHEMA = { type: 'object', properties: TOKEN_PROPERTIES } as const;
+
+/** Shown once, when the token is made. */
+export const ISSUED_TOKEN_SCHEMA = { type: 'object', properties: { ...TOKEN_PROPERTIES, token: { type: 'string' } } } as const;
+
+export const TOKEN_LIST_SCHEMA = { type: 'object', properties: { tokens: { type: 'array', items: TOKEN_SCHEMA } } } as const;
+
+export const ISSUE_TOKEN_BODY = {
+  type: ['object', 'null'],
+  properties: { label: { type: 'string', minLength: 1, maxLength: 200 } },
+  additionalProperties: false,
+} as const;
+
 /** Responses of an /api route: its success body plus the error shape for every 4xx/5xx. */
-export function apiResponses(success: object): Record<string, object> {
-  return { 200: success, '4xx': ERROR_RESPONSE_SCHEMA, '5xx': ERROR_RESPONSE_SCHEMA };
+export function apiResponses(success: object, status = 200): Record<string, object> {
+  return { [status]: success, '4xx': ERROR_RESPONSE_SCHEMA, '5xx': ERROR_RESPONSE_SCHEMA };
 }
 
 export const SEND_CODE_BODY = {

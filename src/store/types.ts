@@ -95,3 +95,42 @@ export interface SessionStore {
   /** Write pending data (if any) and stop timers. */
   close(): Promise<void>;
 }
+
+/** The account the single-account API (/api/telegram) and an older single-account data directory mean. */
+export const DEFAULT_ACCOUNT_ID = 'default';
+
+/** A token scoped to one account, as stored: only a hash of its secret. */
+export interface ScopedTokenRecord {
+  id: string;
+  /** SHA-256 of the token's secret part, hex. */
+  hash: string;
+  createdAt: string; // ISO
+  label?: string;
+}
+
+/**
+ * Where accounts live: which exist, each one's SessionStore, and their scoped tokens. The account layer
+ * reaches storage only through this and SessionStore, so a backend is swapped without touching it.
+ * Every method that answers has made its change durable (a crash after it returns loses nothing).
+ */
+export interface AccountsStore {
+  /** Prepares the store (e.g. moves an older layout into place) and lists the existing account ids, sorted. */
+  open(): Promise<string[]>;
+  /** Creates an empty account; false when it exists already. */
+  create(id: string): Promise<boolean>;
+  /** Removes everything of the account (session, auth state, tokens), all at once as far as a crash can tell. */
+  remove(id: string): Promise<void>;
+  /** The account's session store (not loaded yet). */
+  sessionStore(id: string, log: StoreLog): SessionStore;
+  listTokens(id: string): Promise<ScopedTokenRecord[]>;
+  /** Replaces the account's token list (only hashes reach the store). */
+  saveTokens(id: string, tokens: ScopedTokenRecord[]): Promise<void>;
+}
+
+/** What a store logs to (pino-compatible). */
+export interface StoreLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}

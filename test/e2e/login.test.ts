@@ -4,10 +4,10 @@
  * steps out of order, FLOOD_WAIT → 429, logout at the DC and on disk, file modes.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ServiceProcess } from '../helpers/service-process.js';
 import { sandboxPerFile, TEST_CODE, TEST_PHONE, uniquePhone } from '../helpers/sandbox-service.js';
+import { accountFile } from '../helpers/layout.js';
 
 const sandbox = sandboxPerFile();
 const service = sandbox.service;
@@ -38,9 +38,9 @@ describe('login over HTTP (real process, sandbox DC over TCP)', () => {
       expect(me.body).toMatchObject({ id: done.body.user.id });
 
       expect(mode(svc.dataDir)).toBe(0o700);
-      expect(mode(path.join(svc.dataDir, 'session.json'))).toBe(0o600);
-      expect(mode(path.join(svc.dataDir, 'auth_state.json'))).toBe(0o600);
-      const authState = JSON.parse(fs.readFileSync(path.join(svc.dataDir, 'auth_state.json'), 'utf8'));
+      expect(mode(accountFile(svc.dataDir, 'session.json'))).toBe(0o600);
+      expect(mode(accountFile(svc.dataDir, 'auth_state.json'))).toBe(0o600);
+      const authState = JSON.parse(fs.readFileSync(accountFile(svc.dataDir, 'auth_state.json'), 'utf8'));
       expect(authState).toEqual({ user_auth: true, user_id: done.body.user.id, phone: TEST_PHONE, saved_at: expect.any(String), version: '1.0' });
       expect(svc.logLines().some((l) => l.msg === 'Account state: authenticated' && l.phone === '+9996***1234')).toBe(true);
     } finally {
@@ -88,7 +88,7 @@ describe('login over HTTP (real process, sandbox DC over TCP)', () => {
       expect(done.status).toBe(200);
       expect(done.body).toMatchObject({ state: 'authenticated', user: { firstName: 'Eve' } });
 
-      const everything = fs.readFileSync(svc.logFile, 'utf8') + fs.readFileSync(path.join(svc.dataDir, 'auth_state.json'), 'utf8');
+      const everything = fs.readFileSync(svc.logFile, 'utf8') + fs.readFileSync(accountFile(svc.dataDir, 'auth_state.json'), 'utf8');
       expect(everything).not.toContain(password);
       expect(everything).not.toContain('wrong-password');
       expect(everything).not.toContain(`"${code}"`);
@@ -156,8 +156,8 @@ describe('login over HTTP (real process, sandbox DC over TCP)', () => {
       expect(out.status).toBe(200);
       expect(out.body).toEqual({ state: 'logged_out' });
       expect(sandbox.dc.controls.authKeysOfUser(phone)).toHaveLength(0);
-      expect(fs.existsSync(path.join(svc.dataDir, 'auth_state.json'))).toBe(false);
-      expect(fs.existsSync(path.join(svc.dataDir, 'session.json'))).toBe(false);
+      expect(fs.existsSync(accountFile(svc.dataDir, 'auth_state.json'))).toBe(false);
+      expect(fs.existsSync(accountFile(svc.dataDir, 'session.json'))).toBe(false);
       expect((await svc.request('GET', '/api/telegram/status')).body).toMatchObject({ state: 'logged_out', authenticated: false });
     } finally {
       expect(await svc.stop()).toBe(0);

@@ -3,10 +3,10 @@
  * session comes back to `valid` when the DC returns, without a new login.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ServiceProcess } from '../helpers/service-process.js';
 import { E2E_ENV, RESTORED, sandboxPerFile, TEST_CODE, TEST_PHONE, waitForStatus } from '../helpers/sandbox-service.js';
+import { accountFile } from '../helpers/layout.js';
 
 const sandbox = sandboxPerFile({ ...E2E_ENV, CLIENT_READY_TIMEOUT: '1s' });
 const service = sandbox.service;
@@ -31,7 +31,7 @@ describe('network faults (real process)', () => {
       const me = await svc.request('GET', '/api/telegram/me');
       expect(me.status).toBe(503);
       expect(me.body.error.code).toBe('TELEGRAM_UNAVAILABLE');
-      expect(fs.existsSync(path.join(first.dataDir, 'auth_state.json'))).toBe(true);
+      expect(fs.existsSync(accountFile(first.dataDir, 'auth_state.json'))).toBe(true);
     } finally {
       await sandbox.dc.controls.startListening();
     }

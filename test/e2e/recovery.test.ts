@@ -4,10 +4,10 @@
  * transient fault), and revocation (SESSION_REVOKED).
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ServiceProcess } from '../helpers/service-process.js';
 import { ATTEMPTING, RECOVERED, RECOVERY_FAILED as FAILED, RESTORED, sandboxPerFile, uniquePhone } from '../helpers/sandbox-service.js';
+import { accountFile } from '../helpers/layout.js';
 
 const sandbox = sandboxPerFile();
 const service = sandbox.service;
@@ -43,7 +43,7 @@ describe('session recovery (real process)', () => {
       expect(log.indexOf('Account state: logged_out')).toBeGreaterThan(log.indexOf(FAILED));
       expect(log).not.toContain(RECOVERED);
       expect(log).not.toContain(RESTORED);
-      expect(fs.existsSync(path.join(dataDir, 'auth_state.json'))).toBe(false);
+      expect(fs.existsSync(accountFile(dataDir, 'auth_state.json'))).toBe(false);
     } finally {
       expect(await svc.stop()).toBe(0);
     }
@@ -65,7 +65,7 @@ describe('session recovery (real process)', () => {
       expect(log).not.toContain(FAILED);
       const status = await svc.request('GET', '/api/telegram/status');
       expect(status.body).toMatchObject({ state: 'authenticated', session: { validation: 'valid' } });
-      expect(fs.existsSync(path.join(dataDir, 'auth_state.json'))).toBe(true);
+      expect(fs.existsSync(accountFile(dataDir, 'auth_state.json'))).toBe(true);
     } finally {
       sandbox.dc.controls.clearInjectedErrors();
       expect(await svc.stop()).toBe(0);
@@ -80,7 +80,7 @@ describe('session recovery (real process)', () => {
       await svc.waitForLog('Account state: revoked');
       const status = await svc.request('GET', '/api/telegram/status');
       expect(status.body).toMatchObject({ state: 'revoked', authenticated: false, reason: 'SESSION_REVOKED' });
-      expect(fs.existsSync(path.join(dataDir, 'auth_state.json'))).toBe(false);
+      expect(fs.existsSync(accountFile(dataDir, 'auth_state.json'))).toBe(false);
       // Logging in again from revoked works.
       await svc.request('POST', '/api/telegram/auth/send-code', { phone });
       const again = await svc.request('POST', '/api/telegram/auth/verify-code', { code: sandbox.dc.controls.lastCode(phone) });

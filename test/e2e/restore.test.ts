@@ -3,9 +3,9 @@
  * progress across a restart, an expired auth state.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RESTORED, sandboxPerFile, TEST_CODE, TEST_PHONE, waitForStatus } from '../helpers/sandbox-service.js';
+import { accountFile } from '../helpers/layout.js';
 
 const sandbox = sandboxPerFile();
 const service = sandbox.service;
@@ -60,8 +60,8 @@ describe('restarts of the real process', () => {
     try {
       const status = await second.request('GET', '/api/telegram/status');
       expect(status.body).toMatchObject({ state: 'expired', authenticated: false });
-      expect(fs.existsSync(path.join(second.dataDir, 'session.json'))).toBe(true);
-      expect(fs.existsSync(path.join(second.dataDir, 'auth_state.json'))).toBe(true);
+      expect(fs.existsSync(accountFile(second.dataDir, 'session.json'))).toBe(true);
+      expect(fs.existsSync(accountFile(second.dataDir, 'auth_state.json'))).toBe(true);
       const me = await second.request('GET', '/api/telegram/me');
       expect(me.status).toBe(401);
     } finally {

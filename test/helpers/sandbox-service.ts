@@ -68,21 +68,30 @@ export function uniquePhone(prefix = '1557'): string {
   return `+${prefix}${String(process.pid % 1000).padStart(3, '0')}${String(phoneCounter).padStart(4, '0')}`;
 }
 
-/** Logs `phone` in through `svc` (code, and the 2FA password when given); returns the final answer. */
-export async function loginThrough(svc: ServiceProcess, dc: TestSandbox, phone: string, password?: string): Promise<Body> {
-  const sent = await svc.request('POST', '/api/telegram/auth/send-code', { phone });
+/** The routes of one account: `/api/accounts/<id>`, or the single-account `/api/telegram` (the account `default`). */
+export function accountBase(id?: string): string {
+  return id === undefined ? '/api/telegram' : `/api/accounts/${id}`;
+}
+
+/**
+ * Logs `phone` in through `svc` (code, and the 2FA password when given) on the account `account`
+ * (default: the single-account routes); returns the final answer.
+ */
+export async function loginThrough(svc: ServiceProcess, dc: TestSandbox, phone: string, password?: string, account?: string): Promise<Body> {
+  const base = accountBase(account);
+  const sent = await svc.request('POST', `${base}/auth/send-code`, { phone });
   if (sent.status !== 200) throw new Error(`send-code answered ${sent.status}: ${JSON.stringify(sent.body)}`);
-  const verified = await svc.request('POST', '/api/telegram/auth/verify-code', { code: dc.controls.lastCode(phone) });
+  const verified = await svc.request('POST', `${base}/auth/verify-code`, { code: dc.controls.lastCode(phone) });
   if (verified.status !== 200) throw new Error(`verify-code answered ${verified.status}: ${JSON.stringify(verified.body)}`);
   if (verified.body.state !== 'password_required') return verified.body;
   if (password === undefined) throw new Error('the account asked for a 2FA password');
-  const done = await svc.request('POST', '/api/telegram/auth/verify-password', { password });
+  const done = await svc.request('POST', `${base}/auth/verify-password`, { password });
   if (done.status !== 200) throw new Error(`verify-password answered ${done.status}: ${JSON.stringify(done.body)}`);
   return done.body;
 }
 
-export async function status(svc: ServiceProcess): Promise<Body> {
-  const res = await svc.request('GET', '/api/telegram/status');
+export async function status(svc: ServiceProcess, account?: string): Promise<Body> {
+  const res = await svc.request('GET', `${accountBase(account)}/status`);
   if (res.status !== 200) throw new Error(`status answered ${res.status}: ${JSON.stringify(res.body)}`);
   return res.body;
 }
@@ -92,11 +101,11 @@ export async function waitForStatus(
   svc: ServiceProcess,
   ok: (body: Body) => boolean,
   what: string,
-  opts: { timeoutMs?: number; everyMs?: number; onEach?: (body: Body) => void } = {},
+  opts: { timeoutMs?: number; everyMs?: number; onEach?: (body: Body) => void; account?: string } = {},
 ): Promise<Body> {
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   for (;;) {
-    const body = await status(svc);
+    const body = await status(svc, opts.account);
     opts.onEach?.(body);
     if (ok(body)) return body;
     if (Date.now() > deadline) throw new Error(`status never became ${what}: ${JSON.stringify(body)}`);

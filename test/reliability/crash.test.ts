@@ -18,6 +18,7 @@ import { CrashWorker, type CrashStats, type Moment } from './harness/crash-worke
 import { inspectDataDir } from './harness/data-dir.js';
 import { RELIABILITY_ENV, sandboxOf, seededRandom, sleep, uniquePhone } from './harness/shared-dc.js';
 import { recordTotals, size } from './totals.js';
+import { accountFile } from '../helpers/layout.js';
 
 const KILLS = size(200, 1000);
 const RESTORE_KILLS = size(30, 150);
@@ -90,7 +91,7 @@ describe('kill -9 during a start that restores session.json from the good copy',
 
     const random = seededRandom(SEED + 7);
     const problems: string[] = [];
-    const damage = () => fs.writeFileSync(path.join(dataDir, 'session.json'), randomBytes(400));
+    const damage = () => fs.writeFileSync(accountFile(dataDir, 'session.json'), randomBytes(400));
     // When does the restore happen after the spawn? Measured on a start that is not killed.
     damage();
     let spawnedAt = Date.now();

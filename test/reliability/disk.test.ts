@@ -14,6 +14,7 @@ import { backdateAuthState, hasAuthKey, inspectDataDir } from './harness/data-di
 import { eventually, sandboxOf, sleep, startOn, uniquePhone } from './harness/shared-dc.js';
 import { canMountTmpfs, fillDisk, mountTmpfs, remount, unmount } from './harness/tmpfs.js';
 import { recordTotals } from './totals.js';
+import { accountFile } from '../helpers/layout.js';
 
 const MOUNT_OK = canMountTmpfs();
 const SKIP_NOTE = 'disk-trouble tests SKIPPED: this machine does not permit mounting a tmpfs (needs root with CAP_SYS_ADMIN)';
@@ -107,8 +108,8 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs (skipped where mount is
     const phone = newPhone();
     const svc = await start(dataDir);
     await login(svc, phone);
-    const sessionBefore = readIf(path.join(dataDir, 'session.json'));
-    const authBefore = readIf(path.join(dataDir, 'auth_state.json'));
+    const sessionBefore = readIf(accountFile(dataDir, 'session.json'));
+    const authBefore = readIf(accountFile(dataDir, 'auth_state.json'));
 
     const filler = fillDisk(mnt);
     counts.faultsInjected++;
@@ -116,11 +117,11 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs (skipped where mount is
     dc.controls.injectFloodWait('users.getUsers', 2, 1);
     expect((await call(svc, 'GET', '/api/telegram/me')).status).toBe(429);
     const st = await persistenceError(svc, 'ENOSPC');
-    expect(st).toMatchObject({ state: 'authenticated', persistenceError: { file: path.join(dataDir, 'session.json') } });
+    expect(st).toMatchObject({ state: 'authenticated', persistenceError: { file: accountFile(dataDir, 'session.json') } });
     expect(st.floodWaitUntil).toBeDefined(); // served from memory
     expect(messages(svc)).toEqual(expect.arrayContaining([expect.stringMatching(/writing session\.json failed \(ENOSPC\); serving from memory and retrying/)]));
-    expect(readIf(path.join(dataDir, 'session.json'))).toEqual(sessionBefore);
-    expect(readIf(path.join(dataDir, 'auth_state.json'))).toEqual(authBefore);
+    expect(readIf(accountFile(dataDir, 'session.json'))).toEqual(sessionBefore);
+    expect(readIf(accountFile(dataDir, 'auth_state.json'))).toEqual(authBefore);
     expect(fs.readdirSync(dataDir).filter((n) => n.includes('.tmp-'))).toEqual([]);
 
     // Still talking to Telegram from memory once the wait is over.
@@ -158,7 +159,7 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs (skipped where mount is
     await login(svc, phone);
     const st = await persistenceError(svc, 'ENOSPC');
     expect(st.state).toBe('authenticated');
-    expect(fs.existsSync(path.join(dataDir, 'auth_state.json'))).toBe(false);
+    expect(fs.existsSync(accountFile(dataDir, 'auth_state.json'))).toBe(false);
 
     fs.rmSync(filler);
     await persistenceCleared(svc);
@@ -205,14 +206,14 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs (skipped where mount is
     remount(mnt, 'ro');
     counts.faultsInjected++;
     const st = await persistenceError(svc, 'EROFS'); // the refresh of saved_at hit the read-only disk
-    expect(st).toMatchObject({ state: 'authenticated', persistenceError: { file: path.join(dataDir, 'auth_state.json') } });
+    expect(st).toMatchObject({ state: 'authenticated', persistenceError: { file: accountFile(dataDir, 'auth_state.json') } });
     expect(messages(svc)).toEqual(expect.arrayContaining([expect.stringMatching(/writing auth_state\.json failed \(EROFS\); serving from memory and retrying/)]));
     expect((await call(svc, 'GET', '/api/telegram/me')).status).toBe(200);
 
     const out = await call(svc, 'POST', '/api/telegram/auth/logout');
     expect(out.status).toBe(200);
     expect((await status(svc)).state).toBe('logged_out');
-    expect(fs.existsSync(path.join(dataDir, 'session.json'))).toBe(true); // could not be removed yet
+    expect(fs.existsSync(accountFile(dataDir, 'session.json'))).toBe(true); // could not be removed yet
 
     remount(mnt, 'rw');
     await persistenceCleared(svc);
@@ -230,7 +231,7 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs (skipped where mount is
     const first = await start(dataDir);
     await login(first, phone);
     expect(await first.stop()).toBe(0);
-    const before = readIf(path.join(dataDir, 'session.json'));
+    const before = readIf(accountFile(dataDir, 'session.json'));
     remount(mnt, 'ro');
     counts.faultsInjected++;
     counts.casesTried++;
@@ -239,7 +240,7 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs (skipped where mount is
     expect((await svc.exited).code).toBe(1);
     expect(svc.output().stderr).toMatch(/read-only filesystem \(EROFS\)/);
     remount(mnt, 'rw');
-    expect(readIf(path.join(dataDir, 'session.json'))).toEqual(before);
+    expect(readIf(accountFile(dataDir, 'session.json'))).toEqual(before);
   });
 });
 

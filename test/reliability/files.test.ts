@@ -18,6 +18,7 @@ import { inspectDataDir } from './harness/data-dir.js';
 import { giveToServiceUser, makeSharedRoot, RUNNING_AS_ROOT, startServiceAsServiceUser } from './harness/run-as-user.js';
 import { eventually, sandboxOf, startOn, uniquePhone } from './harness/shared-dc.js';
 import { recordTotals } from './totals.js';
+import { accountDir, accountFile } from '../helpers/layout.js';
 
 let dc: TestSandbox;
 let root: string;
@@ -41,7 +42,7 @@ beforeAll(async () => {
   userId = done.body.user.id;
   expect(await svc.stop()).toBe(0);
   for (const name of ['session.json', 'session.json.bak', 'auth_state.json']) {
-    expect(fs.existsSync(path.join(template, name)), name).toBe(true);
+    expect(fs.existsSync(accountFile(template, name)), name).toBe(true);
   }
   fs.rmSync(path.join(template, 'telegram_service.log'));
 });
@@ -60,10 +61,11 @@ function copyOfTemplate(): string {
   return dir;
 }
 
-const file = (dir: string, name: string) => path.join(dir, name);
+/** The default account's file in the data directory `dir`. */
+const file = (dir: string, name: string) => accountFile(dir, name);
 const read = (dir: string, name: string) => fs.readFileSync(file(dir, name));
 const modeOf = (p: string) => fs.lstatSync(p).mode & 0o777;
-const namesIn = (dir: string) => fs.readdirSync(dir);
+const namesIn = (dir: string) => fs.readdirSync(accountDir(dir));
 const movedAside = (dir: string, name: string) => namesIn(dir).filter((n) => n.startsWith(`${name}.corrupt-`));
 const messages = (svc: ServiceProcess) => svc.logLines().map((l) => String(l.msg ?? ''));
 
@@ -306,6 +308,7 @@ describe('modes, leftovers, another environment, unreadable files', () => {
       );
       for (const name of ['session.json', 'session.json.bak', 'auth_state.json']) expect(modeOf(file(dir, name)), name).toBe(0o600);
       expect(modeOf(dir)).toBe(0o700);
+      expect(modeOf(accountDir(dir))).toBe(0o700);
     } finally {
       await stopCleanly(svc);
     }
@@ -416,7 +419,7 @@ describe('keys as mtcute makes them', () => {
     expect(errors).toEqual([]);
     expect(reader.hasSession()).toBe(true);
     expect(reader.createStorage().authKeys.get(2)).toEqual(key);
-    expect(namesIn(dir).filter((n) => n.includes('.corrupt-'))).toEqual([]);
+    expect(fs.readdirSync(dir).filter((n) => n.includes('.corrupt-'))).toEqual([]);
     await reader.close();
   });
 });

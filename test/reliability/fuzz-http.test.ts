@@ -24,6 +24,7 @@ import { createAgent, judgeResponse, runBounded, send, type FuzzRequest } from '
 import { createRandom, fuzzSeed, type Random } from './fuzz-random.js';
 import { generateRequest, ROUTES, type FuzzContext } from './fuzz-requests.js';
 import { recordTotals, size } from './totals.js';
+import { accountFile } from '../helpers/layout.js';
 
 // FUZZ_REQUESTS overrides the size for a quick local run; the suite's figure is size(10_000, 50_000).
 const TOTAL_REQUESTS = Number(process.env.FUZZ_REQUESTS) || size(10_000, 50_000);
@@ -138,8 +139,8 @@ function readJson(file: string): unknown {
 
 /** session.json and auth_state.json, when present, parse and have their shapes; no file was moved aside. */
 function expectFilesParse(opts: { noTempFiles?: boolean } = {}): { authKeys: unknown; authState: Record<string, unknown> | undefined } {
-  const sessionFile = path.join(svc.dataDir, 'session.json');
-  const authStateFile = path.join(svc.dataDir, 'auth_state.json');
+  const sessionFile = accountFile(svc.dataDir, 'session.json');
+  const authStateFile = accountFile(svc.dataDir, 'auth_state.json');
   let authKeys: unknown;
   if (fs.existsSync(sessionFile)) {
     const session = readJson(sessionFile) as { version: number; authKeys: unknown };
@@ -297,7 +298,7 @@ describe('hostile HTTP input: fuzz run against the real process', () => {
     await fuzzBatch(Math.round(TOTAL_REQUESTS * 0.2), 'invalid');
     await expectAlive('after the logged_out batch');
     expect((await status()).state).toBe('logged_out');
-    expect(fs.existsSync(path.join(svc.dataDir, 'auth_state.json'))).toBe(false);
+    expect(fs.existsSync(accountFile(svc.dataDir, 'auth_state.json'))).toBe(false);
 
     expect((await svc.request('POST', ROUTES.sendCode, { phone: TWO_FA_PHONE })).status).toBe(200);
     await fuzzBatch(Math.round(TOTAL_REQUESTS * 0.15), 'invalid');
@@ -312,7 +313,19 @@ describe('hostile HTTP input: fuzz run against the real process', () => {
     await expectAlive('after the password_required batch');
     expect((await status()).state).toBe('password_required');
 
-    // The password step still works after all that.
+    // The batch guessed wrong passwords: the account's guard now refuses even the right one for a while
+    // (429 TOO_MANY_ATTEMPTS with Retry-After) — brute force of the password step gets nowhere.
+    const locked = await svc.request('POST', ROUTES.verifyPassword, { password: TWO_FA_PASSWORD });
+    expect(locked.status).toBe(429);
+    expect(locked.body.error.code).toBe('TOO_MANY_ATTEMPTS');
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
+    expect((await status()).state).toBe('password_required');
+
+    // The guard lives in the running process: after a restart (the login in progress survives it) the
+    // password step still works after all that.
+    const dataDir = svc.dataDir;
+    expect(await svc.stop()).toBe(0);
+    svc = await startFuzzService(dataDir);
     const done = await svc.request('POST', ROUTES.verifyPassword, { password: TWO_FA_PASSWORD });
     expect(done.status).toBe(200);
     expect(done.body).toMatchObject({ state: 'authenticated', user: { firstName: 'Fuzz' } });

@@ -14,6 +14,7 @@ export {
   type Body,
 } from '../helpers/sandbox-service.js';
 import { loginThrough, serviceOn, uniquePhone } from '../helpers/sandbox-service.js';
+import { accountFile } from '../helpers/layout.js';
 
 /** A data directory logged in as a fresh account (the service that logged in has stopped cleanly). */
 export async function loggedInDataDir(
@@ -39,8 +40,8 @@ export interface FilesFingerprint {
 
 export function filesFingerprint(dataDir: string): FilesFingerprint {
   return {
-    authKeys: readJson(path.join(dataDir, 'session.json'), (doc) => JSON.stringify(doc.authKeys ?? null)),
-    authStateUserId: readJson(path.join(dataDir, 'auth_state.json'), (doc) => (typeof doc.user_id === 'number' ? doc.user_id : null)),
+    authKeys: readJson(accountFile(dataDir, 'session.json'), (doc) => JSON.stringify(doc.authKeys ?? null)),
+    authStateUserId: readJson(accountFile(dataDir, 'auth_state.json'), (doc) => (typeof doc.user_id === 'number' ? doc.user_id : null)),
   };
 }
 

@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logging/index.js';
-import { createBearerAuthHook } from '../../src/http/plugins/bearer-auth.js';
+import { createAuthHook } from '../../src/http/plugins/auth.js';
 import { REPO_ROOT, startService, type ServiceProcess } from '../helpers/service-process.js';
 import { recordTotals } from './totals.js';
 
@@ -110,18 +110,19 @@ describe('the API token', () => {
 
   it('is compared in constant time: SHA-256 digests through timingSafeEqual, on the whole /api scope, nowhere else', () => {
     counts.casesTried += 1;
-    const source = fs.readFileSync(path.join(REPO_ROOT, 'src/http/plugins/bearer-auth.ts'), 'utf8');
+    const source = fs.readFileSync(path.join(REPO_ROOT, 'src/http/plugins/auth.ts'), 'utf8');
     const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
     expect(code).toMatch(/import \{[^}]*\bcreateHash\b[^}]*\btimingSafeEqual\b[^}]*\} from 'node:crypto'/);
     expect(code).toMatch(/createHash\('sha256'\)\.update\(\w+, 'utf8'\)\.digest\(\)/);
     // The presented token's digest against the expected digest, and no other comparison of either.
-    expect(code).toMatch(/timingSafeEqual\(digest\(match\[1\]!?\), expected\)/);
-    expect(code).toMatch(/const expected = digest\(expectedToken\)/);
-    expect(code).not.toMatch(/(===|!==|==|!=)\s*(expected|expectedToken|match\[1\])|(expected|expectedToken|match\[1\]!?)\s*(===|!==|==|!=)/);
+    expect(code).toMatch(/const token = match\[1\]!;/);
+    expect(code).toMatch(/timingSafeEqual\(digest\(token\), expected\)/);
+    expect(code).toMatch(/const expected = digest\(adminToken\)/);
+    expect(code).not.toMatch(/(===|!==|==|!=)\s*(expected|adminToken|token|match\[1\])\b|\b(expected|adminToken|token|match\[1\]!?)\s*(===|!==|==|!=)/);
     expect(code).not.toMatch(/\.(startsWith|endsWith|includes|localeCompare|indexOf)\(/);
 
     const app = fs.readFileSync(path.join(REPO_ROOT, 'src/http/app.ts'), 'utf8');
-    expect(app).toMatch(/const authenticate = createBearerAuthHook\(config\.apiToken\);\s*api\.addHook\('onRequest', authenticate\);/);
+    expect(app).toMatch(/const authenticate = createAuthHook\(\{ adminToken: config\.apiToken, [^\n]*\);\s*api\.addHook\('onRequest', authenticate\);/);
     expect(app).toMatch(/api\.setNotFoundHandler\(\{ preHandler: authenticate \}/);
 
     // Nothing else in src/ looks at the token's value.
@@ -141,7 +142,7 @@ describe('the API token', () => {
 
   it('the hook itself: equal-length digests whatever the presented length (no RangeError), right token accepted', async () => {
     const token = 'a-token-of-some-length-1234567890';
-    const hook = createBearerAuthHook(token);
+    const hook = createAuthHook({ adminToken: token });
     const run = (authorization: string | undefined) =>
       hook({ headers: authorization === undefined ? {} : { authorization } } as Parameters<typeof hook>[0]);
     await expect(run(`Bearer ${token}`)).resolves.toBeUndefined();
@@ -151,7 +152,7 @@ describe('the API token', () => {
       await expect(run(`Bearer ${presented}`)).rejects.toMatchObject({ name: 'HttpError', statusCode: 401, code: 'UNAUTHORIZED' });
     }
     await expect(run(undefined)).rejects.toMatchObject({ statusCode: 401 });
-    expect(() => createBearerAuthHook('')).toThrow();
+    expect(() => createAuthHook({ adminToken: '' })).toThrow();
   });
 });
 

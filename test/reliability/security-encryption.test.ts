@@ -17,6 +17,7 @@ import { decryptEnvelope } from '../../src/store/session-crypto.js';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { MAIN_SCRIPT, startService, type ServiceProcess } from '../helpers/service-process.js';
 import { recordTotals } from './totals.js';
+import { accountFile } from '../helpers/layout.js';
 
 const PHONE = '+9996621234';
 const CODE = '22222';
@@ -95,7 +96,7 @@ describe('SESSION_ENCRYPTION_KEY end to end', () => {
     }
 
     for (const name of ['session.json', 'session.json.bak']) {
-      const file = path.join(dataDir, name);
+      const file = accountFile(dataDir, name);
       const text = fs.readFileSync(file, 'utf8');
       const envelope = JSON.parse(text);
       expect(Object.keys(envelope).sort()).toEqual(['encrypted', 'version']);
@@ -170,7 +171,7 @@ describe('SESSION_ENCRYPTION_KEY end to end', () => {
     }
     const { stderr, stdout } = svc.output();
     expect(stderr).toMatch(variant === 'a wrong key' ? /wrong SESSION_ENCRYPTION_KEY/ : /no SESSION_ENCRYPTION_KEY is set/);
-    expect(stderr).toContain(path.join(dir, 'session.json'));
+    expect(stderr).toContain(accountFile(dir, 'session.json'));
     const after = snapshot(dir, dirLog);
     expect([...after.keys()].sort(), 'the same files after the refused start').toEqual([...before.keys()].sort());
     expect(after, 'every file byte for byte as before the refused start').toEqual(before);

@@ -20,6 +20,7 @@ import { SANDBOX_API_HASH } from '../../src/config/index.js';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { startService, type HttpResult, type ServiceProcess } from '../helpers/service-process.js';
 import { recordTotals } from './totals.js';
+import { accountFile } from '../helpers/layout.js';
 
 const counts = { casesTried: 0, httpRequests: 0, http5xx: 0, crashes: 0, secretLeaks: 0 };
 afterAll(() => recordTotals('security: secrets', counts));
@@ -110,7 +111,7 @@ function expectPrivateModes(dir: string): void {
 
 /** The auth keys in session.json (plaintext form). */
 function authKeysOf(dataDir: string): Buffer[] {
-  const doc = JSON.parse(fs.readFileSync(path.join(dataDir, 'session.json'), 'utf8')) as { authKeys: Record<string, string> };
+  const doc = JSON.parse(fs.readFileSync(accountFile(dataDir, 'session.json'), 'utf8')) as { authKeys: Record<string, string> };
   return Object.values(doc.authKeys).map((b64) => Buffer.from(b64, 'base64'));
 }
 
@@ -217,7 +218,7 @@ describe('no secret in logs, answers or files: 2FA login with an external sandbo
         { name: 'API hash (sandbox placeholder)', match: SANDBOX_API_HASH },
       ];
       capture.keepOutput(svc);
-      const sessionFiles = new Set(['session.json', 'session.json.bak']);
+      const sessionFiles = new Set(['accounts/default/session.json', 'accounts/default/session.json.bak']);
       expect(findLeaks(capture, svc, secrets, sessionFiles)).toEqual([]);
       expectPrivateModes(svc.dataDir);
 
@@ -225,7 +226,7 @@ describe('no secret in logs, answers or files: 2FA login with an external sandbo
       expect((await capture.request(svc, 'POST', '/api/telegram/auth/logout')).status).toBe(200);
       expect(await svc.stop()).toBe(0);
       capture.keepOutput(svc);
-      expect(fs.existsSync(path.join(svc.dataDir, 'session.json'))).toBe(false);
+      expect(fs.existsSync(accountFile(svc.dataDir, 'session.json'))).toBe(false);
       expect(findLeaks(capture, svc, secrets, sessionFiles)).toEqual([]);
       expectPrivateModes(svc.dataDir);
     } finally {
@@ -254,7 +255,7 @@ describe('no secret in logs, answers or files: in-process sandbox DC, generated 
         { name: 'API hash (sandbox placeholder)', match: SANDBOX_API_HASH },
       ];
       capture.keepOutput(svc);
-      expect(findLeaks(capture, svc, secrets, new Set(['session.json', 'session.json.bak']))).toEqual([]);
+      expect(findLeaks(capture, svc, secrets, new Set(['accounts/default/session.json', 'accounts/default/session.json.bak']))).toEqual([]);
       expectPrivateModes(svc.dataDir);
     } finally {
       expect(await svc.stop()).toBe(0);

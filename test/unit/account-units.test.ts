@@ -2,7 +2,7 @@
 import { MtTimeoutError, tl } from '@mtcute/core';
 import { describe, expect, it } from 'vitest';
 import { backoffDelayMs } from '../../src/account/backoff.js';
-import { normalizePhone } from '../../src/account/public-user.js';
+import { normalizePhone } from '../../src/account/phone.js';
 import { toAccountError } from '../../src/account/telegram-errors.js';
 import { redactSecrets } from '../../src/telegram/client-factory.js';
 import { classifyTelegramError } from '../../src/telegram/errors.js';

@@ -6,8 +6,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { createAccountService } from '../../src/account/account-service.js';
-import type { AccountService } from '../../src/account/types.js';
+import { createAccount } from '../../src/account/account.js';
+import type { Account } from '../../src/account/types.js';
 import type { Config } from '../../src/config/types.js';
 import { startSandboxDc } from '@telegram-service/sandbox-dc';
 import { createSessionStore } from '../../src/store/files/account-files.js';
@@ -61,7 +61,7 @@ export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Co
 }
 
 export interface ServiceUnderTest {
-  service: AccountService;
+  service: Account;
   store: SessionStore;
   lines: LogLine[];
   /** Every log line as written (JSON text), to search for secrets. */
@@ -85,7 +85,7 @@ export async function startService(dataDir: string, dc: SandboxDc, overrides: Pa
   );
   const config = testConfig(dataDir, overrides);
   const store = createSessionStore({ dataDir, environment: 'sandbox', log: logger });
-  const service = createAccountService({ config, store, logger, sandbox: { dcs: dc.dcs, publicKeyPem: dc.publicKeyPem } });
+  const service = createAccount({ id: 'default', config, store, logger, sandbox: { dcs: dc.dcs, publicKeyPem: dc.publicKeyPem } });
   await service.start();
   let stopped = false;
   return {

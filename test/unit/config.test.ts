@@ -50,6 +50,8 @@ describe('loadConfig defaults', () => {
       sessionMaxIdleMs: 7 * 24 * 3600 * 1000,
       clientReadyTimeoutMs: 15_000,
       retryMaxDelayMs: 60_000,
+      healthProbeIntervalMs: 30_000,
+      validationConcurrency: 8,
       logLevel: 'info',
       logFile: '/srv/app/data/telegram_service.log',
       loginRateLimit: { max: 10, windowMs: 60_000 },

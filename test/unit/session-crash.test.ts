@@ -10,14 +10,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { createSessionStore, type StoreLogger } from '../../src/store/files/account-files.js';
+import { createSessionStore } from '../../src/store/files/account-files.js';
+import type { StoreLog } from '../../src/store/types.js';
 
 const ITERATIONS = 30;
 
 /** The built store (npm test builds first): a child on tsx would spend ~1 s per start transpiling. */
 const storeModule = fileURLToPath(new URL('../../dist/store/files/account-files.js', import.meta.url));
 
-function captureLogger(): StoreLogger & { errors: string[] } {
+function captureLogger(): StoreLog & { errors: string[] } {
   const errors: string[] = [];
   return { errors, info() {}, warn() {}, debug() {}, error: (_o: object, msg: string) => void errors.push(msg) };
 }

@@ -9,7 +9,8 @@ import { mkdtempSync, promises as fsp, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSessionStore, type FileSessionStore, type StoreLogger } from '../../src/store/files/account-files.js';
+import { createSessionStore, type FileSessionStore } from '../../src/store/files/account-files.js';
+import type { StoreLog } from '../../src/store/types.js';
 import type { PendingLogin } from '../../src/store/types.js';
 
 function canMountTmpfs(): boolean {
@@ -32,7 +33,7 @@ interface LogLine {
   obj: object;
   msg: string;
 }
-function captureLogger(): StoreLogger & { lines: LogLine[] } {
+function captureLogger(): StoreLog & { lines: LogLine[] } {
   const lines: LogLine[] = [];
   const at = (level: string) => (obj: object, msg: string) => void lines.push({ level, obj, msg });
   return { lines, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };

@@ -9,14 +9,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SessionFileError } from '../../src/store/errors.js';
-import { createSessionStore, type FileSessionStore, type StoreLogger } from '../../src/store/files/account-files.js';
+import { createSessionStore, type FileSessionStore } from '../../src/store/files/account-files.js';
+import type { StoreLog } from '../../src/store/types.js';
 
 interface LogLine {
   level: string;
   obj: object;
   msg: string;
 }
-function captureLogger(): StoreLogger & { lines: LogLine[] } {
+function captureLogger(): StoreLog & { lines: LogLine[] } {
   const lines: LogLine[] = [];
   const at = (level: string) => (obj: object, msg: string) => void lines.push({ level, obj, msg });
   return { lines, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };

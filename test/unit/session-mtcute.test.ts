@@ -12,11 +12,12 @@ import type { SentCode } from '@mtcute/core';
 import { LogManager, type DcOptions } from '@mtcute/core/utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandboxDc, type SandboxDc } from '@telegram-service/sandbox-dc';
-import { createSessionStore, type FileSessionStore, type StoreLogger } from '../../src/store/files/account-files.js';
+import { createSessionStore, type FileSessionStore } from '../../src/store/files/account-files.js';
+import type { StoreLog } from '../../src/store/types.js';
 
 const PHONE = '+9996621234';
 const CODE = '22222';
-const quiet: StoreLogger = { info() {}, warn() {}, error() {}, debug() {} };
+const quiet: StoreLog = { info() {}, warn() {}, error() {}, debug() {} };
 
 let root: string;
 let dc: SandboxDc;

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { serializeBasicDcOption } from '@mtcute/core/utils.js';
-import { createSessionStore, type FileSessionStore, type StoreLogger } from '../../src/store/files/account-files.js';
+import { createSessionStore, type FileSessionStore } from '../../src/store/files/account-files.js';
+import type { StoreLog } from '../../src/store/types.js';
 import type { AuthStateFile, PendingLogin } from '../../src/store/types.js';
 
 interface LogLine {
@@ -13,7 +14,7 @@ interface LogLine {
   msg: string;
 }
 
-function captureLogger(): StoreLogger & { lines: LogLine[] } {
+function captureLogger(): StoreLog & { lines: LogLine[] } {
   const lines: LogLine[] = [];
   const at = (level: LogLine['level']) => (obj: object, msg: string) => void lines.push({ level, obj, msg });
   return { lines, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };

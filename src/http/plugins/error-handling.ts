@@ -6,7 +6,9 @@
  */
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AccountError, HTTP_STATUS_BY_CODE } from '../../account/types.js';
+import { AccountError } from '../../account/types.js';
+import { RegistryError } from '../../accounts/registry.js';
+import { HTTP_STATUS_BY_CODE, REGISTRY_STATUS_BY_CODE, RETRY_AFTER_CODES } from '../error-status.js';
 import { errorBody, HttpError } from '../errors.js';
 import { validationMessage } from '../validation-message.js';
 
@@ -61,7 +63,7 @@ function isAccountError(err: unknown): err is AccountError {
 export function describeError(err: unknown): { status: number; code: string; message: string; headers?: Record<string, string> } {
   if (isAccountError(err)) {
     const status = HTTP_STATUS_BY_CODE[err.code];
-    const retryAfter = err.code === 'FLOOD_WAIT' ? Math.max(1, Math.ceil(err.retryAfterSeconds ?? 1)) : undefined;
+    const retryAfter = RETRY_AFTER_CODES.has(err.code) ? Math.max(1, Math.ceil(err.retryAfterSeconds ?? 1)) : undefined;
     return {
       status,
       code: err.code,
@@ -70,6 +72,7 @@ export function describeError(err: unknown): { status: number; code: string; mes
     };
   }
   if (err instanceof HttpError) return { status: err.statusCode, code: err.code, message: err.message };
+  if (err instanceof RegistryError) return { status: REGISTRY_STATUS_BY_CODE[err.code], code: err.code, message: err.message };
 
   const fastifyError = err as Partial<FastifyError> | undefined;
   if (fastifyError?.validation) {

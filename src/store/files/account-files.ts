@@ -45,23 +45,17 @@ import {
   type SessionDocument,
 } from '../session-document.js';
 import { SerialQueue } from './serial-queue.js';
-import type { AuthStateFile, CreateStorageOptions, LoadProblem, PersistenceError, SessionMeta, SessionStore } from '../types.js';
+import type { AuthStateFile, CreateStorageOptions, LoadProblem, PersistenceError, SessionMeta, SessionStore, StoreLog } from '../types.js';
 
 export const SESSION_FILE_NAME = 'session.json';
 export const SESSION_BACKUP_FILE_NAME = 'session.json.bak';
 export const AUTH_STATE_FILE_NAME = 'auth_state.json';
 
-export interface StoreLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-  debug(obj: object, msg: string): void;
-}
 
 export interface SessionStoreOptions {
   dataDir: string;
   environment: string;
-  log: StoreLogger;
+  log: StoreLog;
   /** 32 bytes: session.json (and its good copy) are AES-256-GCM encrypted at rest. */
   encryptionKey?: Uint8Array;
   /** Retry backoff after a failed write: first delay and cap (ms). */
@@ -86,7 +80,7 @@ export class FileSessionStore implements SessionStore {
   readonly backupFile: string;
   readonly authStateFile: string;
 
-  private readonly log: StoreLogger;
+  private readonly log: StoreLog;
   private readonly queue = new SerialQueue(() => this.flushOnce());
   private loaded = false;
 

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { decodeAuthState } from '../../../src/store/auth-state.js';
 import { decodeSessionFile, type SessionDocument } from '../../../src/store/session-document.js';
 import type { AuthStateFile } from '../../../src/store/types.js';
+import { accountDir, accountFile } from '../../helpers/layout.js';
 
 export type FileVerdict<T> =
   | { kind: 'absent' }
@@ -44,19 +45,21 @@ function judge<T>(file: string, decode: (bytes: Buffer) => T): FileVerdict<T> {
   }
 }
 
+/** The default account's files in `dataDir` (accounts/default/). */
 export function inspectDataDir(dataDir: string, environment = 'sandbox'): DataDirSnapshot {
+  const dir = accountDir(dataDir);
   const session = (name: string) =>
-    judge(path.join(dataDir, name), (bytes) => decodeSessionFile(name, bytes, { environment }).doc);
+    judge(path.join(dir, name), (bytes) => decodeSessionFile(name, bytes, { environment }).doc);
   let names: string[] = [];
   try {
-    names = fs.readdirSync(dataDir);
+    names = fs.readdirSync(dir);
   } catch {
     // no directory: everything absent
   }
   return {
     session: session('session.json'),
     backup: session('session.json.bak'),
-    authState: judge(path.join(dataDir, 'auth_state.json'), (bytes) => decodeAuthState('auth_state.json', bytes)),
+    authState: judge(accountFile(dataDir, 'auth_state.json'), (bytes) => decodeAuthState('auth_state.json', bytes)),
     corruptFiles: names.filter((n) => n.includes('.corrupt-')),
     tempFiles: names.filter((n) => n.includes('.tmp-')),
   };
@@ -87,7 +90,7 @@ export function hasAuthKey(snap: DataDirSnapshot): boolean {
 
 /** Rewrites auth_state.json (service stopped) with saved_at moved back, so the next API call refreshes it. */
 export function backdateAuthState(dataDir: string, byMs: number): string | undefined {
-  const file = path.join(dataDir, 'auth_state.json');
+  const file = accountFile(dataDir, 'auth_state.json');
   let state: AuthStateFile;
   try {
     state = JSON.parse(fs.readFileSync(file, 'utf8')) as AuthStateFile;

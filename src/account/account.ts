@@ -1,0 +1,887 @@
+/**
+ * One account's login/session state machine: logged_out → code_sent → (password_required) → authenticated,
+ * and from authenticated to expired, revoked or logged_out. The only place that decides to clear a session.
+ *
+ * Login steps and logout run one at a time (a mutex). Background work (validation, probes, reconnect
+ * retries, recovery) carries an epoch: a logout, a new login or an expiry bumps it, and a late answer from
+ * before is dropped. Every call made for an authenticated session goes through `authorized()`, the one
+ * failure policy (recovery, revocation, outage, flood wait) shared by API calls and background validation.
+ */
+import type { tl } from '@mtcute/core';
+import type { TelegramClient } from '@mtcute/node';
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import { maskPhone } from '../logging/index.js';
+import type { PendingLogin, SessionStore } from '../store/types.js';
+import { createTelegramClient, type SandboxDcAddress } from '../telegram/client-factory.js';
+import type { TelegramErrorKind } from '../telegram/errors.js';
+import { callTelegram, TelegramCallError } from '../telegram/rpc.js';
+import { AttemptGuard, GUESS_GUARD_DEFAULTS, WindowBudget, type AttemptGuardOptions } from './attempt-guard.js';
+import { type AttemptOutcome, RetryLoop } from './backoff.js';
+import { ClientHolder } from './client-holder.js';
+import { activeFloodWaits, floodWaitRemainingSeconds, latestFloodWait, recordFloodWait } from './flood-waits.js';
+import * as login from './login-flow.js';
+import { Mutex } from './mutex.js';
+import { normalizePhone } from './phone.js';
+import { toPublicUser, withMaskedPhone } from './public-user.js';
+import { recoverSession } from './recovery.js';
+import { authStateExpiresAt, decideStartupState, touchIntervalMs } from './restore.js';
+import * as health from './session-health.js';
+import { toAccountError } from './telegram-errors.js';
+import {
+  type Account,
+  AccountError,
+  type AccountState,
+  type AccountStatus,
+  type Authenticated,
+  type CodeSent,
+  type PasswordRequired,
+  type PublicUser,
+} from './types.js';
+
+/** Runs a task under a shared bound (the registry's start-up validation limit). */
+export type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
+
+export interface AccountOptions {
+  id: string;
+  config: Config;
+  store: SessionStore;
+  /** The service's logger; the account's lines carry its id. */
+  logger: Logger;
+  sandbox?: SandboxDcAddress;
+  /** Bounds how many accounts validate at once after a start (never a burst of connections). */
+  validationLimiter?: Limiter;
+  /** Wrong-code and wrong-password guards (defaults: 5 free, then 30 s doubling up to 1 h). */
+  guessGuard?: AttemptGuardOptions;
+  now?: () => number;
+}
+
+const RETRY_BASE_MS = 1000;
+/** A call retried on a fresh client after a recovery replaced the one it was using (bounded). */
+const MAX_CALL_ATTEMPTS = 3;
+/** saved_at more than this far in the future is not believed (a clock that was wrong when it was written). */
+const FUTURE_SAVED_AT_TOLERANCE_MS = 5 * 60_000;
+/** setTimeout's limit; a longer expiry is re-armed when the timer fires. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+type RecoveryOutcome = 'recovered' | 'gone' | 'inconclusive';
+type CallMode = 'api' | 'background';
+
+export function createAccount(opts: AccountOptions): Account {
+  return new TelegramAccount(opts);
+}
+
+class TelegramAccount implements Account {
+  readonly id: string;
+  private readonly config: Config;
+  private readonly store: SessionStore;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly mutex = new Mutex();
+  private readonly retry: RetryLoop;
+  private readonly clients: ClientHolder;
+  private readonly validationLimiter: Limiter;
+  private readonly codeGuard: AttemptGuard;
+  private readonly passwordGuard: AttemptGuard;
+  private readonly loginBudget: WindowBudget;
+
+  private state: AccountState = 'logged_out';
+  /** The account's user, full phone (masked on the way out in status). */
+  private user: PublicUser | null = null;
+  private reason: string | undefined;
+  private health: health.SessionHealth = health.NO_SESSION;
+  private epoch = 0;
+  private recovery: Promise<RecoveryOutcome> | null = null;
+  private touching = false;
+  private initialStateLogged = false;
+  private stopped = false;
+  /** A state-changing login step timed out and Telegram could not be asked what became of it. */
+  private unresolvedLoginStep = false;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private readonly stopController = new AbortController();
+
+  constructor(opts: AccountOptions) {
+    this.id = opts.id;
+    this.config = opts.config;
+    this.store = opts.store;
+    this.now = opts.now ?? Date.now;
+    this.log = opts.logger.child({ account: opts.id, module: 'account' });
+    this.validationLimiter = opts.validationLimiter ?? ((task) => task());
+    const guard = { ...GUESS_GUARD_DEFAULTS, ...opts.guessGuard, now: this.now };
+    this.codeGuard = new AttemptGuard(guard);
+    this.passwordGuard = new AttemptGuard(guard);
+    this.loginBudget = new WindowBudget(this.config.loginRateLimit ?? { max: 0, windowMs: 60_000 }, this.now);
+    const clientLogger = opts.logger.child({ account: opts.id });
+    this.clients = new ClientHolder({
+      logger: this.log,
+      create: () =>
+        createTelegramClient({
+          config: this.config,
+          storage: (primaryDcs) => this.store.createStorage({ primaryDcs }),
+          logger: clientLogger,
+          sandbox: opts.sandbox,
+        }),
+      onCreated: (client) =>
+        client.onConnectionState.add((state) => {
+          // mtcute got the connection back: retry now rather than at the end of the backoff delay.
+          if (state === 'connected' && !this.clients.replaced(client) && this.health.connection === 'offline') this.retry.kick();
+        }),
+    });
+    this.retry = new RetryLoop({
+      baseMs: Math.min(RETRY_BASE_MS, Math.max(1, this.config.retryMaxDelayMs)),
+      capMs: Math.max(1, this.config.retryMaxDelayMs),
+      logger: this.log,
+      what: 'Telegram connection',
+      attempt: () => this.validationAttempt(this.epoch),
+    });
+  }
+
+  // ───────────────────────────── start-up ─────────────────────────────
+
+  async start(): Promise<void> {
+    await this.store.load();
+    await this.dropKeysOfAnotherEnvironment();
+    await this.distrustFutureSavedAt();
+    const decision = decideStartupState(this.store, this.config.sessionMaxIdleMs, this.now());
+    switch (decision.state) {
+      case 'logged_out':
+        if (decision.staleAuthState) {
+          this.log.warn('auth_state.json found without session.json; removing it');
+          await this.store.removeAuthState();
+        }
+        this.setState('logged_out', decision.reason);
+        return;
+      case 'expired':
+        this.user = userFromAuthState(decision.authState.user_id, decision.authState.phone);
+        this.setState('expired', 'SESSION_MAX_IDLE');
+        this.log.info({ savedAt: decision.authState.saved_at }, 'Auth state older than SESSION_MAX_IDLE; log in again');
+        return;
+      case 'code_sent':
+      case 'password_required':
+        this.log.info({ phone: maskPhone(decision.pending.phone) }, 'Login in progress restored from disk');
+        this.setState(decision.state);
+        return;
+      case 'authenticated': {
+        // A kill between writing auth_state.json and clearing the login in progress leaves a stale one
+        // behind; left there, a later interrupted logout would bring it back as `code_sent`.
+        if (this.store.meta()?.pendingLogin) await this.persistPendingLogin(undefined);
+        this.user = userFromAuthState(decision.authState.user_id, decision.authState.phone);
+        this.health = health.restoredFromDisk();
+        this.setState('authenticated');
+        this.armExpiryTimer();
+        void this.validateAtStartup(this.epoch);
+        return;
+      }
+    }
+  }
+
+  /** A key never crosses environments: keys made for another Telegram are useless here and are dropped. */
+  private async dropKeysOfAnotherEnvironment(): Promise<void> {
+    const environment = this.store.meta()?.environment;
+    if (!environment || environment === this.config.environment || !this.store.hasSession()) return;
+    this.log.warn({ sessionEnvironment: environment, environment: this.config.environment }, 'session.json belongs to another environment; starting logged out');
+    await this.store.removeAuthState();
+    await this.clearSessionKeepingFloodWaits();
+  }
+
+  /**
+   * A saved_at in the future would keep a session alive past SESSION_MAX_IDLE for as long as it is ahead
+   * (a clock that was wrong when it was written, a copied file): it counts from now instead.
+   */
+  private async distrustFutureSavedAt(): Promise<void> {
+    const authState = this.store.authState();
+    if (!authState) return;
+    const savedAt = Date.parse(authState.saved_at);
+    const now = this.now();
+    if (!(savedAt > now + FUTURE_SAVED_AT_TOLERANCE_MS)) return;
+    this.log.warn({ savedAt: authState.saved_at }, 'auth_state.json saved_at is in the future; counting inactivity from now');
+    await this.store
+      .writeAuthState({ ...authState, saved_at: new Date(now).toISOString() })
+      .catch((err: unknown) => this.log.error({ err }, 'Could not correct saved_at in auth_state.json'));
+  }
+
+  private async validateAtStartup(epoch: number): Promise<void> {
+    const outcome = await this.validationLimiter(() => this.validationAttempt(epoch));
+    if (outcome !== 'done' && epoch === this.epoch && !this.stopped) this.retry.start();
+  }
+
+  /** One getMe for the authenticated session, acted on by the failure policy. 'done' when known good or gone. */
+  private async validationAttempt(epoch: number): Promise<AttemptOutcome> {
+    if (epoch !== this.epoch || this.stopped || this.state !== 'authenticated') return 'done';
+    try {
+      await this.authorized('users.getUsers', (client) => this.refreshSelf(client), 'background');
+      return 'done';
+    } catch (err) {
+      if (epoch !== this.epoch || this.stopped || !(err instanceof AccountError)) return 'done';
+      switch (err.code) {
+        case 'FLOOD_WAIT':
+          return { retryAfterMs: (err.retryAfterSeconds ?? 1) * 1000 };
+        case 'TELEGRAM_UNAVAILABLE':
+          return 'retry';
+        case 'TELEGRAM_ERROR':
+          // An unexpected answer: the session is not proven good, but nothing says it is dead either.
+          this.health = health.validationFailed(this.health);
+          this.log.warn({ error: err.message }, 'Session validation got an unexpected error; will retry');
+          return 'retry';
+        default:
+          return 'done'; // revoked, logged out, expired: nothing left to validate
+      }
+    }
+  }
+
+  // ───────────────────────────── the one failure policy ─────────────────────────────
+
+  /**
+   * Runs `call` for the authenticated session on the current client, and acts on how it fails — the same
+   * way for API calls and background validation: AUTH_KEY_UNREGISTERED → one recovery, then the call again;
+   * a revocation → the session is cleared; an outage → offline and the backoff loop; FLOOD_WAIT → the
+   * deadline is kept on disk. Throws AccountError.
+   */
+  private async authorized<T>(method: string, call: (client: TelegramClient) => Promise<T>, mode: CallMode): Promise<T> {
+    let recoveryTried = false;
+    for (let attempt = 1; ; attempt++) {
+      if (this.expireIfIdle() || this.state !== 'authenticated') throw this.notAuthenticatedError();
+      const epoch = this.epoch;
+      const wait = floodWaitRemainingSeconds(this.store, method, this.now());
+      if (wait > 0) throw new AccountError('FLOOD_WAIT', `Telegram asked to wait ${wait} s before ${method}`, wait);
+      let client: TelegramClient | undefined;
+      try {
+        client = await this.clients.ensure();
+        const result = await call(client);
+        if (epoch === this.epoch) this.contactConfirmed();
+        return result;
+      } catch (err) {
+        if (err instanceof AccountError) throw err;
+        if (epoch !== this.epoch) throw await this.sessionEndedError();
+        const failure = classifiedOf(err);
+        if (failure.kind === 'network' && client && this.clients.replaced(client) && attempt < MAX_CALL_ATTEMPTS) {
+          // A recovery started elsewhere dropped the client under this call: the failure says nothing about
+          // Telegram. Wait for that recovery's outcome and ask again on the client it leaves.
+          await this.recovery?.catch(() => undefined);
+          continue;
+        }
+        switch (failure.kind) {
+          case 'auth_key_unregistered': {
+            if (recoveryTried) break;
+            recoveryTried = true;
+            const outcome = await this.recover(epoch, failure.text);
+            if (outcome === 'recovered') continue;
+            if (outcome === 'inconclusive') throw new AccountError('TELEGRAM_UNAVAILABLE', 'Telegram cannot be reached right now');
+            throw await this.sessionEndedError();
+          }
+          case 'revoked':
+            await this.mutex.run(() => this.markRevoked(epoch, failure.text));
+            throw new AccountError('SESSION_REVOKED', `Telegram revoked the session (${failure.text})`);
+          case 'network':
+            this.markOffline(failure.text);
+            break;
+          case 'flood_wait':
+            await this.recordFloodWaitQuietly(method, failure.seconds);
+            break;
+          default:
+            if (mode === 'api') this.contactConfirmed(); // Telegram answered: the session itself is fine
+        }
+        throw toAccountError(err);
+      }
+    }
+  }
+
+  /** Telegram answered for the session: valid and online (and the restore confirmed, said once). */
+  private contactConfirmed(): void {
+    const wasOffline = this.health.connection === 'offline';
+    const unconfirmed = this.health.restoreUnconfirmed;
+    this.health = health.confirmed(this.health, this.now());
+    this.retry.stop();
+    this.armProbe();
+    if (unconfirmed) {
+      this.log.info({ phone: this.maskedPhone(), userId: this.user?.id }, 'Session restored successfully from persistent state');
+    } else if (wasOffline) {
+      this.log.info({ phone: this.maskedPhone() }, 'Connection to Telegram restored');
+    }
+  }
+
+  private markOffline(detail: string): void {
+    if (this.state !== 'authenticated') return;
+    if (this.health.connection !== 'offline') {
+      this.log.warn({ phone: this.maskedPhone(), error: detail }, 'Telegram unreachable; session kept, retrying with backoff');
+    }
+    this.health = health.offline(this.health);
+    if (!this.stopped) this.retry.start();
+  }
+
+  /**
+   * While nothing else talks to Telegram, status would keep saying `online` through an outage: an idle
+   * session is asked (getMe) every HEALTH_PROBE_INTERVAL, so status says what is known.
+   */
+  private armProbe(): void {
+    clearTimeout(this.probeTimer);
+    const interval = this.config.healthProbeIntervalMs ?? 0;
+    if (interval <= 0 || this.stopped || this.state !== 'authenticated') return;
+    // ±10 % so that many accounts restored together do not probe together.
+    const delay = Math.round(interval * (0.9 + Math.random() * 0.2));
+    this.probeTimer = setTimeout(() => {
+      const idleFor = this.now() - (this.health.lastContactAt ?? 0);
+      if (idleFor < interval * 0.9) return this.armProbe();
+      if (this.retry.active) return; // the backoff loop is already asking
+      void this.validationAttempt(this.epoch).then((outcome) => {
+        if (outcome !== 'done' && !this.stopped) this.retry.start();
+      });
+    }, delay);
+    this.probeTimer.unref();
+  }
+
+  // ───────────────────────────── expiry ─────────────────────────────
+
+  private expiresAt(): number | null {
+    const authState = this.store.authState();
+    return authState ? authStateExpiresAt(authState, this.config.sessionMaxIdleMs) : null;
+  }
+
+  /**
+   * SESSION_MAX_IDLE applies while running too: an authenticated session whose last activity is older
+   * than the limit becomes `expired` (client closed, files kept as at start-up). Returns whether it did.
+   */
+  private expireIfIdle(): boolean {
+    if (this.state !== 'authenticated') return false;
+    const expiresAt = this.expiresAt();
+    if (expiresAt === null || expiresAt > this.now()) return false;
+    this.epoch++;
+    this.retry.stop();
+    clearTimeout(this.probeTimer);
+    clearTimeout(this.expiryTimer);
+    this.health = health.NO_SESSION;
+    this.setState('expired', 'SESSION_MAX_IDLE');
+    this.log.info({ expiresAt: new Date(expiresAt).toISOString() }, 'Session expired: no API activity for SESSION_MAX_IDLE; log in again');
+    void this.mutex.run(() => this.clients.drop());
+    return true;
+  }
+
+  private armExpiryTimer(): void {
+    clearTimeout(this.expiryTimer);
+    const expiresAt = this.expiresAt();
+    if (expiresAt === null || this.stopped) return;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, expiresAt - this.now()) + 10);
+    this.expiryTimer = setTimeout(() => {
+      if (!this.expireIfIdle()) this.armExpiryTimer();
+    }, delay);
+    this.expiryTimer.unref();
+  }
+
+  touch(): void {
+    if (this.state !== 'authenticated' || this.touching || this.stopped || this.expireIfIdle()) return;
+    this.touching = true;
+    this.store
+      .touchAuthState(new Date(this.now()), touchIntervalMs(this.config.sessionMaxIdleMs))
+      .then((wrote) => {
+        if (wrote) this.armExpiryTimer();
+      })
+      .catch((err: unknown) => this.log.warn({ err }, 'Could not refresh auth_state.json'))
+      .finally(() => {
+        this.touching = false;
+      });
+  }
+
+  // ───────────────────────────── recovery / revocation ─────────────────────────────
+
+  /** Single-flight recovery (validation and a request may both hit AUTH_KEY_UNREGISTERED); resolves to what happened. */
+  private recover(epoch: number, trigger: string): Promise<RecoveryOutcome> {
+    this.recovery ??= this.mutex
+      .run(() => this.recoverExclusive(epoch, trigger))
+      .finally(() => {
+        this.recovery = null;
+      });
+    return this.recovery;
+  }
+
+  private async recoverExclusive(epoch: number, trigger: string): Promise<RecoveryOutcome> {
+    if (epoch !== this.epoch || this.state !== 'authenticated') return 'gone';
+    const result = await recoverSession(
+      {
+        store: this.store,
+        logger: this.log,
+        dropClient: () => this.clients.drop(),
+        getMeWithFreshClient: async () => this.getMe(await this.clients.ensure()),
+        clearDeadSession: () => this.clearDeadSession(),
+      },
+      trigger,
+    );
+    switch (result.outcome) {
+      case 'recovered':
+        this.user = toPublicUser(result.user);
+        this.contactConfirmed();
+        return 'recovered';
+      case 'failed':
+        this.endSession('logged_out', result.reason);
+        return 'gone';
+      case 'revoked':
+        await this.markRevoked(epoch, result.reason);
+        return 'gone';
+      case 'inconclusive':
+        this.markOffline(result.error.text);
+        return 'inconclusive';
+    }
+  }
+
+  /** SESSION_REVOKED, USER_DEACTIVATED(_BAN), AUTH_KEY_DUPLICATED, SESSION_EXPIRED: the session is dead. Call under the mutex. */
+  private async markRevoked(epoch: number, reason: string): Promise<void> {
+    if (epoch !== this.epoch || this.state !== 'authenticated') return;
+    this.epoch++;
+    this.retry.stop();
+    this.log.warn({ phone: this.maskedPhone(), reason }, 'Telegram revoked the session; clearing the dead key and auth state');
+    await this.clients.drop();
+    await this.clearDeadSession();
+    this.endSession('revoked', reason);
+  }
+
+  /** Leaves the authenticated state for good (the files were already dealt with). */
+  private endSession(next: 'logged_out' | 'revoked', reason?: string): void {
+    this.epoch++;
+    this.retry.stop();
+    clearTimeout(this.probeTimer);
+    clearTimeout(this.expiryTimer);
+    this.user = null;
+    this.health = health.NO_SESSION;
+    this.setState(next, reason);
+  }
+
+  private async clearDeadSession(): Promise<void> {
+    await this.store.removeAuthState();
+    await this.clearSessionKeepingFloodWaits();
+  }
+
+  /** Clears session.json, but a FLOOD_WAIT deadline outlives the session it was earned on. */
+  private async clearSessionKeepingFloodWaits(): Promise<void> {
+    const floodWaits = activeFloodWaits(this.store, this.now());
+    await this.store.clearSession();
+    if (Object.keys(floodWaits).length > 0) await this.store.updateMeta({ floodWaits });
+  }
+
+  // ───────────────────────────── login ─────────────────────────────
+
+  sendCode(phone: string): Promise<CodeSent> {
+    return this.exclusive(async () => {
+      const normalized = normalizePhone(phone);
+      if (!normalized) throw new AccountError('PHONE_NUMBER_INVALID', 'The phone number is not valid');
+      this.expireIfIdle();
+      if (this.state === 'authenticated') throw new AccountError('ALREADY_AUTHENTICATED', 'Already logged in; log out first');
+      const inProgress = this.store.meta()?.pendingLogin;
+      if (inProgress && inProgress.phone !== normalized && (this.state === 'code_sent' || this.state === 'password_required')) {
+        throw new AccountError(
+          'LOGIN_IN_PROGRESS',
+          `A login for ${maskPhone(inProgress.phone)} is in progress; finish it, or cancel it with logout, before logging in another number`,
+        );
+      }
+      this.spendLoginBudget();
+      if (this.state === 'expired') await this.discardExpiredSession();
+      const client = await this.loginClient();
+      const result = await this.loginStep(() => login.requestCode(client, normalized));
+      if (result.kind === 'authorized') {
+        await this.completeLogin(result.user, normalized);
+        throw new AccountError('ALREADY_AUTHENTICATED', 'Telegram logged this session in without a code');
+      }
+      await this.persistPendingLogin(result.pending);
+      this.codeGuard.reset();
+      this.unresolvedLoginStep = false;
+      this.reason = undefined;
+      this.setState('code_sent');
+      this.log.info({ phone: maskPhone(normalized), codeType: result.pending.codeType }, 'Login code sent');
+      return codeSentAnswer(result.pending);
+    });
+  }
+
+  resendCode(): Promise<CodeSent> {
+    return this.exclusive(async () => {
+      const pending = this.pendingLoginFor('code_sent', 'resend-code');
+      this.spendLoginBudget();
+      const client = await this.loginClient();
+      const next = await this.loginStep(() => login.resendCode(client, pending));
+      await this.persistPendingLogin(next);
+      this.log.info({ phone: maskPhone(next.phone), codeType: next.codeType }, 'Login code re-sent');
+      return codeSentAnswer(next);
+    });
+  }
+
+  verifyCode(code: string): Promise<Authenticated | PasswordRequired> {
+    return this.exclusive(async () => {
+      const pending = this.pendingLoginFor('code_sent', 'verify-code');
+      if (typeof code !== 'string' || code.trim() === '') throw new AccountError('PHONE_CODE_EMPTY', 'The login code is empty');
+      const trimmed = code.trim();
+      if (trimmed.length > 64) throw new AccountError('PHONE_CODE_INVALID', 'The login code is invalid');
+      this.checkGuard(this.codeGuard, 'login codes');
+      this.spendLoginBudget();
+      const client = await this.loginClient();
+      const earlier = await this.settleUnresolvedStep(client, pending);
+      if (earlier) return earlier;
+      let result: login.SignInResult;
+      try {
+        result = await this.loginStep(() => login.signIn(client, pending, trimmed));
+      } catch (err) {
+        return this.afterFailedStep(err, this.codeGuard, client, pending);
+      }
+      this.codeGuard.reset();
+      if (result.kind === 'authorized') return this.completeLogin(result.user, pending.phone);
+      return this.passwordRequired(pending, result.hint);
+    });
+  }
+
+  verifyPassword(password: string): Promise<Authenticated> {
+    return this.exclusive(async () => {
+      const pending = this.pendingLoginFor('password_required', 'verify-password');
+      if (typeof password !== 'string' || password === '' || password.length > 1024) {
+        throw new AccountError('PASSWORD_HASH_INVALID', 'The password is invalid');
+      }
+      this.checkGuard(this.passwordGuard, '2FA passwords');
+      this.spendLoginBudget();
+      const client = await this.loginClient();
+      const earlier = await this.settleUnresolvedStep(client, pending);
+      if (earlier?.state === 'authenticated') return earlier;
+      let user: tl.RawUser;
+      try {
+        user = await this.loginStep(() => login.checkPassword(client, password));
+      } catch (err) {
+        const settled = await this.afterFailedStep(err, this.passwordGuard, client, pending);
+        if (settled.state === 'authenticated') return settled;
+        throw err; // still waiting for the password: the failure stands
+      }
+      this.passwordGuard.reset();
+      return this.completeLogin(user, pending.phone);
+    });
+  }
+
+  /**
+   * A step that changes the login at Telegram (signIn, checkPassword) failed. A wrong guess counts against
+   * the account's guard. A failure for want of an answer may still have gone through: Telegram is asked what
+   * the session is now before answering, so the answer is the truth — a completed login is completed here
+   * too, and a retry never meets a spent code. Returns the settled outcome, or throws.
+   */
+  private async afterFailedStep(
+    err: unknown,
+    guard: AttemptGuard,
+    client: login.LoginClient,
+    pending: PendingLogin,
+  ): Promise<Authenticated | PasswordRequired> {
+    if (err instanceof AccountError && (err.code === 'PHONE_CODE_INVALID' || err.code === 'PASSWORD_HASH_INVALID')) guard.failed();
+    if (!(err instanceof AccountError) || err.code !== 'TELEGRAM_UNAVAILABLE') throw err;
+    this.unresolvedLoginStep = true;
+    const settled = await this.settleUnresolvedStep(client, pending);
+    if (!settled) throw err; // Telegram says nothing happened: "nothing was changed" is true
+    return settled;
+  }
+
+  /**
+   * After a state-changing step ended without an answer: where does the login stand at Telegram? Completes
+   * it here when Telegram says the session is logged in (or moves on to the password step); undefined when
+   * nothing happened (the step can be tried again). Throws LOGIN_OUTCOME_UNKNOWN when Telegram still cannot
+   * be asked.
+   */
+  private async settleUnresolvedStep(client: login.LoginClient, pending: PendingLogin): Promise<Authenticated | PasswordRequired | undefined> {
+    if (!this.unresolvedLoginStep) return undefined;
+    const outcome = await login.whereLoginStands(client);
+    if (outcome.kind === 'unknown') {
+      throw new AccountError(
+        'LOGIN_OUTCOME_UNKNOWN',
+        'Telegram did not answer the login step in time and cannot be asked what became of it; ' +
+          'retry the same step (the service asks Telegram first) or check status',
+      );
+    }
+    this.unresolvedLoginStep = false;
+    switch (outcome.kind) {
+      case 'authorized':
+        this.log.info({ phone: maskPhone(pending.phone) }, 'A login step that got no answer had gone through at Telegram; login completed');
+        return this.completeLogin(outcome.user, pending.phone);
+      case 'password_required':
+        return this.state === 'password_required' ? undefined : this.passwordRequired(pending, outcome.hint);
+      case 'not_authorized':
+        return undefined;
+    }
+  }
+
+  private async passwordRequired(pending: PendingLogin, hint: string | null): Promise<PasswordRequired> {
+    await this.persistPendingLogin({ ...pending, passwordRequired: { hint: hint ?? undefined } });
+    this.setState('password_required');
+    return { state: 'password_required', hint };
+  }
+
+  private checkGuard(guard: AttemptGuard, what: string): void {
+    const wait = guard.waitSeconds();
+    if (wait > 0) throw new AccountError('TOO_MANY_ATTEMPTS', `Too many wrong ${what} for this account; retry in ${wait} s`, wait);
+  }
+
+  private spendLoginBudget(): void {
+    const wait = this.loginBudget.take();
+    if (wait > 0) throw new AccountError('RATE_LIMITED', `Too many login requests for this account; retry in ${wait} s`, wait);
+  }
+
+  private pendingLoginFor(expected: 'code_sent' | 'password_required', step: string): PendingLogin {
+    const pending = this.store.meta()?.pendingLogin;
+    if (this.state !== expected || !pending) {
+      const hint =
+        this.state === 'password_required' ? 'the 2FA password is expected (verify-password)'
+        : this.state === 'code_sent' ? 'a login code is expected (verify-code)'
+        : this.state === 'authenticated' ? 'already logged in'
+        : 'send a login code first (send-code)';
+      throw new AccountError('INVALID_STEP', `${step} is not possible now: ${hint}`);
+    }
+    return pending;
+  }
+
+  private async completeLogin(raw: tl.RawUser, phone: string): Promise<Authenticated> {
+    this.epoch++;
+    const user = toPublicUser(raw);
+    user.phone ??= phone;
+    try {
+      await this.store.writeAuthState({
+        user_auth: true,
+        user_id: raw.id,
+        phone: user.phone,
+        saved_at: new Date(this.now()).toISOString(),
+        version: '1.0',
+      });
+    } catch (err) {
+      // Logged in at Telegram either way; status reports the persistence error and the store retries.
+      this.log.error({ err }, 'Could not write auth_state.json after login');
+    }
+    await this.persistPendingLogin(undefined);
+    this.codeGuard.reset();
+    this.passwordGuard.reset();
+    this.unresolvedLoginStep = false;
+    this.user = user;
+    this.health = health.freshLogin(this.now());
+    this.reason = undefined;
+    this.setState('authenticated');
+    this.armExpiryTimer();
+    this.armProbe();
+    return { state: 'authenticated', user };
+  }
+
+  private async persistPendingLogin(pending: PendingLogin | undefined): Promise<void> {
+    try {
+      await this.store.updateMeta({ pendingLogin: pending });
+    } catch (err) {
+      this.log.error({ err }, 'Could not persist the login in progress; it will not survive a restart');
+    }
+  }
+
+  /**
+   * Leaving `expired` for a new login: the old authorization is logged out at Telegram (best effort, so it
+   * does not linger in Active sessions) and the old key and auth state are dropped (the seed keeps the
+   * files only until the user logs in again).
+   */
+  private async discardExpiredSession(): Promise<void> {
+    this.epoch++;
+    if (this.store.hasSession()) {
+      try {
+        await this.call(await this.clients.ensure(), { _: 'auth.logOut' });
+        this.log.info({ phone: this.maskedPhone() }, 'Expired session logged out at Telegram before a new login');
+      } catch (err) {
+        this.log.info({ error: classifiedOf(err).text }, 'Could not log the expired session out at Telegram; dropping it locally');
+      }
+    }
+    await this.clients.drop();
+    await this.clearDeadSession();
+    this.user = null;
+    this.health = health.NO_SESSION;
+  }
+
+  // ───────────────────────────── logout / me / stop ─────────────────────────────
+
+  /**
+   * auth.logOut at Telegram, then the files go. If Telegram cannot be reached the local session is removed
+   * anyway: a user who asks to log out wants the session gone from this machine (the authorization may then
+   * stay listed under Active sessions until Telegram expires it or the user terminates it from another app).
+   */
+  logout(): Promise<{ state: 'logged_out' }> {
+    return this.exclusive(async () => {
+      this.epoch++;
+      this.retry.stop();
+      // A login step that got no answer may have authorized the key: log it out too, never leave it behind.
+      const mayBeAuthorized = this.state === 'authenticated' || this.state === 'expired' || this.unresolvedLoginStep;
+      if (mayBeAuthorized && this.store.hasSession()) {
+        try {
+          await this.call(await this.clients.ensure(), { _: 'auth.logOut' });
+          this.log.info({ phone: this.maskedPhone() }, 'Logged out at Telegram');
+        } catch (err) {
+          const failure = classifiedOf(err);
+          if (failure.kind === 'auth_key_unregistered' || failure.kind === 'revoked') {
+            this.log.info({ reason: failure.text }, 'The authorization was already gone at Telegram');
+          } else {
+            this.log.warn(
+              { phone: this.maskedPhone(), error: failure.text },
+              'Could not log out at Telegram; removing the local session anyway (the authorization may stay listed in Active sessions)',
+            );
+          }
+        }
+      }
+      this.unresolvedLoginStep = false;
+      await this.clients.drop();
+      await this.clearDeadSession();
+      this.endSession('logged_out');
+      return { state: 'logged_out' as const };
+    });
+  }
+
+  me(): Promise<PublicUser> {
+    return this.authorized('users.getUsers', (client) => this.refreshSelf(client), 'api');
+  }
+
+  /** getMe, keeping the account's user up to date with Telegram's answer. */
+  private async refreshSelf(client: TelegramClient): Promise<PublicUser> {
+    const epoch = this.epoch;
+    const user = toPublicUser(await this.getMe(client));
+    if (epoch === this.epoch) this.user = user;
+    return user;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.epoch++;
+    this.retry.stop();
+    clearTimeout(this.probeTimer);
+    clearTimeout(this.expiryTimer);
+    this.stopController.abort(new DOMException('The service is stopping', 'AbortError'));
+    // Let a login step in flight finish (it was aborted above), then disconnect, which writes mtcute's state,
+    // then write what is still pending.
+    await this.mutex.run(() => this.clients.close());
+    await this.store.close();
+  }
+
+  // ───────────────────────────── status ─────────────────────────────
+
+  status(): AccountStatus {
+    this.expireIfIdle();
+    const authenticated = this.state === 'authenticated';
+    const authState = this.store.authState();
+    const expiresAt = this.expiresAt();
+    const floodWaitUntil = latestFloodWait(this.store, this.now());
+    const persistenceError = this.store.persistenceError();
+    return {
+      id: this.id,
+      state: this.state,
+      authenticated,
+      environment: this.config.environment,
+      user: authenticated && this.user ? withMaskedPhone(this.user) : null,
+      session: {
+        restored: authenticated && this.health.restored,
+        savedAt: authState?.saved_at ?? null,
+        expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
+        validation: authenticated ? this.health.validation : null,
+        lastValidatedAt: authenticated ? this.health.lastValidatedAt : null,
+        connection: this.clients.current() || authenticated ? this.health.connection : 'offline',
+      },
+      ...(this.reason ? { reason: this.reason } : {}),
+      ...(floodWaitUntil ? { floodWaitUntil: new Date(floodWaitUntil).toISOString() } : {}),
+      ...(persistenceError ? { persistenceError } : {}),
+    };
+  }
+
+  // ───────────────────────────── plumbing ─────────────────────────────
+
+  private exclusive<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.stopped) return Promise.reject(new AccountError('TELEGRAM_UNAVAILABLE', 'The service is shutting down'));
+    return this.mutex.run(operation);
+  }
+
+  private setState(next: AccountState, reason?: string): void {
+    const previous = this.state;
+    this.state = next;
+    this.reason = reason;
+    const from = this.initialStateLogged ? previous : 'start-up';
+    this.initialStateLogged = true;
+    this.log.info({ from, to: next, phone: this.maskedPhone(), ...(reason ? { reason } : {}) }, `Account state: ${next}`);
+  }
+
+  private notAuthenticatedError(): AccountError {
+    if (this.state === 'expired') return new AccountError('SESSION_EXPIRED', 'The session expired (no API activity for SESSION_MAX_IDLE); log in again');
+    return new AccountError('NOT_AUTHENTICATED', 'Not logged in');
+  }
+
+  /**
+   * The answer for a call whose session ended while it waited on Telegram. Every call that ran into the same
+   * revocation gets the same answer (SESSION_REVOKED), not only the one that noticed it first.
+   */
+  private async sessionEndedError(): Promise<AccountError> {
+    // A transition in progress (files being cleared) finishes under the mutex; read the state after it.
+    await this.mutex.run(() => Promise.resolve());
+    if (this.state === 'revoked') return new AccountError('SESSION_REVOKED', `Telegram revoked the session (${this.reason ?? 'revoked'})`);
+    if (this.state === 'authenticated') return new AccountError('NOT_AUTHENTICATED', 'The session changed while asking Telegram; try again');
+    if (this.state === 'expired') return this.notAuthenticatedError();
+    return new AccountError('NOT_AUTHENTICATED', 'The session is no longer valid; log in again');
+  }
+
+  private maskedPhone(): string | undefined {
+    const phone = this.user?.phone ?? this.store.meta()?.pendingLogin?.phone;
+    return phone ? maskPhone(phone) : undefined;
+  }
+
+  private call<T extends tl.RpcMethod>(client: TelegramClient, request: T): Promise<tl.RpcCallReturn[T['_']]> {
+    return callTelegram(client, request, { timeoutMs: this.config.clientReadyTimeoutMs, signal: this.stopController.signal });
+  }
+
+  private getMe(client: TelegramClient): Promise<tl.RawUser> {
+    return login.getSelf((request) => this.call(client, request));
+  }
+
+  /** The login flow's view of the client: each call flood-guarded, bounded and classified. */
+  private async loginClient(): Promise<login.LoginClient> {
+    const client = await this.clients.ensure();
+    return {
+      apiId: this.config.telegram.apiId,
+      apiHash: this.config.telegram.apiHash,
+      rpc: async (request) => {
+        const wait = floodWaitRemainingSeconds(this.store, request._, this.now());
+        if (wait > 0) throw new AccountError('FLOOD_WAIT', `Telegram asked to wait ${wait} s before ${request._}`, wait);
+        try {
+          return await this.call(client, request);
+        } catch (err) {
+          const failure = classifiedOf(err);
+          if (failure.kind === 'flood_wait') await this.recordFloodWaitQuietly(request._, failure.seconds);
+          if (failure.kind === 'network') this.health = health.offline(this.health);
+          throw err;
+        }
+      },
+      primaryDcId: () => client.getPrimaryDcId(),
+      notifyLoggedIn: (auth) => client.notifyLoggedIn(auth),
+      computeSrpParams: (password, plain) => client.computeSrpParams(password, plain),
+    };
+  }
+
+  private async recordFloodWaitQuietly(method: string, seconds: number): Promise<void> {
+    this.log.warn({ method, seconds }, 'Telegram asked to wait (FLOOD_WAIT); the deadline is kept on disk');
+    await recordFloodWait(this.store, method, seconds, this.now()).catch((err: unknown) => this.log.error({ err }, 'Could not persist the FLOOD_WAIT deadline'));
+  }
+
+  /** Runs a login step; Telegram and mtcute errors become AccountErrors, state untouched. */
+  private async loginStep<T>(step: () => Promise<T>): Promise<T> {
+    try {
+      const result = await step();
+      this.health = { ...this.health, connection: 'online' };
+      return result;
+    } catch (err) {
+      if (err instanceof AccountError) throw err;
+      const accountError = toAccountError(err);
+      this.log.info({ phone: this.maskedPhone(), error: accountError.code }, 'Login step refused');
+      throw accountError;
+    }
+  }
+}
+
+function classifiedOf(err: unknown): TelegramErrorKind {
+  return err instanceof TelegramCallError ? err.classified : { kind: 'telegram', text: 'UNKNOWN', code: 0 };
+}
+
+function userFromAuthState(userId: number, phone: string): PublicUser {
+  return { id: userId, username: null, firstName: '', lastName: null, phone };
+}
+
+function codeSentAnswer(pending: PendingLogin): CodeSent {
+  return {
+    state: 'code_sent',
+    phone: maskPhone(pending.phone),
+    codeType: pending.codeType,
+    codeLength: pending.codeLength ?? null,
+    nextType: pending.nextType ?? null,
+    timeout: pending.timeout ?? null,
+  };
+}

@@ -1,0 +1,297 @@
+/**
+ * The account registry: which accounts exist, creating and deleting them, their scoped tokens, and
+ * restoring every account at start — all at once from the store (status answers at once), validated in
+ * the background with bounded concurrency (never a burst of connections to Telegram).
+ *
+ * One account's trouble stays its own: each account has its own store, client and state machine, and a
+ * failure to restore one account is logged for that account while the others come up.
+ */
+import pLimit from 'p-limit';
+import type { Logger } from 'pino';
+import { createAccount, type AccountOptions, type Limiter } from '../account/account.js';
+import type { Account, AccountStatus } from '../account/types.js';
+import type { Config } from '../config/types.js';
+import { DEFAULT_ACCOUNT_ID, type AccountsStore, type ScopedTokenRecord } from '../store/types.js';
+import type { SandboxDcAddress } from '../telegram/client-factory.js';
+import { Mutex } from '../account/mutex.js';
+import { isAccountId } from './account-id.js';
+import { issueToken, parseToken, secretMatches } from './scoped-tokens.js';
+
+export { DEFAULT_ACCOUNT_ID };
+/** Accounts whose files are read at once during start-up. */
+const RESTORE_CONCURRENCY = 16;
+const MAX_LIST_LIMIT = 1000;
+
+export type RegistryErrorCode = 'ACCOUNT_EXISTS' | 'ACCOUNT_NOT_FOUND' | 'INVALID_ACCOUNT_ID' | 'TOKEN_NOT_FOUND';
+
+export class RegistryError extends Error {
+  constructor(
+    readonly code: RegistryErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RegistryError';
+  }
+}
+
+/** Who presented a token: the admin (today's API token) or one account's scoped token. */
+export type Principal = { kind: 'admin' } | { kind: 'account'; accountId: string; tokenId: string };
+
+export interface PublicToken {
+  id: string;
+  createdAt: string;
+  label: string | null;
+}
+
+export interface AccountRegistryOptions {
+  config: Config;
+  store: AccountsStore;
+  logger: Logger;
+  sandbox?: SandboxDcAddress;
+  /** Extra options for every account (tests: clocks, guards). */
+  accountOptions?: Partial<Pick<AccountOptions, 'guessGuard' | 'now'>>;
+}
+
+interface Entry {
+  account: Account;
+  tokens: ScopedTokenRecord[];
+}
+
+export class AccountRegistry {
+  private readonly entries = new Map<string, Entry>();
+  /** Account ids in order, for pagination. */
+  private sortedIds: string[] = [];
+  /** Token id → account id, for the bearer check. */
+  private readonly tokenOwners = new Map<string, string>();
+  private readonly locks = new Map<string, Mutex>();
+  private readonly validationLimiter: Limiter;
+  private readonly log: Logger;
+  private stopped = false;
+
+  constructor(private readonly opts: AccountRegistryOptions) {
+    this.log = opts.logger.child({ module: 'registry' });
+    const limit = pLimit(opts.config.validationConcurrency ?? 8);
+    this.validationLimiter = (task) => limit(task);
+  }
+
+  /** Opens the store and restores every account (files only; validation runs in the background). */
+  async start(): Promise<void> {
+    const ids = await this.opts.store.open();
+    const restore = pLimit(RESTORE_CONCURRENCY);
+    await Promise.all(ids.map((id) => restore(() => this.restore(id))));
+    const states = new Map<string, number>();
+    for (const { account } of this.entries.values()) {
+      const state = account.status().state;
+      states.set(state, (states.get(state) ?? 0) + 1);
+    }
+    this.log.info({ accounts: this.entries.size, states: Object.fromEntries(states) }, 'Accounts restored');
+  }
+
+  private async restore(id: string): Promise<void> {
+    if (!isAccountId(id)) {
+      this.log.warn({ dir: id }, `accounts/${id} is not a valid account id; ignored`);
+      return;
+    }
+    const account = this.newAccount(id);
+    try {
+      await account.start();
+    } catch (err) {
+      // This account cannot be loaded (e.g. encrypted with another key): it is left untouched and its
+      // error is the account's own; the service and the other accounts carry on.
+      this.log.error({ err, account: id }, `Account ${id} could not be restored; its files are left as they are`);
+      await account.stop().catch(() => undefined);
+      throw err;
+    }
+    const tokens = await this.opts.store.listTokens(id).catch((err: unknown) => {
+      this.log.error({ err, account: id }, `The scoped tokens of account ${id} could not be read; none are accepted`);
+      return [] as ScopedTokenRecord[];
+    });
+    this.add(id, { account, tokens });
+  }
+
+  private newAccount(id: string): Account {
+    const log = this.opts.logger;
+    return createAccount({
+      id,
+      config: this.opts.config,
+      store: this.opts.store.sessionStore(id, log.child({ account: id, module: 'store' })),
+      logger: log,
+      sandbox: this.opts.sandbox,
+      validationLimiter: this.validationLimiter,
+      ...this.opts.accountOptions,
+    });
+  }
+
+  private add(id: string, entry: Entry): void {
+    this.entries.set(id, entry);
+    for (const token of entry.tokens) this.tokenOwners.set(token.id, id);
+    insertSorted(this.sortedIds, id);
+  }
+
+  private lockFor(id: string): Mutex {
+    let lock = this.locks.get(id);
+    if (!lock) this.locks.set(id, (lock = new Mutex()));
+    return lock;
+  }
+
+  get(id: string): Account | undefined {
+    return this.entries.get(id)?.account;
+  }
+
+  has(id: string): boolean {
+    return this.entries.has(id);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The account, or ACCOUNT_NOT_FOUND. */
+  require(id: string): Account {
+    const account = this.get(id);
+    if (!account) throw new RegistryError('ACCOUNT_NOT_FOUND', 'No such account');
+    return account;
+  }
+
+  create(id: string): Promise<Account> {
+    if (!isAccountId(id)) {
+      return Promise.reject(
+        new RegistryError('INVALID_ACCOUNT_ID', 'id must be 1 to 64 characters: lower-case letters, digits, "-" and "_", starting with a letter or digit'),
+      );
+    }
+    return this.lockFor(id).run(async () => {
+      if (this.stopped) throw new RegistryError('ACCOUNT_NOT_FOUND', 'The service is shutting down');
+      if (this.entries.has(id) || !(await this.opts.store.create(id))) {
+        throw new RegistryError('ACCOUNT_EXISTS', `An account with the id "${id}" exists already`);
+      }
+      const account = this.newAccount(id);
+      await account.start();
+      this.add(id, { account, tokens: [] });
+      this.log.info({ account: id }, 'Account created');
+      return account;
+    });
+  }
+
+  /** The account `default` that /api/telegram/* means, created on first use. */
+  async defaultAccount(): Promise<Account> {
+    const existing = this.get(DEFAULT_ACCOUNT_ID);
+    if (existing) return existing;
+    try {
+      return await this.create(DEFAULT_ACCOUNT_ID);
+    } catch (err) {
+      if (err instanceof RegistryError && err.code === 'ACCOUNT_EXISTS') return this.require(DEFAULT_ACCOUNT_ID);
+      throw err;
+    }
+  }
+
+  /** Logs the account out at Telegram (when logged in), then removes it with its files and tokens. */
+  delete(id: string): Promise<void> {
+    return this.lockFor(id).run(async () => {
+      const entry = this.entries.get(id);
+      if (!entry) throw new RegistryError('ACCOUNT_NOT_FOUND', 'No such account');
+      const state = entry.account.status().state;
+      if (state !== 'logged_out' && state !== 'revoked') await entry.account.logout();
+      await entry.account.stop();
+      // The tokens stop working before the files go: nothing answers for this account from here on.
+      this.entries.delete(id);
+      for (const token of entry.tokens) this.tokenOwners.delete(token.id);
+      const at = this.sortedIds.indexOf(id);
+      if (at >= 0) this.sortedIds.splice(at, 1);
+      await this.opts.store.remove(id);
+      this.log.info({ account: id }, 'Account deleted');
+    });
+  }
+
+  /** Statuses in id order, `limit` at a time, after the cursor (an opaque id). */
+  list(limit: number, cursor?: string): { accounts: AccountStatus[]; nextCursor: string | null } {
+    const after = cursor ? decodeCursor(cursor) : undefined;
+    const size = Math.min(Math.max(1, limit), MAX_LIST_LIMIT);
+    const start = after === undefined ? 0 : upperBound(this.sortedIds, after);
+    const ids = this.sortedIds.slice(start, start + size);
+    const accounts = ids.map((id) => this.entries.get(id)!.account.status());
+    const more = start + size < this.sortedIds.length;
+    return { accounts, nextCursor: more && ids.length > 0 ? encodeCursor(ids[ids.length - 1]!) : null };
+  }
+
+  // ───────────────────────────── tokens ─────────────────────────────
+
+  /** Issues a token scoped to the account; the token itself is returned once and never stored. */
+  issueToken(accountId: string, label?: string): Promise<{ id: string; token: string; createdAt: string; label: string | null }> {
+    return this.lockFor(accountId).run(async () => {
+      const entry = this.requireEntry(accountId);
+      const issued = issueToken(new Date(), label);
+      const tokens = [...entry.tokens, issued.record];
+      await this.opts.store.saveTokens(accountId, tokens);
+      entry.tokens = tokens;
+      this.tokenOwners.set(issued.record.id, accountId);
+      this.log.info({ account: accountId, tokenId: issued.record.id }, 'Scoped token issued');
+      return { id: issued.record.id, token: issued.token, createdAt: issued.record.createdAt, label: label ?? null };
+    });
+  }
+
+  listTokens(accountId: string): PublicToken[] {
+    return this.requireEntry(accountId).tokens.map((t) => ({ id: t.id, createdAt: t.createdAt, label: t.label ?? null }));
+  }
+
+  revokeToken(accountId: string, tokenId: string): Promise<void> {
+    return this.lockFor(accountId).run(async () => {
+      const entry = this.requireEntry(accountId);
+      if (!entry.tokens.some((t) => t.id === tokenId)) throw new RegistryError('TOKEN_NOT_FOUND', 'No such token for this account');
+      // Revoked at once: the bearer check stops accepting it before the file is rewritten.
+      this.tokenOwners.delete(tokenId);
+      const tokens = entry.tokens.filter((t) => t.id !== tokenId);
+      entry.tokens = tokens;
+      await this.opts.store.saveTokens(accountId, tokens);
+      this.log.info({ account: accountId, tokenId }, 'Scoped token revoked');
+    });
+  }
+
+  /** Who a presented scoped token belongs to (undefined: not a valid scoped token). */
+  authenticateScoped(presented: string): Principal | undefined {
+    const parsed = parseToken(presented);
+    if (!parsed) return undefined;
+    const accountId = this.tokenOwners.get(parsed.id);
+    const record = accountId ? this.entries.get(accountId)?.tokens.find((t) => t.id === parsed.id) : undefined;
+    if (!accountId || !record || !secretMatches(parsed.secret, record.hash)) return undefined;
+    return { kind: 'account', accountId, tokenId: record.id };
+  }
+
+  private requireEntry(id: string): Entry {
+    const entry = this.entries.get(id);
+    if (!entry) throw new RegistryError('ACCOUNT_NOT_FOUND', 'No such account');
+    return entry;
+  }
+
+  /** Stops every account (each persists and disconnects). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([...this.entries.values()].map(({ account }) => account.stop().catch(() => undefined)));
+  }
+}
+
+function encodeCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!isAccountId(id)) throw new RegistryError('INVALID_ACCOUNT_ID', 'cursor is not one this service issued');
+  return id;
+}
+
+/** Index of the first element greater than `value` in sorted `list`. */
+function upperBound(list: string[], value: string): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function insertSorted(list: string[], value: string): void {
+  const at = upperBound(list, value);
+  if (list[at - 1] !== value) list.splice(at, 0, value);
+}

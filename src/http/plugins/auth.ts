@@ -1,0 +1,61 @@
+/**
+ * Bearer tokens for the /api scope: the admin token (API_TOKEN / DATA_DIR/api_token) reaches everything;
+ * a scoped token (`tgs_…`, issued per account) reaches only its account. The admin token is compared as
+ * SHA-256 digests with timingSafeEqual (equal lengths: neither timing nor an early length mismatch tells
+ * anything); scoped tokens by the registry, the same way against their stored hashes.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import type { Principal } from '../../accounts/registry.js';
+import { HttpError } from '../errors.js';
+
+const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who the token belongs to; set by the auth hook on every /api request. */
+    principal: Principal | null;
+  }
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+export interface AuthOptions {
+  adminToken: string;
+  /** Resolves a scoped token (undefined when it is not a valid one). */
+  scoped?: (token: string) => Principal | undefined;
+}
+
+export function createAuthHook({ adminToken, scoped }: AuthOptions): (request: FastifyRequest) => Promise<void> {
+  if (!adminToken) throw new Error('createAuthHook: the API token must not be empty');
+  const expected = digest(adminToken);
+  return async (request) => {
+    const header = request.headers.authorization;
+    if (header === undefined || header === '') {
+      throw new HttpError(401, 'UNAUTHORIZED', 'Missing Authorization: Bearer <token> header');
+    }
+    const match = BEARER.exec(header);
+    if (!match) throw new HttpError(401, 'UNAUTHORIZED', 'The Authorization header must be "Bearer <token>"');
+    const token = match[1]!;
+    if (timingSafeEqual(digest(token), expected)) {
+      request.principal = { kind: 'admin' };
+      return;
+    }
+    const principal = scoped?.(token);
+    if (!principal) throw new HttpError(401, 'UNAUTHORIZED', 'Invalid API token');
+    request.principal = principal;
+  };
+}
+
+/** Admin routes (creating, listing, deleting accounts; tokens): a scoped token gets 403. */
+export function requireAdmin(request: FastifyRequest): void {
+  if (request.principal?.kind !== 'admin') throw new HttpError(403, 'FORBIDDEN', 'This route needs the admin token');
+}
+
+/** Whether the request's principal may reach `accountId` (a scoped token only its own account). */
+export function mayReach(request: FastifyRequest, accountId: string): boolean {
+  const principal = request.principal;
+  return principal?.kind === 'admin' || (principal?.kind === 'account' && principal.accountId === accountId);
+}

@@ -1,0 +1,14 @@
+import type { FastifyInstance } from 'fastify';
+import type { AccountRegistry } from '../../../accounts/registry.js';
+import { requireAdmin } from '../../plugins/auth.js';
+import { apiResponses } from '../../schemas.js';
+import { accountOf } from './index.js';
+
+/** DELETE / (admin): logs the account out at Telegram when logged in, removes its files and tokens; 204. */
+export async function deleteAccountRoute(app: FastifyInstance, { registry }: { registry: AccountRegistry }): Promise<void> {
+  app.delete('/', { schema: { response: { 204: { type: 'null' }, ...apiResponses({}) } } }, async (request, reply) => {
+    requireAdmin(request);
+    await registry.delete(accountOf(request).id);
+    return reply.code(204).send();
+  });
+}

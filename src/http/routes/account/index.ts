@@ -1,0 +1,58 @@
+/**
+ * Everything about one account, mounted twice: at /api/accounts/:id (any account, by id) and at
+ * /api/telegram (the account `default`, as the single-account service had it). The scope resolves the
+ * account before anything else runs — a token scoped to another account gets 404, as if it did not exist —
+ * and marks API activity (account.touch) once the request passed validation.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AccountRegistry } from '../../../accounts/registry.js';
+import type { Account } from '../../../account/types.js';
+import { deleteAccountRoute } from './delete.js';
+import { loginRoutes } from './login.js';
+import { logoutRoute } from './logout.js';
+import { meRoute } from './me.js';
+import { statusRoute } from './status.js';
+import { tokenRoutes } from './tokens.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The account the route acts on; set before validation by the account scope. */
+    account: Account | null;
+  }
+}
+
+export interface AccountScopeOptions {
+  registry: AccountRegistry;
+  /** The account a request means (throws ACCOUNT_NOT_FOUND for one the token may not reach). */
+  resolve: (request: FastifyRequest) => Promise<Account>;
+  /** The by-id mount: adds GET / and DELETE / (the account itself) and the token routes. */
+  byId: boolean;
+  statusSchema: object;
+}
+
+/** The account of a request inside the account scope. */
+export function accountOf(request: FastifyRequest): Account {
+  if (!request.account) throw new Error('accountOf() outside the account scope');
+  return request.account;
+}
+
+export async function accountRoutes(app: FastifyInstance, opts: AccountScopeOptions): Promise<void> {
+  app.addHook('onRequest', async (request) => {
+    request.account = await opts.resolve(request);
+  });
+  app.addHook('preHandler', async (request) => {
+    try {
+      accountOf(request).touch();
+    } catch (err) {
+      // Refreshing saved_at is best effort; it must never fail the request.
+      request.log.warn({ err }, 'Could not record API activity');
+    }
+  });
+  await app.register(statusRoute, { schema: opts.statusSchema, alsoAtRoot: opts.byId });
+  await app.register(loginRoutes, { prefix: '/auth' });
+  await app.register(logoutRoute, { prefix: '/auth' });
+  await app.register(meRoute);
+  if (!opts.byId) return;
+  await app.register(deleteAccountRoute, { registry: opts.registry });
+  await app.register(tokenRoutes, { prefix: '/tokens', registry: opts.registry });
+}
