@@ -29,7 +29,7 @@ export class AttemptGuard {
 
   failed(): void {
     this.failures++;
-    const over = this.failures - this.opts.free;
+    const over = this.failures - this.opts.free + 1;
     if (over <= 0) return;
     const delay = Math.min(this.opts.capMs, this.opts.baseMs * 2 ** Math.min(over - 1, 30));
     this.blockedUntil = this.now() + delay;

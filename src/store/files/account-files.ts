@@ -21,6 +21,7 @@
  * - A group/world-readable session.json.bak is tightened to 0600 at load, like the files that are read.
  */
 import type { ITelegramStorageProvider } from '@mtcute/core';
+import { promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import {
   ensurePrivateDir,
@@ -58,6 +59,11 @@ export interface SessionStoreOptions {
   log: StoreLog;
   /** 32 bytes: session.json (and its good copy) are AES-256-GCM encrypted at rest. */
   encryptionKey?: Uint8Array;
+  /**
+   * How often the files are checked against what the store last wrote (ms, default 5 s; 0 = never): a
+   * file removed or replaced while running is written back from memory.
+   */
+  verifyIntervalMs?: number;
   /** Retry backoff after a failed write: first delay and cap (ms). */
   retryInitialMs?: number;
   retryMaxMs?: number;
@@ -105,6 +111,9 @@ export class FileSessionStore implements SessionStore {
   sessionWrites = 0;
   /** Identifies the newest session.json content; a good-copy write of anything older is skipped. */
   private sessionVersion = 0;
+  /** Each file as the store last wrote or read it (inode, size, mtime): a change means someone else touched it. */
+  private readonly identities = new Map<string, FileIdentity>();
+  private verifyTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: SessionStoreOptions) {
     if (opts.encryptionKey) assertEncryptionKey(opts.encryptionKey);
@@ -119,9 +128,83 @@ export class FileSessionStore implements SessionStore {
   // ---------- load ----------
 
   async load(): Promise<void> {
-    const needsWrite = await this.queue.run(() => this.loadExclusive());
+    const needsWrite = await this.queue.run(async () => {
+      const needsWrite = await this.loadExclusive();
+      this.identities.clear();
+      for (const [file, onDisk] of this.believedFiles()) if (typeof onDisk === 'string') await this.rememberIdentity(file);
+      return needsWrite;
+    });
     this.loaded = true;
     if (needsWrite) await this.queue.requestFlush();
+    this.armVerify();
+  }
+
+  // ---------- files lost while running ----------
+
+  /** The files whose content the store knows, with what it believes is on disk. */
+  private believedFiles(): Array<[string, OnDisk]> {
+    return [
+      [this.sessionFile, this.sessionOnDisk],
+      [this.authStateFile, this.authOnDisk],
+    ];
+  }
+
+  private async rememberIdentity(file: string): Promise<void> {
+    const stat = await fsp.lstat(file).catch(() => undefined);
+    if (stat) this.identities.set(file, identityOf(stat));
+    else this.identities.delete(file);
+  }
+
+  private armVerify(): void {
+    const interval = this.opts.verifyIntervalMs ?? 5000;
+    if (interval <= 0 || this.verifyTimer) return;
+    this.verifyTimer = setInterval(() => void this.verify(), interval);
+    this.verifyTimer.unref();
+  }
+
+  /**
+   * Checks the files against what the store last wrote. One removed (a cleaner, a mistaken rm) or replaced
+   * (someone else's file, a directory in its place) while the service runs would be lost at the next start —
+   * session.json gone reads as "logged out" — so the store says so and writes its own content back.
+   */
+  async verify(): Promise<void> {
+    await this.queue.run(async () => {
+      if (this.sessionWriteBlock || this.foreign) return;
+      for (const [file, onDisk] of this.believedFiles()) {
+        if (typeof onDisk !== 'string') continue;
+        const stat = await fsp.lstat(file).catch(() => undefined);
+        const known = this.identities.get(file);
+        if (stat && stat.isFile() && (!known || sameIdentity(identityOf(stat), known))) continue;
+        const what = stat ? 'was replaced' : 'was removed';
+        this.log.error({ file, reason: stat ? 'replaced' : 'removed' }, `${path.basename(file)} ${what} while the service was running; writing it back from memory`);
+        if (file === this.sessionFile) this.sessionOnDisk = undefined;
+        else this.authOnDisk = undefined;
+      }
+    });
+    await this.flushIfDirty();
+  }
+
+  /**
+   * writeFileAtomic that heals what stands in the way: a missing directory is created again (0700), and a
+   * directory or other non-file where the file belongs is moved aside (as load does) — never written into.
+   */
+  private async writeHealing(file: string, data: Uint8Array | string): Promise<void> {
+    try {
+      await writeFileAtomic(file, data);
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'ENOENT') {
+        await ensurePrivateDir(path.dirname(file));
+        this.log.warn({ file }, `the directory of ${path.basename(file)} was gone; created it again`);
+      } else if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') {
+        const movedTo = await moveAside(file, 'obstacle');
+        this.log.warn({ file, movedTo }, `${path.basename(file)} was blocked by something that is not a file; moved it aside to ${path.basename(movedTo)}`);
+      } else {
+        throw err;
+      }
+      await writeFileAtomic(file, data);
+    }
+    await this.rememberIdentity(file);
   }
 
   /** Returns whether session.json must be (re)written now (restored from the good copy, or to encrypt it). */
@@ -415,6 +498,8 @@ export class FileSessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.verifyTimer);
+    this.verifyTimer = undefined;
     this.clearRetryTimer();
     await this.flushIfDirty();
     await this.queue.idle();
@@ -471,7 +556,7 @@ export class FileSessionStore implements SessionStore {
       try {
         this.throwInjectedFault(this.authStateFile);
         if (authContent === null) await removeFileDurable(this.authStateFile);
-        else await writeFileAtomic(this.authStateFile, authContent);
+        else await this.writeHealing(this.authStateFile, authContent);
         this.authOnDisk = authContent;
       } catch (err) {
         failure ??= PersistenceWriteError.from(this.authStateFile, err);
@@ -495,7 +580,7 @@ export class FileSessionStore implements SessionStore {
       return;
     }
     const bytes = encodeSessionFile(this.doc, { savedAt: new Date(), encryptionKey: this.opts.encryptionKey });
-    await writeFileAtomic(this.sessionFile, bytes);
+    await this.writeHealing(this.sessionFile, bytes);
     this.sessionWrites++;
     // The good copy follows in its own queue slot, so the caller waits for session.json only.
     void this.queue.run(() => this.writeBackup(bytes, version));
@@ -542,6 +627,21 @@ export class FileSessionStore implements SessionStore {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
   }
+}
+
+interface FileIdentity {
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+function identityOf(stat: Stats): FileIdentity {
+  return { dev: stat.dev, ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs };
+}
+
+function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
 }
 
 function bodyOf(doc: SessionDocument): string {
