@@ -99,6 +99,17 @@ function crc32(data: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
+/**
+ * The older encryption of p_q_inner_data (core.telegram.org/mtproto/auth_key, before RSA_PAD):
+ * SHA1(data) + data + random padding to 255 bytes, raw RSA with the DC's public key.
+ */
+function sha1PaddedRsa(data: Uint8Array, pem: string, breakHash = false): Uint8Array {
+  const hash = sha1(data);
+  if (breakHash) hash[0] ^= 1;
+  const block = u8(Uint8Array.of(0), hash, data, new Uint8Array(randomBytes(255 - 20 - data.length)));
+  return new Uint8Array(publicEncrypt({ key: pem, padding: constants.RSA_NO_PADDING }, block));
+}
+
 /** Client-side framing. */
 class ClientFraming {
   private buf = Buffer.alloc(0);
@@ -321,8 +332,16 @@ export class RawMtprotoClient {
     return TlBinaryReader.deserializeObject(__tlReaderMap, f.subarray(20, 20 + len)) as Obj;
   }
 
-  /** The client side of the key exchange (core.telegram.org/mtproto/auth_key), with RSA_PAD. */
-  async exchangeKey(publicKeyPem: string, opts: { dc?: number; legacyInnerData?: boolean } = {}): Promise<AuthKeyResult> {
+  /**
+   * The client side of the key exchange (core.telegram.org/mtproto/auth_key). `legacyInnerData` sends
+   * p_q_inner_data without dc; `encryption` picks RSA_PAD (default, as mtcute and GramJS) or the older
+   * SHA1(data) + data + padding under raw RSA (as Telethon and Pyrogram); `breakHash` spoils the hash
+   * inside the encrypted data, which the DC must refuse.
+   */
+  async exchangeKey(
+    publicKeyPem: string,
+    opts: { dc?: number; legacyInnerData?: boolean; encryption?: 'rsa_pad' | 'sha1_padded'; breakHash?: boolean } = {},
+  ): Promise<AuthKeyResult> {
     const crypto = new NodeCryptoProvider();
     await crypto.initialize();
     const nonce = new Uint8Array(randomBytes(16));
@@ -347,7 +366,8 @@ export class RawMtprotoClient {
     } else {
       inner = serialize({ _: 'mt_p_q_inner_data_dc', pq: resPq.pq, p, q, nonce, serverNonce, newNonce, dc: opts.dc ?? 2 });
     }
-    const encryptedData = this.rsaPad(inner, publicKeyPem);
+    const encryptedData =
+      opts.encryption === 'sha1_padded' ? sha1PaddedRsa(inner, publicKeyPem, opts.breakHash) : this.rsaPad(inner, publicKeyPem, opts.breakHash);
     this.plainRequest({
       _: 'mt_req_DH_params',
       nonce,
@@ -380,12 +400,14 @@ export class RawMtprotoClient {
   }
 
   /** RSA_PAD (core.telegram.org/mtproto/auth_key), client side. */
-  private rsaPad(data: Uint8Array, pem: string): Uint8Array {
+  private rsaPad(data: Uint8Array, pem: string, breakHash = false): Uint8Array {
     const dataWithPadding = u8(data, new Uint8Array(randomBytes(192 - data.length)));
     const reversed = Uint8Array.from(dataWithPadding).reverse();
     for (;;) {
       const tempKey = new Uint8Array(randomBytes(32));
-      const dataWithHash = u8(reversed, sha256(tempKey, dataWithPadding));
+      const hash = sha256(tempKey, dataWithPadding);
+      if (breakHash) hash[0] ^= 1;
+      const dataWithHash = u8(reversed, hash);
       const aesEncrypted = aesIgeEncrypt(dataWithHash, tempKey, new Uint8Array(32));
       const h = sha256(aesEncrypted);
       const tempKeyXor = tempKey.map((x, i) => x ^ h[i]);
