@@ -30,9 +30,11 @@ export interface ReceivedMessage {
   constructorId: number;
   /** Parsed with mtcute's reader map (service objects, updates…); undefined for rpc_result. */
   obj?: Obj;
-  /** For rpc_result: the request it answers and its parsed result (rpc_error included). */
+  /** For rpc_result: the request it answers and its parsed result (rpc_error included; undefined when mtcute's reader cannot read it, e.g. another layer). */
   reqMsgId?: Long;
   result?: Obj;
+  /** The message body (for rpc_result: the result, inflated), to read with another layer's reader. */
+  body: Uint8Array;
   /** The rpc_result's body was gzip_packed. */
   gzipped?: boolean;
 }
@@ -451,9 +453,13 @@ export class RawMtprotoClient {
 
   /** Sends `obj` and waits for its rpc_result. */
   async call(obj: Obj | Uint8Array, timeoutMs = 10_000): Promise<Obj> {
+    return (await this.callForMessage(obj, timeoutMs)).result!;
+  }
+
+  /** Sends `obj` (or ready-made bytes, e.g. another layer's) and waits for the message carrying its rpc_result. */
+  async callForMessage(obj: Obj | Uint8Array, timeoutMs = 10_000): Promise<ReceivedMessage> {
     const msgId = obj instanceof Uint8Array ? this.sendEncrypted(obj) : this.send(obj);
-    const m = await this.waitFor((x) => x.reqMsgId?.eq(msgId) === true, timeoutMs);
-    return m.result!;
+    return this.waitFor((x) => x.reqMsgId?.eq(msgId) === true, timeoutMs);
   }
 
   /** Calls wrapped in invokeWithLayer(initConnection(...)), as clients do first. */
@@ -513,8 +519,13 @@ export class RawMtprotoClient {
       let rest = body.subarray(12);
       const gzipped = Buffer.from(rest).readUInt32LE(0) === 0x3072cfa1;
       if (gzipped) rest = new Uint8Array(gunzipSync(TlBinaryReader.manual(rest, 4).bytes()));
-      const result = TlBinaryReader.deserializeObject(__tlReaderMap, rest) as Obj;
-      this.messages.push({ msgId, seqNo, constructorId: id, reqMsgId, result, gzipped });
+      let result: Obj | undefined;
+      try {
+        result = TlBinaryReader.deserializeObject(__tlReaderMap, rest) as Obj;
+      } catch {
+        result = undefined; // not layer 227: the caller reads `body` itself
+      }
+      this.messages.push({ msgId, seqNo, constructorId: id, reqMsgId, result, gzipped, body: rest });
       return;
     }
     if (id === 0xae500895) {
@@ -524,7 +535,7 @@ export class RawMtprotoClient {
       const now = r.int();
       const count = r.uint();
       const salts = Array.from({ length: count }, () => ({ validSince: r.int(), validUntil: r.int(), salt: r.long() }));
-      this.messages.push({ msgId, seqNo, constructorId: id, obj: { _: 'mt_future_salts', reqMsgId, now, salts } });
+      this.messages.push({ msgId, seqNo, constructorId: id, obj: { _: 'mt_future_salts', reqMsgId, now, salts }, body });
       return;
     }
     let obj: Obj | undefined;
@@ -533,7 +544,7 @@ export class RawMtprotoClient {
     } catch {
       obj = undefined;
     }
-    this.messages.push({ msgId, seqNo, constructorId: id, obj });
+    this.messages.push({ msgId, seqNo, constructorId: id, obj, body });
   }
 
   /** Every message received so far (containers flattened). */
