@@ -231,9 +231,9 @@ export class EncryptedLayer {
         return;
       }
       if (isClientServiceConstructor(id)) return this.reject(inc, `bad service message: ${(err as Error).message}`);
-      const unknownId = err instanceof TlParseError ? err.constructorId : undefined;
-      const message =
-        unknownId !== undefined && unknownId === id ? `INPUT_METHOD_INVALID_${id.toString(16).padStart(8, '0')}` : 'INPUT_FETCH_ERROR';
+      // An unknown method (top level, or the query inside invokeWithLayer / initConnection) is named by its id.
+      const unknownMethod = err instanceof TlParseError && err.constructorId !== undefined && (err.inMethodPosition || err.constructorId === id);
+      const message = unknownMethod ? `INPUT_METHOD_INVALID_${err.constructorId!.toString(16).padStart(8, '0')}` : 'INPUT_FETCH_ERROR';
       this.opts.log('debug', 'unparsable request', { msgId: inc.msgId.toString(), layer: choice.schema.layer, err: (err as Error).message });
       this.answer(inc, { error: { code: 400, message } });
       return;

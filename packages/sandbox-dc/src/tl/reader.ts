@@ -146,8 +146,11 @@ class TlReader {
     this.depth--;
   }
 
-  /** A boxed value of any type: an object, or a vector / Bool / null, as mtcute's reader returns them. */
-  boxed(): unknown {
+  /**
+   * A boxed value of any type: an object, or a vector / Bool / null, as mtcute's reader returns them.
+   * `methodPosition`: the value is a query (`!X`), so an unknown id is an unknown method.
+   */
+  boxed(methodPosition = false): unknown {
     const id = this.uint();
     switch (id) {
       case ID_VECTOR:
@@ -165,7 +168,7 @@ class TlReader {
         return { _: 'mt_msg_container', messages: this.containerBody() };
       default: {
         const ctor = this.schema.byId.get(id);
-        if (!ctor) throw new TlParseError(`unknown TL constructor 0x${id.toString(16).padStart(8, '0')}`, id);
+        if (!ctor) throw new TlParseError(`unknown TL constructor 0x${id.toString(16).padStart(8, '0')}`, id, methodPosition);
         return this.body(ctor);
       }
     }
@@ -200,7 +203,7 @@ class TlReader {
           continue;
         }
       }
-      out[arg.name] = arg.vector ? this.vector(arg) : this.value(arg.kind, arg.bareId);
+      out[arg.name] = arg.vector ? this.vector(arg) : arg.type === '!X' ? this.boxed(true) : this.value(arg.kind, arg.bareId);
     }
     this.leave();
     return out;
