@@ -15,6 +15,7 @@ import {
   convertBetweenLayers,
   decodeRequestInLayer,
   knownLayers,
+  LayerConversionError,
   LAYER_SOURCES,
   layerSchema,
   loadedLayers,
@@ -221,6 +222,48 @@ describe('layer schemas', () => {
     expect(peekDeclaredLayer(write({ _: 'invokeAfterMsgs', msgIds: [Long.ONE, Long.ZERO], query }))).toBe(198);
     expect(peekDeclaredLayer(write({ _: 'help.getConfig' }))).toBeUndefined();
     expect(peekDeclaredLayer(new Uint8Array([0x0d, 0x0d, 0x9b, 0xda]))).toBeUndefined(); // truncated
+  });
+});
+
+describe('conversion by name', () => {
+  const native = () => tlSchema();
+  const l158 = () => layerSchema(158);
+
+  it('drops fields the target lacks, keeps shared ones, and carries int53 / long over', () => {
+    const user = { _: 'user', id: 700000001, self: true, accessHash: Long.fromNumber(42), firstName: 'A', botGuard: true, status: { _: 'userStatusRecently', byMe: true } };
+    const old = convertBetweenLayers(user, native(), l158()) as Any;
+    expect(old).toMatchObject({ _: 'user', self: true, firstName: 'A', status: { _: 'userStatusRecently' } });
+    expect(Long.isLong(old.id) && old.id.toNumber()).toBe(700000001); // int53 in 227, long in GramJS's 158 text
+    expect('botGuard' in old || 'byMe' in old.status).toBe(false);
+    const back = convertBetweenLayers(old, l158(), native()) as Any;
+    expect(back.id).toBe(700000001);
+  });
+
+  it('gives required fields the source lacks a default, and keeps the value of a field whose type changed', () => {
+    // poll.question is a string in 158 and TextWithEntities in 227; poll answers likewise.
+    const poll = { _: 'poll', id: Long.ONE, question: { _: 'textWithEntities', text: 'Q?', entities: [] }, answers: [{ _: 'pollAnswer', text: { _: 'textWithEntities', text: 'yes', entities: [] }, option: Uint8Array.of(1) }] };
+    const old = convertBetweenLayers(poll, native(), l158()) as Any;
+    expect(old.question).toBe('Q?');
+    expect(old.answers[0].text).toBe('yes');
+    expect((convertBetweenLayers(old, l158(), native()) as Any).question).toEqual({ _: 'textWithEntities', text: 'Q?', entities: [] });
+    // A required field missing altogether: the zero of its type.
+    expect(convertBetweenLayers({ _: 'updates.state' }, native(), l158())).toEqual({ _: 'updates.state', pts: 0, qts: 0, date: 0, seq: 0, unreadCount: 0 });
+  });
+
+  it('stands an …Empty constructor in for a class the target lacks, else fails naming it; methods pass through', () => {
+    expect(convertBetweenLayers({ _: 'messageMediaPaidMedia', starsAmount: Long.ONE, extendedMedia: [] }, native(), l158())).toEqual({ _: 'messageMediaEmpty' });
+    const reply = { _: 'inputReplyToMessage', replyToMsgId: 1 };
+    const caught = ((): unknown => {
+      try {
+        return convertBetweenLayers(reply, native(), l158());
+      } catch (err) {
+        return err;
+      }
+    })();
+    expect(caught).toBeInstanceOf(LayerConversionError);
+    expect((caught as LayerConversionError).rpcErrorMessage).toBe('LAYER_158_LACKS_INPUT_REPLY_TO_MESSAGE');
+    const oldOnly = { _: 'help.getAppChangelog', prevAppVersion: '1' };
+    expect(convertBetweenLayers(oldOnly, l158(), native())).toBe(oldOnly);
   });
 });
 

@@ -7,7 +7,9 @@
  * target lacks is dropped, an optional field the source lacks stays unset, and a required field the
  * source lacks (or has with a type that cannot be carried over) gets a default: REQUIRED_FIELD_DEFAULTS
  * where zero would be wrong, else the zero of its type, an empty vector, or the target type's
- * field-less constructor (`…Empty`). A class the target layer does not have is replaced by such an
+ * field-less constructor (`…Empty`). A value whose type changed but whose meaning did not is carried
+ * over (adaptValue: string ↔ TextWithEntities, long ↔ StarsAmount; int ↔ long ↔ int53 always).
+ * A class the target layer does not have is replaced by such an
  * empty constructor of the same type when there is one; otherwise the conversion fails with
  * LayerConversionError, which the caller answers as an rpc_error. A *method* the target layer lacks is
  * left as it is, so the RPC layer can answer it by name.
@@ -74,7 +76,7 @@ class LayerConverter {
     if (target) return this.fill(target, obj);
     const source = this.from.byName.get(obj._);
     if (source?.kind === 'method') return obj;
-    const standIn = source ? this.emptyConstructor(source.type) : undefined;
+    const standIn = source ? this.emptyConstructor(source.type, true) : undefined;
     if (!standIn) throw new LayerConversionError(obj._, this.to.layer);
     return this.fill(standIn, obj);
   }
@@ -176,9 +178,13 @@ class LayerConverter {
     }
   }
 
-  /** The target layer's simplest constructor of `type`: an `…Empty` one first, then the one with the fewest required fields. */
-  private emptyConstructor(type: string): TlConstructor | undefined {
-    const candidates = this.to.classesByType.get(type);
+  /**
+   * The target layer's simplest constructor of `type`: an `…Empty` one first, then (unless `emptyOnly`)
+   * the one with the fewest required fields. A class that stands in for a missing one must be an
+   * `…Empty`: any other sibling would say something false (another kind of peer, of media…).
+   */
+  private emptyConstructor(type: string, emptyOnly = false): TlConstructor | undefined {
+    const candidates = this.to.classesByType.get(type)?.filter((c) => !emptyOnly || c.name.endsWith('Empty'));
     if (!candidates?.length) return undefined;
     const required = (c: TlConstructor) => c.args.filter((a) => a.kind !== 'flags' && a.flagsField === undefined).length;
     return [...candidates].sort((a, b) => Number(!a.name.endsWith('Empty')) - Number(!b.name.endsWith('Empty')) || required(a) - required(b))[0];
