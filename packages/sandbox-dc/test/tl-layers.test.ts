@@ -168,6 +168,7 @@ describe('layer schemas', () => {
       } else {
         expect((require(`${source.pkg}/api-schema.json`) as { l: number }).l, source.pkg).toBe(source.layer);
       }
+      expect(source.note).toContain((require(`${source.pkg}/package.json`) as { version: string }).version);
       const schema = layerSchema(source.layer);
       expect(schema.layer).toBe(source.layer);
       expect(schema.byName.get('auth.sendCode')?.kind).toBe('method');

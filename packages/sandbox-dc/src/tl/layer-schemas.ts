@@ -21,21 +21,29 @@ interface LayerSource {
   note: string;
 }
 
-/** Every non-native layer with a schema, oldest first. */
+const fromMtcuteTl = (layer: number, version: string): LayerSource => ({ layer, pkg: `tl-layer-${layer}`, format: 'mtcute-json', note: `@mtcute/tl ${version}` });
+const fromGramJs = (layer: number, version: string, speakers = ''): LayerSource => ({
+  layer,
+  pkg: `tl-layer-${layer}`,
+  format: 'tl-text',
+  note: `telegram (GramJS) ${version}${speakers}`,
+});
+
+/** Every non-native layer with a schema, oldest first (the versions are the aliases' in package.json). */
 export const LAYER_SOURCES: readonly LayerSource[] = [
-  { layer: 158, pkg: 'tl-layer-158', format: 'tl-text', note: 'telegram (GramJS) 2.17.10; Pyrogram 2.0.106 speaks it' },
-  { layer: 167, pkg: 'tl-layer-167', format: 'mtcute-json', note: '@mtcute/tl 167.0.0' },
-  { layer: 179, pkg: 'tl-layer-179', format: 'mtcute-json', note: '@mtcute/tl 179.0.0' },
-  { layer: 181, pkg: 'tl-layer-181', format: 'mtcute-json', note: '@mtcute/tl 181.0.0' },
-  { layer: 185, pkg: 'tl-layer-185', format: 'mtcute-json', note: '@mtcute/tl 185.1.0' },
-  { layer: 189, pkg: 'tl-layer-189', format: 'mtcute-json', note: '@mtcute/tl 189.0.0' },
-  { layer: 198, pkg: 'tl-layer-198', format: 'tl-text', note: 'telegram (GramJS) 2.26.22' },
-  { layer: 204, pkg: 'tl-layer-204', format: 'mtcute-json', note: '@mtcute/tl 204.0.0' },
-  { layer: 216, pkg: 'tl-layer-216', format: 'mtcute-json', note: '@mtcute/tl 216.0.0' },
-  { layer: 218, pkg: 'tl-layer-218', format: 'mtcute-json', note: '@mtcute/tl 218.0.1' },
-  { layer: 220, pkg: 'tl-layer-220', format: 'mtcute-json', note: '@mtcute/tl 220.0.0' },
-  { layer: 221, pkg: 'tl-layer-221', format: 'mtcute-json', note: '@mtcute/tl 221.0.0' },
-  { layer: 223, pkg: 'tl-layer-223', format: 'mtcute-json', note: '@mtcute/tl 223.0.0' },
+  fromGramJs(158, '2.17.10', '; Pyrogram 2.0.106 speaks it'),
+  fromMtcuteTl(167, '167.0.0'),
+  fromMtcuteTl(179, '179.0.0'),
+  fromMtcuteTl(181, '181.0.0'),
+  fromMtcuteTl(185, '185.1.0'),
+  fromMtcuteTl(189, '189.0.0'),
+  fromGramJs(198, '2.26.22'),
+  fromMtcuteTl(204, '204.0.0'),
+  fromMtcuteTl(216, '216.0.0'),
+  fromMtcuteTl(218, '218.0.1'),
+  fromMtcuteTl(220, '220.0.0'),
+  fromMtcuteTl(221, '221.0.0'),
+  fromMtcuteTl(223, '223.0.0'),
 ];
 
 /** How a declared layer is served. */

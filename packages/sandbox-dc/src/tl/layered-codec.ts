@@ -77,7 +77,7 @@ export class LayerTooOldError extends Error {
 
   /** The rpc_error message such a client gets for every API call. */
   get rpcErrorMessage(): string {
-    return `LAYER_${this.layer}_NOT_SUPPORTED_OLDEST_IS_${oldestLayer()}`;
+    return `LAYER_${this.layer < 0 ? 'NEGATIVE' : this.layer}_NOT_SUPPORTED_OLDEST_IS_${oldestLayer()}`;
   }
 }
 
