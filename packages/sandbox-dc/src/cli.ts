@@ -4,7 +4,8 @@
  *   listening dc=1 127.0.0.1:9443
  *   listening dc=2 127.0.0.1:9444
  *   admin http://127.0.0.1:<port>
- *   -----BEGIN RSA PUBLIC KEY----- … (PKCS#1 PEM for mtcute's addPublicKey)
+ *   fingerprint -1234567890123456789   (signed decimal, as GramJS and Pyrogram key their RSA key lists)
+ *   -----BEGIN RSA PUBLIC KEY----- … (PKCS#1 PEM for mtcute's addPublicKey, Telethon's rsa.add_key)
  * Logs go to stderr (warnings only, unless --verbose).
  */
 import { parseArgs } from 'node:util';
@@ -82,6 +83,7 @@ async function main(): Promise<number> {
   });
   for (const d of dc.dcs) process.stdout.write(`listening dc=${d.id} ${d.host}:${d.port}\n`);
   process.stdout.write(`admin ${dc.adminUrl}\n`);
+  process.stdout.write(`fingerprint ${dc.publicKeyFingerprint}\n`);
   process.stdout.write(dc.publicKeyPem.endsWith('\n') ? dc.publicKeyPem : `${dc.publicKeyPem}\n`);
   if (!values['data-dir']) process.stderr.write('no --data-dir: state is kept in memory only\n');
 

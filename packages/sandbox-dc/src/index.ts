@@ -50,6 +50,11 @@ export interface SandboxDc {
   dcs: DcAddress[];
   /** The DCs' RSA public key, PKCS#1 PEM (`-----BEGIN RSA PUBLIC KEY-----`), for mtcute's addPublicKey. */
   publicKeyPem: string;
+  /**
+   * The key's fingerprint as a signed 64-bit decimal, the form GramJS's `_serverKeys` and Pyrogram's
+   * `server_public_keys` are keyed by (mtcute and Telethon compute it from the PEM themselves).
+   */
+  publicKeyFingerprint: string;
   controls: SandboxControls;
   /** Base URL of the admin HTTP endpoint, when adminPort was given. */
   adminUrl?: string;
@@ -142,6 +147,7 @@ export async function startSandboxDc(opts: StartSandboxDcOptions = {}): Promise<
     return {
       dcs: dcs(),
       publicKeyPem: rsaKey.publicKeyPem,
+      publicKeyFingerprint: rsaKey.fingerprint.toString(),
       controls,
       adminUrl: admin?.url,
       dataDir: opts.dataDir,

@@ -1,6 +1,8 @@
 /**
  * The DC's RSA key: generation, persistence, the fingerprint as clients compute it, and the server
- * side of RSA_PAD (core.telegram.org/mtproto/auth_key, "Presenting proof of work; Server authentication").
+ * side of both ways clients encrypt p_q_inner_data (core.telegram.org/mtproto/auth_key, "Presenting
+ * proof of work; Server authentication"): RSA_PAD, and the older SHA1(data) + data + random padding
+ * to 255 bytes under raw RSA, which Telegram still accepts and Telethon and Pyrogram use.
  */
 import { constants, createPrivateKey, createPublicKey, generateKeyPairSync, privateDecrypt, type KeyObject } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -26,6 +28,14 @@ export interface DcRsaKey {
    * any check fails (encrypted_data >= n, bad length, hash mismatch).
    */
   decryptRsaPad(encrypted: Uint8Array): Uint8Array | null;
+  /**
+   * Decrypts req_DH_params' encrypted_data sent either way (RSA_PAD or the older SHA1-padded raw RSA)
+   * and returns the bytes the inner TL object starts at, or null. `objectLength(data)` measures the
+   * TL object at the start of `data` (null if unreadable): the older form's hash covers exactly it.
+   * Both readings are always computed and checked, and every failure is the same null, so neither
+   * the answer nor the work done tells a client which check failed.
+   */
+  decryptInnerData(encrypted: Uint8Array, objectLength: (data: Uint8Array) => number | null): Uint8Array | null;
 }
 
 export const RSA_KEY_FILE = 'rsa_key.pem';
@@ -63,35 +73,75 @@ function buildKey(privateKey: KeyObject): DcRsaKey {
     privateKeyPem: privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
     fingerprint,
     fingerprintHex: fingerprint.toUnsigned().toString(16),
-    decryptRsaPad: (encrypted) => rsaPadDecrypt(encrypted, n, privateKey),
+    decryptRsaPad(encrypted) {
+      const raw = rawRsaDecrypt(encrypted, n, privateKey);
+      if (!raw) return null;
+      const padded = unwrapRsaPad(raw);
+      return padded.ok ? padded.data : null;
+    },
+    decryptInnerData(encrypted, objectLength) {
+      const raw = rawRsaDecrypt(encrypted, n, privateKey);
+      if (!raw) return null;
+      const padded = unwrapRsaPad(raw);
+      const older = unwrapSha1Padded(raw, objectLength);
+      if (padded.ok) return padded.data;
+      return older.ok ? older.data : null;
+    },
   };
 }
 
+/** encrypted_data ^ d mod n as 256 big-endian bytes, or null for a wrong length or a value ≥ n. */
+function rawRsaDecrypt(encrypted: Uint8Array, n: bigint, privateKey: KeyObject): Uint8Array | null {
+  if (encrypted.length !== 256) return null;
+  if (bytesToBigInt(encrypted) >= n) return null;
+  // Raw RSA (c^d mod n) in OpenSSL, ~15x faster than bigint modPow: the key exchange's hottest step.
+  try {
+    return new Uint8Array(privateDecrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, encrypted));
+  } catch {
+    return null;
+  }
+}
+
+interface Unwrapped {
+  ok: boolean;
+  data: Uint8Array;
+}
+
 /**
- * Server side of RSA_PAD:
- *   key_aes_encrypted = encrypted_data ^ d mod n (256 bytes)
+ * RSA_PAD, from the raw decryption:
  *   temp_key = key_aes_encrypted[0:32] XOR SHA256(key_aes_encrypted[32:256])
  *   data_with_hash = AES256_IGE(temp_key, iv = 0).decrypt(key_aes_encrypted[32:256])
  *   data_with_padding = reverse(data_with_hash[0:192]);  check SHA256(temp_key + data_with_padding) = data_with_hash[192:224]
  */
-function rsaPadDecrypt(encrypted: Uint8Array, n: bigint, privateKey: KeyObject): Uint8Array | null {
-  if (encrypted.length !== 256) return null;
-  if (bytesToBigInt(encrypted) >= n) return null;
-  // Raw RSA (c^d mod n) in OpenSSL, ~15x faster than bigint modPow: the key exchange's hottest step.
-  let keyAesEncrypted: Uint8Array;
-  try {
-    keyAesEncrypted = new Uint8Array(privateDecrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, encrypted));
-  } catch {
-    return null;
-  }
+function unwrapRsaPad(keyAesEncrypted: Uint8Array): Unwrapped {
   const tempKeyXor = keyAesEncrypted.subarray(0, 32);
   const aesEncrypted = keyAesEncrypted.subarray(32);
   const tempKey = xorBytes(tempKeyXor, sha256(aesEncrypted));
   const dataWithHash = aesIgeDecrypt(aesEncrypted, tempKey, new Uint8Array(32));
   const dataWithPadding = dataWithHash.slice(0, 192).reverse();
   const hash = dataWithHash.subarray(192, 224);
-  if (!bytesEqual(hash, sha256(tempKey, dataWithPadding))) return null;
-  return dataWithPadding;
+  return { ok: bytesEqual(hash, sha256(tempKey, dataWithPadding)), data: dataWithPadding };
+}
+
+/** Longest object the older form can carry: 255 bytes less the 20-byte hash. */
+const SHA1_PADDED_MAX_DATA = 235;
+
+/**
+ * The older form, from the raw decryption: 0x00 | SHA1(data) | data | random padding (the client
+ * encrypted 255 bytes, so the leading byte of 256 is zero). The hash is checked even when the object
+ * cannot be measured, over an empty span, so the work does not depend on which check fails.
+ */
+function unwrapSha1Padded(raw: Uint8Array, objectLength: (data: Uint8Array) => number | null): Unwrapped {
+  const data = raw.subarray(21);
+  let length = 0;
+  try {
+    length = objectLength(data) ?? 0;
+  } catch {
+    length = 0;
+  }
+  const measured = length > 0 && length <= SHA1_PADDED_MAX_DATA;
+  const hashOk = bytesEqual(raw.subarray(1, 21), sha1(data.subarray(0, measured ? length : 0)));
+  return { ok: (raw[0] === 0) && measured && hashOk, data };
 }
 
 /**

@@ -69,6 +69,16 @@ interface ClientDhInnerData {
 const REQUEST_NAMES = new Set(['mt_req_pq', 'mt_req_pq_multi', 'mt_req_DH_params', 'mt_set_client_DH_params']);
 const PQ_INNER_NAMES = new Set(['mt_p_q_inner_data', 'mt_p_q_inner_data_dc']);
 
+/** Length of the p_q_inner_data(_dc) at the start of `data`, or null when it is not one. */
+function measurePqInnerData(data: Uint8Array): number | null {
+  try {
+    const { value, end } = readTlObject(data);
+    return PQ_INNER_NAMES.has(value._) ? end : null;
+  } catch {
+    return null;
+  }
+}
+
 function asHandshakeRequest(obj: TlObject): HandshakeRequest | null {
   return REQUEST_NAMES.has(obj._) ? (obj as unknown as HandshakeRequest) : null;
 }
@@ -140,9 +150,10 @@ export class KeyExchange {
     if (!bytesEqual(req.nonce, st.nonce) || !bytesEqual(req.serverNonce, st.serverNonce)) return fail('nonce mismatch');
     if (bytesToBigInt(req.p) !== st.p || bytesToBigInt(req.q) !== st.q) return fail('wrong p, q');
     if (!req.publicKeyFingerprint.eq(this.opts.rsaKey.fingerprint)) return fail('unknown RSA key fingerprint');
-    const decrypted = this.opts.rsaKey.decryptRsaPad(req.encryptedData);
-    if (!decrypted) return fail('RSA_PAD decryption failed');
-    // RSA_PAD's random padding follows the object and is left unread.
+    // RSA_PAD or the older SHA1-padded form: one failure for both, so a client cannot tell which check failed.
+    const decrypted = this.opts.rsaKey.decryptInnerData(req.encryptedData, measurePqInnerData);
+    if (!decrypted) return fail('encrypted_data does not decrypt (neither RSA_PAD nor SHA1-padded RSA)');
+    // The random padding follows the object and is left unread.
     const inner = readTlObject(decrypted).value as unknown as PqInnerData;
     if (!PQ_INNER_NAMES.has(inner._)) return fail('encrypted data is not p_q_inner_data');
     if (!bytesEqual(inner.nonce, st.nonce) || !bytesEqual(inner.serverNonce, st.serverNonce)) {

@@ -22,14 +22,22 @@ import {
   encodeRpcAnswerDropped,
   encodeRpcError,
   encodeRpcResult,
+  decodeRequestInLayer,
   ID_GZIP_PACKED,
   ID_MSG_CONTAINER,
   inflateGzipPacked,
-  parseTl,
+  LayerConversionError,
+  layerChoiceFor,
+  LayerTooOldError,
+  nativeLayerChoice,
+  oldestLayer,
   peekConstructorId,
+  peekDeclaredLayer,
   readMsgContainer,
-  serializeTl,
+  serializeForDeclaredLayer,
+  serializeInLayer,
   TlParseError,
+  type LayerChoice,
   type TlContainerMessage,
 } from '../tl/index.js';
 import type { AuthKeyRecord, AuthKeyStore, RpcCall, RpcHandler, RpcReply, TlObject } from '../types.js';
@@ -199,15 +207,34 @@ export class EncryptedLayer {
       }
       return this.dispatch(inc, inflated, false);
     }
+    // Read in the layer the request declares, else the one its key declared before (service messages
+    // are the same in every layer).
+    let choice: LayerChoice;
+    try {
+      choice = layerChoiceFor(peekDeclaredLayer(body) ?? this.opts.authKeys.get(inc.key.id)?.layer);
+    } catch (err) {
+      if (!(err instanceof LayerTooOldError)) throw err;
+      if (!isClientServiceConstructor(id)) {
+        this.opts.log('info', 'client layer older than every schema', { keyId: inc.key.id, layer: err.layer, oldest: oldestLayer() });
+        this.answer(inc, { error: { code: 400, message: err.rpcErrorMessage } });
+        return;
+      }
+      choice = nativeLayerChoice();
+    }
     let method: TlObject;
     try {
-      method = parseTl(body);
+      method = decodeRequestInLayer(body, choice);
     } catch (err) {
+      if (err instanceof LayerConversionError) {
+        this.opts.log('info', 'request uses a constructor the native layer lacks', { layer: choice.schema.layer, ctor: err.constructorName });
+        this.answer(inc, { error: { code: 400, message: err.rpcErrorMessage } });
+        return;
+      }
       if (isClientServiceConstructor(id)) return this.reject(inc, `bad service message: ${(err as Error).message}`);
-      const unknownId = err instanceof TlParseError ? err.constructorId : undefined;
-      const message =
-        unknownId !== undefined && unknownId === id ? `INPUT_METHOD_INVALID_${id.toString(16).padStart(8, '0')}` : 'INPUT_FETCH_ERROR';
-      this.opts.log('debug', 'unparsable request', { msgId: inc.msgId.toString(), err: (err as Error).message });
+      // An unknown method (top level, or the query inside invokeWithLayer / initConnection) is named by its id.
+      const unknownMethod = err instanceof TlParseError && err.constructorId !== undefined && (err.inMethodPosition || err.constructorId === id);
+      const message = unknownMethod ? `INPUT_METHOD_INVALID_${err.constructorId!.toString(16).padStart(8, '0')}` : 'INPUT_FETCH_ERROR';
+      this.opts.log('debug', 'unparsable request', { msgId: inc.msgId.toString(), layer: choice.schema.layer, err: (err as Error).message });
       this.answer(inc, { error: { code: 400, message } });
       return;
     }
@@ -216,7 +243,7 @@ export class EncryptedLayer {
     if (inc.session.inflight.size >= MAX_INFLIGHT_PER_SESSION) {
       return this.reject(inc, 'too many requests in flight');
     }
-    this.handleRpc(inc, method).catch((err: unknown) => {
+    this.handleRpc(inc, method, choice).catch((err: unknown) => {
       this.opts.log('warn', 'rpc dispatch failed', { method: method._, err: (err as Error).message });
     });
   }
@@ -302,7 +329,7 @@ export class EncryptedLayer {
     return 1; // nothing known
   }
 
-  private async handleRpc(inc: Incoming, outer: TlObject): Promise<void> {
+  private async handleRpc(inc: Incoming, outer: TlObject, choice: LayerChoice): Promise<void> {
     const { session, key, msgId } = inc;
     let method = outer;
     let layer: number | undefined;
@@ -331,6 +358,13 @@ export class EncryptedLayer {
     try {
       if (layer !== undefined) {
         const known = this.opts.authKeys.get(key.id);
+        if (known?.layer !== layer && !choice.exact) {
+          this.opts.log('info', 'declared layer has no schema of its own; serving it with the nearest one below', {
+            keyId: key.id,
+            layer,
+            servedWith: choice.schema.layer,
+          });
+        }
         if (known?.layer !== layer || (client && JSON.stringify(known.client) !== JSON.stringify(client))) {
           this.opts.authKeys.setLayer(key.id, layer, client);
         }
@@ -356,27 +390,56 @@ export class EncryptedLayer {
     }
     const delay = this.opts.answerDelayMs();
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    this.answer(inc, reply, method._);
+    this.answer(inc, reply, method._, choice);
   }
 
-  /** Sends rpc_result (or rpc_error inside it) for the request `inc.msgId`. */
-  private answer(inc: Incoming, reply: RpcReply, methodName = '?'): void {
+  /**
+   * Sends rpc_result (or rpc_error inside it) for the request `inc.msgId`, the result written in the
+   * layer `choice` serves. Ready-made bytes (RpcOkReply's Uint8Array) go out as they are.
+   */
+  private answer(inc: Incoming, reply: RpcReply, methodName = '?', choice: LayerChoice = nativeLayerChoice()): void {
     const { session, msgId } = inc;
     let result: Uint8Array;
     if ('error' in reply) {
       result = encodeRpcError(reply.error.code, reply.error.message);
     } else {
       try {
-        result = reply.result instanceof Uint8Array ? reply.result : serializeTl(reply.result);
+        result = reply.result instanceof Uint8Array ? reply.result : serializeInLayer(reply.result, choice);
       } catch (err) {
-        this.opts.log('warn', 'cannot serialize rpc answer', { method: methodName, err: (err as Error).message });
-        result = encodeRpcError(500, 'INTERNAL_SERVER_ERROR');
+        if (err instanceof LayerConversionError) {
+          this.opts.log('info', 'answer needs a constructor the client layer lacks', { method: methodName, layer: choice.schema.layer, ctor: err.constructorName });
+          result = encodeRpcError(400, err.rpcErrorMessage);
+        } else {
+          this.opts.log('warn', 'cannot serialize rpc answer', { method: methodName, layer: choice.schema.layer, err: (err as Error).message });
+          result = encodeRpcError(500, 'INTERNAL_SERVER_ERROR');
+        }
       }
       if (result.length > GZIP_THRESHOLD) result = encodeGzipPacked(result);
     }
     const rpcResult = encodeRpcResult(msgId, result);
     session.markAnswered(msgId, rpcResult);
     this.send(session, { body: rpcResult, contentRelated: true, response: true });
+  }
+
+  /**
+   * Pushes a server-initiated API object (an update) to every live session of the key, written in the
+   * layer the key declared, as Telegram does. Sessions without a connection keep it until their client
+   * comes back. Returns how many sessions it was queued for (0 when the key has none here, or when it
+   * cannot be written in the key's layer — that is logged).
+   */
+  pushToAuthKey(authKeyId: string, obj: TlObject): number {
+    const sessions = this.sessions.forKey(authKeyId);
+    if (sessions.length === 0) return 0;
+    let body: Uint8Array;
+    try {
+      body = serializeForDeclaredLayer(obj, this.opts.authKeys.get(authKeyId)?.layer);
+    } catch (err) {
+      this.opts.log('warn', 'cannot write a pushed object in the key layer', { keyId: authKeyId, ctor: obj._, err: (err as Error).message });
+      return 0;
+    }
+    if (body.length > GZIP_THRESHOLD) body = encodeGzipPacked(body);
+    for (const session of sessions) this.send(session, { body, contentRelated: true, response: false });
+    return sessions.length;
   }
 
   /** Queues a message for the session; everything queued in one tick leaves together (in a container if several). */

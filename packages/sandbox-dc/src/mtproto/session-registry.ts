@@ -43,6 +43,11 @@ export class SessionRegistry {
     return s;
   }
 
+  /** Every session of one auth key. */
+  forKey(authKeyId: string): MtSession[] {
+    return [...(this.byKey.get(authKeyId) ?? [])];
+  }
+
   bind(session: MtSession, conn: Connection): void {
     session.attach(conn);
     let set = this.byConnection.get(conn);

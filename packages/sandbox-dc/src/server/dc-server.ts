@@ -10,7 +10,7 @@ import { isPlainMessage, readPlainMessage, writePlainMessage } from '../handshak
 import { EncryptedLayer } from '../mtproto/encrypted-layer.js';
 import { ServerMsgIdGenerator } from '../mtproto/msg-id.js';
 import { SaltBook } from '../mtproto/salts.js';
-import type { AuthKeyStore, RpcHandler, SessionInfo } from '../types.js';
+import type { AuthKeyStore, RpcHandler, SessionInfo, TlObject } from '../types.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 
 export interface DcServerOptions {
@@ -141,6 +141,14 @@ export class DcServer {
 
   sessions(): SessionInfo[] {
     return this.layer.sessions.list(this.dcId);
+  }
+
+  /**
+   * Pushes a native-layer API object (an update) to every live session of the key on this DC, written
+   * in the layer the key declared. Returns how many sessions it was queued for.
+   */
+  pushToAuthKey(authKeyId: string, obj: TlObject): number {
+    return this.layer.pushToAuthKey(authKeyId, obj);
   }
 
   /** Drops the key's sessions and salts here; its next packet gets -404. Removing it from the store is the caller's job. */

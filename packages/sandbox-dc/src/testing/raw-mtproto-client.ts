@@ -30,9 +30,11 @@ export interface ReceivedMessage {
   constructorId: number;
   /** Parsed with mtcute's reader map (service objects, updates…); undefined for rpc_result. */
   obj?: Obj;
-  /** For rpc_result: the request it answers and its parsed result (rpc_error included). */
+  /** For rpc_result: the request it answers and its parsed result (rpc_error included; undefined when mtcute's reader cannot read it, e.g. another layer). */
   reqMsgId?: Long;
   result?: Obj;
+  /** The message body (for rpc_result: the result, inflated), to read with another layer's reader. */
+  body: Uint8Array;
   /** The rpc_result's body was gzip_packed. */
   gzipped?: boolean;
 }
@@ -97,6 +99,17 @@ function crc32(data: Uint8Array): number {
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
   }
   return (c ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * The older encryption of p_q_inner_data (core.telegram.org/mtproto/auth_key, before RSA_PAD):
+ * SHA1(data) + data + random padding to 255 bytes, raw RSA with the DC's public key.
+ */
+function sha1PaddedRsa(data: Uint8Array, pem: string, breakHash = false): Uint8Array {
+  const hash = sha1(data);
+  if (breakHash) hash[0] ^= 1;
+  const block = u8(Uint8Array.of(0), hash, data, new Uint8Array(randomBytes(255 - 20 - data.length)));
+  return new Uint8Array(publicEncrypt({ key: pem, padding: constants.RSA_NO_PADDING }, block));
 }
 
 /** Client-side framing. */
@@ -321,8 +334,16 @@ export class RawMtprotoClient {
     return TlBinaryReader.deserializeObject(__tlReaderMap, f.subarray(20, 20 + len)) as Obj;
   }
 
-  /** The client side of the key exchange (core.telegram.org/mtproto/auth_key), with RSA_PAD. */
-  async exchangeKey(publicKeyPem: string, opts: { dc?: number; legacyInnerData?: boolean } = {}): Promise<AuthKeyResult> {
+  /**
+   * The client side of the key exchange (core.telegram.org/mtproto/auth_key). `legacyInnerData` sends
+   * p_q_inner_data without dc; `encryption` picks RSA_PAD (default, as mtcute and GramJS) or the older
+   * SHA1(data) + data + padding under raw RSA (as Telethon and Pyrogram); `breakHash` spoils the hash
+   * inside the encrypted data, which the DC must refuse.
+   */
+  async exchangeKey(
+    publicKeyPem: string,
+    opts: { dc?: number; legacyInnerData?: boolean; encryption?: 'rsa_pad' | 'sha1_padded'; breakHash?: boolean } = {},
+  ): Promise<AuthKeyResult> {
     const crypto = new NodeCryptoProvider();
     await crypto.initialize();
     const nonce = new Uint8Array(randomBytes(16));
@@ -347,7 +368,8 @@ export class RawMtprotoClient {
     } else {
       inner = serialize({ _: 'mt_p_q_inner_data_dc', pq: resPq.pq, p, q, nonce, serverNonce, newNonce, dc: opts.dc ?? 2 });
     }
-    const encryptedData = this.rsaPad(inner, publicKeyPem);
+    const encryptedData =
+      opts.encryption === 'sha1_padded' ? sha1PaddedRsa(inner, publicKeyPem, opts.breakHash) : this.rsaPad(inner, publicKeyPem, opts.breakHash);
     this.plainRequest({
       _: 'mt_req_DH_params',
       nonce,
@@ -380,12 +402,14 @@ export class RawMtprotoClient {
   }
 
   /** RSA_PAD (core.telegram.org/mtproto/auth_key), client side. */
-  private rsaPad(data: Uint8Array, pem: string): Uint8Array {
+  private rsaPad(data: Uint8Array, pem: string, breakHash = false): Uint8Array {
     const dataWithPadding = u8(data, new Uint8Array(randomBytes(192 - data.length)));
     const reversed = Uint8Array.from(dataWithPadding).reverse();
     for (;;) {
       const tempKey = new Uint8Array(randomBytes(32));
-      const dataWithHash = u8(reversed, sha256(tempKey, dataWithPadding));
+      const hash = sha256(tempKey, dataWithPadding);
+      if (breakHash) hash[0] ^= 1;
+      const dataWithHash = u8(reversed, hash);
       const aesEncrypted = aesIgeEncrypt(dataWithHash, tempKey, new Uint8Array(32));
       const h = sha256(aesEncrypted);
       const tempKeyXor = tempKey.map((x, i) => x ^ h[i]);
@@ -429,9 +453,13 @@ export class RawMtprotoClient {
 
   /** Sends `obj` and waits for its rpc_result. */
   async call(obj: Obj | Uint8Array, timeoutMs = 10_000): Promise<Obj> {
+    return (await this.callForMessage(obj, timeoutMs)).result!;
+  }
+
+  /** Sends `obj` (or ready-made bytes, e.g. another layer's) and waits for the message carrying its rpc_result. */
+  async callForMessage(obj: Obj | Uint8Array, timeoutMs = 10_000): Promise<ReceivedMessage> {
     const msgId = obj instanceof Uint8Array ? this.sendEncrypted(obj) : this.send(obj);
-    const m = await this.waitFor((x) => x.reqMsgId?.eq(msgId) === true, timeoutMs);
-    return m.result!;
+    return this.waitFor((x) => x.reqMsgId?.eq(msgId) === true, timeoutMs);
   }
 
   /** Calls wrapped in invokeWithLayer(initConnection(...)), as clients do first. */
@@ -491,8 +519,13 @@ export class RawMtprotoClient {
       let rest = body.subarray(12);
       const gzipped = Buffer.from(rest).readUInt32LE(0) === 0x3072cfa1;
       if (gzipped) rest = new Uint8Array(gunzipSync(TlBinaryReader.manual(rest, 4).bytes()));
-      const result = TlBinaryReader.deserializeObject(__tlReaderMap, rest) as Obj;
-      this.messages.push({ msgId, seqNo, constructorId: id, reqMsgId, result, gzipped });
+      let result: Obj | undefined;
+      try {
+        result = TlBinaryReader.deserializeObject(__tlReaderMap, rest) as Obj;
+      } catch {
+        result = undefined; // not layer 227: the caller reads `body` itself
+      }
+      this.messages.push({ msgId, seqNo, constructorId: id, reqMsgId, result, gzipped, body: rest });
       return;
     }
     if (id === 0xae500895) {
@@ -502,7 +535,7 @@ export class RawMtprotoClient {
       const now = r.int();
       const count = r.uint();
       const salts = Array.from({ length: count }, () => ({ validSince: r.int(), validUntil: r.int(), salt: r.long() }));
-      this.messages.push({ msgId, seqNo, constructorId: id, obj: { _: 'mt_future_salts', reqMsgId, now, salts } });
+      this.messages.push({ msgId, seqNo, constructorId: id, obj: { _: 'mt_future_salts', reqMsgId, now, salts }, body });
       return;
     }
     let obj: Obj | undefined;
@@ -511,7 +544,7 @@ export class RawMtprotoClient {
     } catch {
       obj = undefined;
     }
-    this.messages.push({ msgId, seqNo, constructorId: id, obj });
+    this.messages.push({ msgId, seqNo, constructorId: id, obj, body });
   }
 
   /** Every message received so far (containers flattened). */

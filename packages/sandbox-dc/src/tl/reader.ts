@@ -9,7 +9,7 @@ import Long from 'long';
 import type { TlObject } from '../types.js';
 import { TlParseError } from './errors.js';
 import { ID_BOOL_FALSE, ID_BOOL_TRUE, ID_GZIP_PACKED, ID_MSG_CONTAINER, ID_NULL, ID_TRUE, ID_VECTOR } from './ids.js';
-import { tlSchema, type TlArg, type TlArgKind, type TlConstructor } from './schema.js';
+import { tlSchema, type TlArg, type TlArgKind, type TlConstructor, type TlSchema } from './schema.js';
 
 /** Deepest nesting of objects/vectors accepted (real requests stay far below). */
 const MAX_DEPTH = 64;
@@ -52,6 +52,7 @@ class TlReader {
     data: Uint8Array,
     start: number,
     private readonly gzipBudget: { left: number },
+    private readonly schema: TlSchema,
   ) {
     // A plain Uint8Array view even when given a Buffer, so that slice() copies and yields Uint8Array.
     this.data = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -145,8 +146,11 @@ class TlReader {
     this.depth--;
   }
 
-  /** A boxed value of any type: an object, or a vector / Bool / null, as mtcute's reader returns them. */
-  boxed(): unknown {
+  /**
+   * A boxed value of any type: an object, or a vector / Bool / null, as mtcute's reader returns them.
+   * `methodPosition`: the value is a query (`!X`), so an unknown id is an unknown method.
+   */
+  boxed(methodPosition = false): unknown {
     const id = this.uint();
     switch (id) {
       case ID_VECTOR:
@@ -163,8 +167,8 @@ class TlReader {
       case ID_MSG_CONTAINER:
         return { _: 'mt_msg_container', messages: this.containerBody() };
       default: {
-        const ctor = tlSchema().byId.get(id);
-        if (!ctor) throw new TlParseError(`unknown TL constructor 0x${id.toString(16).padStart(8, '0')}`, id);
+        const ctor = this.schema.byId.get(id);
+        if (!ctor) throw new TlParseError(`unknown TL constructor 0x${id.toString(16).padStart(8, '0')}`, id, methodPosition);
         return this.body(ctor);
       }
     }
@@ -199,7 +203,7 @@ class TlReader {
           continue;
         }
       }
-      out[arg.name] = arg.vector ? this.vector(arg) : this.value(arg.kind, arg.bareId);
+      out[arg.name] = arg.vector ? this.vector(arg) : arg.type === '!X' ? this.boxed(true) : this.value(arg.kind, arg.bareId);
     }
     this.leave();
     return out;
@@ -230,7 +234,7 @@ class TlReader {
       case 'object':
         return this.boxed();
       case 'bare': {
-        const ctor = tlSchema().byId.get(bareId!);
+        const ctor = this.schema.byId.get(bareId!);
         if (!ctor) throw new TlParseError(`unknown bare constructor 0x${bareId!.toString(16)}`);
         return this.body(ctor);
       }
@@ -250,7 +254,7 @@ class TlReader {
   }
 
   private minBareSize(id: number): number {
-    const ctor = tlSchema().byId.get(id);
+    const ctor = this.schema.byId.get(id);
     return ctor ? ctor.args.reduce((n, a) => n + (a.flagsField ? 0 : MIN_ELEMENT_SIZE[a.kind]), 0) : 4;
   }
 
@@ -271,7 +275,7 @@ class TlReader {
     const inflated = inflate(this.bytes(), this.gzipBudget.left);
     this.gzipBudget.left -= inflated.length;
     this.enter();
-    const inner = new TlReader(inflated, 0, this.gzipBudget);
+    const inner = new TlReader(inflated, 0, this.gzipBudget, this.schema);
     inner.depth = this.depth;
     const value = inner.boxed();
     this.leave();
@@ -307,11 +311,11 @@ function toParseError(err: unknown): TlParseError {
  * Reads one boxed TL object starting at `offset` and tells where it ended (bytes after it are left
  * alone: RSA_PAD padding, AES padding). A msg_container comes back as
  * `{ _: 'mt_msg_container', messages: TlContainerMessage[] }` with raw bodies; gzip_packed is inflated
- * and its content returned.
+ * and its content returned. `schema` is the layer the bytes are in (default: the native one).
  */
-export function readTlObject(data: Uint8Array, offset = 0): { value: TlObject; end: number } {
+export function readTlObject(data: Uint8Array, offset = 0, schema: TlSchema = tlSchema()): { value: TlObject; end: number } {
   try {
-    const reader = new TlReader(data, offset, { left: MAX_INFLATED_BYTES });
+    const reader = new TlReader(data, offset, { left: MAX_INFLATED_BYTES }, schema);
     const value = reader.object();
     return { value, end: reader.pos };
   } catch (err) {
@@ -329,7 +333,7 @@ export function peekConstructorId(body: Uint8Array): number {
  * caller to dispatch one by one. Throws TlParseError on a bad layout.
  */
 export function readMsgContainer(body: Uint8Array): TlContainerMessage[] {
-  const reader = new TlReader(body, 0, { left: 0 });
+  const reader = new TlReader(body, 0, { left: 0 }, tlSchema());
   const id = reader.uint();
   if (id !== ID_MSG_CONTAINER) throw new TlParseError(`expected msg_container, got 0x${id.toString(16)}`, id);
   return reader.containerBody();
@@ -340,13 +344,13 @@ export function readMsgContainer(body: Uint8Array): TlContainerMessage[] {
  * at most 16 MiB. Throws TlParseError on bad data.
  */
 export function inflateGzipPacked(body: Uint8Array): Uint8Array {
-  const reader = new TlReader(body, 0, { left: 0 });
+  const reader = new TlReader(body, 0, { left: 0 }, tlSchema());
   const id = reader.uint();
   if (id !== ID_GZIP_PACKED) throw new TlParseError(`expected gzip_packed, got 0x${id.toString(16)}`, id);
   return inflate(reader.bytes(), MAX_INFLATED_BYTES);
 }
 
-/** Reads ONE boxed object of any kind a client may send (see readTlObject). Throws TlParseError. */
-export function parseTl(data: Uint8Array): TlObject {
-  return readTlObject(data, 0).value;
+/** Reads ONE boxed object of any kind a client may send (see readTlObject), in `schema`'s layer. Throws TlParseError. */
+export function parseTl(data: Uint8Array, schema: TlSchema = tlSchema()): TlObject {
+  return readTlObject(data, 0, schema).value;
 }
