@@ -147,7 +147,7 @@ async function main(): Promise<void> {
   await registry.start();
 
   // 7. HTTP.
-  const app = buildApp({ config, registry, logger: log });
+  const app = buildApp({ config, registry, logger: log, version: version() });
   cleanups.push({
     name: 'HTTP server',
     run: async () => {

@@ -2,6 +2,7 @@
  * The HTTP app, a tree of encapsulated plugins:
  *
  *   root — error + not-found handlers, security headers, debug request log
+ *   ├── GET /openapi.json, /docs (Swagger UI)          (no token: the API's description, no data)
  *   ├── GET /healthz                                   (no token)
  *   └── /api — bearer auth on every route, including unknown ones (admin or account-scoped token);
  *       │      login rate limit per client address on the login steps
@@ -22,6 +23,7 @@ import { handleClientError, handleFrameworkError, installErrorHandling, notFound
 import { applyLoginRateLimit, DEFAULT_LOGIN_RATE_LIMIT, type LoginRateLimit } from './plugins/login-rate-limit.js';
 import { accountsRoutes } from './routes/accounts.js';
 import { healthzRoute } from './routes/healthz.js';
+import { openApiPlugin } from './plugins/openapi.js';
 
 /** Request bodies are tiny JSON objects; anything bigger is refused with 413 before parsing. */
 export const BODY_LIMIT_BYTES = 16 * 1024;
@@ -29,10 +31,12 @@ export const BODY_LIMIT_BYTES = 16 * 1024;
 export interface BuildAppOptions {
   config: Pick<Config, 'apiToken'> & Partial<Pick<Config, 'loginRateLimit'>>;
   registry: AccountRegistry;
+  /** The service's version, for the OpenAPI document. */
+  version?: string;
   logger: FastifyBaseLogger;
 }
 
-export function buildApp({ config, registry, logger }: BuildAppOptions): FastifyInstance {
+export function buildApp({ config, registry, logger, version = '0.0.0' }: BuildAppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
     // Fastify's own request lines are off: ours below is at debug level, without bodies or headers.
@@ -94,6 +98,8 @@ export function buildApp({ config, registry, logger }: BuildAppOptions): Fastify
 
   app.decorateRequest('principal', null);
   app.decorateRequest('account', null);
+  // First: the OpenAPI document is built from the routes as they are added.
+  void app.register(openApiPlugin, { version });
   void app.register(healthzRoute);
   void app.register(
     async (api) => {
