@@ -34,8 +34,6 @@ export class RegistryError extends Error {
   }
 }
 
-/** Who presented a token: the admin (today's API token) or one account's scoped token. */
-export type Principal = { kind: 'admin' } | { kind: 'account'; accountId: string; tokenId: string };
 
 export interface PublicToken {
   id: string;
@@ -49,7 +47,7 @@ export interface AccountRegistryOptions {
   logger: Logger;
   sandbox?: SandboxDcAddress;
   /** Extra options for every account (tests: clocks, guards). */
-  accountOptions?: Partial<Pick<AccountOptions, 'guessGuard' | 'now'>>;
+  accountOptions?: Partial<Pick<AccountOptions, 'guessGuard' | 'now' | 'observer'>>;
 }
 
 interface Entry {
@@ -222,6 +220,11 @@ export class AccountRegistry {
     });
   }
 
+  /** Every account's status (for metrics). */
+  *statuses(): Iterable<AccountStatus> {
+    for (const { account } of this.entries.values()) yield account.status();
+  }
+
   /** Statuses in id order, `limit` at a time, after the cursor (an opaque id). */
   list(limit: number, cursor?: string): { accounts: AccountStatus[]; nextCursor: string | null } {
     const after = cursor ? decodeCursor(cursor) : undefined;
@@ -266,14 +269,14 @@ export class AccountRegistry {
     });
   }
 
-  /** Who a presented scoped token belongs to (undefined: not a valid scoped token). */
-  authenticateScoped(presented: string): Principal | undefined {
+  /** The account a presented scoped token belongs to (undefined: not a valid scoped token). */
+  authenticateScoped(presented: string): { accountId: string; tokenId: string } | undefined {
     const parsed = parseToken(presented);
     if (!parsed) return undefined;
     const accountId = this.tokenOwners.get(parsed.id);
     const record = accountId ? this.entries.get(accountId)?.tokens.find((t) => t.id === parsed.id) : undefined;
     if (!accountId || !record || !secretMatches(parsed.secret, record.hash)) return undefined;
-    return { kind: 'account', accountId, tokenId: record.id };
+    return { accountId, tokenId: record.id };
   }
 
   private requireEntry(id: string): Entry {
