@@ -32,7 +32,7 @@ import {
   TlParseError,
   type TlContainerMessage,
 } from '../tl/index.js';
-import type { AuthKeyRecord, AuthKeyStore, RpcCall, RpcHandler, RpcReply, TlObject } from '../types.js';
+import type { AuthKeyRecord, AuthKeyStore, PushOptions, RpcCall, RpcHandler, RpcReply, TlObject } from '../types.js';
 import { asClientServiceMessage, isClientServiceConstructor, type ClientServiceMessage } from './client-service.js';
 import { checkClientMsgId, ServerMsgIdGenerator } from './msg-id.js';
 import { SaltBook } from './salts.js';
@@ -60,6 +60,8 @@ const MAX_CONTAINER_MESSAGES = 64;
 const MAX_WRAPPER_DEPTH = 8;
 /** Requests one session may have running at once; a client past this is flooding (memory bound). */
 const MAX_INFLIGHT_PER_SESSION = 1024;
+/** A session without a connection still gets pushed updates this long after its last message (its client is reconnecting). */
+const PUSH_GRACE_MS = 2 * 60 * 1000;
 /** Keys forgotten through the controls; kept so late packets still get -404 if the store lags behind. */
 const MAX_FORGOTTEN_KEYS = 10_000;
 
@@ -327,6 +329,7 @@ export class EncryptedLayer {
 
     const k = msgId.toString();
     session.inflight.add(k);
+    if (!withoutUpdates) session.receivesUpdates = true;
     let reply: RpcReply;
     try {
       if (layer !== undefined) {
@@ -347,6 +350,7 @@ export class EncryptedLayer {
           layer: knownLayer,
           method,
           withoutUpdates,
+          client,
         };
         reply = await this.opts.rpc.handle(call);
       }
@@ -377,6 +381,39 @@ export class EncryptedLayer {
     const rpcResult = encodeRpcResult(msgId, result);
     session.markAnswered(msgId, rpcResult);
     this.send(session, { body: rpcResult, contentRelated: true, response: true });
+  }
+
+  /**
+   * Server-initiated updates: queues `update` for every live session of these keys (LiveSessions.push in
+   * types.ts), serialized once. Never throws.
+   */
+  pushToKeys(authKeyIds: readonly string[], update: TlObject, opts: PushOptions = {}): number {
+    const now = Date.now();
+    let body: Uint8Array | undefined;
+    let count = 0;
+    try {
+      for (const keyId of authKeyIds) {
+        for (const session of this.sessions.ofKey(keyId)) {
+          if (opts.except?.authKeyId === keyId && opts.except.sessionId === session.sessionIdHex) continue;
+          if (!session.receivesUpdates && !opts.evenWithoutUpdates) continue;
+          if (!session.isLive(now, PUSH_GRACE_MS)) continue;
+          if (!body) {
+            body = serializeTl(update);
+            if (body.length > GZIP_THRESHOLD) body = encodeGzipPacked(body);
+          }
+          this.send(session, { body, contentRelated: true, response: false });
+          count++;
+        }
+      }
+    } catch (err) {
+      this.opts.log('warn', 'cannot push update', { update: update._, err: (err as Error).message });
+    }
+    return count;
+  }
+
+  /** Session ids of this key with an open connection. */
+  liveSessionIds(authKeyId: string): string[] {
+    return [...this.sessions.ofKey(authKeyId)].filter((s) => s.hasOpenConnection()).map((s) => s.sessionIdHex);
   }
 
   /** Queues a message for the session; everything queued in one tick leaves together (in a container if several). */

@@ -11,6 +11,7 @@ function longToHex(v: Long): string {
   return b.toString('hex');
 }
 
+const EMPTY: ReadonlySet<MtSession> = new Set();
 const IDLE_SESSION_TTL_MS = 60 * 60 * 1000;
 const MAX_SESSIONS = 200_000;
 
@@ -41,6 +42,11 @@ export class SessionRegistry {
       set.add(s);
     }
     return s;
+  }
+
+  /** Every session of one auth key. */
+  ofKey(authKeyId: string): ReadonlySet<MtSession> {
+    return this.byKey.get(authKeyId) ?? EMPTY;
   }
 
   bind(session: MtSession, conn: Connection): void {

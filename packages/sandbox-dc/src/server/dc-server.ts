@@ -10,7 +10,7 @@ import { isPlainMessage, readPlainMessage, writePlainMessage } from '../handshak
 import { EncryptedLayer } from '../mtproto/encrypted-layer.js';
 import { ServerMsgIdGenerator } from '../mtproto/msg-id.js';
 import { SaltBook } from '../mtproto/salts.js';
-import type { AuthKeyStore, RpcHandler, SessionInfo } from '../types.js';
+import type { AuthKeyStore, PushOptions, RpcHandler, SessionInfo, TlObject } from '../types.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 
 export interface DcServerOptions {
@@ -141,6 +141,16 @@ export class DcServer {
 
   sessions(): SessionInfo[] {
     return this.layer.sessions.list(this.dcId);
+  }
+
+  /** Pushes a server-initiated update to the live sessions of these keys on this DC (LiveSessions.push). */
+  pushToKeys(authKeyIds: readonly string[], update: TlObject, opts?: PushOptions): number {
+    return this.layer.pushToKeys(authKeyIds, update, opts);
+  }
+
+  /** Session ids of this key with an open connection on this DC. */
+  liveSessionIds(authKeyId: string): string[] {
+    return this.layer.liveSessionIds(authKeyId);
   }
 
   /** Drops the key's sessions and salts here; its next packet gets -404. Removing it from the store is the caller's job. */
