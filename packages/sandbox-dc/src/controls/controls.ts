@@ -298,6 +298,7 @@ export function createControls(state: SandboxState, faults: FaultInjector, dcs: 
       const recipient = requireUser(to);
       if (typeof text !== 'string' || !text.trim()) throw new ControlError('message text is empty');
       if (text.length > 4096) throw new ControlError('message text is longer than 4096 characters');
+      if (recipient.deactivated) throw new ControlError('the recipient is deactivated (USER_DEACTIVATED)');
       const { sent, received } = feed.sendMessage(sender.id, recipient.id, text);
       return { id: sent.id, recipientMessageId: received?.id };
     },

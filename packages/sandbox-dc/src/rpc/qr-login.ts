@@ -21,6 +21,8 @@ import { badRequest, unauthorized } from './errors.js';
 import { checkApiCredentials, completeLogin, requirePassword } from './login.js';
 import type { UpdateFeed } from './update-feed.js';
 
+const MAX_EXCEPT_IDS = 100;
+
 /** Logs the calling key in through a QR token: success, or SESSION_PASSWORD_NEEDED for 2FA accounts. */
 async function loginByToken(ctx: RpcContext, account: Account): Promise<tl.auth.RawLoginTokenSuccess> {
   if (account.deactivated) throw unauthorized('USER_DEACTIVATED');
@@ -68,7 +70,8 @@ export const qrLoginMethods: MethodTable = {
       checkApiCredentials(req.apiId, req.apiHash);
       const accepted = ctx.state.loginTokens.acceptedFor(ctx.authKeyId);
       if (accepted) return finishAccepted(ctx, accepted);
-      const exceptIds = (req.exceptIds ?? []).map((id) => Long.fromValue(id).toString());
+      // A client has a handful of accounts; a longer list is kept short so a token's record stays small.
+      const exceptIds = (req.exceptIds ?? []).slice(0, MAX_EXCEPT_IDS).map((id) => Long.fromValue(id).toString());
       const { token, expires } = ctx.state.loginTokens.export(ctx.authKeyId, ctx.dcId, exceptIds);
       return { _: 'auth.loginToken', expires, token };
     },
