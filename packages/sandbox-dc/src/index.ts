@@ -51,8 +51,11 @@ export interface StartSandboxDcOptions {
   updateLimits?: Partial<UpdateLimits>;
   /** true: key exchanges must name DCs as id + 10000 (as Telegram's test DCs); false: plain ids; omitted: either. */
   testMode?: boolean;
-  /** Connection limits of each DC's TCP server. */
-  limits?: { maxConnections?: number; idleTimeoutMs?: number; maxFrameBytes?: number };
+  /**
+   * Connection limits of each DC's TCP server; `pushGraceMs`: how long a session whose connection is
+   * gone still gets pushed updates (queued for its return; default 2 minutes, later it gets updatesTooLong).
+   */
+  limits?: { maxConnections?: number; idleTimeoutMs?: number; maxFrameBytes?: number; pushGraceMs?: number };
   log?: SandboxLog;
 }
 

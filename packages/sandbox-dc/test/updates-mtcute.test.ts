@@ -172,6 +172,33 @@ describe('updates pushed to mtcute clients', () => {
     expect(await statePts(b)).toBe(ptsBefore + 3);
   });
 
+  it('a client cut off from the DC gets what was sent meanwhile when it reconnects: queued, or by getDifference after a long absence', async () => {
+    // A short grace, so "long" is a second here (2 minutes by default).
+    const dc = await startTestSandbox({ limits: { pushGraceMs: 300 } });
+    afterThisTest(() => dc.dispose());
+    users(dc);
+    const b = await client(dc);
+    await loginSandboxClient(b, dc, BOB);
+    await updatesLoopReady(b);
+    const got = inbox(b);
+
+    // Within the grace: the push waits in the session for the client's return.
+    await dc.controls.stopListening();
+    dc.controls.deliverMessage(ALICE, BOB, 'while away');
+    await dc.controls.startListening();
+    await eventually(() => got.length === 1, 'the queued push');
+
+    // Past the grace: nothing is queued; on return the session is told updatesTooLong and catches up.
+    await dc.controls.stopListening();
+    await sleep(600);
+    dc.controls.deliverMessage(ALICE, BOB, 'long away 1');
+    dc.controls.deliverMessage(ALICE, BOB, 'long away 2');
+    await dc.controls.startListening();
+    await eventually(() => got.length === 3, 'the messages from the long absence');
+    await sleep(500);
+    expect(got).toEqual(['in:while away', 'in:long away 1', 'in:long away 2']);
+  });
+
   it('keeps messages and pts across a DC restart, and pushes to the reconnected client', async () => {
     let dc = await startTestSandbox();
     afterThisTest(() => dc.dispose());

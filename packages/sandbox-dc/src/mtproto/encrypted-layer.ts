@@ -49,6 +49,8 @@ export interface EncryptedLayerOptions {
   log: LogFn;
   /** Milliseconds to hold every rpc_result (controls: "delay answers"). */
   answerDelayMs(): number;
+  /** How long a session without a connection still gets pushed updates (default 2 minutes). */
+  pushGraceMs?: number;
 }
 
 /** Answers larger than this go out as gzip_packed. */
@@ -61,7 +63,7 @@ const MAX_WRAPPER_DEPTH = 8;
 /** Requests one session may have running at once; a client past this is flooding (memory bound). */
 const MAX_INFLIGHT_PER_SESSION = 1024;
 /** A session without a connection still gets pushed updates this long after its last message (its client is reconnecting). */
-const PUSH_GRACE_MS = 2 * 60 * 1000;
+const DEFAULT_PUSH_GRACE_MS = 2 * 60 * 1000;
 /** Keys forgotten through the controls; kept so late packets still get -404 if the store lags behind. */
 const MAX_FORGOTTEN_KEYS = 10_000;
 
@@ -152,6 +154,11 @@ export class EncryptedLayer {
       this.send(session, { body: created, contentRelated: true, response: false });
     }
     if (session.outbox.length) this.scheduleFlush(session);
+    if (session.missedUpdates) {
+      // Pushes went past it while it was away: tell it to catch up, as Telegram does with updatesTooLong.
+      session.missedUpdates = false;
+      this.send(session, { body: serializeTl({ _: 'updatesTooLong' }), contentRelated: true, response: false });
+    }
     this.dispatch(inc, body, true);
   }
 
@@ -396,7 +403,10 @@ export class EncryptedLayer {
         for (const session of this.sessions.ofKey(keyId)) {
           if (opts.except?.authKeyId === keyId && opts.except.sessionId === session.sessionIdHex) continue;
           if (!session.receivesUpdates && !opts.evenWithoutUpdates) continue;
-          if (!session.isLive(now, PUSH_GRACE_MS)) continue;
+          if (!session.isLive(now, this.opts.pushGraceMs ?? DEFAULT_PUSH_GRACE_MS)) {
+            if (session.receivesUpdates) session.missedUpdates = true;
+            continue;
+          }
           if (!body) {
             body = serializeTl(update);
             if (body.length > GZIP_THRESHOLD) body = encodeGzipPacked(body);

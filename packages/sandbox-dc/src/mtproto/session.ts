@@ -30,6 +30,8 @@ export class MtSession {
   announced = false;
   /** Made a request not wrapped in invokeWithoutUpdates: server-initiated updates are pushed to it. */
   receivesUpdates = false;
+  /** Updates were pushed while it was away too long to keep them: it gets updatesTooLong when it is back. */
+  missedUpdates = false;
   lastSeenAt = Date.now();
   /** Where answers go: the connection this session last spoke on. */
   current: Connection | null = null;

@@ -29,6 +29,8 @@ export interface DcServerOptions {
     maxFrameBytes?: number;
     /** Partial-frame bytes held across all connections (default 256 MiB). */
     maxReceiveBufferBytes?: number;
+    /** How long a session without a connection still gets pushed updates (default 2 minutes). */
+    pushGraceMs?: number;
   };
   log?: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -81,6 +83,7 @@ export class DcServer {
       salts: this.salts,
       log: this.log,
       answerDelayMs: () => this.answerDelayMs,
+      pushGraceMs: opts.limits?.pushGraceMs,
     });
   }
 
