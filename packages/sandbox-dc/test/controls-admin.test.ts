@@ -80,7 +80,12 @@ describe('admin HTTP endpoint', () => {
     // No QR code is waiting; a malformed token is refused before any lookup.
     expect(await post('/acceptLoginToken', { user: 'http_alice' })).toMatchObject({ status: 400, json: { error: 'no QR login token is waiting' } });
     expect((await post('/acceptLoginToken', { user: 'http_alice', token: 'not base64!' })).status).toBe(400);
+    expect((await post('/acceptLoginToken', { user: 'http_alice', token: 'tg://login?nothing' })).status).toBe(400);
+    expect((await post('/acceptLoginToken', { user: 'http_alice', token: 'tg://[' })).status).toBe(400);
     expect(await post('/acceptLoginToken', { user: 'http_alice', token: 'AAAA' })).toMatchObject({ status: 400, json: { error: expect.stringContaining('AUTH_TOKEN_INVALIDX') } });
+
+    expect((await post('/setLoginTokenLifetime', { ms: 1e300 })).status).toBe(400); // expires must fit TL's int
+    expect((await post('/setLoginTokenLifetime', { ms: 5000 })).status).toBe(200);
 
     expect(await (await fetch(`${dc.adminUrl}/doubleOwnerMoments`)).json()).toEqual({ count: 0, moments: [] });
   });

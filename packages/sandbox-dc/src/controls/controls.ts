@@ -156,13 +156,16 @@ function userInfo(a: Account): UserInfo {
 function decodeLoginToken(token: Uint8Array | string): Uint8Array {
   if (token instanceof Uint8Array) return token;
   const text = String(token).trim();
-  const b64 = text.startsWith('tg://') ? (new URL(text).searchParams.get('token') ?? '') : text;
+  const b64 = text.startsWith('tg:') ? (/[?&]token=([^&#]*)/.exec(text)?.[1] ?? '') : text;
   if (!/^[A-Za-z0-9_-]+={0,2}$/.test(b64)) throw new ControlError('token must be base64url or a tg://login?token=… link');
   return new Uint8Array(Buffer.from(b64, 'base64url'));
 }
 
-const positive = (what: string, ms: number): number => {
-  if (!(ms > 0) || !Number.isFinite(ms)) throw new ControlError(`${what} must be a positive number of ms`);
+const DAY_MS = 24 * 3600_000;
+
+/** A lifetime in ms, positive and at most `max` (a QR token's expiry must fit TL's int seconds). */
+const lifetime = (what: string, ms: number, max: number): number => {
+  if (!(ms > 0) || !(ms <= max)) throw new ControlError(`${what} must be a positive number of ms, at most ${max}`);
   return ms;
 };
 
@@ -237,7 +240,7 @@ export function createControls(state: SandboxState, faults: FaultInjector, dcs: 
       return state.codes.lastCode(normalized);
     },
     setCodeLifetime(ms) {
-      state.codes.lifetimeMs = positive('code lifetime', ms);
+      state.codes.lifetimeMs = lifetime('code lifetime', ms, 365 * DAY_MS);
     },
     revokeAuthKey(authKeyId) {
       const entry = requireKey(authKeyId);
@@ -330,10 +333,10 @@ export function createControls(state: SandboxState, faults: FaultInjector, dcs: 
       return { authKeyId: result.waiting.record.id, dcId: result.waiting.record.dcId };
     },
     setLoginTokenLifetime(ms) {
-      state.loginTokens.lifetimeMs = positive('login token lifetime', ms);
+      state.loginTokens.lifetimeMs = lifetime('login token lifetime', ms, DAY_MS);
     },
     setFutureAuthTokenLifetime(ms) {
-      state.futureAuthTokens.lifetimeMs = positive('future auth token lifetime', ms);
+      state.futureAuthTokens.lifetimeMs = lifetime('future auth token lifetime', ms, 365 * DAY_MS);
     },
     doubleOwnerMoments: () => referee.report(),
     resetDoubleOwnerMoments: () => referee.reset(),
