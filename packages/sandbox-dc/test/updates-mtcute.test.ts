@@ -177,9 +177,7 @@ describe('updates pushed to mtcute clients', () => {
     const dc = await startTestSandbox({ limits: { pushGraceMs: 300 } });
     afterThisTest(() => dc.dispose());
     users(dc);
-    const b = await client(dc);
-    await loginSandboxClient(b, dc, BOB);
-    await updatesLoopReady(b);
+    const b = await loggedIn(dc, BOB);
     const got = inbox(b);
 
     // Within the grace: the push waits in the session for the client's return.
@@ -203,9 +201,7 @@ describe('updates pushed to mtcute clients', () => {
     let dc = await startTestSandbox();
     afterThisTest(() => dc.dispose());
     users(dc);
-    const b = await client(dc);
-    await loginSandboxClient(b, dc, BOB);
-    await updatesLoopReady(b);
+    const b = await loggedIn(dc, BOB);
     const got = inbox(b);
     dc.controls.deliverMessage(ALICE, BOB, 'before restart');
     await eventually(() => got.length === 1, 'the first message');
