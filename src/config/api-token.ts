@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { readPrivateFileSync } from '@telegram-service/durable-files';
+import { readPrivateFileSync, UntrustedPathError } from '@telegram-service/durable-files';
 
 export const API_TOKEN_FILE_NAME = 'api_token';
 
@@ -50,7 +50,7 @@ function readTokenFileBytes(file: string): ReturnType<typeof readPrivateFileSync
   try {
     return readPrivateFileSync(file, { maxBytes: MAX_TOKEN_FILE_BYTES });
   } catch (err) {
-    if ((err as Error).name === 'UntrustedPathError') throw err;
+    if (err instanceof UntrustedPathError) throw err;
     throw new Error(`cannot read the API token file ${file}: ${(err as Error).message}`);
   }
 }
