@@ -4,26 +4,30 @@
  * body; a request that is too slow is answered 408; and the README's curl helper, which sends a JSON
  * content type on every call, works as written for the POSTs that take no body.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, startService, type ServiceProcess } from '../helpers/service-process.js';
+import { REPO_ROOT, type ServiceProcess } from '../helpers/service-process.js';
+import { dcAndTempRoot, startOn } from './harness/shared-dc.js';
 import { recordTotals } from './totals.js';
 
 const AREA = 'http (edges)';
 const counts = { casesTried: 0, httpRequests: 0, http5xx: 0, crashes: 0 };
 const REQUEST_TIMEOUT_MS = 2_000;
 
+// The DC lives in the test process (on ports the kernel picks): the service's sandbox is not under test here.
+const shared = dcAndTempRoot('http-edges-', () => recordTotals(AREA, counts));
 let svc: ServiceProcess;
 beforeAll(async () => {
-  svc = await startService({ env: { LOGIN_RATE_LIMIT: '0', HTTP_REQUEST_TIMEOUT: `${REQUEST_TIMEOUT_MS}ms` } });
+  svc = await startOn(shared.dc, { env: { HTTP_REQUEST_TIMEOUT: `${REQUEST_TIMEOUT_MS}ms` } });
 });
 afterAll(async () => {
-  recordTotals(AREA, counts);
+  if (!svc) return;
   if (svc.proc.exitCode !== null) counts.crashes++;
-  await svc?.stop();
+  await svc.stop();
 });
 
 /** A raw, connected connection (one case, one request) that records what the server sent and when it closed. */
@@ -106,7 +110,9 @@ describe("the README's curl helper, as written", () => {
       `api -X POST ${base}/auth/verify-code -d '{"code":"22222"}'`,
       `api -X POST ${base}/auth/logout`,
     ].join('\n');
-    const answers = execFileSync('bash', ['-c', script], { encoding: 'utf8' })
+    // Asynchronously: the sandbox DC runs in this process and must keep answering while curl waits.
+    const { stdout } = await promisify(execFile)('bash', ['-c', script], { encoding: 'utf8' });
+    const answers = stdout
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line) as Record<string, unknown>);
