@@ -38,6 +38,8 @@ export interface StartServiceOptions {
   readyTimeoutMs?: number;
   /** Do not wait for /healthz (for processes expected to fail at start); `exited` tells how it ended. */
   noWait?: boolean;
+  /** Run the service under this open-file limit (`ulimit -n`, soft and hard), e.g. to exhaust it in a test. */
+  fileLimit?: number;
 }
 
 export interface HttpResult {
@@ -191,7 +193,15 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Serv
 
   const logFile = env.LOG_FILE ? path.resolve(cwd, env.LOG_FILE) : path.join(dataDir, 'telegram_service.log');
 
-  const proc = spawn(process.execPath, [MAIN_SCRIPT], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // With a file limit, a shell sets it and then becomes node (exec): the pid is the service's.
+  const proc =
+    opts.fileLimit === undefined
+      ? spawn(process.execPath, [MAIN_SCRIPT], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('/bin/sh', ['-c', `ulimit -n ${opts.fileLimit} && exec "$0" "$1"`, process.execPath, MAIN_SCRIPT], {
+          cwd,
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
   running.add(proc);
   const captured = { stdout: '', stderr: '' };
   const MAX_CAPTURE = 1 << 20;

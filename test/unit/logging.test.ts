@@ -66,7 +66,7 @@ describe('createLogger', () => {
     fs.chmodSync(file, 0o644);
     createLogger({ logLevel: 'info', logFile: file }, { stdout: 'none' }).info('new');
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-    expect(lines(file).map((l) => l.msg)).toEqual(['old', 'new']);
+    expect(lines(file).map((l) => l.msg)).toEqual(['old', `${file} had mode 0644; fixed to 0600`, 'new']);
   });
 
   it('redacts codes, passwords, hashes, keys, tokens and authorization headers at any depth', () => {

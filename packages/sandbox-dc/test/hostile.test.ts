@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import Long from 'long';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { garbageConnections, hit, le32, settledHeap } from './helpers/garbage.js';
 import { RawMtprotoClient, type RawTransport } from '../src/testing/raw-mtproto-client.js';
 import { startTestDc, type TestDc } from './core-fixtures.js';
@@ -97,21 +97,60 @@ describe('hostile input', () => {
     await stillServes();
   });
 
-  it('maxConnections: a connection beyond the limit is answered -429 and closed, the rest keep working', async () => {
+  it('maxConnections: when every connection has proven an auth key, one more is answered -429 and closed; the rest keep working', async () => {
     const small = await startTestDc({ limits: { maxConnections: 3, idleTimeoutMs: 30_000 }, log: () => undefined });
     try {
-      const idle = await Promise.all([0, 1, 2].map(() => RawMtprotoClient.connect(small.server.port)));
-      // Wait until the server has accepted all three (accept is asynchronous to connect).
-      while (small.server.openConnections < 3) await new Promise((r) => setTimeout(r, 10));
+      const proven = await Promise.all([0, 1, 2].map(() => RawMtprotoClient.connect(small.server.port)));
+      for (const c of proven) {
+        await c.exchangeKey(small.rsa.publicKeyPem);
+        c.send({ _: 'mt_ping', pingId: Long.fromNumber(1) });
+        await c.waitForObject('mt_pong');
+      }
       const extra = await RawMtprotoClient.connect(small.server.port, 'padded');
       await expect(extra.exchangeKey(small.rsa.publicKeyPem)).rejects.toThrow(/transport error 429/);
       await extra.waitClosed();
-      idle[0].close();
-      await idle[0].waitClosed();
+      proven[0]!.close();
+      await proven[0]!.waitClosed();
+      while (small.server.openConnections > 2) await new Promise((r) => setTimeout(r, 10));
       const c = await RawMtprotoClient.connect(small.server.port);
       await c.exchangeKey(small.rsa.publicKeyPem);
       c.close();
-      idle.forEach((x) => x.close());
+      for (const p of proven.slice(1)) {
+        p.send({ _: 'mt_ping', pingId: Long.fromNumber(2) });
+        await p.waitFor((m) => m.obj?._ === 'mt_pong' && (m.obj.pingId as Long).eq(2));
+        p.close();
+      }
+    } finally {
+      await small.server.close();
+    }
+  });
+
+  it('maxConnections: at the limit, a newcomer takes the place of the oldest connection that has not proven a key (a flood is shed first)', async () => {
+    const small = await startTestDc({ limits: { maxConnections: 3, idleTimeoutMs: 30_000 }, log: () => undefined });
+    try {
+      const client = await RawMtprotoClient.connect(small.server.port);
+      await client.exchangeKey(small.rsa.publicKeyPem);
+      client.send({ _: 'mt_ping', pingId: Long.fromNumber(1) });
+      await client.waitForObject('mt_pong');
+      // Ten silent connections against a limit of 3: each newcomer closes the oldest silent one.
+      const flood: Socket[] = [];
+      const closed: boolean[] = [];
+      for (let i = 0; i < 10; i++) {
+        const s = connect({ port: small.server.port, host: '127.0.0.1' });
+        s.on('error', () => undefined);
+        closed.push(false);
+        s.on('close', () => (closed[i] = true));
+        flood.push(s);
+        await new Promise((r) => s.once('connect', r));
+      }
+      await vi.waitFor(() => expect(closed.filter(Boolean)).toHaveLength(8), { timeout: 5_000 });
+      expect(closed.slice(8)).toEqual([false, false]); // the newest two hold the free places
+      expect(small.server.openConnections).toBe(3);
+      // The client with a working session kept its connection all along.
+      client.send({ _: 'mt_ping', pingId: Long.fromNumber(2) });
+      await client.waitFor((m) => m.obj?._ === 'mt_pong' && (m.obj.pingId as Long).eq(2));
+      client.close();
+      flood.forEach((s) => s.destroy());
     } finally {
       await small.server.close();
     }

@@ -2,8 +2,12 @@
  * Many real service processes on one sandbox DC that lives in the test process (so the test can read
  * login codes and drive faults through its controls).
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { startService, type ServiceProcess, type StartServiceOptions } from '../../helpers/service-process.js';
-import type { TestSandbox } from '@telegram-service/sandbox-dc/testing';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { sandboxOf, sleep } from '../../helpers/sandbox-service.js';
 
 export { sandboxOf, seededRandom, sleep, uniquePhone } from '../../helpers/sandbox-service.js';
@@ -24,4 +28,32 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/**
+ * One sandbox DC and one temp directory (`prefix…` under the OS temp dir) for the calling test file:
+ * made before its tests, removed after them — after `beforeDispose` (e.g. recording the totals).
+ */
+export function dcAndTempRoot(prefix: string, beforeDispose?: () => void): { readonly dc: TestSandbox; readonly root: string } {
+  let dc: TestSandbox | undefined;
+  let root: string | undefined;
+  beforeAll(async () => {
+    dc = await startTestSandbox();
+    root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  });
+  afterAll(async () => {
+    beforeDispose?.();
+    await dc?.dispose();
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+  return {
+    get dc() {
+      if (!dc) throw new Error('the sandbox DC starts in beforeAll');
+      return dc;
+    },
+    get root() {
+      if (!root) throw new Error('the temp root is made in beforeAll');
+      return root;
+    },
+  };
 }

@@ -126,6 +126,7 @@ export class EncryptedLayer {
       conn.failWith(404, 'undecryptable message');
       return;
     }
+    conn.proven = true;
     // salt:long session_id:long msg_id:long seq_no:int length:int (decryptMessage guarantees ≥ 32 bytes).
     const r = TlBinaryReader.manual(plain);
     const salt = r.long();

@@ -38,6 +38,8 @@ export class Connection {
   private heldBytes = 0;
   /** Timer armed by ping_delay_disconnect. */
   private disconnectTimer: NodeJS.Timeout | undefined;
+  /** A message on this connection decrypted under a known auth key (set by the encrypted layer). */
+  proven = false;
 
   constructor(
     private readonly socket: Socket,
