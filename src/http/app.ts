@@ -22,6 +22,7 @@ import { handleClientError, handleFrameworkError, installErrorHandling, notFound
 import { applyLoginRateLimit, DEFAULT_LOGIN_RATE_LIMIT, type LoginRateLimit } from './plugins/login-rate-limit.js';
 import { accountsRoutes } from './routes/accounts.js';
 import { healthzRoute } from './routes/healthz.js';
+import { LOG_MESSAGES } from '../logging/messages.js';
 
 /** Request bodies are tiny JSON objects; anything bigger is refused with 413 before parsing. */
 export const BODY_LIMIT_BYTES = 16 * 1024;
@@ -88,7 +89,7 @@ export function buildApp({ config, registry, logger }: BuildAppOptions): Fastify
         statusCode: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
       },
-      'HTTP request',
+      LOG_MESSAGES.httpRequest,
     );
   });
 

@@ -6,6 +6,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type ServiceProcess } from '../helpers/service-process.js';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const PHONE = '+9996621234';
 
@@ -74,7 +75,7 @@ describe('HTTP API with an external sandbox DC', () => {
       expect(res.body).toMatchObject({ phone: PHONE });
       const { code } = await svc.exited;
       expect(code, JSON.stringify(svc.logLines().slice(-12), null, 1)).toBe(0);
-      expect(svc.logLines().map((l) => l.msg)).toContain('telegram-service stopped');
+      expect(svc.logLines().map((l) => l.msg)).toContain(LOG_MESSAGES.stopped);
     });
   });
 
@@ -88,7 +89,7 @@ describe('HTTP API with an external sandbox DC', () => {
       expect(code).toBe(1);
       expect(svc.output().stderr).toContain(`could not listen on 127.0.0.1:${port}`);
       expect(svc.output().stderr).toContain('set PORT to a free port');
-      expect(svc.logLines().some((l) => l.level === 60 && String(l.msg).startsWith('Start-up failed'))).toBe(true);
+      expect(svc.logLines().some((l) => l.level === 60 && String(l.msg).startsWith(LOG_MESSAGES.startupFailed('')))).toBe(true);
     } finally {
       blocker.close();
     }

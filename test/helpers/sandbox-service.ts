@@ -6,12 +6,13 @@
 import { afterAll, beforeAll } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { startService, type ServiceProcess, type StartServiceOptions } from './service-process.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 /** The seed's four log messages, word for word. */
-export const RESTORED = 'Session restored successfully from persistent state';
-export const ATTEMPTING = 'Attempting session recovery';
-export const RECOVERED = 'Session recovery successful';
-export const RECOVERY_FAILED = 'Session recovery failed, clearing auth state';
+export const RESTORED = LOG_MESSAGES.sessionRestored;
+export const ATTEMPTING = LOG_MESSAGES.recoveryAttempt;
+export const RECOVERED = LOG_MESSAGES.recoverySucceeded;
+export const RECOVERY_FAILED = LOG_MESSAGES.recoveryFailed;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- status bodies are checked field by field
 export type Body = any;

@@ -12,10 +12,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { accountDir } from '../helpers/layout.js';
-import { loginThrough, RESTORED, serviceOn, seededRandom, sleep, uniquePhone, waitForStatus } from '../helpers/sandbox-service.js';
+import { loginThrough, serviceOn, seededRandom, sleep, uniquePhone, waitForStatus } from '../helpers/sandbox-service.js';
 import { REPO_ROOT, type ServiceProcess } from '../helpers/service-process.js';
 import { RELIABILITY_ENV } from './harness/shared-dc.js';
 import { recordTotals, size } from './totals.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const MIGRATION_STEPS = ['staging-created', 'linked', 'renamed', 'unlinked'] as const;
 const CYCLES = size(20, 100);
@@ -83,7 +84,7 @@ describe('the single-account data directory becomes the account default', () => 
       const svc = await start(dataDir);
       const restored = await waitForStatus(svc, (b) => b.session.validation === 'valid', `valid after a kill at ${killAt}`);
       expect(restored).toMatchObject({ state: 'authenticated', session: { restored: true }, user: { id: expect.any(Number) } });
-      await svc.waitForLog(RESTORED);
+      await svc.waitForLog(LOG_MESSAGES.sessionRestored);
       // Moved, byte for byte, and nothing left at the root.
       for (const [name, bytes] of originals) {
         if (name !== 'session.json.bak') expect(fs.readFileSync(path.join(accountDir(dataDir), name)).equals(bytes), name).toBe(true);

@@ -19,6 +19,7 @@ import { inspectDataDir } from './harness/data-dir.js';
 import { RELIABILITY_ENV, sandboxOf, seededRandom, sleep, uniquePhone } from './harness/shared-dc.js';
 import { recordTotals, size } from './totals.js';
 import { accountFile } from '../helpers/layout.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const KILLS = size(200, 1000);
 const RESTORE_KILLS = size(30, 150);
@@ -96,7 +97,7 @@ describe('kill -9 during a start that restores session.json from the good copy',
     damage();
     let spawnedAt = Date.now();
     const probe = await startService({ dataDir, sandbox: sandboxOf(dc), env: { ...RELIABILITY_ENV } });
-    const restoredLine = await probe.waitForLog('session.json restored from the last-known-good copy (session.json.bak)');
+    const restoredLine = await probe.waitForLog(LOG_MESSAGES.sessionFromBackup);
     let restoreAtMs = logTime(restoredLine.time) - spawnedAt;
     expect(await probe.stop()).toBe(0);
 
@@ -110,7 +111,7 @@ describe('kill -9 during a start that restores session.json from the good copy',
       await sleep(Math.max(0, delay));
       await svc.kill9();
       kills++;
-      const line = svc.logLines().find((l) => l.msg === 'session.json restored from the last-known-good copy (session.json.bak)');
+      const line = svc.logLines().find((l) => l.msg === LOG_MESSAGES.sessionFromBackup);
       if (line) restoreAtMs = 0.8 * restoreAtMs + 0.2 * (logTime(line.time) - spawnedAt);
       const snap = inspectDataDir(dataDir);
       if (snap.session.kind === 'absent') problems.push(`kill ${i} (${Math.round(delay)} ms): session.json missing next to the good copy`);
@@ -125,7 +126,7 @@ describe('kill -9 during a start that restores session.json from the good copy',
       recordTotals('crash (kill -9 during restore)', { casesTried: kills, kills, sessionsLost: lost, httpRequests: 1 });
       expect(problems).toEqual([]);
       expect(status.body).toMatchObject({ state: 'authenticated' });
-      await last.waitForLog('Session restored successfully from persistent state');
+      await last.waitForLog(LOG_MESSAGES.sessionRestored);
     } finally {
       expect(await last.stop()).toBe(0);
     }

@@ -15,6 +15,7 @@ import { eventually, sandboxOf, sleep, startOn, uniquePhone } from './harness/sh
 import { canMountTmpfs, fillDisk, mountTmpfs, remount, unmount } from './harness/tmpfs.js';
 import { recordTotals } from './totals.js';
 import { accountFile } from '../helpers/layout.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const MOUNT_OK = canMountTmpfs();
 const SKIP_NOTE = 'disk-trouble tests SKIPPED: this machine does not permit mounting a tmpfs (needs root with CAP_SYS_ADMIN)';
@@ -119,7 +120,7 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs (skipped where mount is
     const st = await persistenceError(svc, 'ENOSPC');
     expect(st).toMatchObject({ state: 'authenticated', persistenceError: { file: accountFile(dataDir, 'session.json') } });
     expect(st.floodWaitUntil).toBeDefined(); // served from memory
-    expect(messages(svc)).toEqual(expect.arrayContaining([expect.stringMatching(/writing session\.json failed \(ENOSPC\); serving from memory and retrying/)]));
+    expect(messages(svc)).toEqual(expect.arrayContaining([LOG_MESSAGES.writeFailed('session.json', 'ENOSPC')]));
     expect(readIf(accountFile(dataDir, 'session.json'))).toEqual(sessionBefore);
     expect(readIf(accountFile(dataDir, 'auth_state.json'))).toEqual(authBefore);
     expect(fs.readdirSync(dataDir).filter((n) => n.includes('.tmp-'))).toEqual([]);
@@ -130,7 +131,7 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs (skipped where mount is
 
     fs.rmSync(filler);
     await persistenceCleared(svc);
-    expect(messages(svc)).toContain('data directory writable again; pending data written');
+    expect(messages(svc)).toContain(LOG_MESSAGES.writableAgain);
     const snap = inspectDataDir(dataDir);
     expect(snap.session.kind === 'ok' && snap.session.value.floodWaits?.['users.getUsers']).toBeTruthy();
 
@@ -146,7 +147,7 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs (skipped where mount is
     fs.rmSync(filler2);
     const again = await start(dataDir);
     expect(await status(again)).toMatchObject({ state: 'authenticated', session: { restored: true } });
-    await again.waitForLog('Session restored successfully from persistent state');
+    await again.waitForLog(LOG_MESSAGES.sessionRestored);
     expect(await again.stop()).toBe(0);
   });
 
@@ -172,7 +173,7 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs (skipped where mount is
     const after = await status(again);
     if (after.state !== 'authenticated') counts.sessionsLost++;
     expect(after.state).toBe('authenticated');
-    await again.waitForLog('Session restored successfully from persistent state');
+    await again.waitForLog(LOG_MESSAGES.sessionRestored);
     expect(await again.stop()).toBe(0);
   });
 
@@ -207,7 +208,7 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs (skipped where mount is
     counts.faultsInjected++;
     const st = await persistenceError(svc, 'EROFS'); // the refresh of saved_at hit the read-only disk
     expect(st).toMatchObject({ state: 'authenticated', persistenceError: { file: accountFile(dataDir, 'auth_state.json') } });
-    expect(messages(svc)).toEqual(expect.arrayContaining([expect.stringMatching(/writing auth_state\.json failed \(EROFS\); serving from memory and retrying/)]));
+    expect(messages(svc)).toEqual(expect.arrayContaining([LOG_MESSAGES.writeFailed('auth_state.json', 'EROFS')]));
     expect((await call(svc, 'GET', '/api/telegram/me')).status).toBe(200);
 
     const out = await call(svc, 'POST', '/api/telegram/auth/logout');

@@ -19,6 +19,7 @@ import { giveToServiceUser, makeSharedRoot, RUNNING_AS_ROOT, startServiceAsServi
 import { eventually, sandboxOf, startOn, uniquePhone } from './harness/shared-dc.js';
 import { recordTotals } from './totals.js';
 import { accountDir, accountFile } from '../helpers/layout.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 let dc: TestSandbox;
 let root: string;
@@ -93,7 +94,7 @@ async function expectSessionBack(svc: ServiceProcess): Promise<void> {
   if (first.state !== 'authenticated') counts.sessionsLost++;
   expect(first).toMatchObject({ state: 'authenticated', user: { id: userId } });
   await eventually(async () => ((await status(svc)).session.validation === 'valid' ? true : undefined), 'validation valid');
-  await svc.waitForLog('Session restored successfully from persistent state');
+  await svc.waitForLog(LOG_MESSAGES.sessionRestored);
 }
 
 async function stopCleanly(svc: ServiceProcess): Promise<void> {
@@ -170,7 +171,7 @@ describe('a damaged session.json: moved aside, the session restored from session
       try {
         await expectSessionBack(svc);
         expect(messages(svc)).toEqual(expect.arrayContaining([expect.stringMatching(logLine)]));
-        expect(messages(svc)).toContain('session.json restored from the last-known-good copy (session.json.bak)');
+        expect(messages(svc)).toContain(LOG_MESSAGES.sessionFromBackup);
         expect(movedAside(dir, 'session.json')).toHaveLength(1);
         expectGoodSessionFile(dir);
       } finally {
@@ -210,11 +211,11 @@ describe('no usable copy, or a file missing: starts logged out, never crashes', 
     const svc = await start(dir);
     try {
       expect(await status(svc)).toMatchObject({ state: 'logged_out', reason: 'SESSION_FILE_MISSING' });
-      expect(messages(svc)).toContain('no usable session.json or good copy; starting without a session');
+      expect(messages(svc)).toContain(LOG_MESSAGES.noUsableSession);
       expect(movedAside(dir, 'session.json')).toHaveLength(1);
       expect(movedAside(dir, 'session.json.bak')).toHaveLength(1);
       // auth_state.json without the keys it describes cannot be restored: removed, as the log says.
-      expect(messages(svc)).toContain('auth_state.json found without session.json; removing it');
+      expect(messages(svc)).toContain(LOG_MESSAGES.authStateWithoutSession);
       expect(fs.existsSync(file(dir, 'auth_state.json'))).toBe(false);
     } finally {
       await stopCleanly(svc);
@@ -227,7 +228,7 @@ describe('no usable copy, or a file missing: starts logged out, never crashes', 
     const svc = await start(dir);
     try {
       expect(await status(svc)).toMatchObject({ state: 'logged_out', reason: 'SESSION_FILE_MISSING' });
-      expect(messages(svc)).not.toContain('session.json restored from the last-known-good copy (session.json.bak)');
+      expect(messages(svc)).not.toContain(LOG_MESSAGES.sessionFromBackup);
       expect(fs.existsSync(file(dir, 'session.json'))).toBe(false);
     } finally {
       await stopCleanly(svc);
@@ -322,7 +323,7 @@ describe('modes, leftovers, another environment, unreadable files', () => {
     try {
       await expectSessionBack(svc);
       expect(namesIn(dir).filter((n) => n.includes('.tmp-'))).toEqual([]);
-      expect(messages(svc)).toContain('removed temp files of an interrupted write');
+      expect(messages(svc)).toContain(LOG_MESSAGES.tempFilesRemoved);
     } finally {
       await stopCleanly(svc);
     }
@@ -378,7 +379,7 @@ describe('modes, leftovers, another environment, unreadable files', () => {
         expect(svc.logMessages()).toEqual(
           expect.arrayContaining([
             expect.stringMatching(/session\.json cannot be opened \(EACCES\); moved aside to session\.json\.corrupt-/),
-            'session.json restored from the last-known-good copy (session.json.bak)',
+            LOG_MESSAGES.sessionFromBackup,
           ]),
         );
       } finally {

@@ -25,6 +25,7 @@ import { createRandom, fuzzSeed, type Random } from './fuzz-random.js';
 import { generateRequest, ROUTES, type FuzzContext } from './fuzz-requests.js';
 import { recordTotals, size } from './totals.js';
 import { accountFile } from '../helpers/layout.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 // FUZZ_REQUESTS overrides the size for a quick local run; the suite's figure is size(10_000, 50_000).
 const TOTAL_REQUESTS = Number(process.env.FUZZ_REQUESTS) || size(10_000, 50_000);
@@ -363,7 +364,7 @@ describe('hostile HTTP input: fuzz run against the real process', () => {
     const dataDir = svc.dataDir;
     expect(await svc.stop()).toBe(0);
     svc = await startFuzzService(dataDir);
-    await svc.waitForLog('Session restored successfully from persistent state', 20_000);
+    await svc.waitForLog(LOG_MESSAGES.sessionRestored, 20_000);
     expectFilesParse({ noTempFiles: true });
     const restored = await status();
     expect(restored).toMatchObject({ state: 'authenticated', user: { id: user.id }, session: { restored: true, validation: 'valid' } });

@@ -15,6 +15,7 @@ export {
 } from '../helpers/sandbox-service.js';
 import { loginThrough, serviceOn, uniquePhone } from '../helpers/sandbox-service.js';
 import { accountFile } from '../helpers/layout.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 /** A data directory logged in as a fresh account (the service that logged in has stopped cleanly). */
 export async function loggedInDataDir(
@@ -61,7 +62,7 @@ export function fileExists(dataDir: string, name: 'session.json' | 'auth_state.j
 
 /** State changes away from `authenticated` after start-up: each one is a log-out the user did not ask for. */
 export function logoutLines(lines: LogLine[]): LogLine[] {
-  return lines.filter((l) => typeof l.msg === 'string' && /^Account state: (logged_out|revoked|expired)$/.test(l.msg) && l.from !== 'start-up');
+  return lines.filter((l) => typeof l.msg === 'string' && (['logged_out', 'revoked', 'expired'] as const).map(LOG_MESSAGES.accountState).includes(l.msg) && l.from !== 'start-up');
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -18,6 +18,7 @@ import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc
 import { MAIN_SCRIPT, startService, type ServiceProcess } from '../helpers/service-process.js';
 import { recordTotals } from './totals.js';
 import { accountFile } from '../helpers/layout.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const PHONE = '+9996621234';
 const CODE = '22222';
@@ -130,7 +131,7 @@ describe('SESSION_ENCRYPTION_KEY end to end', () => {
     const keysAtDc = dc.controls.authKeysOfUser(PHONE).map((k) => k.authKeyId);
     const svc = await start(dataDir, keyHex);
     try {
-      await svc.waitForLog('Session restored successfully from persistent state', 20_000);
+      await svc.waitForLog(LOG_MESSAGES.sessionRestored, 20_000);
       const status = await request(svc, 'GET', '/api/telegram/status');
       expect(status.body).toMatchObject({ state: 'authenticated', user: { id: userId }, session: { restored: true, validation: 'valid' } });
     } finally {
@@ -195,7 +196,7 @@ describe('SESSION_ENCRYPTION_KEY end to end', () => {
     await expectRefusal(dir, 'no key');
     const svc = await start(dir, key.toString('base64'));
     try {
-      await svc.waitForLog('Session restored successfully from persistent state', 20_000);
+      await svc.waitForLog(LOG_MESSAGES.sessionRestored, 20_000);
       expect((await request(svc, 'GET', '/api/telegram/status')).body).toMatchObject({ state: 'authenticated', user: { id: userId } });
     } finally {
       expect(await svc.stop()).toBe(0);

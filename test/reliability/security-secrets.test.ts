@@ -21,6 +21,7 @@ import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc
 import { startService, type HttpResult, type ServiceProcess } from '../helpers/service-process.js';
 import { recordTotals } from './totals.js';
 import { accountFile } from '../helpers/layout.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const counts = { casesTried: 0, httpRequests: 0, http5xx: 0, crashes: 0, secretLeaks: 0 };
 afterAll(() => recordTotals('security: secrets', counts));
@@ -203,7 +204,7 @@ describe('no secret in logs, answers or files: 2FA login with an external sandbo
       expect(await svc.stop()).toBe(0);
       capture.keepOutput(svc);
       svc = await start(svc.dataDir);
-      await svc.waitForLog('Session restored successfully from persistent state', 20_000);
+      await svc.waitForLog(LOG_MESSAGES.sessionRestored, 20_000);
       expect((await capture.request(svc, 'GET', '/api/telegram/status')).body.session.validation).toBe('valid');
 
       // Searched while logged in (session.json exists: its auth key is what we look for).

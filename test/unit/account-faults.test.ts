@@ -7,6 +7,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountError } from '../../src/account/types.js';
 import { filesOf, startDc, startService, tempDir, TEST_CODE, TEST_PHONE, waitFor, type SandboxDc } from './account.harness.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 let dcHandle: Awaited<ReturnType<typeof startDc>>;
 let dc: SandboxDc;
@@ -66,8 +67,8 @@ describe('faults never log the user out', () => {
         }
       }
       expect(injected).toBe(18);
-      expect(sut.messages()).not.toContain('Session recovery failed, clearing auth state');
-      const falseLogouts = sut.lines.filter((l) => (l.msg === 'Account state: logged_out' || l.msg === 'Account state: revoked') && l.from !== 'start-up');
+      expect(sut.messages()).not.toContain(LOG_MESSAGES.recoveryFailed);
+      const falseLogouts = sut.lines.filter((l) => (l.msg === LOG_MESSAGES.accountState('logged_out') || l.msg === LOG_MESSAGES.accountState('revoked')) && l.from !== 'start-up');
       expect(falseLogouts).toHaveLength(0);
     } finally {
       dc.controls.clearInjectedErrors();

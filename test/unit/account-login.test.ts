@@ -17,6 +17,7 @@ import {
   type SandboxDc,
   type ServiceUnderTest,
 } from './account.harness.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 let dcHandle: Awaited<ReturnType<typeof startDc>>;
 let dc: SandboxDc;
@@ -92,7 +93,7 @@ describe('AccountService login', () => {
     expect(me.id).toBe(done.user.id);
 
     // The state changes were logged with the masked phone, never the code.
-    expect(sut.lines.some((l) => l.msg === 'Account state: authenticated' && l.phone === '+9996***1234')).toBe(true);
+    expect(sut.lines.some((l) => l.msg === LOG_MESSAGES.accountState('authenticated') && l.phone === '+9996***1234')).toBe(true);
     expect(sut.raw.join('\n')).not.toContain(TEST_CODE);
     expect(sut.raw.join('\n')).not.toContain('9996621234');
   });
@@ -230,7 +231,7 @@ describe('AccountService login', () => {
     }
     expect(filesOf(dir).authState).toBe(false);
     expect(sut.store.hasSession()).toBe(false);
-    expect(sut.messages().some((m) => m.startsWith('Could not log out at Telegram'))).toBe(true);
+    expect(sut.messages().includes(LOG_MESSAGES.logoutAtTelegramFailed)).toBe(true);
   });
 
   it('concurrent send-code / verify-code / logout never corrupt state', async () => {

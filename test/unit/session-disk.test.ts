@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSessionStore, type FileSessionStore } from '../../src/store/files/account-files.js';
 import type { StoreLog } from '../../src/store/types.js';
 import type { PendingLogin } from '../../src/store/types.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 function canMountTmpfs(): boolean {
   const probe = mkdtempSync(path.join(os.tmpdir(), 'tmpfs-probe-'));
@@ -102,7 +103,7 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs', () => {
     expect(store.meta()?.pendingLogin).toEqual(pending); // served from memory
     expect(await sessionText()).toBe(before); // the old file is untouched
     expect((await fsp.readdir(dataDir)).filter((n) => n.includes('.tmp-'))).toEqual([]); // temp cleaned up
-    expect(log.lines.some((l) => l.level === 'error' && /ENOSPC.*serving from memory and retrying/.test(l.msg))).toBe(true);
+    expect(log.lines.some((l) => l.level === 'error' && l.msg === LOG_MESSAGES.writeFailed('session.json', 'ENOSPC'))).toBe(true);
 
     // A reload while the disk is full must not drop what exists only in memory.
     await store.load();
@@ -117,7 +118,7 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs', () => {
     await fsp.rm(filler);
     await eventually(() => store.persistenceError() === undefined, 'the retry to succeed');
     expect(JSON.parse(await sessionText()).pendingLogin).toEqual(pending);
-    expect(log.lines.some((l) => l.level === 'info' && /writable again/.test(l.msg))).toBe(true);
+    expect(log.lines.some((l) => l.level === 'info' && l.msg === LOG_MESSAGES.writableAgain)).toBe(true);
   });
 
   it('full disk: an auth key set by mtcute is kept in memory and written when space returns', async () => {

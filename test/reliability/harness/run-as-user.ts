@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MAIN_SCRIPT, readLogLines, type HttpResult } from '../../helpers/service-process.js';
 import { eventually } from './shared-dc.js';
+import { LOG_MESSAGES } from '../../../src/logging/messages.js';
 
 export const NOBODY = { uid: 65534, gid: 65534 };
 export const RUNNING_AS_ROOT = process.getuid?.() === 0;
@@ -74,7 +75,7 @@ export async function startServiceAsServiceUser(opts: {
   const port = await eventually(
     () => {
       if (proc.exitCode !== null) throw new Error(`the service exited (${proc.exitCode}): ${stderr.slice(0, 2000)}`);
-      const listening = lines().find((l) => l.msg === 'HTTP API listening');
+      const listening = lines().find((l) => l.msg === LOG_MESSAGES.listening);
       return listening ? Number(listening.port) : undefined;
     },
     'the service (as another user) to listen',
