@@ -86,8 +86,8 @@ describe('the single-account data directory becomes the account default', () => 
       expect(restored).toMatchObject({ state: 'authenticated', session: { restored: true }, user: { id: expect.any(Number) } });
       await svc.waitForLog(LOG_MESSAGES.sessionRestored);
       // Moved, byte for byte, and nothing left at the root.
-      for (const [name, bytes] of originals) {
-        if (name !== 'session.json.bak') expect(fs.readFileSync(path.join(accountDir(dataDir), name)).equals(bytes), name).toBe(true);
+      for (const [name, bytes] of [...originals].filter(([file]) => file !== 'session.json.bak')) {
+        expect(fs.readFileSync(path.join(accountDir(dataDir), name)).equals(bytes), name).toBe(true);
       }
       expect(fs.readdirSync(dataDir).filter((n) => n.startsWith('session.json') || n.startsWith('auth_state'))).toEqual([]);
       expect(fs.readdirSync(path.join(dataDir, 'accounts')).sort()).toEqual(['default']);

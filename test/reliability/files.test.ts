@@ -103,12 +103,16 @@ async function stopCleanly(svc: ServiceProcess): Promise<void> {
 
 /** A regular, valid, 0600 session.json holding the template's key. */
 function expectGoodSessionFile(dir: string): void {
-  const snap = inspectDataDir(dir);
-  expect(snap.session.kind).toBe('ok');
-  if (snap.session.kind !== 'ok') return;
-  expect(snap.session.mode).toBe(0o600);
-  const templateKeys = inspectDataDir(template).session;
-  if (templateKeys.kind === 'ok') expect(snap.session.value.authKeys).toEqual(templateKeys.value.authKeys);
+  const session = goodSession(dir);
+  expect(session.mode).toBe(0o600);
+  expect(session.value.authKeys).toEqual(goodSession(template).value.authKeys);
+}
+
+/** session.json of `dir`, which must be a valid session document. */
+function goodSession(dir: string) {
+  const { session } = inspectDataDir(dir);
+  if (session.kind !== 'ok') throw new Error(`${dir}: session.json is ${session.kind}, not a valid session document`);
+  return session;
 }
 
 function validSessionJson(): Record<string, unknown> {
