@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { accountDir, accountFile } from '../helpers/layout.js';
-import { accountBase, loginThrough, sandboxPerFile, uniquePhone, waitForStatus, type Body } from '../helpers/sandbox-service.js';
-import type { ServiceProcess } from '../helpers/service-process.js';
+import { accountBase, loginThrough, uniquePhone, waitForStatus, type Body } from '../helpers/sandbox-service.js';
+import { sandboxPerFile, type ServiceProcess } from '../helpers/service-process.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const sandbox = sandboxPerFile();

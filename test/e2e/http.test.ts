@@ -3,12 +3,10 @@
  * /api route, the JSON error shape for every failure, limits, the login rate limit, start-up banner and
  * log lines, file modes, shutdown, a second instance, bad configuration.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAIN_SCRIPT, startService, type ServiceProcess } from '../helpers/service-process.js';
+import { startService, type ServiceProcess } from '../helpers/service-process.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const API_ROUTES: Array<[string, string, unknown?]> = [
@@ -246,19 +244,13 @@ describe('process life', () => {
     }
   });
 
-  it('an invalid configuration exits 2 listing every problem', () => {
-    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'tgsvc-badcfg-'));
-    const result = spawnSync(process.execPath, [MAIN_SCRIPT], {
-      env: { PATH: process.env.PATH, PORT: 'eighty', LOG_LEVEL: 'chatty', TELEGRAM_API_ID: '42' },
-      cwd,
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
-    fs.rmSync(cwd, { recursive: true, force: true });
-    expect(result.status).toBe(2);
-    expect(result.stderr).toContain('Invalid configuration:');
-    expect(result.stderr).toContain('  - PORT="eighty" must be a whole number');
-    expect(result.stderr).toContain('  - LOG_LEVEL="chatty" must be one of');
-    expect(result.stderr).toContain('  - TELEGRAM_API_HASH is missing');
+  it('an invalid configuration exits 2 listing every problem', async () => {
+    const svc = await startService({ env: { PORT: 'eighty', LOG_LEVEL: 'chatty', TELEGRAM_API_ID: '42', SANDBOX_DC_PORT: undefined }, noWait: true });
+    expect((await svc.exited).code).toBe(2);
+    const { stderr } = svc.output();
+    expect(stderr).toContain('Invalid configuration:');
+    expect(stderr).toContain('  - PORT="eighty" must be a whole number');
+    expect(stderr).toContain('  - LOG_LEVEL="chatty" must be one of');
+    expect(stderr).toContain('  - TELEGRAM_API_HASH is missing');
   });
 });

@@ -4,12 +4,12 @@
  */
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { ServiceProcess } from '../helpers/service-process.js';
-import { E2E_ENV, sandboxPerFile, TEST_CODE, TEST_PHONE, waitForStatus } from '../helpers/sandbox-service.js';
+import { sandboxPerFile, type ServiceProcess, TEST_ENV } from '../helpers/service-process.js';
+import { TEST_CODE, TEST_PHONE, waitForStatus } from '../helpers/sandbox-service.js';
 import { accountFile } from '../helpers/layout.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
-const sandbox = sandboxPerFile({ ...E2E_ENV, CLIENT_READY_TIMEOUT: '1s' });
+const sandbox = sandboxPerFile({ ...TEST_ENV, CLIENT_READY_TIMEOUT: '1s' });
 const service = sandbox.service;
 
 describe('network faults (real process)', () => {

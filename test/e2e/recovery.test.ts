@@ -5,8 +5,8 @@
  */
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { ServiceProcess } from '../helpers/service-process.js';
-import { sandboxPerFile, uniquePhone } from '../helpers/sandbox-service.js';
+import { sandboxPerFile, type ServiceProcess } from '../helpers/service-process.js';
+import { uniquePhone } from '../helpers/sandbox-service.js';
 import { accountFile } from '../helpers/layout.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
 

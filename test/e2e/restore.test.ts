@@ -4,9 +4,10 @@
  */
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { sandboxPerFile, TEST_CODE, TEST_PHONE, waitForStatus } from '../helpers/sandbox-service.js';
+import { TEST_CODE, TEST_PHONE, waitForStatus } from '../helpers/sandbox-service.js';
 import { accountFile } from '../helpers/layout.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
+import { sandboxPerFile } from '../helpers/service-process.js';
 
 const sandbox = sandboxPerFile();
 const service = sandbox.service;

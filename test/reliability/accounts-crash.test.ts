@@ -12,9 +12,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { accountDir } from '../helpers/layout.js';
-import { loginThrough, serviceOn, seededRandom, sleep, uniquePhone, waitForStatus } from '../helpers/sandbox-service.js';
-import { REPO_ROOT, type ServiceProcess } from '../helpers/service-process.js';
-import { RELIABILITY_ENV } from './harness/shared-dc.js';
+import { loginThrough, seededRandom, sleep, uniquePhone, waitForStatus } from '../helpers/sandbox-service.js';
+import { REPO_ROOT, type ServiceProcess, startService, TEST_ENV } from '../helpers/service-process.js';
 import { recordTotals, size } from './totals.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
@@ -36,7 +35,7 @@ afterAll(async () => {
   if (root) fs.rmSync(root, { recursive: true, force: true });
 });
 
-const start = (dataDir: string): Promise<ServiceProcess> => serviceOn(dc, { dataDir, env: RELIABILITY_ENV });
+const start = (dataDir: string): Promise<ServiceProcess> => startService({ dc, dataDir, env: TEST_ENV });
 
 /** Runs the migration in its own process (the built module) and SIGKILLs it right after `step`. */
 async function migrateAndKillAt(dataDir: string, step: string): Promise<void> {

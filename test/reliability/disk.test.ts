@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { startService, type ServiceProcess } from '../helpers/service-process.js';
+import { type ServiceProcess, startService, TEST_ENV } from '../helpers/service-process.js';
 import { backdateAuthState, hasAuthKey, inspectDataDir } from './harness/data-dir.js';
-import { eventually, sandboxOf, sleep, startOn, uniquePhone } from './harness/shared-dc.js';
+import { eventually, sleep, uniquePhone } from './harness/shared-dc.js';
 import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 import { recordTotals } from './totals.js';
 import { accountFile } from '../helpers/layout.js';
@@ -63,7 +63,7 @@ function logDir(): string {
 async function start(dataDir: string, opts: { logOnTmpfs?: boolean } = {}): Promise<ServiceProcess> {
   counts.casesTried++;
   const env = opts.logOnTmpfs ? {} : { LOG_FILE: path.join(logDir(), `service-${running.length}.log`) };
-  const svc = await startOn(dc, { dataDir, env });
+  const svc = await startService({ dc, dataDir, env: { ...TEST_ENV, ...env } });
   running.push(svc);
   return svc;
 }
@@ -148,7 +148,7 @@ describe('disk trouble on a real tmpfs', () => {
     await svc.kill9();
     const filler2 = tmpfs().fill();
     counts.faultsInjected++;
-    const refused = await startService({ dataDir, noWait: true, sandbox: sandboxOf(dc), env: { LOG_FILE: path.join(logDir(), 'refused.log') } });
+    const refused = await startService({ dataDir, noWait: true, dc, env: { LOG_FILE: path.join(logDir(), 'refused.log') } });
     running.push(refused);
     expect((await refused.exited).code).toBe(1);
     expect(refused.output().stderr).toMatch(/no space left on the device \(ENOSPC\)/);
@@ -244,7 +244,7 @@ describe('disk trouble on a real tmpfs', () => {
     tmpfs().remount('ro');
     counts.faultsInjected++;
     counts.casesTried++;
-    const svc = await startService({ dataDir, noWait: true, sandbox: sandboxOf(dc), env: { LOG_FILE: path.join(logDir(), 'ro.log') } });
+    const svc = await startService({ dataDir, noWait: true, dc, env: { LOG_FILE: path.join(logDir(), 'ro.log') } });
     running.push(svc);
     expect((await svc.exited).code).toBe(1);
     expect(svc.output().stderr).toMatch(/read-only filesystem \(EROFS\)/);

@@ -13,10 +13,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSessionStore } from '../../src/store/files/account-files.js';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { startService, type ServiceProcess } from '../helpers/service-process.js';
+import { type ServiceProcess, startService, TEST_ENV } from '../helpers/service-process.js';
 import { inspectDataDir } from './harness/data-dir.js';
-import { giveToServiceUser, makeSharedRoot, RUNNING_AS_ROOT, startServiceAsServiceUser } from './harness/run-as-user.js';
-import { eventually, sandboxOf, startOn, uniquePhone } from './harness/shared-dc.js';
+import { giveToServiceUser, makeSharedRoot, RUNNING_AS_ROOT, SERVICE_USER } from './harness/run-as-user.js';
+import { eventually, uniquePhone } from './harness/shared-dc.js';
 import { recordTotals } from './totals.js';
 import { accountDir, accountFile } from '../helpers/layout.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
@@ -36,7 +36,7 @@ beforeAll(async () => {
   template = path.join(root, 'template');
   phone = uniquePhone('1560');
   dc.controls.createUser({ phone, firstName: 'Files' });
-  const svc = await startOn(dc, { dataDir: template });
+  const svc = await startService({ dc, dataDir: template, env: TEST_ENV });
   expect((await svc.request('POST', '/api/telegram/auth/send-code', { phone })).status).toBe(200);
   const done = await svc.request('POST', '/api/telegram/auth/verify-code', { code: dc.controls.lastCode(phone) });
   expect(done.body.state).toBe('authenticated');
@@ -73,7 +73,7 @@ const messages = (svc: ServiceProcess) => svc.logLines().map((l) => String(l.msg
 async function start(dir: string): Promise<ServiceProcess> {
   counts.casesTried++;
   try {
-    return await startOn(dc, { dataDir: dir });
+    return await startService({ dc, dataDir: dir, env: TEST_ENV });
   } catch (err) {
     counts.crashes++;
     throw err;
@@ -371,16 +371,14 @@ describe('modes, leftovers, another environment, unreadable files', () => {
       const dir = path.join(shared, 'data');
       fs.cpSync(template, dir, { recursive: true });
       fs.rmSync(file(dir, 'api_token'), { force: true });
-      const cwd = path.join(shared, 'cwd');
-      fs.mkdirSync(cwd, { mode: 0o755 });
       giveToServiceUser(shared);
       fs.chmodSync(file(dir, 'session.json'), 0o000);
       counts.casesTried++;
-      const svc = await startServiceAsServiceUser({ dataDir: dir, cwd, sandbox: sandboxOf(dc) });
+      const svc = await startService({ dc, dataDir: dir, user: SERVICE_USER });
       try {
         const st = await svc.request('GET', '/api/telegram/status');
         expect(st.body).toMatchObject({ state: 'authenticated', user: { id: userId } });
-        expect(svc.logMessages()).toEqual(
+        expect(messages(svc)).toEqual(
           expect.arrayContaining([
             expect.stringMatching(/session\.json cannot be opened \(EACCES\); moved aside to session\.json\.corrupt-/),
             LOG_MESSAGES.sessionFromBackup,
@@ -400,7 +398,7 @@ describe('modes, leftovers, another environment, unreadable files', () => {
     const notADir = path.join(root, `not-a-dir-${++caseCounter}`);
     fs.writeFileSync(notADir, 'x');
     counts.casesTried++;
-    const svc = await startService({ dataDir: notADir, noWait: true, sandbox: sandboxOf(dc), env: { LOG_FILE: path.join(root, `nd-${caseCounter}.log`) } });
+    const svc = await startService({ dataDir: notADir, noWait: true, dc, env: { LOG_FILE: path.join(root, `nd-${caseCounter}.log`) } });
     const { code } = await svc.exited;
     expect(code).not.toBe(0);
     expect(svc.output().stderr).toMatch(new RegExp(`${notADir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*not a directory|not a directory.*${path.basename(notADir)}`));

@@ -10,9 +10,8 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { accountDir, accountFile } from '../helpers/layout.js';
-import { loginThrough, serviceOn, sleep, status, uniquePhone, waitForStatus } from '../helpers/sandbox-service.js';
-import type { ServiceProcess } from '../helpers/service-process.js';
-import { RELIABILITY_ENV } from './harness/shared-dc.js';
+import { loginThrough, sleep, status, uniquePhone, waitForStatus } from '../helpers/sandbox-service.js';
+import { type ServiceProcess, startService, TEST_ENV } from '../helpers/service-process.js';
 import { recordTotals } from './totals.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
@@ -30,7 +29,7 @@ afterAll(async () => {
 
 function start(env: Record<string, string> = {}, dataDir?: string): Promise<ServiceProcess> {
   counts.casesTried++;
-  return serviceOn(dc, { ...(dataDir ? { dataDir } : {}), env: { ...RELIABILITY_ENV, ...env } });
+  return startService({ dc, ...(dataDir ? { dataDir } : {}), env: { ...TEST_ENV, ...env } });
 }
 
 function newUser(password?: string): string {

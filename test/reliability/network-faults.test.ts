@@ -15,8 +15,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import type { HttpResult, ServiceProcess } from '../helpers/service-process.js';
-import { type Body, filesFingerprint, type FilesFingerprint, loggedInDataDir, logoutLines, percentile, seededRandom, serviceOn, sleep } from './network-harness.js';
+import { type HttpResult, type ServiceProcess, startService } from '../helpers/service-process.js';
+import { type Body, filesFingerprint, type FilesFingerprint, loggedInDataDir, logoutLines, percentile, seededRandom, sleep } from './network-harness.js';
 import { recordTotals, size, SOAK } from './totals.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
@@ -129,7 +129,7 @@ describe(`network faults against a logged-in, busy service (${FAULTS} faults${SO
       };
 
       const start = async (): Promise<ServiceProcess> => {
-        const svc = await serviceOn(dc, { dataDir: account.dataDir, env: SERVICE_ENV });
+        const svc = await startService({ dc, dataDir: account.dataDir, env: SERVICE_ENV });
         services.push(svc);
         return svc;
       };

@@ -6,14 +6,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import type { LogLine } from '../helpers/service-process.js';
+import { startService, type LogLine } from '../helpers/service-process.js';
 import type { Body } from '../helpers/sandbox-service.js';
 
 export {
   ATTEMPTING, RECOVERED, RECOVERY_FAILED, RESTORED, loginThrough, sandboxOf, seededRandom, serviceOn, sleep, status, uniquePhone, waitForStatus,
   type Body,
 } from '../helpers/sandbox-service.js';
-import { loginThrough, serviceOn, uniquePhone } from '../helpers/sandbox-service.js';
+import { loginThrough, uniquePhone } from '../helpers/sandbox-service.js';
 import { accountFile } from '../helpers/layout.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
@@ -25,7 +25,7 @@ export async function loggedInDataDir(
   const phone = uniquePhone();
   const user = dc.controls.createUser({ phone, firstName: 'Rel', homeDc: 2 });
   // The key exchange is the slow part of a first login: a generous timeout here only.
-  const svc = await serviceOn(dc, { env: { LOGIN_RATE_LIMIT: '0', CLIENT_READY_TIMEOUT: '10s', ...env } });
+  const svc = await startService({ dc, env: { LOGIN_RATE_LIMIT: '0', CLIENT_READY_TIMEOUT: '10s', ...env } });
   const done = await loginThrough(svc, dc, phone);
   if (done.state !== 'authenticated') throw new Error(`login ended in ${JSON.stringify(done)}`);
   const code = await svc.stop();

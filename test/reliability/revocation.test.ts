@@ -10,8 +10,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import type { HttpResult, ServiceProcess } from '../helpers/service-process.js';
-import { type Body, fileExists, filesFingerprint, loggedInDataDir, serviceOn, status, waitForStatus } from './network-harness.js';
+import { type HttpResult, type ServiceProcess, startService } from '../helpers/service-process.js';
+import { type Body, fileExists, filesFingerprint, loggedInDataDir, status, waitForStatus } from './network-harness.js';
 import { recordTotals } from './totals.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
@@ -176,10 +176,10 @@ describe('revocation table (real process + sandbox DC over TCP)', () => {
     let restoredBefore = false;
     if (row.when === 'start-up') {
       row.act(dc, account);
-      svc = await serviceOn(dc, { dataDir: account.dataDir, env: ENV });
+      svc = await startService({ dc, dataDir: account.dataDir, env: ENV });
       await svc.waitForLog(expected.state === 'authenticated' ? LOG_MESSAGES.sessionRestored : LOG_MESSAGES.accountState(expected.state));
     } else {
-      svc = await serviceOn(dc, { dataDir: account.dataDir, env: ENV });
+      svc = await startService({ dc, dataDir: account.dataDir, env: ENV });
       await svc.waitForLog(LOG_MESSAGES.sessionRestored);
       restoredBefore = true;
       expect((await counted(svc, 'GET', '/api/telegram/me')).status).toBe(200);
@@ -252,7 +252,7 @@ describe('revocation table (real process + sandbox DC over TCP)', () => {
     }
 
     // A restart agrees with what the files now say: the session comes back, or nothing is restored.
-    const again = await serviceOn(dc, { dataDir: account.dataDir, env: ENV });
+    const again = await startService({ dc, dataDir: account.dataDir, env: ENV });
     try {
       if (expected.state === 'authenticated') {
         await again.waitForLog(LOG_MESSAGES.sessionRestored);

@@ -6,28 +6,27 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountError } from '../../src/account/types.js';
-import { filesOf, startDc, startService, tempDir, TEST_CODE, TEST_PHONE, waitFor, type SandboxDc } from './account.harness.js';
+import { filesOf, startAccount, tempDir, TEST_CODE, TEST_PHONE, waitFor } from './account.harness.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 
-let dcHandle: Awaited<ReturnType<typeof startDc>>;
-let dc: SandboxDc;
+let dc: TestSandbox;
 beforeAll(async () => {
-  dcHandle = await startDc();
-  dc = dcHandle.dc;
+  dc = await startTestSandbox();
 });
 afterAll(async () => {
-  await dcHandle.close();
+  await dc.dispose();
 });
 
 describe('faults never log the user out', () => {
   it('a run of mixed faults on getMe: no false log-out, files intact, valid again after each', async () => {
     const dir = tempDir('acct-faults');
     // Log in with the default timeout (the key exchange is the slow part), then restart with short ones.
-    const login = await startService(dir, dc);
+    const login = await startAccount(dir, dc);
     await login.service.sendCode(TEST_PHONE);
     await login.service.verifyCode(TEST_CODE);
     await login.stop();
-    const sut = await startService(dir, dc, { clientReadyTimeoutMs: 800, retryMaxDelayMs: 200 });
+    const sut = await startAccount(dir, dc, { clientReadyTimeoutMs: 800, retryMaxDelayMs: 200 });
     try {
       await waitFor(() => sut.service.status().session.validation === 'valid', 'valid');
 

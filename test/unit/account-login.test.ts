@@ -9,26 +9,24 @@ import {
   filesOf,
   keysOf,
   loggedInService,
-  startDc,
-  startService,
+  
+  startAccount,
   tempDir,
   TEST_CODE,
   TEST_PHONE,
-  type SandboxDc,
   type ServiceUnderTest,
 } from './account.harness.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 
-let dcHandle: Awaited<ReturnType<typeof startDc>>;
-let dc: SandboxDc;
+let dc: TestSandbox;
 const cleanups: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
-  dcHandle = await startDc();
-  dc = dcHandle.dc;
+  dc = await startTestSandbox();
 });
 afterAll(async () => {
-  await dcHandle.close();
+  await dc.dispose();
 });
 afterEach(async () => {
   dc.controls.clearInjectedErrors();
@@ -37,7 +35,7 @@ afterEach(async () => {
 
 async function fresh(overrides = {}): Promise<{ sut: ServiceUnderTest; dir: string }> {
   const dir = tempDir('acct-login');
-  const sut = await startService(dir, dc, overrides);
+  const sut = await startAccount(dir, dc, overrides);
   cleanups.push(async () => {
     await sut.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -189,7 +187,7 @@ describe('AccountService login', () => {
     expect(sut.service.status().state).toBe('logged_out');
 
     await sut.stop();
-    const restarted = await startService(dir, dc);
+    const restarted = await startAccount(dir, dc);
     cleanups.push(() => restarted.stop());
     const afterRestart = await expectAccountError(restarted.service.sendCode(TEST_PHONE), 'FLOOD_WAIT');
     expect(afterRestart.retryAfterSeconds).toBeGreaterThan(100);
@@ -199,7 +197,7 @@ describe('AccountService login', () => {
     const dir = tempDir('acct-logout');
     const phone = uniquePhone();
     dc.controls.createUser({ phone, firstName: 'Bye' });
-    const sut = await startService(dir, dc);
+    const sut = await startAccount(dir, dc);
     cleanups.push(async () => {
       await sut.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -222,7 +220,7 @@ describe('AccountService login', () => {
     await first.service.verifyCode(TEST_CODE);
     await first.stop();
     dc.controls.setAnswerDelay(5000);
-    const sut = await startService(dir, dc, { clientReadyTimeoutMs: 800 });
+    const sut = await startAccount(dir, dc, { clientReadyTimeoutMs: 800 });
     cleanups.push(() => sut.stop());
     try {
       expect(await sut.service.logout()).toEqual({ state: 'logged_out' });

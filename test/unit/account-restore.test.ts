@@ -9,27 +9,25 @@ import {
   filesOf,
   keysOf,
   orderOf,
-  startDc,
-  startService,
+  
+  startAccount,
   tempDir,
   TEST_CODE,
   TEST_PHONE,
   waitFor,
-  type SandboxDc,
   type ServiceUnderTest,
 } from './account.harness.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 
-let dcHandle: Awaited<ReturnType<typeof startDc>>;
-let dc: SandboxDc;
+let dc: TestSandbox;
 const cleanups: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
-  dcHandle = await startDc();
-  dc = dcHandle.dc;
+  dc = await startTestSandbox();
 });
 afterAll(async () => {
-  await dcHandle.close();
+  await dc.dispose();
 });
 afterEach(async () => {
   dc.controls.clearInjectedErrors();
@@ -53,7 +51,7 @@ async function loggedInDir(): Promise<{ dir: string; phone: string; userId: numb
   cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
   const phone = uniquePhone();
   dc.controls.createUser({ phone, firstName: 'Restore' });
-  const sut = await startService(dir, dc);
+  const sut = await startAccount(dir, dc);
   await sut.service.sendCode(phone);
   const done = await sut.service.verifyCode(dc.controls.lastCode(phone)!);
   if (done.state !== 'authenticated') throw new Error('login failed');
@@ -62,7 +60,7 @@ async function loggedInDir(): Promise<{ dir: string; phone: string; userId: numb
 }
 
 async function restart(dir: string, overrides = {}): Promise<ServiceUnderTest> {
-  const sut = await startService(dir, dc, overrides);
+  const sut = await startAccount(dir, dc, overrides);
   cleanups.push(() => sut.stop()); // runs before the directory's removal (cleanups run last-in first)
   return sut;
 }
@@ -95,7 +93,7 @@ describe('AccountService across restarts', () => {
     const doc = JSON.parse(readFileSync(file, 'utf8'));
     doc.pendingLogin = { phone, phoneCodeHash: 'stale-hash', dcId: 2, codeType: 'app', codeLength: 5, sentAt: new Date().toISOString() };
     writeFileSync(file, JSON.stringify(doc));
-    const sut = await startService(dir, dc);
+    const sut = await startAccount(dir, dc);
     cleanups.push(() => sut.stop());
     expect(sut.service.status().state).toBe('authenticated');
     expect(sut.store.meta()?.pendingLogin).toBeUndefined();
@@ -106,7 +104,7 @@ describe('AccountService across restarts', () => {
   it('a login in progress survives a restart: verify-code after restart works', async () => {
     const dir = tempDir('acct-pending');
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const before = await startService(dir, dc);
+    const before = await startAccount(dir, dc);
     await before.service.sendCode(TEST_PHONE);
     await before.stop();
 
@@ -122,7 +120,7 @@ describe('AccountService across restarts', () => {
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     const phone = uniquePhone();
     dc.controls.createUser({ phone, firstName: 'Pw', password: 'pw-across-restart' });
-    const before = await startService(dir, dc);
+    const before = await startAccount(dir, dc);
     await before.service.sendCode(phone);
     expect((await before.service.verifyCode(dc.controls.lastCode(phone)!)).state).toBe('password_required');
     await before.stop();
@@ -286,12 +284,12 @@ describe('AccountService across restarts', () => {
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     const phone = uniquePhone();
     dc.controls.createUser({ phone, firstName: 'Mig', homeDc: 1 });
-    const first = await startService(dir, dc);
+    const first = await startAccount(dir, dc);
     await first.service.sendCode(phone);
     expect(first.store.meta()?.pendingLogin?.dcId).toBe(1);
     await first.stop();
 
-    const second = await startService(dir, dc);
+    const second = await startAccount(dir, dc);
     expect(second.service.status().state).toBe('code_sent');
     expect((await second.service.verifyCode(dc.controls.lastCode(phone)!)).state).toBe('authenticated');
     await second.stop();

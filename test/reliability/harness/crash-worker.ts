@@ -13,9 +13,9 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { readLogLines, startService, type HttpResult, type ServiceProcess } from '../../helpers/service-process.js';
+import { type HttpResult, readLogLines, type ServiceProcess, startService, TEST_ENV } from '../../helpers/service-process.js';
 import { backdateAuthState, fileProblems, hasAuthKey, inspectDataDir, type DataDirSnapshot } from './data-dir.js';
-import { RELIABILITY_ENV, sandboxOf, sleep } from './shared-dc.js';
+import { sleep } from './shared-dc.js';
 import { LOG_MESSAGES } from '../../../src/logging/messages.js';
 
 type LoginState = 'logged_out' | 'code_sent' | 'password_required' | 'authenticated' | 'expired' | 'revoked';
@@ -136,8 +136,8 @@ export class CrashWorker {
   private async start(noWait = false): Promise<ServiceProcess> {
     return startService({
       dataDir: this.opts.dataDir,
-      env: { ...RELIABILITY_ENV },
-      sandbox: sandboxOf(this.opts.dc),
+      env: TEST_ENV,
+      dc: this.opts.dc,
       noWait,
     });
   }
