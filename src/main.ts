@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { AccountRegistry, DEFAULT_ACCOUNT_ID } from './accounts/registry.js';
+import { createServiceMetrics } from './metrics/service-metrics.js';
 import {
   CONFIG_ERROR_EXIT_CODE,
   ConfigError,
@@ -134,12 +135,14 @@ async function main(): Promise<void> {
     log: log.child({ module: 'store' }),
     ...(config.sessionEncryptionKey ? { encryptionKey: config.sessionEncryptionKey } : {}),
   });
-  const registry = new AccountRegistry({ config, store, logger: log, ...(sandbox ? { sandbox } : {}) });
+  // Metrics read the accounts' states at scrape time (never before the registry exists).
+  const metrics = createServiceMetrics(() => registry.statuses());
+  const registry = new AccountRegistry({ config, store, logger: log, accountOptions: { observer: metrics.accountObserver }, ...(sandbox ? { sandbox } : {}) });
   cleanups.push({ name: 'accounts', run: () => registry.stop() });
   await registry.start();
 
   // 7. HTTP.
-  const app = buildApp({ config, registry, logger: log });
+  const app = buildApp({ config, registry, logger: log, version: version(), metrics });
   cleanups.push({
     name: 'HTTP server',
     run: async () => {

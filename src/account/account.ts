@@ -32,6 +32,7 @@ import {
   type Account,
   AccountError,
   type AccountState,
+  type AccountObserver,
   type AccountStatus,
   type Authenticated,
   type CodeSent,
@@ -52,6 +53,8 @@ export interface AccountOptions {
   sandbox?: SandboxDcAddress;
   /** Bounds how many accounts validate at once after a start (never a burst of connections). */
   validationLimiter?: Limiter;
+  /** Told of validations, recoveries, revocations, reconnects and flood waits (metrics). */
+  observer?: AccountObserver;
   /** Wrong-code and wrong-password guards (defaults: 5 free, then 30 s doubling up to 1 h). */
   guessGuard?: AttemptGuardOptions;
   now?: () => number;
@@ -85,6 +88,7 @@ class TelegramAccount implements Account {
   private readonly codeGuard: AttemptGuard;
   private readonly passwordGuard: AttemptGuard;
   private readonly loginBudget: WindowBudget;
+  private readonly observer: AccountObserver;
 
   private state: AccountState = 'logged_out';
   /** The account's user, full phone (masked on the way out in status). */
@@ -109,6 +113,7 @@ class TelegramAccount implements Account {
     this.now = opts.now ?? Date.now;
     this.log = opts.logger.child({ account: opts.id, module: 'account' });
     this.validationLimiter = opts.validationLimiter ?? ((task) => task());
+    this.observer = opts.observer ?? {};
     const guard = { ...GUESS_GUARD_DEFAULTS, ...opts.guessGuard, now: this.now };
     this.codeGuard = new AttemptGuard(guard);
     this.passwordGuard = new AttemptGuard(guard);
@@ -125,8 +130,10 @@ class TelegramAccount implements Account {
         }),
       onCreated: (client) =>
         client.onConnectionState.add((state) => {
+          if (state !== 'connected' || this.clients.replaced(client)) return;
+          this.observer.reconnect?.();
           // mtcute got the connection back: retry now rather than at the end of the backoff delay.
-          if (state === 'connected' && !this.clients.replaced(client) && this.health.connection === 'offline') this.retry.kick();
+          if (this.health.connection === 'offline') this.retry.kick();
         }),
     });
     this.retry = new RetryLoop({
@@ -212,20 +219,25 @@ class TelegramAccount implements Account {
     if (epoch !== this.epoch || this.stopped || this.state !== 'authenticated') return 'done';
     try {
       await this.authorized('users.getUsers', (client) => this.refreshSelf(client), 'background');
+      this.observer.validation?.('valid');
       return 'done';
     } catch (err) {
       if (epoch !== this.epoch || this.stopped || !(err instanceof AccountError)) return 'done';
       switch (err.code) {
         case 'FLOOD_WAIT':
+          this.observer.validation?.('flood_wait');
           return { retryAfterMs: (err.retryAfterSeconds ?? 1) * 1000 };
         case 'TELEGRAM_UNAVAILABLE':
+          this.observer.validation?.('offline');
           return 'retry';
         case 'TELEGRAM_ERROR':
           // An unexpected answer: the session is not proven good, but nothing says it is dead either.
+          this.observer.validation?.('error');
           this.health = health.validationFailed(this.health);
           this.log.warn({ error: err.message }, 'Session validation got an unexpected error; will retry');
           return 'retry';
         default:
+          this.observer.validation?.('ended');
           return 'done'; // revoked, logged out, expired: nothing left to validate
       }
     }
@@ -407,6 +419,7 @@ class TelegramAccount implements Account {
       },
       trigger,
     );
+    this.observer.recovery?.(result.outcome);
     switch (result.outcome) {
       case 'recovered':
         this.user = toPublicUser(result.user);
@@ -430,6 +443,7 @@ class TelegramAccount implements Account {
     this.epoch++;
     this.retry.stop();
     this.log.warn({ phone: this.maskedPhone(), reason }, LOG_MESSAGES.sessionRevoked);
+    this.observer.revocation?.(reason);
     await this.clients.drop();
     await this.clearDeadSession();
     this.endSession('revoked', reason);
@@ -850,6 +864,7 @@ class TelegramAccount implements Account {
 
   private async recordFloodWaitQuietly(method: string, seconds: number): Promise<void> {
     this.log.warn({ method, seconds }, LOG_MESSAGES.floodWait);
+    this.observer.floodWait?.(method, seconds);
     await recordFloodWait(this.store, method, seconds, this.now()).catch((err: unknown) => this.log.error({ err }, 'Could not persist the FLOOD_WAIT deadline'));
   }
 

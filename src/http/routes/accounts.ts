@@ -17,7 +17,14 @@ function notFound(): RegistryError {
 export async function accountsRoutes(app: FastifyInstance, { registry }: { registry: AccountRegistry }): Promise<void> {
   app.post<{ Body: { id: string } }>(
     '/accounts',
-    { schema: { body: CREATE_ACCOUNT_BODY, response: apiResponses(ACCOUNT_STATUS_SCHEMA, 201) } },
+    {
+      schema: {
+        tags: ['accounts'],
+        summary: 'Create an account (admin)',
+        body: CREATE_ACCOUNT_BODY,
+        response: apiResponses(ACCOUNT_STATUS_SCHEMA, 201),
+      },
+    },
     async (request, reply) => {
       requireAdmin(request);
       const account = await registry.create(request.body.id);
@@ -27,7 +34,14 @@ export async function accountsRoutes(app: FastifyInstance, { registry }: { regis
 
   app.get<{ Querystring: { limit?: string; cursor?: string } }>(
     '/accounts',
-    { schema: { querystring: LIST_ACCOUNTS_QUERY, response: apiResponses(ACCOUNT_LIST_SCHEMA) } },
+    {
+      schema: {
+        tags: ['accounts'],
+        summary: 'List accounts a page at a time (admin)',
+        querystring: LIST_ACCOUNTS_QUERY,
+        response: apiResponses(ACCOUNT_LIST_SCHEMA),
+      },
+    },
     async (request) => {
       requireAdmin(request);
       const limit = request.query.limit === undefined ? DEFAULT_PAGE : Number(request.query.limit);
@@ -39,6 +53,7 @@ export async function accountsRoutes(app: FastifyInstance, { registry }: { regis
     prefix: '/accounts/:id',
     registry,
     byId: true,
+    tag: 'account',
     statusSchema: ACCOUNT_STATUS_SCHEMA,
     resolve: async (request: FastifyRequest) => {
       const { id } = request.params as { id: string };
@@ -52,6 +67,7 @@ export async function accountsRoutes(app: FastifyInstance, { registry }: { regis
     prefix: '/telegram',
     registry,
     byId: false,
+    tag: 'single account',
     statusSchema: STATUS_SCHEMA,
     resolve: async (request: FastifyRequest) => {
       if (!mayReach(request, DEFAULT_ACCOUNT_ID)) throw notFound();
