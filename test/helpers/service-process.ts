@@ -298,9 +298,9 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Serv
   if (opts.noWait) return service;
 
   try {
-    const listening = await waitForLog(LISTENING_LOG_MESSAGE, opts.readyTimeoutMs ?? 30_000);
+    const listening = await waitForLog(LOG_MESSAGES.listening, opts.readyTimeoutMs ?? 30_000);
     const port = Number(listening.port);
-    if (!Number.isInteger(port) || port <= 0) throw new Error(`"${LISTENING_LOG_MESSAGE}" log line without a port`);
+    if (!Number.isInteger(port) || port <= 0) throw new Error(`"${LOG_MESSAGES.listening}" log line without a port`);
     service.port = port;
     service.baseUrl = `http://127.0.0.1:${port}`;
     if (!service.token) service.token = fs.readFileSync(path.join(dataDir, 'api_token'), 'utf8').trim();
