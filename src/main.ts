@@ -27,6 +27,7 @@ import {
 } from './config/index.js';
 import { buildApp } from './http/index.js';
 import { createLogger, type Logger } from './logging/index.js';
+import { LOG_MESSAGES } from './logging/messages.js';
 import { startSandboxDc, type SandboxLog } from '@telegram-service/sandbox-dc';
 import {
   acquireDataDirLock,
@@ -41,16 +42,6 @@ import { createFileAccountsStore } from './store/files/accounts-dir.js';
 const SHUTDOWN_DEADLINE_MS = 5_000;
 /** Of which in-flight HTTP requests get this long to finish. */
 const HTTP_DRAIN_MS = 3_000;
-
-export const LOG_MESSAGES = {
-  starting: 'telegram-service starting',
-  sandboxBanner: 'SANDBOX MODE',
-  listening: 'HTTP API listening',
-  started: 'telegram-service started',
-  stopping: 'Shutting down',
-  stopped: 'telegram-service stopped',
-  lockLost: 'Data directory lock lost',
-} as const;
 
 type Cleanup = { name: string; run: () => Promise<void> | void };
 
@@ -256,8 +247,8 @@ function urlHost(host: string): string {
 
 function logApiTokenSource(log: Logger, config: Config, file: string | undefined): void {
   if (config.apiTokenSource === 'env') log.info('API token: from the API_TOKEN environment variable');
-  else if (config.apiTokenSource === 'generated') log.info({ file }, `API token generated into ${file} (mode 0600)`);
-  else log.info({ file }, `API token read from ${file}`);
+  else if (config.apiTokenSource === 'generated') log.info({ file }, LOG_MESSAGES.apiTokenGenerated(String(file)));
+  else log.info({ file }, LOG_MESSAGES.apiTokenRead(String(file)));
 }
 
 /** The loud start-up banner: on the log (and thus stdout), and boxed on a terminal. */
@@ -329,13 +320,13 @@ function installProcessHandlers(): void {
     });
   }
   process.on('uncaughtException', (err) => {
-    if (logger) logger.fatal({ err }, 'Uncaught exception; shutting down');
+    if (logger) logger.fatal({ err }, LOG_MESSAGES.uncaughtException);
     else process.stderr.write(`telegram-service: uncaught exception: ${err.stack ?? err.message}\n`);
     void shutdown('uncaught exception', 1);
   });
   process.on('unhandledRejection', (reason) => {
     // Logged, not fatal: one failed background promise must not log the account out by crashing.
-    if (logger) logger.error({ err: reason }, 'Unhandled promise rejection');
+    if (logger) logger.error({ err: reason }, LOG_MESSAGES.unhandledRejection);
     else process.stderr.write(`telegram-service: unhandled rejection: ${String(reason)}\n`);
   });
 }
@@ -348,7 +339,7 @@ main().then(
   (err: unknown) => {
     startupDone = true;
     const message = err instanceof Error ? err.message : String(err);
-    if (logger) logger.fatal({ err }, `Start-up failed: ${message}`);
+    if (logger) logger.fatal({ err }, LOG_MESSAGES.startupFailed(message));
     process.stderr.write(`telegram-service: start-up failed: ${message}\n`);
     void shutdown('start-up failed', untrustedPath(err) ? CONFIG_ERROR_EXIT_CODE : 1);
   },

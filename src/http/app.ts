@@ -35,6 +35,7 @@ import { healthzRoute } from './routes/healthz.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { metricsHttpPlugin } from './plugins/metrics.js';
 import type { ServiceMetrics } from '../metrics/service-metrics.js';
+import { LOG_MESSAGES } from '../logging/messages.js';
 
 /** Request bodies are tiny JSON objects; anything bigger is refused with 413 before parsing. */
 export const BODY_LIMIT_BYTES = 16 * 1024;
@@ -132,7 +133,7 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics 
         statusCode: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
       },
-      'HTTP request',
+      LOG_MESSAGES.httpRequest,
     );
   });
 

@@ -7,8 +7,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { accountDir, accountFile } from '../helpers/layout.js';
-import { loginThrough, sandboxPerFile, status, uniquePhone, waitForStatus } from '../helpers/sandbox-service.js';
-import type { ServiceProcess } from '../helpers/service-process.js';
+import { loginThrough, status, uniquePhone, waitForStatus } from '../helpers/sandbox-service.js';
+import { sandboxPerFile, type ServiceProcess } from '../helpers/service-process.js';
 
 const sandbox = sandboxPerFile();
 const IDS = ['one', 'two', 'three'];

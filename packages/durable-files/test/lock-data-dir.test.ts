@@ -103,12 +103,16 @@ describe('data directory lock', () => {
     await fsp.mkdir(dataDir, { mode: 0o700 });
     const lockFile = path.join(dataDir, 'service.lock');
     await fsp.writeFile(lockFile, JSON.stringify({ pid: 2 ** 22 + 7, hostname: os.hostname(), acquiredAt: 'x', nonce: 'n' }));
-    await (await acquireDataDirLock(dataDir)).release();
+    const first = await acquireDataDirLock(dataDir);
+    expect(JSON.parse(await fsp.readFile(lockFile, 'utf8')).pid).toBe(process.pid);
+    await first.release();
 
     await fsp.writeFile(lockFile, 'garbage');
     const old = new Date(Date.now() - 60_000);
     await fsp.utimes(lockFile, old, old);
-    await (await acquireDataDirLock(dataDir)).release();
+    const second = await acquireDataDirLock(dataDir);
+    expect(JSON.parse(await fsp.readFile(lockFile, 'utf8')).pid).toBe(process.pid);
+    await second.release();
   });
 
   it('a take-over guard left by a starter killed mid take-over does not block the next start', async () => {

@@ -7,17 +7,23 @@ import { garbageConnections, hit, le32, settledHeap } from './helpers/garbage.js
 import { RawMtprotoClient, type RawTransport } from '../src/testing/raw-mtproto-client.js';
 import { startTestDc, type TestDc } from './core-fixtures.js';
 
+// Two DCs: `dc` waits 10 minutes for a silent connection, so a connection it closes within `hit`'s 10 s was
+// closed for what it sent, never by the idle timeout; `quick` times silent connections out after 2 s.
+const QUICK_IDLE_MS = 2_000;
 let dc: TestDc;
+let quick: TestDc;
 beforeAll(async () => {
-  dc = await startTestDc({ limits: { idleTimeoutMs: 2_000 }, log: () => undefined });
+  dc = await startTestDc({ limits: { idleTimeoutMs: 600_000 }, log: () => undefined });
+  quick = await startTestDc({ limits: { idleTimeoutMs: QUICK_IDLE_MS }, log: () => undefined });
 });
 afterAll(async () => {
   await dc.server.close();
+  await quick.server.close();
 });
 
-async function stillServes(transport: RawTransport = 'intermediate'): Promise<void> {
-  const c = await RawMtprotoClient.connect(dc.server.port, transport);
-  await c.exchangeKey(dc.rsa.publicKeyPem);
+async function stillServes(transport: RawTransport = 'intermediate', server: TestDc = dc): Promise<void> {
+  const c = await RawMtprotoClient.connect(server.server.port, transport);
+  await c.exchangeKey(server.rsa.publicKeyPem);
   const config = await c.callWithLayer({ _: 'help.getConfig' });
   expect(config._).toBe('config');
   c.close();
@@ -38,16 +44,26 @@ describe('hostile input', () => {
   });
 
   it('truncated frames and silent connections are closed by the idle timeout', async () => {
-    await hit(dc.server.port, Buffer.concat([Buffer.from([0xee, 0xee, 0xee, 0xee]), le32(1000), Buffer.alloc(10)]));
-    await hit(dc.server.port, Buffer.from([0xee, 0xee]));
-    await hit(dc.server.port, new Uint8Array(0));
-    await stillServes();
+    const waits = await Promise.all([
+      hit(quick.server.port, Buffer.concat([Buffer.from([0xee, 0xee, 0xee, 0xee]), le32(1000), Buffer.alloc(10)])),
+      hit(quick.server.port, Buffer.from([0xee, 0xee])),
+      hit(quick.server.port, new Uint8Array(0)),
+    ]);
+    // Not before the idle timeout (a timer never fires early; the slack covers clock granularity only).
+    for (const { closedAfterMs } of waits) expect(closedAfterMs).toBeGreaterThanOrEqual(QUICK_IDLE_MS - 50);
+    await stillServes('intermediate', quick);
   });
 
-  it('HTTP and random bytes are refused; the server keeps serving on every transport', async () => {
+  it('HTTP is refused at once; random bytes are refused or timed out; the server keeps serving on every transport', async () => {
     await hit(dc.server.port, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
-    for (let i = 0; i < 50; i++) await hit(dc.server.port, new Uint8Array(randomBytes(1 + (i * 37) % 500)), { end: i % 2 === 0 });
-    for (const t of ['abridged', 'full', 'obfuscated-padded'] as RawTransport[]) await stillServes(t);
+    // Random bytes that look like the start of a frame wait for the rest: the quick DC's idle timeout ends those.
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => hit(quick.server.port, new Uint8Array(randomBytes(1 + (i * 37) % 500)), { end: i % 2 === 0 })),
+    );
+    for (const t of ['abridged', 'full', 'obfuscated-padded'] as RawTransport[]) {
+      await stillServes(t);
+      await stillServes(t, quick);
+    }
   });
 
   it('unknown key ids and undecryptable messages get -404; frames shorter than a key id are dropped', async () => {
