@@ -47,15 +47,16 @@ async function call(svc: ServiceProcess, method: string, route: string, body?: u
 
 describe('inactivity expiry (SESSION_MAX_IDLE)', () => {
   it('a limit under 10 minutes: an active session is refreshed often enough to stay logged in across a restart', async () => {
-    const svc = await start({ SESSION_MAX_IDLE: '4s' });
+    // 12 s limit: saved_at refreshed every 1.2 s of activity. Before, it was refreshed at most every
+    // 10 minutes, so 14 s of activity still read as 14 s idle and the restart found the session expired.
+    const svc = await start({ SESSION_MAX_IDLE: '12s' });
     await loginThrough(svc, dc, newUser());
-    // Active for longer than the limit: a request every 400 ms for 6 s.
-    for (let t = 0; t < 15; t++) {
+    for (let t = 0; t < 14; t++) {
       expect((await call(svc, 'GET', '/api/telegram/status')).body.state).toBe('authenticated');
-      await sleep(400);
+      await sleep(1000);
     }
     expect(await svc.stop()).toBe(0);
-    const again = await start({ SESSION_MAX_IDLE: '4s' }, svc.dataDir);
+    const again = await start({ SESSION_MAX_IDLE: '12s' }, svc.dataDir);
     const restored = await status(again);
     if (restored.state !== 'authenticated') counts.falseLogouts++;
     expect(restored).toMatchObject({ state: 'authenticated', session: { restored: true } });
