@@ -10,7 +10,7 @@
  *       ├── POST, GET /accounts                        (admin)
  *       ├── /accounts/:id — the account, resolved first (404 for another account's token); touch()
  *       │   ├── GET /, GET /status;  DELETE /          (admin)
- *       │   ├── /auth/{send-code,resend-code,verify-code,verify-password,logout}
+ *       │   ├── /auth/{send-code,resend-code,verify-code,verify-password,logout}; /auth/qr POST, GET
  *       │   ├── /me
  *       │   └── /tokens  POST, GET;  DELETE /tokens/:tokenId   (admin)
  *       └── /telegram — the same routes for the account `default` (the single-account API)
