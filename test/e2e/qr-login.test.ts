@@ -57,6 +57,10 @@ describe('QR login (real process, sandbox DC)', () => {
       expect((await svc.request('GET', '/api/accounts/qr/auth/qr')).body.error.code).toBe('INVALID_STEP');
       expect((await svc.request('POST', '/api/accounts/qr/auth/qr')).body.error.code).toBe('ALREADY_AUTHENTICATED');
       await svc.waitForLog('Logged in by QR code');
+      const metrics = (await svc.request('GET', '/metrics')).body as string;
+      expect(metrics).toContain('telegram_service_login_attempts_total{step="qr",outcome="qr_pending"} 1');
+      expect(metrics).toContain('telegram_service_login_attempts_total{step="qr-scan",outcome="authenticated"} 1');
+      expect(metrics).toContain('telegram_service_accounts{state="qr_pending"} 0');
       // The link is a secret while it is valid: never in the log.
       expect(JSON.stringify(svc.logLines())).not.toContain(first.url.split('=')[1]);
     } finally {
