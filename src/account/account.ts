@@ -1021,6 +1021,7 @@ class TelegramAccount implements Account {
         loginMethod: authenticated ? (this.store.meta()?.loginMethod ?? null) : null,
       },
       ...(this.state === 'qr_pending' && this.qr?.code ? { qr: { ...this.qr.code } } : {}),
+      ...(this.state === 'password_required' ? { hint: this.passwordHint() } : {}),
       ...(this.reason ? { reason: this.reason } : {}),
       ...(floodWaitUntil ? { floodWaitUntil: new Date(floodWaitUntil).toISOString() } : {}),
       ...(persistenceError ? { persistenceError } : {}),
@@ -1059,6 +1060,11 @@ class TelegramAccount implements Account {
     if (this.state === 'authenticated') return new AccountError('NOT_AUTHENTICATED', 'The session changed while asking Telegram; try again');
     if (this.state === 'expired') return this.notAuthenticatedError();
     return new AccountError('NOT_AUTHENTICATED', 'The session is no longer valid; log in again');
+  }
+
+  private passwordHint(): string | null {
+    const meta = this.store.meta();
+    return (meta?.pendingLogin ?? meta?.qrLogin)?.passwordRequired?.hint ?? null;
   }
 
   private maskedPhone(): string | undefined {

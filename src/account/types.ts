@@ -40,6 +40,8 @@ export interface AccountStatus {
   };
   /** While `qr_pending`: the QR code to scan now (the token is refreshed before it expires). */
   qr?: QrCode;
+  /** While `password_required`: the 2FA password's hint (null when it has none). */
+  hint?: string | null;
   reason?: string;
   floodWaitUntil?: string;
   persistenceError?: { file: string; code: string; message: string; at: string };

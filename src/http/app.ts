@@ -5,6 +5,7 @@
  *   ├── GET /openapi.json, /docs (Swagger UI)          (no token: the API's description, no data)
  *   ├── GET /metrics                                   (admin token or METRICS_TOKEN)
  *   ├── GET /healthz                                   (no token)
+ *   ├── GET /, GET /console/:file                      the web console (no token to load it; strict CSP)
  *   └── /api — bearer auth on every route, including unknown ones (admin or account-scoped token);
  *       │      login rate limit per client address on the login steps
  *       ├── POST, GET /accounts                        (admin)
@@ -24,6 +25,7 @@ import { handleClientError, handleFrameworkError, installErrorHandling, notFound
 import { applyLoginRateLimit, DEFAULT_LOGIN_RATE_LIMIT, type LoginRateLimit } from './plugins/login-rate-limit.js';
 import { accountsRoutes } from './routes/accounts.js';
 import { healthzRoute } from './routes/healthz.js';
+import { consoleRoutes } from './routes/console.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { metricsHttpPlugin } from './plugins/metrics.js';
 import type { ServiceMetrics } from '../metrics/service-metrics.js';
@@ -114,6 +116,7 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics 
     });
   }
   void app.register(healthzRoute);
+  void app.register(consoleRoutes);
   void app.register(
     async (api) => {
       const authenticate = createAuthHook({ adminToken: config.apiToken, scoped: (token) => scopedPrincipal(registry, token) });

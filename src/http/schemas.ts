@@ -93,6 +93,7 @@ const STATUS_PROPERTIES = {
     description: 'While qr_pending: the code to scan now (GET …/auth/qr has it as an SVG image too)',
     properties: { url: QR_CODE_PROPERTIES.url, expiresAt: QR_CODE_PROPERTIES.expiresAt },
   },
+  hint: { ...nullableString, description: "While password_required: the 2FA password's hint" },
   reason: { type: 'string' },
   floodWaitUntil: { type: 'string' },
   persistenceError: {
