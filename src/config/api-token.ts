@@ -27,6 +27,11 @@ export function resolveApiToken(dataDir: string, envToken: string | undefined): 
   return { token, source: 'generated', file, warnings };
 }
 
+/** The token DATA_DIR/api_token holds, if any — never creating one (for tools beside the service). */
+export function existingApiToken(dataDir: string): string | undefined {
+  return readTokenFile(path.join(dataDir, API_TOKEN_FILE_NAME), []) || undefined;
+}
+
 /** The token in the file; '' when the file exists but holds no usable token; undefined when absent. */
 function readTokenFile(file: string, warnings: string[]): string | undefined {
   let text: string;
