@@ -312,22 +312,17 @@ function wire() {
     }
     await refresh();
   });
-  onSubmit('code-form', 'code-input', async (code, input) => {
+  // A code or a password is spent once sent: its field is emptied, whatever the answer.
+  const verify = (route, field) => async (value, input) => {
     try {
-      await api.post(`${base()}/auth/verify-code`, { code });
+      await api.post(`${base()}/auth/${route}`, { [field]: value });
     } finally {
       input.value = '';
     }
     await refresh();
-  });
-  onSubmit('password-form', 'password-input', async (password, input) => {
-    try {
-      await api.post(`${base()}/auth/verify-password`, { password });
-    } finally {
-      input.value = '';
-    }
-    await refresh();
-  });
+  };
+  onSubmit('code-form', 'code-input', verify('verify-code', 'code'));
+  onSubmit('password-form', 'password-input', verify('verify-password', 'password'));
   $('qr-start').addEventListener('click', (event) =>
     void act(event.currentTarget, async () => {
       const answer = await api.post(`${base()}/auth/qr`);
