@@ -18,7 +18,7 @@ import type { TelegramErrorKind } from '../telegram/errors.js';
 import { callTelegram, TelegramCallError } from '../telegram/rpc.js';
 import { AttemptGuard, GUESS_GUARD_DEFAULTS, WindowBudget, type AttemptGuardOptions } from './attempt-guard.js';
 import { type AttemptOutcome, RetryLoop } from './backoff.js';
-import { ClientHolder } from './client-holder.js';
+import { ClientHolder, SessionEndingError } from './client-holder.js';
 import { activeFloodWaits, floodWaitRemainingSeconds, latestFloodWait, recordFloodWait } from './flood-waits.js';
 import { keepToken, tokensToOffer, withoutOffered, type EarnedToken } from './future-auth-tokens.js';
 import * as login from './login-flow.js';
@@ -291,7 +291,7 @@ class TelegramAccount implements Account {
         return result;
       } catch (err) {
         if (err instanceof AccountError) throw err;
-        if (epoch !== this.epoch) throw await this.sessionEndedError();
+        if (epoch !== this.epoch || err instanceof SessionEndingError) throw await this.sessionEndedError();
         const failure = classifiedOf(err);
         if (failure.kind === 'network' && client && this.clients.replaced(client) && attempt < MAX_CALL_ATTEMPTS) {
           // A recovery started elsewhere dropped the client under this call: the failure says nothing about
@@ -476,6 +476,7 @@ class TelegramAccount implements Account {
 
   /** Leaves the authenticated state for good (the files were already dealt with). */
   private endSession(next: 'logged_out' | 'revoked', reason?: string): void {
+    this.clients.resume();
     this.epoch++;
     this.retry.stop();
     clearTimeout(this.probeTimer);
@@ -485,7 +486,9 @@ class TelegramAccount implements Account {
     this.setState(next, reason);
   }
 
+  /** Removes the dead session's files; no client is built until the account's state moves on (resume). */
   private async clearDeadSession(): Promise<void> {
+    await this.clients.suspend();
     await this.store.removeAuthState();
     await this.clearSessionKeepingFloodWaits();
   }
@@ -761,6 +764,7 @@ class TelegramAccount implements Account {
     }
     await this.clients.drop();
     await this.clearDeadSession();
+    this.clients.resume(); // the new login builds its client
     this.user = null;
     this.health = health.NO_SESSION;
   }
@@ -1045,6 +1049,7 @@ class TelegramAccount implements Account {
   }
 
   private notAuthenticatedError(): AccountError {
+    if (this.state === 'revoked') return new AccountError('SESSION_REVOKED', `Telegram revoked the session (${this.reason ?? 'revoked'})`);
     if (this.state === 'expired') return new AccountError('SESSION_EXPIRED', 'The session expired (no API activity for SESSION_MAX_IDLE); log in again');
     return new AccountError('NOT_AUTHENTICATED', 'Not logged in');
   }

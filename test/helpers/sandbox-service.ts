@@ -27,7 +27,7 @@ export const TEST_PHONE = '+9996621234';
 export const TEST_CODE = '22222';
 
 /** End-to-end settings: no login rate limit in the way, quick retries. */
-export const E2E_ENV: Record<string, string> = { LOGIN_RATE_LIMIT: '1000/1m', CLIENT_READY_TIMEOUT: '5s', RETRY_MAX_DELAY: '500' };
+export const E2E_ENV: Record<string, string> = { LOGIN_RATE_LIMIT: '1000/1m', CLIENT_READY_TIMEOUT: '10s', RETRY_MAX_DELAY: '500' };
 
 /**
  * One sandbox DC for the calling test file (started before its tests, disposed after them), and the real

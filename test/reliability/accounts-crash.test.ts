@@ -59,7 +59,7 @@ async function migrateAndKillAt(dataDir: string, step: string): Promise<void> {
 }
 
 describe('the single-account data directory becomes the account default', () => {
-  it('with its login intact, nothing to run — and kill -9 at every step of the move loses nothing', async () => {
+  it('with its login intact, nothing to run — and kill -9 at every step of the move loses nothing', { timeout: 180_000 }, async () => {
     // A logged-in data directory as the single-account version left it: its files at the root.
     const template = path.join(root, 'template');
     const phone = uniquePhone('1561');
@@ -99,7 +99,7 @@ describe('the single-account data directory becomes the account default', () => 
 });
 
 describe('kill -9 while accounts and tokens change', () => {
-  it(`${CYCLES} kills at random moments: every answered create, delete, issue and revoke holds after the restart`, async () => {
+  it(`${CYCLES} kills at random moments: every answered create, delete, issue and revoke holds after the restart`, { timeout: 300_000 }, async () => {
     const random = seededRandom(SEED);
     console.log(`accounts crash harness: seed ${SEED}`);
     const dataDir = path.join(root, 'registry');

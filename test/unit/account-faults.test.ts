@@ -77,3 +77,37 @@ describe('faults never log the user out', () => {
     }
   });
 });
+
+describe('calls racing with a revocation', () => {
+  it('20 concurrent calls run into SESSION_REVOKED: all answer it, and no call builds a client that writes a new key where the dead one was removed', async () => {
+    const dir = tempDir('acct-revoke-race');
+    const sut = await startService(dir, dc, { clientReadyTimeoutMs: 5000 });
+    try {
+      await sut.service.sendCode(TEST_PHONE);
+      await sut.service.verifyCode(TEST_CODE);
+      for (const key of dc.controls.authKeysOfUser(TEST_PHONE)) dc.controls.terminateSession(key.authKeyId);
+      // Calls started a few ms apart with slow answers: some are in flight on the old client while the
+      // first one's revocation drops it and clears the files.
+      dc.controls.setAnswerDelay(60);
+      const calls: Promise<unknown>[] = [];
+      for (let i = 0; i < 20; i++) {
+        calls.push(sut.service.me());
+        await new Promise((r) => setTimeout(r, 7));
+      }
+      const answers = await Promise.allSettled(calls);
+      dc.controls.setAnswerDelay(0);
+      for (const answer of answers) {
+        expect(answer.status).toBe('rejected');
+        expect((answer as PromiseRejectedResult).reason).toMatchObject({ code: 'SESSION_REVOKED' });
+      }
+      expect(sut.service.status().state).toBe('revoked');
+      // Give any stray client time to make a key exchange, then look at what the store holds.
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(sut.store.hasSession()).toBe(false);
+      expect(filesOf(dir)).toEqual({ session: false, authState: false });
+    } finally {
+      await sut.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

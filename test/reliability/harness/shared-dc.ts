@@ -9,7 +9,7 @@ import { sandboxOf, sleep } from '../../helpers/sandbox-service.js';
 export { sandboxOf, seededRandom, sleep, uniquePhone } from '../../helpers/sandbox-service.js';
 
 /** Settings for tests that log in often and want quick retries. */
-export const RELIABILITY_ENV = { LOGIN_RATE_LIMIT: '0', CLIENT_READY_TIMEOUT: '5s', RETRY_MAX_DELAY: '500' } as const;
+export const RELIABILITY_ENV = { LOGIN_RATE_LIMIT: '0', CLIENT_READY_TIMEOUT: '10s', RETRY_MAX_DELAY: '500' } as const;
 
 export function startOn(dc: TestSandbox, opts: Omit<StartServiceOptions, 'sandbox'> = {}): Promise<ServiceProcess> {
   return startService({ ...opts, env: { ...RELIABILITY_ENV, ...opts.env }, sandbox: sandboxOf(dc) });
