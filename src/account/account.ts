@@ -83,6 +83,8 @@ interface QrAttempt {
   controller: AbortController;
   code: QrCode | null;
   scanned: boolean;
+  /** Settles once the loop has ended and its client is closed. */
+  ended: Promise<void>;
 }
 type CallMode = 'api' | 'background';
 
@@ -829,7 +831,7 @@ class TelegramAccount implements Account {
    * code was shown. Its outcome or failure is applied under the mutex, unless the attempt was cancelled.
    */
   private launchQrLogin(startedAt: number, retryBeforeFirstCode: boolean): Promise<QrPending | Authenticated | PasswordRequired> {
-    const attempt: QrAttempt = { epoch: this.epoch, startedAt, controller: new AbortController(), code: null, scanned: false };
+    const attempt: QrAttempt = { epoch: this.epoch, startedAt, controller: new AbortController(), code: null, scanned: false, ended: Promise.resolve() };
     this.qr = attempt;
     return new Promise((resolve, reject) => {
       const loop = async (): Promise<QrOutcome> => {
@@ -842,7 +844,12 @@ class TelegramAccount implements Account {
           await client.destroy().catch((err: unknown) => this.log.warn({ err }, 'Error while closing the QR login client'));
         }
       };
-      loop().then(
+      const running = loop();
+      attempt.ended = running.then(
+        () => undefined,
+        () => undefined,
+      );
+      running.then(
         (outcome) => this.mutex.run(() => this.finishQrLogin(attempt, outcome)).then(resolve, reject),
         (err: unknown) => this.mutex.run(() => this.failQrLogin(attempt, err)).then(reject, reject),
       );
@@ -994,6 +1001,10 @@ class TelegramAccount implements Account {
     clearTimeout(this.probeTimer);
     clearTimeout(this.expiryTimer);
     this.stopController.abort(new DOMException('The service is stopping', 'AbortError'));
+    // A QR login stops with its client closed; its place in session.json stays, so the next start goes on.
+    const qr = this.qr;
+    this.stopQrLoop();
+    await qr?.ended;
     // Let a login step in flight finish (it was aborted above), then disconnect, which writes mtcute's state,
     // then write what is still pending.
     await this.mutex.run(() => this.clients.close());

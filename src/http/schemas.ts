@@ -107,7 +107,7 @@ const STATUS_PROPERTIES = {
   },
 } as const;
 
-/** The single-account routes' status: exactly the seed service's body. */
+/** The single-account routes' status: the seed service's body, with fields only ever added (loginMethod, qr, hint). */
 export const STATUS_SCHEMA = { type: 'object', properties: STATUS_PROPERTIES } as const;
 
 /** An account's status: the same body plus its id. */
