@@ -108,7 +108,7 @@ describe('QR login (real process, sandbox DC)', () => {
     }
   });
 
-  it('migrates to the user’s home DC (loginTokenMigrateTo → importLoginToken): logged in there, and still after a restart', async () => {
+  it('migrates to the user’s home DC (loginTokenMigrateTo → importLoginToken): logged in there, and still after a restart; also with 2FA', async () => {
     const dc = sandbox.dc;
     const phone = uniquePhone('1564');
     const user = dc.controls.createUser({ phone, homeDc: 1 });
@@ -125,6 +125,17 @@ describe('QR login (real process, sandbox DC)', () => {
       again = await sandbox.service({ dataDir: svc.dataDir });
       const restored = await waitForStatus(again, (b) => b.session.validation === 'valid', 'valid after restart');
       expect(restored).toMatchObject({ state: 'authenticated', user: { id: user.id }, session: { restored: true, loginMethod: 'qr' } });
+
+      // Migration and 2FA together, on another account: importLoginToken on DC 1 asks for the password.
+      const phone2 = uniquePhone('1564');
+      const user2 = dc.controls.createUser({ phone: phone2, homeDc: 1, password: 'mig-pass' });
+      await again.request('POST', '/api/accounts', { id: 'mig' });
+      const code = await startQr(again, '/api/accounts/mig');
+      dc.controls.acceptLoginToken(phone2, code.url);
+      await waitFor(again, 'mig', 'password_required');
+      const done = await again.request('POST', '/api/accounts/mig/auth/verify-password', { password: 'mig-pass' });
+      expect(done.body).toMatchObject({ state: 'authenticated', loginMethod: 'qr', user: { id: user2.id } });
+      expect(dc.controls.authKeysOfUser(user2.id).filter((k) => !k.sessionRevoked).map((k) => k.dcId)).toEqual([1]);
     } finally {
       await svc.stop();
       if (again) expect(await again.stop()).toBe(0);
