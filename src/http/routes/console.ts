@@ -70,7 +70,11 @@ export async function consoleRoutes(app: FastifyInstance, opts: { dir?: string }
   app.get(
     '/',
     { schema: { ...common, summary: 'The web console (no token needed to load it; it asks for the API token)', response: { 200: { type: 'string', description: 'HTML' } } } },
-    async (_request, reply) => send(reply, page),
+    async (request, reply) => {
+      // The asterisk request-target ("GET * HTTP/1.1") is routed here too; it asks for no page.
+      if (!request.url.startsWith('/')) throw new HttpError(404, 'NOT_FOUND', 'Not found');
+      return send(reply, page);
+    },
   );
   app.get<{ Params: { file: string } }>(
     '/console/:file',
