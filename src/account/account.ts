@@ -43,6 +43,7 @@ import {
   type QrCode,
   type QrPending,
 } from './types.js';
+import { LOG_MESSAGES } from '../logging/messages.js';
 
 /** Runs a task under a shared bound (the registry's start-up validation limit). */
 export type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
@@ -163,7 +164,7 @@ class TelegramAccount implements Account {
       baseMs: Math.min(RETRY_BASE_MS, Math.max(1, this.config.retryMaxDelayMs)),
       capMs: Math.max(1, this.config.retryMaxDelayMs),
       logger: this.log,
-      what: 'Telegram connection',
+      what: LOG_MESSAGES.telegramConnection,
       attempt: () => this.validationAttempt(this.epoch),
     });
   }
@@ -178,7 +179,7 @@ class TelegramAccount implements Account {
     switch (decision.state) {
       case 'logged_out':
         if (decision.staleAuthState) {
-          this.log.warn('auth_state.json found without session.json; removing it');
+          this.log.warn(LOG_MESSAGES.authStateWithoutSession);
           await this.store.removeAuthState();
         }
         this.setState('logged_out', decision.reason);
@@ -186,7 +187,7 @@ class TelegramAccount implements Account {
       case 'expired':
         this.user = userFromAuthState(decision.authState.user_id, decision.authState.phone);
         this.setState('expired', 'SESSION_MAX_IDLE');
-        this.log.info({ savedAt: decision.authState.saved_at }, 'Auth state older than SESSION_MAX_IDLE; log in again');
+        this.log.info({ savedAt: decision.authState.saved_at }, LOG_MESSAGES.authStateTooOld);
         return;
       case 'code_sent':
       case 'password_required':
@@ -215,7 +216,7 @@ class TelegramAccount implements Account {
   private async dropKeysOfAnotherEnvironment(): Promise<void> {
     const environment = this.store.meta()?.environment;
     if (!environment || environment === this.config.environment || !this.store.hasSession()) return;
-    this.log.warn({ sessionEnvironment: environment, environment: this.config.environment }, 'session.json belongs to another environment; starting logged out');
+    this.log.warn({ sessionEnvironment: environment, environment: this.config.environment }, LOG_MESSAGES.sessionOfAnotherEnvironment);
     await this.store.removeAuthState();
     await this.clearSessionKeepingFloodWaits();
   }
@@ -230,7 +231,7 @@ class TelegramAccount implements Account {
     const savedAt = Date.parse(authState.saved_at);
     const now = this.now();
     if (!(savedAt > now + FUTURE_SAVED_AT_TOLERANCE_MS)) return;
-    this.log.warn({ savedAt: authState.saved_at }, 'auth_state.json saved_at is in the future; counting inactivity from now');
+    this.log.warn({ savedAt: authState.saved_at }, LOG_MESSAGES.savedAtInFuture);
     await this.store
       .writeAuthState({ ...authState, saved_at: new Date(now).toISOString() })
       .catch((err: unknown) => this.log.error({ err }, 'Could not correct saved_at in auth_state.json'));
@@ -335,16 +336,16 @@ class TelegramAccount implements Account {
     this.retry.stop();
     this.armProbe();
     if (unconfirmed) {
-      this.log.info({ phone: this.maskedPhone(), userId: this.user?.id }, 'Session restored successfully from persistent state');
+      this.log.info({ phone: this.maskedPhone(), userId: this.user?.id }, LOG_MESSAGES.sessionRestored);
     } else if (wasOffline) {
-      this.log.info({ phone: this.maskedPhone() }, 'Connection to Telegram restored');
+      this.log.info({ phone: this.maskedPhone() }, LOG_MESSAGES.connectionRestored);
     }
   }
 
   private markOffline(detail: string): void {
     if (this.state !== 'authenticated') return;
     if (this.health.connection !== 'offline') {
-      this.log.warn({ phone: this.maskedPhone(), error: detail }, 'Telegram unreachable; session kept, retrying with backoff');
+      this.log.warn({ phone: this.maskedPhone(), error: detail }, LOG_MESSAGES.telegramUnreachable);
     }
     this.health = health.offline(this.health);
     if (!this.stopped) this.retry.start();
@@ -392,7 +393,7 @@ class TelegramAccount implements Account {
     clearTimeout(this.expiryTimer);
     this.health = health.NO_SESSION;
     this.setState('expired', 'SESSION_MAX_IDLE');
-    this.log.info({ expiresAt: new Date(expiresAt).toISOString() }, 'Session expired: no API activity for SESSION_MAX_IDLE; log in again');
+    this.log.info({ expiresAt: new Date(expiresAt).toISOString() }, LOG_MESSAGES.sessionExpired);
     void this.mutex.run(() => this.clients.drop());
     return true;
   }
@@ -469,7 +470,7 @@ class TelegramAccount implements Account {
     if (epoch !== this.epoch || this.state !== 'authenticated') return;
     this.epoch++;
     this.retry.stop();
-    this.log.warn({ phone: this.maskedPhone(), reason }, 'Telegram revoked the session; clearing the dead key and auth state');
+    this.log.warn({ phone: this.maskedPhone(), reason }, LOG_MESSAGES.sessionRevoked);
     this.observer.revocation?.(reason);
     await this.clients.drop();
     await this.clearDeadSession();
@@ -525,11 +526,11 @@ class TelegramAccount implements Account {
       const offered = tokensToOffer(this.store.futureAuthTokens(), normalized);
       const result = await this.loginStep(() => login.requestCode(client, normalized, offered));
       if (result.kind === 'authorized') {
-        this.log.info({ phone: maskPhone(normalized) }, 'Logged in without a code: Telegram honoured a kept future auth token');
+        this.log.info({ phone: maskPhone(normalized) }, LOG_MESSAGES.futureTokenLogin);
         return this.completeLogin(result.user, normalized, 'future_auth_token');
       }
       if (result.tokensRefused) {
-        this.log.warn({ phone: maskPhone(normalized) }, 'Telegram refused the login with the kept future auth tokens; dropped them and sent a code');
+        this.log.warn({ phone: maskPhone(normalized) }, LOG_MESSAGES.futureTokensRefused);
         await this.store.saveFutureAuthTokens(withoutOffered(this.store.futureAuthTokens(), normalized));
       }
       await this.persistPendingLogin(result.pending);
@@ -648,7 +649,7 @@ class TelegramAccount implements Account {
     this.unresolvedLoginStep = false;
     switch (outcome.kind) {
       case 'authorized':
-        this.log.info({ phone: this.maskedPhone() }, 'A login step that got no answer had gone through at Telegram; login completed');
+        this.log.info({ phone: this.maskedPhone() }, LOG_MESSAGES.loginStepWentThrough);
         return this.completeLogin(outcome.user, pending?.phone, method);
       case 'password_required':
         return this.state === 'password_required' || !pending ? undefined : this.passwordRequired(pending, outcome.hint);
@@ -815,11 +816,11 @@ class TelegramAccount implements Account {
   /** A restart while a QR login was under way: a new code is fetched (or the 2FA password is awaited). */
   private restoreQrLogin(qrLogin: PendingQrLogin): void {
     if (qrLogin.passwordRequired) {
-      this.log.info({}, 'QR login waiting for the 2FA password restored from disk');
+      this.log.info({}, LOG_MESSAGES.qrPasswordRestored);
       this.setState('password_required');
       return;
     }
-    this.log.info({}, 'QR login in progress restored from disk; fetching a new QR code');
+    this.log.info({}, LOG_MESSAGES.qrRestored);
     this.setState('qr_pending');
     const startedAt = Date.parse(qrLogin.startedAt);
     this.launchQrLogin(Number.isNaN(startedAt) ? this.now() : startedAt, true).catch(() => undefined);
@@ -871,15 +872,15 @@ class TelegramAccount implements Account {
       retryCapMs: this.config.retryMaxDelayMs,
       now: this.now,
       onCode: (code) => {
-        if (attempt.code) this.log.debug({ expiresAt: code.expiresAt }, 'New QR login code');
-        else this.log.info({ expiresAt: code.expiresAt }, 'QR login code ready; waiting for it to be scanned');
+        if (attempt.code) this.log.debug({ expiresAt: code.expiresAt }, LOG_MESSAGES.qrCodeRenewed);
+        else this.log.info({ expiresAt: code.expiresAt }, LOG_MESSAGES.qrCodeReady);
         attempt.code = code;
         this.health = { ...this.health, connection: 'online' };
         firstCode({ state: 'qr_pending', ...code });
       },
       onScanned: () => {
         attempt.scanned = true;
-        this.log.info({}, 'QR login code scanned');
+        this.log.info({}, LOG_MESSAGES.qrScanned);
       },
     });
   }
@@ -890,7 +891,7 @@ class TelegramAccount implements Account {
     this.qr = null;
     this.observer.loginAttempt?.('qr-scan', outcome.kind === 'authorized' ? 'authenticated' : 'password_required');
     if (outcome.kind === 'authorized') {
-      this.log.info({ phone: outcome.user.phone ? maskPhone(outcome.user.phone) : undefined }, 'Logged in by QR code');
+      this.log.info({ phone: outcome.user.phone ? maskPhone(outcome.user.phone) : undefined }, LOG_MESSAGES.qrLoggedIn);
       return this.completeLogin(outcome.user, undefined, 'qr');
     }
     await this.persistLoginMeta({ qrLogin: { startedAt: new Date(attempt.startedAt).toISOString(), passwordRequired: { hint: outcome.hint ?? undefined } } });
@@ -903,7 +904,7 @@ class TelegramAccount implements Account {
     if (attempt !== this.qr || attempt.epoch !== this.epoch) return qrCancelledError();
     const error = toAccountError(err);
     this.observer.loginAttempt?.('qr-scan', error.code);
-    this.log.warn({ error: error.code }, `QR login ended: ${error.message}`);
+    this.log.warn({ error: error.code }, LOG_MESSAGES.qrEnded(error.message));
     await this.discardQrLogin();
     this.setState('logged_out', error.code);
     return error;
@@ -969,7 +970,7 @@ class TelegramAccount implements Account {
         } else {
           this.log.warn(
             { phone: this.maskedPhone(), error: out.text },
-            'Could not log out at Telegram; removing the local session anyway (the authorization may stay listed in Active sessions)',
+            LOG_MESSAGES.logoutAtTelegramFailed,
           );
         }
       }
@@ -1056,7 +1057,7 @@ class TelegramAccount implements Account {
     this.reason = reason;
     const from = this.initialStateLogged ? previous : 'start-up';
     this.initialStateLogged = true;
-    this.log.info({ from, to: next, phone: this.maskedPhone(), ...(reason ? { reason } : {}) }, `Account state: ${next}`);
+    this.log.info({ from, to: next, phone: this.maskedPhone(), ...(reason ? { reason } : {}) }, LOG_MESSAGES.accountState(next));
   }
 
   private notAuthenticatedError(): AccountError {
@@ -1127,7 +1128,7 @@ class TelegramAccount implements Account {
   }
 
   private async recordFloodWaitQuietly(method: string, seconds: number): Promise<void> {
-    this.log.warn({ method, seconds }, 'Telegram asked to wait (FLOOD_WAIT); the deadline is kept on disk');
+    this.log.warn({ method, seconds }, LOG_MESSAGES.floodWait);
     this.observer.floodWait?.(method, seconds);
     await recordFloodWait(this.store, method, seconds, this.now()).catch((err: unknown) => this.log.error({ err }, 'Could not persist the FLOOD_WAIT deadline'));
   }

@@ -11,8 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { sandboxPerFile, uniquePhone } from '../helpers/sandbox-service.js';
-import { REPO_ROOT, type ServiceProcess } from '../helpers/service-process.js';
+import { uniquePhone } from '../helpers/sandbox-service.js';
+import { REPO_ROOT, sandboxPerFile, type ServiceProcess } from '../helpers/service-process.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts', 'console');

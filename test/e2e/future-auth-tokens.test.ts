@@ -8,8 +8,9 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { accountFile } from '../helpers/layout.js';
-import { loginThrough, sandboxPerFile, sleep, uniquePhone } from '../helpers/sandbox-service.js';
-import type { ServiceProcess } from '../helpers/service-process.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
+import { loginThrough, sleep, uniquePhone } from '../helpers/sandbox-service.js';
+import { sandboxPerFile, type ServiceProcess } from '../helpers/service-process.js';
 
 const sandbox = sandboxPerFile();
 const KEY = 'a'.repeat(64);
@@ -45,7 +46,7 @@ describe('future auth tokens (real process, sandbox DC)', () => {
       const status = (await svc.request('GET', '/api/telegram/status')).body;
       expect(status).toMatchObject({ state: 'authenticated', session: { loginMethod: 'future_auth_token' } });
       expect((await svc.request('GET', '/api/telegram/me')).body.id).toBe(user.id);
-      await svc.waitForLog('Logged in without a code: Telegram honoured a kept future auth token');
+      await svc.waitForLog(LOG_MESSAGES.futureTokenLogin);
 
       const metrics = (await svc.request('GET', '/metrics')).body as string;
       expect(metrics).toContain('telegram_service_login_attempts_total{step="send-code",outcome="authenticated"} 1');
@@ -83,9 +84,10 @@ describe('future auth tokens (real process, sandbox DC)', () => {
       const codeBefore = dc.controls.lastCode(phone);
       expect(await sendCode(again, phone)).toMatchObject({ state: 'authenticated', loginMethod: 'future_auth_token' });
       expect(dc.controls.lastCode(phone)).toBe(codeBefore);
+      expect(await again.stop()).toBe(0);
     } finally {
       await svc.stop();
-      if (again) expect(await again.stop()).toBe(0);
+      await again?.stop();
     }
   });
 
@@ -111,7 +113,7 @@ describe('future auth tokens (real process, sandbox DC)', () => {
       // Valid tokens, but the DC refuses the send-code that carries them: asked again without them.
       dc.controls.injectError('auth.sendCode', { code: 400, message: 'FUTURE_AUTH_TOKEN_INVALID' }, 1);
       expect(await sendCode(svc, phone)).toMatchObject({ state: 'code_sent' });
-      await svc.waitForLog('Telegram refused the login with the kept future auth tokens; dropped them and sent a code');
+      await svc.waitForLog(LOG_MESSAGES.futureTokensRefused);
       await svc.request('POST', '/api/telegram/auth/verify-code', { code: dc.controls.lastCode(phone) });
       await svc.request('POST', '/api/telegram/auth/logout');
 

@@ -7,8 +7,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TelegramClient } from '@mtcute/node';
 import { loginSandboxClient, sandboxClient } from '@telegram-service/sandbox-dc/testing';
-import { sandboxPerFile, uniquePhone, waitForStatus, type Body } from '../helpers/sandbox-service.js';
-import type { ServiceProcess } from '../helpers/service-process.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
+import { uniquePhone, waitForStatus, type Body } from '../helpers/sandbox-service.js';
+import { sandboxPerFile, type ServiceProcess } from '../helpers/service-process.js';
 
 const sandbox = sandboxPerFile();
 const phones: TelegramClient[] = [];
@@ -56,7 +57,7 @@ describe('QR login (real process, sandbox DC)', () => {
       expect((await svc.request('GET', '/api/accounts/qr/me')).body).toMatchObject({ id: user.id, phone });
       expect((await svc.request('GET', '/api/accounts/qr/auth/qr')).body.error.code).toBe('INVALID_STEP');
       expect((await svc.request('POST', '/api/accounts/qr/auth/qr')).body.error.code).toBe('ALREADY_AUTHENTICATED');
-      await svc.waitForLog('Logged in by QR code');
+      await svc.waitForLog(LOG_MESSAGES.qrLoggedIn);
       const metrics = (await svc.request('GET', '/metrics')).body as string;
       expect(metrics).toContain('telegram_service_login_attempts_total{step="qr",outcome="qr_pending"} 1');
       expect(metrics).toContain('telegram_service_login_attempts_total{step="qr-scan",outcome="authenticated"} 1');
@@ -136,9 +137,10 @@ describe('QR login (real process, sandbox DC)', () => {
       const done = await again.request('POST', '/api/accounts/mig/auth/verify-password', { password: 'mig-pass' });
       expect(done.body).toMatchObject({ state: 'authenticated', loginMethod: 'qr', user: { id: user2.id } });
       expect(dc.controls.authKeysOfUser(user2.id).filter((k) => !k.sessionRevoked).map((k) => k.dcId)).toEqual([1]);
+      expect(await again.stop()).toBe(0);
     } finally {
       await svc.stop();
-      if (again) expect(await again.stop()).toBe(0);
+      await again?.stop();
     }
   });
 
@@ -174,15 +176,16 @@ describe('QR login (real process, sandbox DC)', () => {
       expect(await svc.stop()).toBe(0);
       again = await sandbox.service({ dataDir: svc.dataDir });
       const pending = await waitForStatus(again, (b) => b.state === 'qr_pending' && b.qr !== undefined, 'qr_pending with a code', { everyMs: 100 });
-      await again.waitForLog('QR login in progress restored from disk; fetching a new QR code');
+      await again.waitForLog(LOG_MESSAGES.qrRestored);
       // Same key, same DC: the sandbox shows it the code it had until it expires — either is fine to scan.
       dc.controls.acceptLoginToken(phone, pending.qr.url);
       const done = await waitFor(again, undefined, 'authenticated');
       expect(done.user.id).toBe(user.id);
       expect(first.url).toMatch(/^tg:/);
+      expect(await again.stop()).toBe(0);
     } finally {
       await svc.stop();
-      if (again) expect(await again.stop()).toBe(0);
+      await again?.stop();
     }
   });
 

@@ -6,8 +6,8 @@
  */
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sandboxPerFile, uniquePhone } from '../helpers/sandbox-service.js';
-import { REPO_ROOT, freePort, type ServiceProcess } from '../helpers/service-process.js';
+import { uniquePhone } from '../helpers/sandbox-service.js';
+import { REPO_ROOT, freePort, sandboxPerFile, type ServiceProcess } from '../helpers/service-process.js';
 import { runInPty, type PtySession } from '../helpers/pty.js';
 
 const LOGIN_SCRIPT = path.join(REPO_ROOT, 'dist', 'cli', 'login.js');

@@ -61,7 +61,7 @@ describe('future_auth_tokens.json', () => {
       expect(fs.statSync(file).mode & 0o777).toBe(0o600);
       const text = fs.readFileSync(file, 'utf8');
       expect(text.includes(Buffer.from(bytes(9)).toString('base64'))).toBe(key === undefined);
-      if (key) expect(Object.keys(JSON.parse(text))).toEqual(['version', 'encrypted']);
+      expect(Object.keys(JSON.parse(text))).toEqual(key ? ['version', 'encrypted'] : ['version', 'environment', 'tokens']);
       const again = new FutureAuthTokensFile({ file, environment: 'sandbox', log: quiet, ...(key ? { encryptionKey: key } : {}) });
       await again.load();
       expect(again.list()).toEqual([{ token: bytes(9), phone: '15550000009', userId: 9, receivedAt: NOW.toISOString() }]);

@@ -1,21 +1,16 @@
 /**
  * The web console: GET / (its page) and GET /console/:file (its scripts, styles and icon), served from the
- * process — plain files of the repository's console/ folder, read once at start, nothing built and no
- * CDN. No token is needed to load it (it holds no data); it asks for the API token itself and sends it
+ * process's memory (console/assets.ts read them at start from the repository's console/ folder): nothing
+ * built and no CDN. No token is needed to load it (it holds no data); it asks for the API token itself and sends it
  * only in the Authorization header of its API calls.
  *
  * Every answer carries a strict Content-Security-Policy (scripts and styles only from this origin, none
  * inline; Trusted Types; images also from blob: — the QR code is shown from the API's SVG; no framing)
  * and X-Frame-Options: DENY against clickjacking.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ConsoleAsset, ConsoleAssets } from '../../console/assets.js';
 import { HttpError } from '../errors.js';
-
-/** console/ at the repository root: the same distance from src/http/routes and dist/http/routes. */
-export const CONSOLE_DIR = fileURLToPath(new URL('../../../console/', import.meta.url));
 
 export const CONSOLE_CSP = [
   "default-src 'none'",
@@ -30,29 +25,7 @@ export const CONSOLE_CSP = [
   'trusted-types',
 ].join('; ');
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-};
-
-interface Asset {
-  type: string;
-  body: Buffer;
-}
-
-function loadAssets(dir: string): Map<string, Asset> {
-  const assets = new Map<string, Asset>();
-  for (const name of readdirSync(dir).sort()) {
-    const type = TYPES[path.extname(name)];
-    if (type && /^[a-z0-9][a-z0-9.-]*$/.test(name)) assets.set(name, { type, body: readFileSync(path.join(dir, name)) });
-  }
-  if (!assets.has('index.html')) throw new Error(`the web console is missing: no index.html in ${dir}`);
-  return assets;
-}
-
-function send(reply: FastifyReply, asset: Asset): FastifyReply {
+function send(reply: FastifyReply, asset: ConsoleAsset): FastifyReply {
   return reply
     .header('content-security-policy', CONSOLE_CSP)
     .header('x-frame-options', 'DENY')
@@ -63,8 +36,7 @@ function send(reply: FastifyReply, asset: Asset): FastifyReply {
     .send(asset.body);
 }
 
-export async function consoleRoutes(app: FastifyInstance, opts: { dir?: string } = {}): Promise<void> {
-  const assets = loadAssets(opts.dir ?? CONSOLE_DIR);
+export async function consoleRoutes(app: FastifyInstance, { assets }: { assets: ConsoleAssets }): Promise<void> {
   const page = assets.get('index.html')!;
   const common = { tags: ['service'], security: [] };
   app.get(

@@ -16,6 +16,7 @@ import { errnoCode, SessionFileError } from '../errors.js';
 import { decryptEnvelope, encryptDocumentText, FUTURE_AUTH_TOKENS_PURPOSE, looksEncrypted } from '../session-crypto.js';
 import { MAX_FUTURE_AUTH_TOKENS, type FutureAuthToken, type StoreLog } from '../types.js';
 import { readPrivateFile } from './safe-read.js';
+import { LOG_MESSAGES } from '../../logging/messages.js';
 
 export const FUTURE_AUTH_TOKENS_FILE_NAME = 'future_auth_tokens.json';
 const MAX_BYTES = 256 * 1024;
@@ -110,7 +111,7 @@ export class FutureAuthTokensFile {
       await writeFileAtomic(this.opts.file, key ? encryptDocumentText(text, key, FUTURE_AUTH_TOKENS_PURPOSE) : text);
     } catch (err) {
       // Kept in memory: this run can still use them.
-      this.opts.log.warn({ file: this.opts.file, code: errnoCode(err) }, 'Could not write the future auth tokens; kept in memory');
+      this.opts.log.warn({ file: this.opts.file, code: errnoCode(err) }, LOG_MESSAGES.futureTokensNotWritten);
     }
   }
 }
