@@ -125,7 +125,8 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
   app.addHook('onResponse', async (request) => {
     // Answered before the body arrived in full: close the connection unless the rest comes at once.
     const req = request.raw;
-    if (req.complete) return;
+    // (An injected request has no real socket to cut.)
+    if (req.complete || typeof req.socket?.destroy !== 'function') return;
     const cut = setTimeout(() => req.socket.destroy(), EARLY_ANSWER_GRACE_MS);
     cut.unref();
     req.once('end', () => clearTimeout(cut));
