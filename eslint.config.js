@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 /**
@@ -57,4 +58,6 @@ export default tseslint.config(
     dcApiHalf,
   ),
   boundaries(['packages/sandbox-dc/src/mtproto/**/*.ts'], serviceOrDc, dcApiHalf, dcServer),
+  // The web console: plain browser modules, served as they are.
+  { files: ['console/**/*.js'], languageOptions: { globals: globals.browser, sourceType: 'module' } },
 );

@@ -26,6 +26,7 @@ import {
   type ResolvedConfig,
 } from './config/index.js';
 import { buildApp } from './http/index.js';
+import { loadConsoleAssets } from './console/assets.js';
 import { createLogger, type Logger } from './logging/index.js';
 import { LOG_MESSAGES } from './logging/messages.js';
 import { startSandboxDc, type SandboxLog } from '@telegram-service/sandbox-dc';
@@ -179,7 +180,7 @@ async function main(): Promise<void> {
   await registry.start();
 
   // 7. HTTP.
-  const app = buildApp({ config, registry, logger: log, version: version(), metrics });
+  const app = buildApp({ config, registry, logger: log, version: version(), metrics, console: loadConsoleAssets() });
   cleanups.push({
     name: 'HTTP server',
     run: async () => {

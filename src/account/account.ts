@@ -12,7 +12,7 @@ import type { TelegramClient } from '@mtcute/node';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { maskPhone } from '../logging/index.js';
-import type { PendingLogin, SessionStore } from '../store/types.js';
+import type { LoginMethod, PendingLogin, PendingQrLogin, SessionMeta, SessionStore } from '../store/types.js';
 import { createTelegramClient, type SandboxDcAddress } from '../telegram/client-factory.js';
 import type { TelegramErrorKind } from '../telegram/errors.js';
 import { callTelegram, TelegramCallError } from '../telegram/rpc.js';
@@ -20,9 +20,11 @@ import { AttemptGuard, GUESS_GUARD_DEFAULTS, WindowBudget, type AttemptGuardOpti
 import { type AttemptOutcome, RetryLoop } from './backoff.js';
 import { ClientHolder, SessionEndingError } from './client-holder.js';
 import { activeFloodWaits, floodWaitRemainingSeconds, latestFloodWait, recordFloodWait } from './flood-waits.js';
+import { keepToken, tokensToOffer, withoutOffered, type EarnedToken } from './future-auth-tokens.js';
 import * as login from './login-flow.js';
 import { Mutex } from './mutex.js';
 import { normalizePhone } from './phone.js';
+import { runQrLogin, type QrLoginClient, type QrOutcome } from './qr-login.js';
 import { toPublicUser, withMaskedPhone } from './public-user.js';
 import { recoverSession } from './recovery.js';
 import { authStateExpiresAt, decideStartupState, touchIntervalMs } from './restore.js';
@@ -38,6 +40,8 @@ import {
   type CodeSent,
   type PasswordRequired,
   type PublicUser,
+  type QrCode,
+  type QrPending,
 } from './types.js';
 import { LOG_MESSAGES } from '../logging/messages.js';
 
@@ -68,7 +72,21 @@ const FUTURE_SAVED_AT_TOLERANCE_MS = 5 * 60_000;
 /** setTimeout's limit; a longer expiry is re-armed when the timer fires. */
 const MAX_TIMER_MS = 2_147_483_647;
 
+/** QR_LOGIN_TIMEOUT when the config does not say. */
+const DEFAULT_QR_LOGIN_TIMEOUT_MS = 10 * 60_000;
+
 type RecoveryOutcome = 'recovered' | 'gone' | 'inconclusive';
+
+/** A QR login running in the background: its loop, the code it shows, whether Telegram said it was scanned. */
+interface QrAttempt {
+  epoch: number;
+  startedAt: number;
+  controller: AbortController;
+  code: QrCode | null;
+  scanned: boolean;
+  /** Settles once the loop has ended and its client is closed. */
+  ended: Promise<void>;
+}
 type CallMode = 'api' | 'background';
 
 export function createAccount(opts: AccountOptions): Account {
@@ -84,6 +102,8 @@ class TelegramAccount implements Account {
   private readonly mutex = new Mutex();
   private readonly retry: RetryLoop;
   private readonly clients: ClientHolder;
+  /** Builds an mtcute client over the account's store (the holder's, or a QR login's own). */
+  private readonly createClient: (options?: { receiveUpdates?: boolean }) => Promise<TelegramClient>;
   private readonly validationLimiter: Limiter;
   private readonly codeGuard: AttemptGuard;
   private readonly passwordGuard: AttemptGuard;
@@ -104,6 +124,8 @@ class TelegramAccount implements Account {
   private unresolvedLoginStep = false;
   private expiryTimer: NodeJS.Timeout | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
+  /** The QR login in progress, if any (state `qr_pending`). */
+  private qr: QrAttempt | null = null;
   private readonly stopController = new AbortController();
 
   constructor(opts: AccountOptions) {
@@ -119,15 +141,17 @@ class TelegramAccount implements Account {
     this.passwordGuard = new AttemptGuard(guard);
     this.loginBudget = new WindowBudget(this.config.loginRateLimit ?? { max: 0, windowMs: 60_000 }, this.now);
     const clientLogger = opts.logger.child({ account: opts.id });
+    this.createClient = (options = {}) =>
+      createTelegramClient({
+        config: this.config,
+        storage: (primaryDcs) => this.store.createStorage({ primaryDcs }),
+        logger: clientLogger,
+        sandbox: opts.sandbox,
+        ...options,
+      });
     this.clients = new ClientHolder({
       logger: this.log,
-      create: () =>
-        createTelegramClient({
-          config: this.config,
-          storage: (primaryDcs) => this.store.createStorage({ primaryDcs }),
-          logger: clientLogger,
-          sandbox: opts.sandbox,
-        }),
+      create: () => this.createClient(),
       onCreated: (client) =>
         client.onConnectionState.add((state) => {
           if (state !== 'connected' || this.clients.replaced(client)) return;
@@ -169,6 +193,10 @@ class TelegramAccount implements Account {
       case 'password_required':
         this.log.info({ phone: maskPhone(decision.pending.phone) }, 'Login in progress restored from disk');
         this.setState(decision.state);
+        return;
+      case 'qr_pending':
+      case 'qr_password_required':
+        this.restoreQrLogin(decision.qrLogin);
         return;
       case 'authenticated': {
         // A kill between writing auth_state.json and clearing the login in progress leaves a stale one
@@ -477,7 +505,7 @@ class TelegramAccount implements Account {
 
   // ───────────────────────────── login ─────────────────────────────
 
-  sendCode(phone: string): Promise<CodeSent> {
+  sendCode(phone: string): Promise<CodeSent | Authenticated> {
     return this.exclusive(async () => {
       const normalized = normalizePhone(phone);
       if (!normalized) throw new AccountError('PHONE_NUMBER_INVALID', 'The phone number is not valid');
@@ -492,11 +520,18 @@ class TelegramAccount implements Account {
       }
       this.spendLoginBudget();
       if (this.state === 'expired') await this.discardExpiredSession();
+      // A new login cancels a QR login in progress.
+      if (this.qr || this.store.meta()?.qrLogin) await this.discardQrLogin();
       const client = await this.loginClient();
-      const result = await this.loginStep(() => login.requestCode(client, normalized));
+      const offered = tokensToOffer(this.store.futureAuthTokens(), normalized);
+      const result = await this.loginStep(() => login.requestCode(client, normalized, offered));
       if (result.kind === 'authorized') {
-        await this.completeLogin(result.user, normalized);
-        throw new AccountError('ALREADY_AUTHENTICATED', 'Telegram logged this session in without a code');
+        this.log.info({ phone: maskPhone(normalized) }, LOG_MESSAGES.futureTokenLogin);
+        return this.completeLogin(result.user, normalized, 'future_auth_token');
+      }
+      if (result.tokensRefused) {
+        this.log.warn({ phone: maskPhone(normalized) }, LOG_MESSAGES.futureTokensRefused);
+        await this.store.saveFutureAuthTokens(withoutOffered(this.store.futureAuthTokens(), normalized));
       }
       await this.persistPendingLogin(result.pending);
       this.codeGuard.reset();
@@ -529,41 +564,44 @@ class TelegramAccount implements Account {
       this.checkGuard(this.codeGuard, 'login codes');
       this.spendLoginBudget();
       const client = await this.loginClient();
-      const earlier = await this.settleUnresolvedStep(client, pending);
+      const earlier = await this.settleUnresolvedStep(client, pending, 'code');
       if (earlier) return earlier;
       let result: login.SignInResult;
       try {
         result = await this.loginStep(() => login.signIn(client, pending, trimmed));
       } catch (err) {
-        return this.afterFailedStep(err, this.codeGuard, client, pending);
+        return this.afterFailedStep(err, this.codeGuard, client, pending, 'code');
       }
       this.codeGuard.reset();
-      if (result.kind === 'authorized') return this.completeLogin(result.user, pending.phone);
+      if (result.kind === 'authorized') return this.completeLogin(result.user, pending.phone, 'code');
       return this.passwordRequired(pending, result.hint);
     });
   }
 
   verifyPassword(password: string): Promise<Authenticated> {
     return this.exclusive(async () => {
-      const pending = this.pendingLoginFor('password_required', 'verify-password');
+      // The password step of a QR login has no phone number (Telegram names the user only once it is done).
+      const viaQr = this.state === 'password_required' && this.store.meta()?.qrLogin?.passwordRequired !== undefined;
+      const pending = viaQr ? undefined : this.pendingLoginFor('password_required', 'verify-password');
+      const method: LoginMethod = viaQr ? 'qr' : 'code';
       if (typeof password !== 'string' || password === '' || password.length > 1024) {
         throw new AccountError('PASSWORD_HASH_INVALID', 'The password is invalid');
       }
       this.checkGuard(this.passwordGuard, '2FA passwords');
       this.spendLoginBudget();
       const client = await this.loginClient();
-      const earlier = await this.settleUnresolvedStep(client, pending);
+      const earlier = await this.settleUnresolvedStep(client, pending, method);
       if (earlier?.state === 'authenticated') return earlier;
       let user: tl.RawUser;
       try {
         user = await this.loginStep(() => login.checkPassword(client, password));
       } catch (err) {
-        const settled = await this.afterFailedStep(err, this.passwordGuard, client, pending);
+        const settled = await this.afterFailedStep(err, this.passwordGuard, client, pending, method);
         if (settled.state === 'authenticated') return settled;
         throw err; // still waiting for the password: the failure stands
       }
       this.passwordGuard.reset();
-      return this.completeLogin(user, pending.phone);
+      return this.completeLogin(user, pending?.phone, method);
     });
   }
 
@@ -577,12 +615,13 @@ class TelegramAccount implements Account {
     err: unknown,
     guard: AttemptGuard,
     client: login.LoginClient,
-    pending: PendingLogin,
+    pending: PendingLogin | undefined,
+    method: LoginMethod,
   ): Promise<Authenticated | PasswordRequired> {
     if (err instanceof AccountError && (err.code === 'PHONE_CODE_INVALID' || err.code === 'PASSWORD_HASH_INVALID')) guard.failed();
     if (!(err instanceof AccountError) || err.code !== 'TELEGRAM_UNAVAILABLE') throw err;
     this.unresolvedLoginStep = true;
-    const settled = await this.settleUnresolvedStep(client, pending);
+    const settled = await this.settleUnresolvedStep(client, pending, method);
     if (!settled) throw err; // Telegram says nothing happened: "nothing was changed" is true
     return settled;
   }
@@ -591,9 +630,13 @@ class TelegramAccount implements Account {
    * After a state-changing step ended without an answer: where does the login stand at Telegram? Completes
    * it here when Telegram says the session is logged in (or moves on to the password step); undefined when
    * nothing happened (the step can be tried again). Throws LOGIN_OUTCOME_UNKNOWN when Telegram still cannot
-   * be asked.
+   * be asked. `pending` is the code login in progress (none for a QR login's password step).
    */
-  private async settleUnresolvedStep(client: login.LoginClient, pending: PendingLogin): Promise<Authenticated | PasswordRequired | undefined> {
+  private async settleUnresolvedStep(
+    client: login.LoginClient,
+    pending: PendingLogin | undefined,
+    method: LoginMethod,
+  ): Promise<Authenticated | PasswordRequired | undefined> {
     if (!this.unresolvedLoginStep) return undefined;
     const outcome = await login.whereLoginStands(client);
     if (outcome.kind === 'unknown') {
@@ -606,10 +649,10 @@ class TelegramAccount implements Account {
     this.unresolvedLoginStep = false;
     switch (outcome.kind) {
       case 'authorized':
-        this.log.info({ phone: maskPhone(pending.phone) }, LOG_MESSAGES.loginStepWentThrough);
-        return this.completeLogin(outcome.user, pending.phone);
+        this.log.info({ phone: this.maskedPhone() }, LOG_MESSAGES.loginStepWentThrough);
+        return this.completeLogin(outcome.user, pending?.phone, method);
       case 'password_required':
-        return this.state === 'password_required' ? undefined : this.passwordRequired(pending, outcome.hint);
+        return this.state === 'password_required' || !pending ? undefined : this.passwordRequired(pending, outcome.hint);
       case 'not_authorized':
         return undefined;
     }
@@ -644,15 +687,16 @@ class TelegramAccount implements Account {
     return pending;
   }
 
-  private async completeLogin(raw: tl.RawUser, phone: string): Promise<Authenticated> {
+  private async completeLogin(raw: tl.RawUser, phone: string | undefined, method: LoginMethod): Promise<Authenticated> {
     this.epoch++;
+    this.qr = null;
     const user = toPublicUser(raw);
-    user.phone ??= phone;
+    user.phone ??= phone ?? null;
     try {
       await this.store.writeAuthState({
         user_auth: true,
         user_id: raw.id,
-        phone: user.phone,
+        phone: user.phone ?? '',
         saved_at: new Date(this.now()).toISOString(),
         version: '1.0',
       });
@@ -660,7 +704,7 @@ class TelegramAccount implements Account {
       // Logged in at Telegram either way; status reports the persistence error and the store retries.
       this.log.error({ err }, 'Could not write auth_state.json after login');
     }
-    await this.persistPendingLogin(undefined);
+    await this.persistLoginMeta({ pendingLogin: undefined, qrLogin: undefined, loginMethod: method });
     this.codeGuard.reset();
     this.passwordGuard.reset();
     this.unresolvedLoginStep = false;
@@ -670,14 +714,42 @@ class TelegramAccount implements Account {
     this.setState('authenticated');
     this.armExpiryTimer();
     this.armProbe();
-    return { state: 'authenticated', user };
+    return { state: 'authenticated', user, loginMethod: method };
   }
 
-  private async persistPendingLogin(pending: PendingLogin | undefined): Promise<void> {
+  private persistPendingLogin(pending: PendingLogin | undefined): Promise<void> {
+    return this.persistLoginMeta({ pendingLogin: pending });
+  }
+
+  private async persistLoginMeta(patch: Partial<SessionMeta>): Promise<void> {
     try {
-      await this.store.updateMeta({ pendingLogin: pending });
+      await this.store.updateMeta(patch);
     } catch (err) {
       this.log.error({ err }, 'Could not persist the login in progress; it will not survive a restart');
+    }
+  }
+
+  /** Keeps a future auth token Telegram handed out (a failed write is logged by the store). */
+  private async keepFutureAuthToken(earned: EarnedToken): Promise<void> {
+    try {
+      await keepToken(this.store, earned, new Date(this.now()));
+    } catch (err) {
+      this.log.warn({ error: (err as Error).name }, 'Could not keep the future auth token');
+    }
+  }
+
+  /**
+   * auth.logOut for the current key (best effort), keeping the future auth token Telegram hands out with
+   * it. Returns how it went: 'done', 'gone' (the authorization was already gone) or the failure's text.
+   */
+  private async logOutAtTelegram(): Promise<{ kind: 'done' | 'gone' | 'failed'; text: string }> {
+    try {
+      const out = await this.call(await this.clients.ensure(), { _: 'auth.logOut' });
+      if (out.futureAuthToken) await this.keepFutureAuthToken({ token: out.futureAuthToken, phone: this.user?.phone, userId: this.user?.id });
+      return { kind: 'done', text: 'OK' };
+    } catch (err) {
+      const failure = classifiedOf(err);
+      return { kind: failure.kind === 'auth_key_unregistered' || failure.kind === 'revoked' ? 'gone' : 'failed', text: failure.text };
     }
   }
 
@@ -689,18 +761,189 @@ class TelegramAccount implements Account {
   private async discardExpiredSession(): Promise<void> {
     this.epoch++;
     if (this.store.hasSession()) {
-      try {
-        await this.call(await this.clients.ensure(), { _: 'auth.logOut' });
-        this.log.info({ phone: this.maskedPhone() }, 'Expired session logged out at Telegram before a new login');
-      } catch (err) {
-        this.log.info({ error: classifiedOf(err).text }, 'Could not log the expired session out at Telegram; dropping it locally');
-      }
+      const out = await this.logOutAtTelegram();
+      if (out.kind === 'done') this.log.info({ phone: this.maskedPhone() }, 'Expired session logged out at Telegram before a new login');
+      else this.log.info({ error: out.text }, 'Could not log the expired session out at Telegram; dropping it locally');
     }
     await this.clients.drop();
     await this.clearDeadSession();
     this.clients.resume(); // the new login builds its client
     this.user = null;
     this.health = health.NO_SESSION;
+  }
+
+  // ───────────────────────────── QR login ─────────────────────────────
+
+  /**
+   * Starts a QR login. Not while logged in, nor while a login by code is under way (finish it or log out);
+   * a QR login in progress is replaced (a new code, a new key). Answers with the first code, once
+   * Telegram gave it; the loop then runs in the background (runQrLogin) until the code is scanned.
+   */
+  async startQrLogin(): Promise<QrPending | Authenticated | PasswordRequired> {
+    const { first } = await this.exclusive(async () => {
+      this.expireIfIdle();
+      if (this.state === 'authenticated') throw new AccountError('ALREADY_AUTHENTICATED', 'Already logged in; log out first');
+      const byCode = this.store.meta()?.pendingLogin;
+      if (byCode && (this.state === 'code_sent' || this.state === 'password_required')) {
+        throw new AccountError(
+          'LOGIN_IN_PROGRESS',
+          `A login by code for ${maskPhone(byCode.phone)} is in progress; finish it, or cancel it with logout, before a QR login`,
+        );
+      }
+      this.spendLoginBudget();
+      if (this.state === 'expired') await this.discardExpiredSession();
+      if (this.qr || this.store.meta()?.qrLogin) await this.discardQrLogin();
+      await this.clients.drop(); // the QR loop uses a client of its own, on the key the store holds
+      const startedAt = this.now();
+      await this.persistLoginMeta({ pendingLogin: undefined, qrLogin: { startedAt: new Date(startedAt).toISOString() } });
+      this.unresolvedLoginStep = false;
+      this.setState('qr_pending');
+      // Not awaited here: the loop's outcome is applied under this mutex.
+      return { first: this.launchQrLogin(startedAt, false) };
+    });
+    return first;
+  }
+
+  qrCode(): QrPending {
+    const code = this.state === 'qr_pending' ? this.qr?.code : undefined;
+    if (!code) {
+      const hint = this.state === 'qr_pending' ? 'the first QR code is being fetched; try again in a moment' : 'start one with POST …/auth/qr';
+      throw new AccountError('INVALID_STEP', `No QR code to show: ${hint}`);
+    }
+    return { state: 'qr_pending', ...code };
+  }
+
+  /** A restart while a QR login was under way: a new code is fetched (or the 2FA password is awaited). */
+  private restoreQrLogin(qrLogin: PendingQrLogin): void {
+    if (qrLogin.passwordRequired) {
+      this.log.info({}, LOG_MESSAGES.qrPasswordRestored);
+      this.setState('password_required');
+      return;
+    }
+    this.log.info({}, LOG_MESSAGES.qrRestored);
+    this.setState('qr_pending');
+    const startedAt = Date.parse(qrLogin.startedAt);
+    this.launchQrLogin(Number.isNaN(startedAt) ? this.now() : startedAt, true).catch(() => undefined);
+  }
+
+  /**
+   * Runs the QR login loop on the account's client, in the background. Resolves with the first code (or
+   * with the outcome, should Telegram answer without showing one); rejects when the attempt ends before a
+   * code was shown. Its outcome or failure is applied under the mutex, unless the attempt was cancelled.
+   */
+  private launchQrLogin(startedAt: number, retryBeforeFirstCode: boolean): Promise<QrPending | Authenticated | PasswordRequired> {
+    const attempt: QrAttempt = { epoch: this.epoch, startedAt, controller: new AbortController(), code: null, scanned: false, ended: Promise.resolve() };
+    this.qr = attempt;
+    return new Promise((resolve, reject) => {
+      const loop = async (): Promise<QrOutcome> => {
+        // Its own client, which hears Telegram's pushes; destroyed when the loop ends, whatever the end, so
+        // no client of an aborted attempt is ever used again. The key stays in the store for the next one.
+        const client = await this.createClient({ receiveUpdates: true });
+        try {
+          return await this.runQrLoop(attempt, client, retryBeforeFirstCode, resolve);
+        } finally {
+          await client.destroy().catch((err: unknown) => this.log.warn({ err }, 'Error while closing the QR login client'));
+        }
+      };
+      const running = loop();
+      attempt.ended = running.then(
+        () => undefined,
+        () => undefined,
+      );
+      running.then(
+        (outcome) => this.mutex.run(() => this.finishQrLogin(attempt, outcome)).then(resolve, reject),
+        (err: unknown) => this.mutex.run(() => this.failQrLogin(attempt, err)).then(reject, reject),
+      );
+    });
+  }
+
+  private runQrLoop(
+    attempt: QrAttempt,
+    client: TelegramClient,
+    retryBeforeFirstCode: boolean,
+    firstCode: (code: QrPending) => void,
+  ): Promise<QrOutcome> {
+    const timeoutMs = this.config.qrLoginTimeoutMs ?? DEFAULT_QR_LOGIN_TIMEOUT_MS;
+    return runQrLogin({
+      client: this.qrLoginClient(client, attempt.controller.signal),
+      signal: attempt.controller.signal,
+      retryBeforeFirstCode,
+      ...(timeoutMs > 0 ? { deadline: attempt.startedAt + timeoutMs } : {}),
+      retryCapMs: this.config.retryMaxDelayMs,
+      now: this.now,
+      onCode: (code) => {
+        if (attempt.code) this.log.debug({ expiresAt: code.expiresAt }, LOG_MESSAGES.qrCodeRenewed);
+        else this.log.info({ expiresAt: code.expiresAt }, LOG_MESSAGES.qrCodeReady);
+        attempt.code = code;
+        this.health = { ...this.health, connection: 'online' };
+        firstCode({ state: 'qr_pending', ...code });
+      },
+      onScanned: () => {
+        attempt.scanned = true;
+        this.log.info({}, LOG_MESSAGES.qrScanned);
+      },
+    });
+  }
+
+  /** The QR code was scanned: logged in, or the 2FA password is asked for. Under the mutex. */
+  private async finishQrLogin(attempt: QrAttempt, outcome: QrOutcome): Promise<Authenticated | PasswordRequired> {
+    if (attempt !== this.qr || attempt.epoch !== this.epoch) throw qrCancelledError();
+    this.qr = null;
+    this.observer.loginAttempt?.('qr-scan', outcome.kind === 'authorized' ? 'authenticated' : 'password_required');
+    if (outcome.kind === 'authorized') {
+      this.log.info({ phone: outcome.user.phone ? maskPhone(outcome.user.phone) : undefined }, LOG_MESSAGES.qrLoggedIn);
+      return this.completeLogin(outcome.user, undefined, 'qr');
+    }
+    await this.persistLoginMeta({ qrLogin: { startedAt: new Date(attempt.startedAt).toISOString(), passwordRequired: { hint: outcome.hint ?? undefined } } });
+    this.setState('password_required');
+    return { state: 'password_required', hint: outcome.hint };
+  }
+
+  /** The QR login failed (or QR_LOGIN_TIMEOUT passed): back to logged_out, its key dropped. Under the mutex. */
+  private async failQrLogin(attempt: QrAttempt, err: unknown): Promise<AccountError> {
+    if (attempt !== this.qr || attempt.epoch !== this.epoch) return qrCancelledError();
+    const error = toAccountError(err);
+    this.observer.loginAttempt?.('qr-scan', error.code);
+    this.log.warn({ error: error.code }, LOG_MESSAGES.qrEnded(error.message));
+    await this.discardQrLogin();
+    this.setState('logged_out', error.code);
+    return error;
+  }
+
+  /** Stops the QR loop (if one runs); returns whether its code had been scanned. */
+  private stopQrLoop(): boolean {
+    const attempt = this.qr;
+    this.qr = null;
+    attempt?.controller.abort(new DOMException('The QR login was cancelled', 'AbortError'));
+    return attempt?.scanned ?? false;
+  }
+
+  /**
+   * Ends the QR login in progress (also one waiting for its 2FA password): the loop stops and its client
+   * and key are dropped, never used again (mtcute 0.30's own signInQr can still switch DCs after an
+   * abort; a fresh client is the safe answer). A scanned code may have authorized the key: logged out first.
+   */
+  private async discardQrLogin(): Promise<void> {
+    this.epoch++;
+    const scanned = this.stopQrLoop();
+    if (scanned && this.store.hasSession()) await this.logOutAtTelegram();
+    await this.clients.drop();
+    await this.clearSessionKeepingFloodWaits();
+  }
+
+  /** The QR loop's view of its client: as the login client, stopped by `signal` too, plus DC changes and pushes. */
+  private qrLoginClient(client: TelegramClient, signal: AbortSignal): QrLoginClient {
+    return {
+      ...this.loginClientOf(client, signal),
+      changePrimaryDc: (dcId) => withTimeout(client.changePrimaryDc(dcId), this.config.clientReadyTimeoutMs, 'changePrimaryDc'),
+      onLoginTokenUpdate: (listener) => {
+        const onUpdate = (update: tl.TypeUpdates): void => {
+          if (update._ === 'updateShort' && update.update._ === 'updateLoginToken') listener();
+        };
+        client.onServerUpdate.add(onUpdate);
+        return () => client.onServerUpdate.remove(onUpdate);
+      },
+    };
   }
 
   // ───────────────────────────── logout / me / stop ─────────────────────────────
@@ -714,22 +957,21 @@ class TelegramAccount implements Account {
     return this.exclusive(async () => {
       this.epoch++;
       this.retry.stop();
-      // A login step that got no answer may have authorized the key: log it out too, never leave it behind.
-      const mayBeAuthorized = this.state === 'authenticated' || this.state === 'expired' || this.unresolvedLoginStep;
+      const qrScanned = this.stopQrLoop();
+      // A login step that got no answer, or a scanned QR code, may have authorized the key: log it out
+      // too, never leave it behind.
+      const mayBeAuthorized = this.state === 'authenticated' || this.state === 'expired' || this.unresolvedLoginStep || qrScanned;
       if (mayBeAuthorized && this.store.hasSession()) {
-        try {
-          await this.call(await this.clients.ensure(), { _: 'auth.logOut' });
+        const out = await this.logOutAtTelegram();
+        if (out.kind === 'done') {
           this.log.info({ phone: this.maskedPhone() }, 'Logged out at Telegram');
-        } catch (err) {
-          const failure = classifiedOf(err);
-          if (failure.kind === 'auth_key_unregistered' || failure.kind === 'revoked') {
-            this.log.info({ reason: failure.text }, 'The authorization was already gone at Telegram');
-          } else {
-            this.log.warn(
-              { phone: this.maskedPhone(), error: failure.text },
-              LOG_MESSAGES.logoutAtTelegramFailed,
-            );
-          }
+        } else if (out.kind === 'gone') {
+          this.log.info({ reason: out.text }, 'The authorization was already gone at Telegram');
+        } else {
+          this.log.warn(
+            { phone: this.maskedPhone(), error: out.text },
+            LOG_MESSAGES.logoutAtTelegramFailed,
+          );
         }
       }
       this.unresolvedLoginStep = false;
@@ -760,6 +1002,10 @@ class TelegramAccount implements Account {
     clearTimeout(this.probeTimer);
     clearTimeout(this.expiryTimer);
     this.stopController.abort(new DOMException('The service is stopping', 'AbortError'));
+    // A QR login stops with its client closed; its place in session.json stays, so the next start goes on.
+    const qr = this.qr;
+    this.stopQrLoop();
+    await qr?.ended;
     // Let a login step in flight finish (it was aborted above), then disconnect, which writes mtcute's state,
     // then write what is still pending.
     await this.mutex.run(() => this.clients.close());
@@ -787,8 +1033,11 @@ class TelegramAccount implements Account {
         expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
         validation: authenticated ? this.health.validation : null,
         lastValidatedAt: authenticated ? this.health.lastValidatedAt : null,
-        connection: this.clients.current() || authenticated ? this.health.connection : 'offline',
+        connection: this.clients.current() || authenticated || this.qr ? this.health.connection : 'offline',
+        loginMethod: authenticated ? (this.store.meta()?.loginMethod ?? null) : null,
       },
+      ...(this.state === 'qr_pending' && this.qr?.code ? { qr: { ...this.qr.code } } : {}),
+      ...(this.state === 'password_required' ? { hint: this.passwordHint() } : {}),
       ...(this.reason ? { reason: this.reason } : {}),
       ...(floodWaitUntil ? { floodWaitUntil: new Date(floodWaitUntil).toISOString() } : {}),
       ...(persistenceError ? { persistenceError } : {}),
@@ -830,13 +1079,20 @@ class TelegramAccount implements Account {
     return new AccountError('NOT_AUTHENTICATED', 'The session is no longer valid; log in again');
   }
 
+  private passwordHint(): string | null {
+    const meta = this.store.meta();
+    return (meta?.pendingLogin ?? meta?.qrLogin)?.passwordRequired?.hint ?? null;
+  }
+
   private maskedPhone(): string | undefined {
     const phone = this.user?.phone ?? this.store.meta()?.pendingLogin?.phone;
     return phone ? maskPhone(phone) : undefined;
   }
 
-  private call<T extends tl.RpcMethod>(client: TelegramClient, request: T): Promise<tl.RpcCallReturn[T['_']]> {
-    return callTelegram(client, request, { timeoutMs: this.config.clientReadyTimeoutMs, signal: this.stopController.signal });
+  /** One bounded call; it also stops when the service stops (and when `signal` aborts, if given). */
+  private call<T extends tl.RpcMethod>(client: TelegramClient, request: T, signal?: AbortSignal): Promise<tl.RpcCallReturn[T['_']]> {
+    const stop = this.stopController.signal;
+    return callTelegram(client, request, { timeoutMs: this.config.clientReadyTimeoutMs, signal: signal ? AbortSignal.any([stop, signal]) : stop });
   }
 
   private getMe(client: TelegramClient): Promise<tl.RawUser> {
@@ -845,7 +1101,10 @@ class TelegramAccount implements Account {
 
   /** The login flow's view of the client: each call flood-guarded, bounded and classified. */
   private async loginClient(): Promise<login.LoginClient> {
-    const client = await this.clients.ensure();
+    return this.loginClientOf(await this.clients.ensure());
+  }
+
+  private loginClientOf(client: TelegramClient, signal?: AbortSignal): login.LoginClient {
     return {
       apiId: this.config.telegram.apiId,
       apiHash: this.config.telegram.apiHash,
@@ -853,7 +1112,7 @@ class TelegramAccount implements Account {
         const wait = floodWaitRemainingSeconds(this.store, request._, this.now());
         if (wait > 0) throw new AccountError('FLOOD_WAIT', `Telegram asked to wait ${wait} s before ${request._}`, wait);
         try {
-          return await this.call(client, request);
+          return await this.call(client, request, signal);
         } catch (err) {
           const failure = classifiedOf(err);
           if (failure.kind === 'flood_wait') await this.recordFloodWaitQuietly(request._, failure.seconds);
@@ -864,6 +1123,7 @@ class TelegramAccount implements Account {
       primaryDcId: () => client.getPrimaryDcId(),
       notifyLoggedIn: (auth) => client.notifyLoggedIn(auth),
       computeSrpParams: (password, plain) => client.computeSrpParams(password, plain),
+      keepFutureAuthToken: (token, user) => this.keepFutureAuthToken({ token, phone: user.phone, userId: user.id }),
     };
   }
 
@@ -894,6 +1154,19 @@ function classifiedOf(err: unknown): TelegramErrorKind {
 
 function userFromAuthState(userId: number, phone: string): PublicUser {
   return { id: userId, username: null, firstName: '', lastName: null, phone };
+}
+
+function qrCancelledError(): AccountError {
+  return new AccountError('INVALID_STEP', 'The QR login was cancelled (logout, or a new login)');
+}
+
+/** `promise`, or a network-kind TelegramCallError after `ms` (mtcute's DC switch has no deadline of its own). */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new TelegramCallError(what, { kind: 'network', text: 'TIMEOUT' })), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 function codeSentAnswer(pending: PendingLogin): CodeSent {

@@ -9,6 +9,7 @@
 import type { tl } from '@mtcute/core';
 import type { PendingLogin } from '../store/types.js';
 import { TelegramCallError } from '../telegram/rpc.js';
+import { phoneDigits } from './phone.js';
 
 export type Rpc = <T extends tl.RpcMethod>(request: T) => Promise<tl.RpcCallReturn[T['_']]>;
 
@@ -20,9 +21,13 @@ export interface LoginClient {
   /** Tells mtcute the key is now authorized (stores the self user, resets sessions). */
   notifyLoggedIn(auth: tl.auth.TypeAuthorization): Promise<tl.RawUser>;
   computeSrpParams(password: tl.account.RawPassword, plain: string): Promise<tl.RawInputCheckPasswordSRP>;
+  /** Keeps the future auth token an authorization carries (never logged). */
+  keepFutureAuthToken?(token: Uint8Array, user: tl.RawUser): Promise<void>;
 }
 
-export type CodeStepResult = { kind: 'code_sent'; pending: PendingLogin } | { kind: 'authorized'; user: tl.RawUser };
+export type CodeStepResult =
+  | { kind: 'code_sent'; pending: PendingLogin; tokensRefused: boolean }
+  | { kind: 'authorized'; user: tl.RawUser };
 export type SignInResult = { kind: 'authorized'; user: tl.RawUser } | { kind: 'password_required'; hint: string | null };
 
 /** Thrown when Telegram wants a sign-up: this service does not create accounts. */
@@ -71,25 +76,43 @@ async function toPending(client: LoginClient, phone: string, sent: tl.auth.RawSe
   };
 }
 
-async function onAuthorization(client: LoginClient, auth: tl.auth.TypeAuthorization): Promise<tl.RawUser> {
+/** A login went through at Telegram: mtcute is told, and the future auth token it carries is kept. */
+export async function onAuthorization(client: LoginClient, auth: tl.auth.TypeAuthorization): Promise<tl.RawUser> {
   if (auth._ === 'auth.authorizationSignUpRequired') throw new SignUpRequiredError();
-  return client.notifyLoggedIn(auth);
+  const user = await client.notifyLoggedIn(auth);
+  if (auth.futureAuthToken) await client.keepFutureAuthToken?.(auth.futureAuthToken, auth.user._ === 'user' ? auth.user : user);
+  return user;
 }
 
-/** Telegram's form of the number: digits only. */
-const digits = (phone: string): string => phone.replace(/\D/g, '');
+const digits = phoneDigits;
 
-export async function requestCode(client: LoginClient, phone: string): Promise<CodeStepResult> {
-  const sent = await client.rpc({
-    _: 'auth.sendCode',
-    phoneNumber: digits(phone),
-    apiId: client.apiId,
-    apiHash: client.apiHash,
-    settings: { _: 'codeSettings' },
-  });
+/**
+ * auth.sendCode. `logoutTokens` (future auth tokens of this number) may log the key in at once
+ * (auth.sentCodeSuccess). Telegram ignores tokens it does not honour; should it refuse the call because of
+ * them, it is asked again without them — the normal code flow, no error (`tokensRefused` says so).
+ */
+export async function requestCode(client: LoginClient, phone: string, logoutTokens: Uint8Array[] = []): Promise<CodeStepResult> {
+  const send = (tokens: Uint8Array[]) =>
+    client.rpc({
+      _: 'auth.sendCode',
+      phoneNumber: digits(phone),
+      apiId: client.apiId,
+      apiHash: client.apiHash,
+      settings: { _: 'codeSettings', ...(tokens.length > 0 ? { logoutTokens: tokens } : {}) },
+    });
+  let sent: tl.auth.TypeSentCode;
+  let tokensRefused = false;
+  try {
+    sent = await send(logoutTokens);
+  } catch (err) {
+    // Only a refusal that is not about the number, the network or a wait can be the tokens' fault.
+    if (logoutTokens.length === 0 || !(err instanceof TelegramCallError) || err.classified.kind !== 'telegram') throw err;
+    sent = await send([]);
+    tokensRefused = true;
+  }
   if (sent._ === 'auth.sentCodeSuccess') return { kind: 'authorized', user: await onAuthorization(client, sent.authorization) };
   if (sent._ !== 'auth.sentCode') throw new Error(`Telegram cannot send a login code (${sent._})`);
-  return { kind: 'code_sent', pending: await toPending(client, phone, sent) };
+  return { kind: 'code_sent', pending: await toPending(client, phone, sent), tokensRefused };
 }
 
 export async function resendCode(client: LoginClient, pending: PendingLogin): Promise<PendingLogin> {
@@ -112,12 +135,20 @@ export async function signIn(client: LoginClient, pending: PendingLogin, code: s
     });
     return { kind: 'authorized', user: await onAuthorization(client, auth) };
   } catch (err) {
-    if (err instanceof TelegramCallError && err.classified.text === 'SESSION_PASSWORD_NEEDED') {
-      const password = await client.rpc({ _: 'account.getPassword' });
-      return { kind: 'password_required', hint: password.hint ?? null };
-    }
+    if (isPasswordNeeded(err)) return passwordStep(client);
     throw err;
   }
+}
+
+/** Telegram's answer when the code (or QR scan) was right and the account has a 2FA password. */
+export function isPasswordNeeded(err: unknown): boolean {
+  return err instanceof TelegramCallError && err.classified.text === 'SESSION_PASSWORD_NEEDED';
+}
+
+/** The password step: its hint, from the current password parameters. */
+export async function passwordStep(client: LoginClient): Promise<{ kind: 'password_required'; hint: string | null }> {
+  const password = await client.rpc({ _: 'account.getPassword' });
+  return { kind: 'password_required', hint: password.hint ?? null };
 }
 
 /** 2FA: SRP over the current password parameters; one retry when Telegram says they went stale. */
@@ -159,10 +190,9 @@ export async function whereLoginStands(client: LoginClient): Promise<LoginStandi
     return { kind: 'authorized', user: await client.notifyLoggedIn({ _: 'auth.authorization', user: self }) };
   } catch (err) {
     if (!(err instanceof TelegramCallError)) return { kind: 'unknown' };
-    if (err.classified.text === 'SESSION_PASSWORD_NEEDED') {
+    if (isPasswordNeeded(err)) {
       try {
-        const password = await client.rpc({ _: 'account.getPassword' });
-        return { kind: 'password_required', hint: password.hint ?? null };
+        return await passwordStep(client);
       } catch {
         return { kind: 'unknown' };
       }

@@ -10,3 +10,8 @@ export function normalizePhone(input: unknown): string | undefined {
   if (!/^\+?\d{5,15}$/.test(compact)) return undefined;
   return `+${compact.replace(/^\+/, '')}`;
 }
+
+/** Telegram's form of a normalized number: digits only. */
+export function phoneDigits(phone: string): string {
+  return phone.replace(/\D/g, '');
+}

@@ -2,13 +2,15 @@
  * Start-up: what the files on disk say the account's state is, before any network (the seed's
  * "Server Restart Process"). Validation against Telegram happens afterwards, in the background.
  */
-import type { AuthStateFile, PendingLogin, SessionStore } from '../store/types.js';
+import type { AuthStateFile, PendingLogin, PendingQrLogin, SessionStore } from '../store/types.js';
 
 export type StartupDecision =
   | { state: 'logged_out'; reason?: string; staleAuthState?: boolean }
   | { state: 'expired'; authState: AuthStateFile }
   | { state: 'authenticated'; authState: AuthStateFile }
-  | { state: 'code_sent' | 'password_required'; pending: PendingLogin };
+  | { state: 'code_sent' | 'password_required'; pending: PendingLogin }
+  /** A QR login in progress: a new code (qr_pending), or its 2FA password step (password_required). */
+  | { state: 'qr_pending' | 'qr_password_required'; qrLogin: PendingQrLogin };
 
 /** saved_at is refreshed by API activity at most this often, whatever SESSION_MAX_IDLE is (when it is long). */
 const MAX_TOUCH_INTERVAL_MS = 10 * 60 * 1000;
@@ -43,6 +45,8 @@ export function decideStartupState(store: SessionStore, maxIdleMs: number, now =
     if (expiresAt !== null && expiresAt <= now) return { state: 'expired', authState };
     return { state: 'authenticated', authState };
   }
+  const qrLogin = store.meta()?.qrLogin;
+  if (qrLogin) return { state: qrLogin.passwordRequired ? 'qr_password_required' : 'qr_pending', qrLogin };
   const pending = store.meta()?.pendingLogin;
   if (pending) return { state: pending.passwordRequired ? 'password_required' : 'code_sent', pending };
   // A key that never finished logging in: kept, the next login reuses it.

@@ -4,7 +4,12 @@
  * to `{"error": {"code", "message"}}`; they hold no state of their own.
  */
 
-export type AccountState = 'logged_out' | 'code_sent' | 'password_required' | 'authenticated' | 'expired' | 'revoked';
+import type { LoginMethod } from '../store/types.js';
+
+export type AccountState = 'logged_out' | 'code_sent' | 'qr_pending' | 'password_required' | 'authenticated' | 'expired' | 'revoked';
+
+/** How a session was logged in: a login code, a QR code, or a future auth token (no code asked). */
+export type { LoginMethod };
 export type Environment = 'sandbox' | 'production' | 'test';
 
 export interface PublicUser {
@@ -30,7 +35,13 @@ export interface AccountStatus {
     validation: 'pending' | 'valid' | 'failed' | null;
     lastValidatedAt: string | null;
     connection: 'online' | 'connecting' | 'offline';
+    /** How this session was logged in (null when not known: not logged in, or logged in by an older version). */
+    loginMethod: LoginMethod | null;
   };
+  /** While `qr_pending`: the QR code to scan now (the token is refreshed before it expires). */
+  qr?: QrCode;
+  /** While `password_required`: the 2FA password's hint (null when it has none). */
+  hint?: string | null;
   reason?: string;
   floodWaitUntil?: string;
   persistenceError?: { file: string; code: string; message: string; at: string };
@@ -47,6 +58,15 @@ export interface CodeSent {
 export interface Authenticated {
   state: 'authenticated';
   user: PublicUser;
+  loginMethod: LoginMethod;
+}
+/** A QR login token to show: `url` is `tg://login?token=…`, scanned by a logged-in Telegram app. */
+export interface QrCode {
+  url: string;
+  expiresAt: string; // ISO
+}
+export interface QrPending extends QrCode {
+  state: 'qr_pending';
 }
 export interface PasswordRequired {
   state: 'password_required';
@@ -76,7 +96,8 @@ export type AccountErrorCode =
   | 'LOGIN_OUTCOME_UNKNOWN' // a login step timed out and Telegram could not be asked what happened
   | 'TELEGRAM_ERROR' // an unexpected rpc_error
   | 'SESSION_REVOKED'
-  | 'SESSION_EXPIRED';
+  | 'SESSION_EXPIRED'
+  | 'QR_LOGIN_EXPIRED'; // a QR code not scanned within QR_LOGIN_TIMEOUT (status `reason`)
 
 export class AccountError extends Error {
   constructor(
@@ -102,6 +123,8 @@ export interface AccountObserver {
   /** mtcute brought a connection back up. */
   reconnect?(): void;
   floodWait?(method: string, seconds: number): void;
+  /** A login step that ended without a request of its own (a QR code scanned): its step and outcome. */
+  loginAttempt?(step: string, outcome: string): void;
 }
 
 export interface Account {
@@ -109,7 +132,16 @@ export interface Account {
   /** Restore from the store and start background validation; resolves once status is known (never waits for the network). */
   start(): Promise<void>;
   status(): AccountStatus;
-  sendCode(phone: string): Promise<CodeSent>;
+  /** Sends a login code — or, when a kept future auth token is honoured, logs in at once (no code). */
+  sendCode(phone: string): Promise<CodeSent | Authenticated>;
+  /**
+   * Starts a QR login (cancelling one in progress): resolves with the first QR code. The code is refreshed
+   * in the background until it is scanned (→ authenticated, or password_required for 2FA), cancelled
+   * (logout, a new login) or QR_LOGIN_TIMEOUT passes.
+   */
+  startQrLogin(): Promise<QrPending | Authenticated | PasswordRequired>;
+  /** The QR code of the QR login in progress (INVALID_STEP when none is waiting for a scan). */
+  qrCode(): QrPending;
   resendCode(): Promise<CodeSent>;
   verifyCode(code: string): Promise<Authenticated | PasswordRequired>;
   verifyPassword(password: string): Promise<Authenticated>;

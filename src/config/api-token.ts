@@ -30,6 +30,11 @@ export function resolveApiToken(dataDir: string, envToken: string | undefined): 
   return { token, source: 'generated', file, warnings };
 }
 
+/** The token DATA_DIR/api_token holds, if any — never creating one (for tools beside the service). */
+export function existingApiToken(dataDir: string): string | undefined {
+  return readTokenFile(path.join(dataDir, API_TOKEN_FILE_NAME), []) || undefined;
+}
+
 /** A token is at most 512 characters (API_TOKEN's limit); a bigger file is not a token file. */
 const MAX_TOKEN_FILE_BYTES = 4096;
 

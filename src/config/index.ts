@@ -4,6 +4,6 @@ export type { Env, ParsedConfig } from './load-config.js';
 export { resolveConfig } from './resolve-config.js';
 export type { ResolvedConfig } from './resolve-config.js';
 export { readDotEnv, mergeEnv } from './env-file.js';
-export { resolveApiToken, API_TOKEN_FILE_NAME } from './api-token.js';
+export { resolveApiToken, existingApiToken, API_TOKEN_FILE_NAME } from './api-token.js';
 export { parseDuration, formatDuration } from './duration.js';
 export { ConfigError, CONFIG_ERROR_EXIT_CODE } from './problems.js';

@@ -28,6 +28,7 @@ export const DEFAULTS = {
   clientReadyTimeout: '15s',
   retryMaxDelay: '60s',
   healthProbeInterval: '30s',
+  qrLoginTimeout: '10m',
   validationConcurrency: 8,
   logLevel: 'info',
   logFileName: 'telegram_service.log',
@@ -240,6 +241,7 @@ export function loadConfig(env: Env, cwd: string, facts: ProcessFacts = {}): Par
     durationSchema({ allowZero: true, maxMs: MAX_TIMER_MS }),
     DEFAULTS.healthProbeInterval,
   );
+  const qrLoginTimeoutMs = read('QR_LOGIN_TIMEOUT', durationSchema({ allowZero: true, maxMs: MAX_TIMER_MS }), DEFAULTS.qrLoginTimeout);
   const validationConcurrency = read('VALIDATION_CONCURRENCY', positiveCount(1000), String(DEFAULTS.validationConcurrency));
 
   // Logging.
@@ -298,6 +300,7 @@ export function loadConfig(env: Env, cwd: string, facts: ProcessFacts = {}): Par
     clientReadyTimeoutMs: clientReadyTimeoutMs!,
     retryMaxDelayMs: retryMaxDelayMs!,
     healthProbeIntervalMs: healthProbeIntervalMs!,
+    qrLoginTimeoutMs: qrLoginTimeoutMs!,
     validationConcurrency: validationConcurrency!,
     logLevel: logLevel!,
     logFile,

@@ -47,6 +47,11 @@ export interface Config {
    * often, so status reflects an outage. Absent (a Config built by hand) = off.
    */
   healthProbeIntervalMs?: number;
+  /**
+   * QR_LOGIN_TIMEOUT in ms, default 10m; 0 = never: a QR login not scanned within this ends (status
+   * `logged_out`, reason QR_LOGIN_EXPIRED) instead of asking Telegram for new codes forever. Absent = the default.
+   */
+  qrLoginTimeoutMs?: number;
   /** VALIDATION_CONCURRENCY, default 8: accounts validated at once after a start. Absent = the default. */
   validationConcurrency?: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';

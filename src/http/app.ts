@@ -5,12 +5,13 @@
  *   ├── GET /openapi.json, /docs (Swagger UI)          (no token: the API's description, no data)
  *   ├── GET /metrics                                   (admin token or METRICS_TOKEN)
  *   ├── GET /healthz                                   (no token)
+ *   ├── GET /, GET /console/:file                      the web console (no token to load it; strict CSP)
  *   └── /api — bearer auth on every route, including unknown ones (admin or account-scoped token);
  *       │      login rate limit per client address on the login steps
  *       ├── POST, GET /accounts                        (admin)
  *       ├── /accounts/:id — the account, resolved first (404 for another account's token); touch()
  *       │   ├── GET /, GET /status;  DELETE /          (admin)
- *       │   ├── /auth/{send-code,resend-code,verify-code,verify-password,logout}
+ *       │   ├── /auth/{send-code,resend-code,verify-code,verify-password,logout}; /auth/qr POST, GET
  *       │   ├── /me
  *       │   └── /tokens  POST, GET;  DELETE /tokens/:tokenId   (admin)
  *       └── /telegram — the same routes for the account `default` (the single-account API)
@@ -32,6 +33,8 @@ import { handleClientError, handleFrameworkError, installErrorHandling, notFound
 import { applyLoginRateLimit, DEFAULT_LOGIN_RATE_LIMIT, type LoginRateLimit } from './plugins/login-rate-limit.js';
 import { accountsRoutes } from './routes/accounts.js';
 import { healthzRoute } from './routes/healthz.js';
+import { consoleRoutes } from './routes/console.js';
+import type { ConsoleAssets } from '../console/assets.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { metricsHttpPlugin } from './plugins/metrics.js';
 import type { ServiceMetrics } from '../metrics/service-metrics.js';
@@ -53,12 +56,14 @@ export interface BuildAppOptions {
   registry: AccountRegistry;
   /** The service's version, for the OpenAPI document. */
   version?: string;
+  /** The web console's files: GET / and /console/:file (absent: no console). */
+  console?: ConsoleAssets;
   /** Prometheus metrics: GET /metrics and the HTTP measurements (absent: no /metrics). */
   metrics?: ServiceMetrics;
   logger: FastifyBaseLogger;
 }
 
-export function buildApp({ config, registry, logger, version = '0.0.0', metrics }: BuildAppOptions): FastifyInstance {
+export function buildApp({ config, registry, logger, version = '0.0.0', metrics, console: consoleAssets }: BuildAppOptions): FastifyInstance {
   const requestTimeoutMs = config.httpRequestTimeoutMs ?? parseDuration(DEFAULTS.httpRequestTimeout)!;
   const app = Fastify({
     loggerInstance: logger,
@@ -151,6 +156,7 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics 
     });
   }
   void app.register(healthzRoute);
+  if (consoleAssets) void app.register(consoleRoutes, { assets: consoleAssets });
   void app.register(
     async (api) => {
       const authenticate = createAuthHook({ adminToken: config.apiToken, scoped: (token) => scopedPrincipal(registry, token) });

@@ -22,6 +22,7 @@ export const HTTP_STATUS_BY_CODE: Record<AccountErrorCode, number> = {
   TELEGRAM_ERROR: 502,
   SESSION_REVOKED: 401,
   SESSION_EXPIRED: 401,
+  QR_LOGIN_EXPIRED: 409,
 };
 
 /** Codes answered with a Retry-After header (seconds from the error). */

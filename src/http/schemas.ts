@@ -27,13 +27,42 @@ export const CODE_SENT_SCHEMA = {
   },
 } as const;
 
+const LOGIN_METHOD = {
+  type: 'string',
+  enum: ['code', 'qr', 'future_auth_token'],
+  description: 'How the login finished: a code, a QR code, or a kept future auth token (no code asked)',
+} as const;
+
 export const VERIFY_CODE_RESULT_SCHEMA = {
   type: 'object',
   properties: {
     state: { type: 'string' },
     user: PUBLIC_USER_SCHEMA,
+    loginMethod: LOGIN_METHOD,
     hint: nullableString,
   },
+} as const;
+
+/** send-code: a code was sent — or a kept future auth token logged the account in at once (`authenticated`). */
+export const SEND_CODE_RESULT_SCHEMA = {
+  type: 'object',
+  properties: { ...CODE_SENT_SCHEMA.properties, user: PUBLIC_USER_SCHEMA, loginMethod: LOGIN_METHOD },
+} as const;
+
+const QR_CODE_PROPERTIES = {
+  state: { type: 'string' },
+  url: { type: 'string', description: 'tg://login?token=… — scanned by a logged-in Telegram app (Settings → Devices → Link Desktop Device)' },
+  expiresAt: { type: 'string', description: 'When this code expires; a new one is fetched shortly before' },
+  svg: { type: 'string', description: 'The QR code of `url` as an SVG image' },
+} as const;
+
+/** GET …/auth/qr: the code to scan now. */
+export const QR_CODE_SCHEMA = { type: 'object', properties: QR_CODE_PROPERTIES } as const;
+
+/** POST …/auth/qr: the first code (`qr_pending`). */
+export const QR_START_SCHEMA = {
+  type: 'object',
+  properties: { ...QR_CODE_PROPERTIES, user: PUBLIC_USER_SCHEMA, loginMethod: LOGIN_METHOD, hint: nullableString },
 } as const;
 
 export const LOGGED_OUT_SCHEMA = {
@@ -56,8 +85,15 @@ const STATUS_PROPERTIES = {
       validation: nullableString,
       lastValidatedAt: nullableString,
       connection: { type: 'string' },
+      loginMethod: { type: ['string', 'null'], enum: ['code', 'qr', 'future_auth_token', null] },
     },
   },
+  qr: {
+    type: 'object',
+    description: 'While qr_pending: the code to scan now (GET …/auth/qr has it as an SVG image too)',
+    properties: { url: QR_CODE_PROPERTIES.url, expiresAt: QR_CODE_PROPERTIES.expiresAt },
+  },
+  hint: { ...nullableString, description: "While password_required: the 2FA password's hint" },
   reason: { type: 'string' },
   floodWaitUntil: { type: 'string' },
   persistenceError: {
@@ -71,7 +107,7 @@ const STATUS_PROPERTIES = {
   },
 } as const;
 
-/** The single-account routes' status: exactly the seed service's body. */
+/** The single-account routes' status: the seed service's body, with fields only ever added (loginMethod, qr, hint). */
 export const STATUS_SCHEMA = { type: 'object', properties: STATUS_PROPERTIES } as const;
 
 /** An account's status: the same body plus its id. */

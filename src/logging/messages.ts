@@ -27,6 +27,17 @@ export const LOG_MESSAGES = {
   sessionRevoked: 'Telegram revoked the session; clearing the dead key and auth state',
   floodWait: 'Telegram asked to wait (FLOOD_WAIT); the deadline is kept on disk',
   loginStepWentThrough: 'A login step that got no answer had gone through at Telegram; login completed',
+  qrCodeReady: 'QR login code ready; waiting for it to be scanned',
+  qrCodeRenewed: 'New QR login code',
+  qrScanned: 'QR login code scanned',
+  qrLoggedIn: 'Logged in by QR code',
+  /** `why` says how it ended (not scanned in time, a refusal). */
+  qrEnded: (why: string) => `QR login ended: ${why}`,
+  qrRestored: 'QR login in progress restored from disk; fetching a new QR code',
+  qrPasswordRestored: 'QR login waiting for the 2FA password restored from disk',
+  futureTokenLogin: 'Logged in without a code: Telegram honoured a kept future auth token',
+  futureTokensRefused: 'Telegram refused the login with the kept future auth tokens; dropped them and sent a code',
+  futureTokensNotWritten: 'Could not write the future auth tokens; kept in memory',
   logoutAtTelegramFailed:
     'Could not log out at Telegram; removing the local session anyway (the authorization may stay listed in Active sessions)',
 

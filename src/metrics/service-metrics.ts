@@ -27,7 +27,7 @@ export function createServiceMetrics(statuses: () => Iterable<AccountStatus>): S
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
 
-  const states = ['logged_out', 'code_sent', 'password_required', 'authenticated', 'expired', 'revoked'] as const;
+  const states = ['logged_out', 'code_sent', 'qr_pending', 'password_required', 'authenticated', 'expired', 'revoked'] as const;
   new Gauge({
     name: `${PREFIX}accounts`,
     help: 'Accounts by state',
@@ -72,6 +72,7 @@ export function createServiceMetrics(statuses: () => Iterable<AccountStatus>): S
     labelNames: ['step', 'outcome'],
     registers: [registry],
   });
+  const loginAttempt = (step: string, outcome: string): void => logins.inc({ step, outcome: errorCodeLabel(outcome) });
   const requests = new Counter({ name: `${PREFIX}http_requests_total`, help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
   const latency = new Histogram({
     name: `${PREFIX}http_request_duration_seconds`,
@@ -89,6 +90,7 @@ export function createServiceMetrics(statuses: () => Iterable<AccountStatus>): S
       recovery: (outcome) => recoveries.inc({ outcome }),
       revocation: (reason) => revocations.inc({ reason: errorCodeLabel(reason) }),
       reconnect: () => reconnects.inc(),
+      loginAttempt,
       floodWait: (method, seconds) => {
         floodWaits.inc({ method });
         floodSeconds.inc({ method }, seconds);
@@ -98,9 +100,7 @@ export function createServiceMetrics(statuses: () => Iterable<AccountStatus>): S
       requests.inc({ method, route, status: String(status) });
       latency.observe({ method, route }, seconds);
     },
-    loginAttempt(step, outcome) {
-      logins.inc({ step, outcome: errorCodeLabel(outcome) });
-    },
+    loginAttempt,
     render: () => registry.metrics(),
   };
 }

@@ -1,14 +1,19 @@
 /**
- * Optional encryption at rest of session.json (SESSION_ENCRYPTION_KEY): AES-256-GCM over the whole
- * plaintext document, stored as a small JSON envelope so a reader can tell "encrypted" from "corrupt".
+ * Optional encryption at rest of session.json and future_auth_tokens.json (SESSION_ENCRYPTION_KEY):
+ * AES-256-GCM over the whole plaintext document, stored as a small JSON envelope so a reader can tell
+ * "encrypted" from "corrupt".
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { SessionFileError } from './errors.js';
 
 export const ENCRYPTION_ALG = 'aes-256-gcm';
-/** Binds the ciphertext to its purpose, so it cannot be replayed as some other file of ours. */
-const AAD = Buffer.from('telegram-service session.json v1');
+/**
+ * Binds the ciphertext to its purpose (the additional authenticated data), so one file's ciphertext cannot
+ * be replayed as another file of ours.
+ */
+export const SESSION_PURPOSE = 'telegram-service session.json v1';
+export const FUTURE_AUTH_TOKENS_PURPOSE = 'telegram-service future_auth_tokens.json v1';
 
 const envelopeSchema = z.object({
   version: z.literal(1),
@@ -31,10 +36,10 @@ export function looksEncrypted(value: unknown): boolean {
   return typeof value === 'object' && value !== null && 'encrypted' in value;
 }
 
-export function encryptDocumentText(plaintext: string, key: Uint8Array): string {
+export function encryptDocumentText(plaintext: string, key: Uint8Array, purpose = SESSION_PURPOSE): string {
   const iv = randomBytes(12);
   const cipher = createCipheriv(ENCRYPTION_ALG, key, iv);
-  cipher.setAAD(AAD);
+  cipher.setAAD(Buffer.from(purpose));
   const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
   const envelope: EncryptedEnvelope = {
     version: 1,
@@ -49,7 +54,7 @@ export function encryptDocumentText(plaintext: string, key: Uint8Array): string 
 }
 
 /** Decrypt an envelope. A wrong key and a damaged envelope are both 'decrypt_failed' (GCM cannot tell them apart). */
-export function decryptEnvelope(file: string, value: unknown, key: Uint8Array | undefined): string {
+export function decryptEnvelope(file: string, value: unknown, key: Uint8Array | undefined, purpose = SESSION_PURPOSE): string {
   if (!key) {
     throw new SessionFileError(
       file,
@@ -70,7 +75,7 @@ export function decryptEnvelope(file: string, value: unknown, key: Uint8Array | 
   }
   try {
     const decipher = createDecipheriv(ENCRYPTION_ALG, key, ivBytes);
-    decipher.setAAD(AAD);
+    decipher.setAAD(Buffer.from(purpose));
     decipher.setAuthTag(tagBytes);
     return Buffer.concat([decipher.update(Buffer.from(data, 'base64')), decipher.final()]).toString('utf8');
   } catch (err) {

@@ -11,6 +11,8 @@
  *   "self": { "userId", "isBot", "isPremium", "usernames" } | null,                  (readable, from mtcute.current_user)
  *   "mtcute": { "dc_main": "<base64>", "dc_media": "<base64>", "current_user": "<base64>" },
  *   "pendingLogin": { … PendingLogin },
+ *   "qrLogin": { "startedAt", "passwordRequired"? },                                 (a QR login in progress)
+ *   "loginMethod": "code" | "qr" | "future_auth_token",
  *   "floodWaits": { "<method>": <unix ms> },
  *   "savedAt": "<ISO>"
  * }
@@ -22,7 +24,7 @@ import { parseBasicDcOption, serializeBasicDcOption, type BasicDcOption } from '
 import { z } from 'zod';
 import { SessionFileError } from './errors.js';
 import { decryptEnvelope, encryptDocumentText, looksEncrypted } from './session-crypto.js';
-import type { PendingLogin } from './types.js';
+import type { LoginMethod, PendingLogin, PendingQrLogin } from './types.js';
 
 export const SESSION_FILE_VERSION = 1;
 /** No legitimate session.json comes near this; a bigger file is refused unread. */
@@ -51,6 +53,8 @@ export interface SessionDocument {
   /** Login-relevant mtcute KV entries (LOGIN_KV_KEYS), exactly as mtcute wrote them. */
   mtcuteKv: Map<string, Uint8Array>;
   pendingLogin?: PendingLogin;
+  qrLogin?: PendingQrLogin;
+  loginMethod?: LoginMethod;
   floodWaits?: Record<string, number>;
 }
 
@@ -87,6 +91,10 @@ const pendingLoginSchema = z.object({
   sentAt: z.string().max(64),
   passwordRequired: z.object({ hint: z.string().max(1024).optional() }).optional(),
 });
+const qrLoginSchema = z.object({
+  startedAt: z.string().max(64),
+  passwordRequired: z.object({ hint: z.string().max(1024).optional() }).optional(),
+});
 const documentSchema = z.object({
   version: z.literal(SESSION_FILE_VERSION),
   environment: z.string().min(1).max(32),
@@ -96,6 +104,8 @@ const documentSchema = z.object({
   self: z.unknown().optional(), // derived, never read back
   mtcute: z.record(z.string().max(64), base64).optional(),
   pendingLogin: pendingLoginSchema.optional(),
+  qrLogin: qrLoginSchema.optional(),
+  loginMethod: z.enum(['code', 'qr', 'future_auth_token']).optional(),
   floodWaits: z.record(z.string().max(256), z.number()).optional(),
   savedAt: z.string().max(64).optional(),
 });
@@ -126,6 +136,8 @@ export function documentBody(doc: SessionDocument): Omit<OnDiskDocument, 'savedA
     for (const key of [...doc.mtcuteKv.keys()].sort()) body.mtcute[key] = toBase64(doc.mtcuteKv.get(key)!);
   }
   if (doc.pendingLogin) body.pendingLogin = doc.pendingLogin;
+  if (doc.qrLogin) body.qrLogin = doc.qrLogin;
+  if (doc.loginMethod) body.loginMethod = doc.loginMethod;
   if (doc.floodWaits && Object.keys(doc.floodWaits).length > 0) body.floodWaits = doc.floodWaits;
   return body;
 }
@@ -210,6 +222,8 @@ export function decodeSessionFile(
     doc.mtcuteKv.set(KV_DC_MEDIA, serializeBasicDcOption(onDisk.mediaDc));
   }
   if (onDisk.pendingLogin) doc.pendingLogin = onDisk.pendingLogin;
+  if (onDisk.qrLogin) doc.qrLogin = onDisk.qrLogin;
+  if (onDisk.loginMethod) doc.loginMethod = onDisk.loginMethod;
   if (onDisk.floodWaits) doc.floodWaits = onDisk.floodWaits;
   return { doc, savedAt: onDisk.savedAt, encrypted };
 }

@@ -28,14 +28,46 @@ export interface PendingLogin {
   passwordRequired?: { hint?: string };
 }
 
+/**
+ * A QR login in progress (the key that exports the tokens is in session.json): enough to go on after a
+ * restart with a new token, or with the 2FA password once the code was scanned.
+ */
+export interface PendingQrLogin {
+  startedAt: string; // ISO
+  /** Set once the code was scanned and Telegram asked for the 2FA password. */
+  passwordRequired?: { hint?: string };
+}
+
+/** How the session was logged in: a login code, a QR code, or a future auth token (no code). */
+export type LoginMethod = 'code' | 'qr' | 'future_auth_token';
+
 /** Everything login-relevant in session.json besides mtcute's own data. */
 export interface SessionMeta {
   /** Which Telegram the keys belong to: 'sandbox' | 'production' | 'test'. A key never crosses environments. */
   environment: string;
   pendingLogin?: PendingLogin;
+  qrLogin?: PendingQrLogin;
+  /** How the current session was logged in (absent for sessions logged in before this was recorded). */
+  loginMethod?: LoginMethod;
   /** Method name → unix ms until which Telegram asked us to wait (FLOOD_WAIT). */
   floodWaits?: Record<string, number>;
 }
+
+/**
+ * A future auth token Telegram handed out at a login or a logout (core.telegram.org/api/auth): offered
+ * in the next login's codeSettings.logout_tokens, it lets that login finish without a code. As secret as
+ * an auth key: kept only by the store (encrypted like session.json), never logged.
+ */
+export interface FutureAuthToken {
+  token: Uint8Array;
+  /** The number it was earned with (digits only), when known: offered only when that number logs in. */
+  phone?: string;
+  userId?: number;
+  receivedAt: string; // ISO
+}
+
+/** Telegram takes at most this many tokens in logout_tokens; the store keeps the newest this many. */
+export const MAX_FUTURE_AUTH_TOKENS = 20;
 
 /** Set when a write to the data directory failed; cleared by the next successful write. */
 export interface PersistenceError {
@@ -85,6 +117,13 @@ export interface SessionStore {
   removeAuthState(): Promise<void>;
   /** Forget the auth keys and login data (session.json), keeping nothing of the dead key. */
   clearSession(): Promise<void>;
+  /**
+   * The account's future auth tokens, oldest first. They outlive the session (logout, expiry, a lost
+   * session.json): they are what lets the next login skip the code.
+   */
+  futureAuthTokens(): FutureAuthToken[];
+  /** Replaces the list (only the newest MAX_FUTURE_AUTH_TOKENS are kept). A failed write is logged, not thrown. */
+  saveFutureAuthTokens(tokens: FutureAuthToken[]): Promise<void>;
   /**
    * Set when load() left session.json untouched and started without a session (another environment's
    * file); cleared once this environment writes its own session.

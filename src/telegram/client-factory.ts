@@ -24,6 +24,11 @@ export interface CreateClientOptions {
   logger: Logger;
   /** The sandbox DC started in-process; wins over config.sandbox.external. */
   sandbox?: SandboxDcAddress;
+  /**
+   * Telegram's pushes reach `client.onServerUpdate` (there is still no updates loop): a QR login waits for
+   * updateLoginToken. Default: calls are made without updates.
+   */
+  receiveUpdates?: boolean;
 }
 
 /** The sandbox DC the client talks to: DC 2, as on Telegram's test network. */
@@ -115,8 +120,10 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
     defaultDcs,
     testMode: config.environment === 'test',
     logger: mtcuteLogManager(logger),
-    // We have no updates loop: every call is wrapped in invokeWithoutUpdates.
-    disableUpdates: true,
+    // We have no updates loop: every call is wrapped in invokeWithoutUpdates — unless the caller waits for
+    // a push (then they reach onServerUpdate raw, with no updates manager behind them).
+    disableUpdates: !opts.receiveUpdates,
+    ...(opts.receiveUpdates ? { updates: false as const } : {}),
     // mtcute's default installs SIGINT/SIGTERM hooks that re-raise the signal; main.ts owns shutdown.
     storageOptions: { cleanup: false },
     network: {

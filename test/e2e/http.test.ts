@@ -76,8 +76,9 @@ describe('HTTP API of the real process', () => {
 
   it('unknown routes are 404 NOT_FOUND in the JSON shape', async () => {
     for (const [method, route] of [
-      ['GET', '/'],
+      ['POST', '/'],
       ['GET', '/nope'],
+      ['GET', '/console/nope.js'],
       ['DELETE', '/api/telegram/status'],
       ['GET', '/api/does-not-exist'],
     ] as const) {

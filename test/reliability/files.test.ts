@@ -339,6 +339,8 @@ describe('modes, leftovers, another environment, unreadable files', () => {
       const doc = JSON.parse(read(dir, name).toString('utf8')) as Record<string, unknown>;
       fs.writeFileSync(file(dir, name), JSON.stringify({ ...doc, environment: 'production' }, null, 2), { mode: 0o600 });
     }
+    // The template's future auth token would log this number in without a code; this test wants the code step.
+    fs.rmSync(file(dir, 'future_auth_tokens.json'), { force: true });
     const before = Object.fromEntries(['session.json', 'session.json.bak', 'auth_state.json'].map((n) => [n, read(dir, n)]));
     const svc = await start(dir);
     try {

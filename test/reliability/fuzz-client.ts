@@ -172,8 +172,12 @@ export function parseResponses(data: Buffer): FuzzResponse[] {
   return out;
 }
 
-/** What is wrong with one answer (undefined = fine). */
-export function judgeResponse(res: FuzzResponse, method: string | undefined): string | undefined {
+/** The web console's page and files: the only 2xx answers that are not JSON. */
+const CONSOLE_PAGE = /^\/(console\/[a-z0-9.-]+)?(\?.*)?$/;
+const CONSOLE_TYPES = /^(text\/html|text\/javascript|text\/css|image\/svg\+xml)/;
+
+/** What is wrong with one answer to a request for `path` (undefined = fine). */
+export function judgeResponse(res: FuzzResponse, method: string | undefined, path?: string): string | undefined {
   if (res.status >= 100 && res.status < 200) return undefined; // 100 Continue
   if (res.status >= 500) return `5xx: ${res.status} ${res.body.toString('utf8').slice(0, 200)}`;
   const is2xx = res.status >= 200 && res.status < 300;
@@ -181,6 +185,7 @@ export function judgeResponse(res: FuzzResponse, method: string | undefined): st
   if (!is2xx && !is4xx) return `unexpected status ${res.status}`;
   if (method === 'HEAD') return undefined; // no body by definition
   const contentType = String(res.headers['content-type'] ?? '');
+  if (is2xx && path !== undefined && CONSOLE_PAGE.test(path) && CONSOLE_TYPES.test(contentType)) return undefined;
   if (!contentType.includes('application/json')) return `status ${res.status} without a JSON content type (${contentType})`;
   let body: unknown;
   try {

@@ -94,7 +94,7 @@ async function sendJudged(req: FuzzRequest, withAgent: http.Agent): Promise<numb
   for (const res of outcome.responses) {
     tally.statuses.set(res.status, (tally.statuses.get(res.status) ?? 0) + 1);
     if (res.status >= 500) tally.http5xx += 1;
-    const problem = judgeResponse(res, req.kind === 'http' ? req.method : undefined);
+    const problem = judgeResponse(res, req.kind === 'http' ? req.method : undefined, req.kind === 'http' ? req.path : undefined);
     if (problem) fail(`${where}: ${problem}`);
     const text = res.body.toString('utf8') + JSON.stringify(res.headers);
     if (text.includes(svc.token) || text.includes(TWO_FA_PASSWORD)) {
@@ -177,6 +177,8 @@ async function expectConsistent(when: string): Promise<string> {
 async function login(phone: string, password?: string): Promise<void> {
   const sent = await svc.request('POST', ROUTES.sendCode, { phone });
   expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+  // A future auth token kept from an earlier login of this number logs it in without a code.
+  if (sent.body.state === 'authenticated') return expect((await status()).state).toBe('authenticated');
   const code = phone === TEST_PHONE ? TEST_CODE : dc.controls.lastCode(phone)!;
   const verified = await svc.request('POST', ROUTES.verifyCode, { code });
   expect(verified.status, JSON.stringify(verified.body)).toBe(200);

@@ -67,6 +67,7 @@ describe('AccountService login', () => {
 
     const sent = await sut.service.sendCode(TEST_PHONE);
     expect(sent).toMatchObject({ state: 'code_sent', codeLength: 5 });
+    if (sent.state !== 'code_sent') throw new Error('unreachable');
     expect(typeof sent.codeType).toBe('string');
     expect(sent.phone).toBe('+9996***1234');
     expect(sut.service.status().state).toBe('code_sent');

@@ -53,6 +53,7 @@ describe('loadConfig defaults', () => {
       clientReadyTimeoutMs: 15_000,
       retryMaxDelayMs: 60_000,
       healthProbeIntervalMs: 30_000,
+      qrLoginTimeoutMs: 600_000,
       validationConcurrency: 8,
       logLevel: 'info',
       logFile: '/srv/app/data/telegram_service.log',
@@ -106,6 +107,12 @@ describe('loadConfig: every variable', () => {
     expect(config).toMatchObject({ sessionMaxIdleMs: 0, clientReadyTimeoutMs: 90_000, retryMaxDelayMs: 900_000 });
     expect(loadConfig({ SESSION_MAX_IDLE: '12h' }, CWD).sessionMaxIdleMs).toBe(12 * 3600_000);
     expect(loadConfig({ SESSION_MAX_IDLE: '2500' }, CWD).sessionMaxIdleMs).toBe(2500);
+  });
+
+  it('QR_LOGIN_TIMEOUT (0 = no limit)', () => {
+    expect(loadConfig({ QR_LOGIN_TIMEOUT: '2m' }, CWD).qrLoginTimeoutMs).toBe(120_000);
+    expect(loadConfig({ QR_LOGIN_TIMEOUT: '0' }, CWD).qrLoginTimeoutMs).toBe(0);
+    expect(problemsOf({ QR_LOGIN_TIMEOUT: 'soon' })[0]).toMatch(/^QR_LOGIN_TIMEOUT="soon" must be a duration/);
   });
 
   it('SANDBOX_DC_PORT', () => {

@@ -153,6 +153,13 @@ describe('the catalogue of log messages', () => {
     'floodWait',
     'loginStepWentThrough',
     'writableAgain',
+    'qrCodeReady',
+    'qrScanned',
+    'qrLoggedIn',
+    'qrRestored',
+    'futureTokenLogin',
+    'futureTokensRefused',
+    'futureTokensNotWritten',
   ] as const;
 
   it('holds the seed four lines word for word', () => {

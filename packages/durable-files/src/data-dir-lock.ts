@@ -171,6 +171,17 @@ export async function acquireDataDirLock(dataDir: string, opts: DataDirLockOptio
   }
 }
 
+/**
+ * Who holds `dataDir` right now, without taking or changing anything (for tools that must not start a
+ * second process on it): the live holder, or undefined when the lock is free or stale.
+ */
+export async function dataDirLockHolder(dataDir: string, opts: Pick<DataDirLockOptions, 'fileName'> = {}): Promise<LockHolderInfo | undefined> {
+  const holder = await readHolder(path.join(path.resolve(dataDir), opts.fileName ?? LOCK_FILE_NAME)).catch(() => 'gone' as const);
+  if (holder === 'gone' || judge(holder) !== 'alive' || !holder.content) return undefined;
+  const { nonce: _nonce, ...info } = holder.content;
+  return info;
+}
+
 /** What a holder knows its lock file to be. */
 interface HeldLock {
   file: string;

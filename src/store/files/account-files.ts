@@ -46,7 +46,8 @@ import {
   type SessionDocument,
 } from '../session-document.js';
 import { SerialQueue } from './serial-queue.js';
-import type { AuthStateFile, CreateStorageOptions, LoadProblem, PersistenceError, SessionMeta, SessionStore, StoreLog } from '../types.js';
+import { FUTURE_AUTH_TOKENS_FILE_NAME, FutureAuthTokensFile } from './future-auth-tokens-file.js';
+import type { AuthStateFile, CreateStorageOptions, FutureAuthToken, LoadProblem, PersistenceError, SessionMeta, SessionStore, StoreLog } from '../types.js';
 import { LOG_MESSAGES } from '../../logging/messages.js';
 
 export const SESSION_FILE_NAME = 'session.json';
@@ -102,6 +103,8 @@ export class FileSessionStore implements SessionStore {
 
   private auth: AuthStateFile | undefined;
   private authOnDisk: OnDisk = undefined;
+  /** future_auth_tokens.json: outlives the session, so it is not part of the document. */
+  private readonly futureTokens: FutureAuthTokensFile;
 
   private lastError: PersistenceError | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -124,6 +127,12 @@ export class FileSessionStore implements SessionStore {
     this.authStateFile = path.join(opts.dataDir, AUTH_STATE_FILE_NAME);
     this.doc = emptyDocument(opts.environment);
     this.retryDelayMs = opts.retryInitialMs ?? 1000;
+    this.futureTokens = new FutureAuthTokensFile({
+      file: path.join(opts.dataDir, FUTURE_AUTH_TOKENS_FILE_NAME),
+      environment: opts.environment,
+      log: opts.log,
+      ...(opts.encryptionKey ? { encryptionKey: opts.encryptionKey } : {}),
+    });
   }
 
   // ---------- load ----------
@@ -135,9 +144,20 @@ export class FileSessionStore implements SessionStore {
       for (const [file, onDisk] of this.believedFiles()) if (typeof onDisk === 'string') await this.rememberIdentity(file);
       return needsWrite;
     });
+    await this.futureTokens.load();
     this.loaded = true;
     if (needsWrite) await this.queue.requestFlush();
     this.armVerify();
+  }
+
+  // ---------- future auth tokens ----------
+
+  futureAuthTokens(): FutureAuthToken[] {
+    return this.futureTokens.list();
+  }
+
+  saveFutureAuthTokens(tokens: FutureAuthToken[]): Promise<void> {
+    return this.futureTokens.save(tokens);
   }
 
   // ---------- files lost while running ----------
@@ -432,6 +452,8 @@ export class FileSessionStore implements SessionStore {
     if (!this.loaded) return undefined;
     const meta: SessionMeta = { environment: this.doc.environment };
     if (this.doc.pendingLogin) meta.pendingLogin = structuredClone(this.doc.pendingLogin);
+    if (this.doc.qrLogin) meta.qrLogin = structuredClone(this.doc.qrLogin);
+    if (this.doc.loginMethod) meta.loginMethod = this.doc.loginMethod;
     if (this.doc.floodWaits) meta.floodWaits = { ...this.doc.floodWaits };
     return meta;
   }
@@ -444,6 +466,14 @@ export class FileSessionStore implements SessionStore {
       if ('pendingLogin' in patch) {
         if (patch.pendingLogin) doc.pendingLogin = structuredClone(patch.pendingLogin);
         else delete doc.pendingLogin;
+      }
+      if ('qrLogin' in patch) {
+        if (patch.qrLogin) doc.qrLogin = structuredClone(patch.qrLogin);
+        else delete doc.qrLogin;
+      }
+      if ('loginMethod' in patch) {
+        if (patch.loginMethod) doc.loginMethod = patch.loginMethod;
+        else delete doc.loginMethod;
       }
       if ('floodWaits' in patch) {
         if (patch.floodWaits && Object.keys(patch.floodWaits).length > 0) doc.floodWaits = { ...patch.floodWaits };

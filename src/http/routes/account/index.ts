@@ -12,6 +12,7 @@ import { deleteAccountRoute } from './delete.js';
 import { loginRoutes } from './login.js';
 import { logoutRoute } from './logout.js';
 import { meRoute } from './me.js';
+import { qrRoutes } from './qr.js';
 import { statusRoute } from './status.js';
 import { tokenRoutes } from './tokens.js';
 
@@ -58,6 +59,7 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountScopeOpti
   });
   await app.register(statusRoute, { schema: opts.statusSchema, alsoAtRoot: opts.byId });
   await app.register(loginRoutes, { prefix: '/auth' });
+  await app.register(qrRoutes, { prefix: '/auth' });
   await app.register(logoutRoute, { prefix: '/auth' });
   await app.register(meRoute);
   if (!opts.byId) return;

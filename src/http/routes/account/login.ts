@@ -5,6 +5,7 @@ import {
   apiResponses,
   CODE_SENT_SCHEMA,
   SEND_CODE_BODY,
+  SEND_CODE_RESULT_SCHEMA,
   VERIFY_CODE_BODY,
   VERIFY_CODE_RESULT_SCHEMA,
   VERIFY_PASSWORD_BODY,
@@ -16,7 +17,14 @@ const loginStep = { loginStep: true };
 export async function loginRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: { phone: string } }>(
     '/send-code',
-    { config: loginStep, schema: { summary: 'Log in, step 1: send a login code to the phone', body: SEND_CODE_BODY, response: apiResponses(CODE_SENT_SCHEMA) } },
+    {
+      config: loginStep,
+      schema: {
+        summary: 'Log in, step 1: send a login code to the phone (or log in at once with a kept future auth token)',
+        body: SEND_CODE_BODY,
+        response: apiResponses(SEND_CODE_RESULT_SCHEMA),
+      },
+    },
     async (request) => accountOf(request).sendCode(normalizePhone(request.body.phone)),
   );
 
