@@ -83,9 +83,10 @@ describe('session recovery (real process)', () => {
       expect(status.body).toMatchObject({ state: 'revoked', authenticated: false, reason: 'SESSION_REVOKED' });
       expect(fs.existsSync(accountFile(dataDir, 'auth_state.json'))).toBe(false);
       // Logging in again from revoked works.
-      await svc.request('POST', '/api/telegram/auth/send-code', { phone });
+      const sent = await svc.request('POST', '/api/telegram/auth/send-code', { phone });
+      expect(sent.status, JSON.stringify(sent.body)).toBe(200);
       const again = await svc.request('POST', '/api/telegram/auth/verify-code', { code: sandbox.dc.controls.lastCode(phone) });
-      expect(again.body.state).toBe('authenticated');
+      expect(again.body.state, JSON.stringify(again.body)).toBe('authenticated');
     } finally {
       expect(await svc.stop()).toBe(0);
     }

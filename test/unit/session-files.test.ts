@@ -208,7 +208,10 @@ describe('damaged session.json: moved aside, start from the good copy (or withou
 
   it('temp files of an interrupted write are removed at load', async () => {
     await writeGoodSession();
-    await fsp.writeFile(path.join(dataDir, '.session.json.tmp-123-abcdef'), 'partial');
+    // One for every file the store writes atomically (a kill -9 can cut any of them short).
+    for (const name of ['session.json', 'session.json.bak', 'auth_state.json', 'future_auth_tokens.json']) {
+      await fsp.writeFile(path.join(dataDir, `.${name}.tmp-123-abcdef`), 'partial');
+    }
     const store = newStore();
     await store.load();
     expect((await fsp.readdir(dataDir)).filter((n) => n.includes('.tmp-'))).toEqual([]);

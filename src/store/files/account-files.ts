@@ -87,6 +87,7 @@ export class FileSessionStore implements SessionStore {
   readonly sessionFile: string;
   readonly backupFile: string;
   readonly authStateFile: string;
+  readonly futureTokensFile: string;
 
   private readonly log: StoreLog;
   private readonly queue = new SerialQueue(() => this.flushOnce());
@@ -125,10 +126,11 @@ export class FileSessionStore implements SessionStore {
     this.sessionFile = path.join(opts.dataDir, SESSION_FILE_NAME);
     this.backupFile = path.join(opts.dataDir, SESSION_BACKUP_FILE_NAME);
     this.authStateFile = path.join(opts.dataDir, AUTH_STATE_FILE_NAME);
+    this.futureTokensFile = path.join(opts.dataDir, FUTURE_AUTH_TOKENS_FILE_NAME);
     this.doc = emptyDocument(opts.environment);
     this.retryDelayMs = opts.retryInitialMs ?? 1000;
     this.futureTokens = new FutureAuthTokensFile({
-      file: path.join(opts.dataDir, FUTURE_AUTH_TOKENS_FILE_NAME),
+      file: this.futureTokensFile,
       environment: opts.environment,
       log: opts.log,
       ...(opts.encryptionKey ? { encryptionKey: opts.encryptionKey } : {}),
@@ -243,7 +245,7 @@ export class FileSessionStore implements SessionStore {
       }
     }
     // Temp files of writes cut short by a crash (the lock guarantees no other process is writing).
-    for (const file of [this.sessionFile, this.backupFile, this.authStateFile]) {
+    for (const file of [this.sessionFile, this.backupFile, this.authStateFile, this.futureTokensFile]) {
       const removed = await removeStaleTempFiles(file);
       if (removed > 0) this.log.info({ file, removed }, LOG_MESSAGES.tempFilesRemoved);
     }
