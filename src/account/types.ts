@@ -3,6 +3,9 @@
  * (methods) and its observable state (status). Routes translate HTTP to these calls and AccountError
  * to `{"error": {"code", "message"}}`; they hold no state of their own.
  */
+import type { EventsStatus } from '../events/account-events.js';
+import type { WebhookView } from '../events/webhook-delivery.js';
+import type { AccountMessaging } from './messaging.js';
 
 export type AccountState = 'logged_out' | 'code_sent' | 'password_required' | 'authenticated' | 'expired' | 'revoked';
 export type Environment = 'sandbox' | 'production' | 'test';
@@ -34,6 +37,10 @@ export interface AccountStatus {
   reason?: string;
   floodWaitUntil?: string;
   persistenceError?: { file: string; code: string; message: string; at: string };
+  /** The event journal (by-id status only): ids held, events not yet on disk, a write failure. */
+  events?: EventsStatus;
+  /** Webhook delivery (by-id status only; null: no webhook). */
+  webhook?: WebhookView | null;
 }
 
 export interface CodeSent {
@@ -76,7 +83,15 @@ export type AccountErrorCode =
   | 'LOGIN_OUTCOME_UNKNOWN' // a login step timed out and Telegram could not be asked what happened
   | 'TELEGRAM_ERROR' // an unexpected rpc_error
   | 'SESSION_REVOKED'
-  | 'SESSION_EXPIRED';
+  | 'SESSION_EXPIRED'
+  // the account API (messages):
+  | 'PEER_NOT_FOUND' // `peer` names no chat this account can reach
+  | 'MESSAGE_INVALID' // Telegram refused the text (empty, too long) or the message id
+  | 'TELEGRAM_REFUSED' // Telegram refused the request for another reason (blocked, no rights, …)
+  | 'SEND_OUTCOME_UNKNOWN' // a send got no answer: it may have reached Telegram; it will not be sent later
+  | 'IDEMPOTENCY_KEY_REUSED' // the Idempotency-Key was used with another request
+  | 'INVALID_CURSOR'
+  | 'STORAGE_UNAVAILABLE'; // a write the request depends on failed (disk full, read-only); nothing was sent
 
 export class AccountError extends Error {
   constructor(
@@ -120,4 +135,6 @@ export interface Account {
   touch(): void;
   /** Persist and disconnect. */
   stop(): Promise<void>;
+  /** The account API: dialogs, history, send (Idempotency-Key), read marks. */
+  readonly messaging: AccountMessaging;
 }

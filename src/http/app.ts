@@ -12,6 +12,8 @@
  *       │   ├── GET /, GET /status;  DELETE /          (admin)
  *       │   ├── /auth/{send-code,resend-code,verify-code,verify-password,logout}
  *       │   ├── /me
+ *       │   ├── /dialogs, /messages, /messages/read            (the account API)
+ *       │   ├── /events (SSE or JSON), /webhook PUT, GET, DELETE
  *       │   └── /tokens  POST, GET;  DELETE /tokens/:tokenId   (admin)
  *       └── /telegram — the same routes for the account `default` (the single-account API)
  */
@@ -23,6 +25,8 @@ import { createAuthHook, type Principal } from './plugins/auth.js';
 import { handleClientError, handleFrameworkError, installErrorHandling, notFoundMessage } from './plugins/error-handling.js';
 import { applyLoginRateLimit, DEFAULT_LOGIN_RATE_LIMIT, type LoginRateLimit } from './plugins/login-rate-limit.js';
 import { accountsRoutes } from './routes/accounts.js';
+import { StreamBook } from './routes/account/events.js';
+import { DEFAULT_EVENTS_CONFIG } from '../config/load-config.js';
 import { healthzRoute } from './routes/healthz.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { metricsHttpPlugin } from './plugins/metrics.js';
@@ -32,7 +36,7 @@ import type { ServiceMetrics } from '../metrics/service-metrics.js';
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
 export interface BuildAppOptions {
-  config: Pick<Config, 'apiToken'> & Partial<Pick<Config, 'loginRateLimit' | 'metricsToken'>>;
+  config: Pick<Config, 'apiToken'> & Partial<Pick<Config, 'loginRateLimit' | 'metricsToken' | 'events'>>;
   registry: AccountRegistry;
   /** The service's version, for the OpenAPI document. */
   version?: string;
@@ -63,10 +67,12 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics 
   installErrorHandling(app);
 
   // Graceful stop: requests already running finish; any request arriving meanwhile (on a kept-alive
-  // connection) gets 503 SHUTTING_DOWN, and its connection is closed.
+  // connection) gets 503 SHUTTING_DOWN, and its connection is closed. Event streams end at once.
   let closing = false;
+  const streams = new StreamBook();
   app.addHook('preClose', async () => {
     closing = true;
+    streams.stopping.abort();
   });
   app.addHook('onRequest', async (_request, reply) => {
     if (!closing) return;
@@ -123,7 +129,7 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics 
         throw new HttpError(404, 'NOT_FOUND', notFoundMessage(request.method));
       });
       await applyLoginRateLimit(api, (config.loginRateLimit ?? DEFAULT_LOGIN_RATE_LIMIT) satisfies LoginRateLimit);
-      await api.register(accountsRoutes, { registry });
+      await api.register(accountsRoutes, { registry, events: { settings: config.events ?? DEFAULT_EVENTS_CONFIG, streams } });
     },
     { prefix: '/api' },
   );

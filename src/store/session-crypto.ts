@@ -9,6 +9,8 @@ import { SessionFileError } from './errors.js';
 export const ENCRYPTION_ALG = 'aes-256-gcm';
 /** Binds the ciphertext to its purpose, so it cannot be replayed as some other file of ours. */
 const AAD = Buffer.from('telegram-service session.json v1');
+/** The purpose of another file encrypted with the same key (its own AAD). */
+export const WEBHOOK_FILE_AAD = Buffer.from('telegram-service webhook.json v1');
 
 const envelopeSchema = z.object({
   version: z.literal(1),
@@ -31,10 +33,10 @@ export function looksEncrypted(value: unknown): boolean {
   return typeof value === 'object' && value !== null && 'encrypted' in value;
 }
 
-export function encryptDocumentText(plaintext: string, key: Uint8Array): string {
+export function encryptDocumentText(plaintext: string, key: Uint8Array, aad: Uint8Array = AAD): string {
   const iv = randomBytes(12);
   const cipher = createCipheriv(ENCRYPTION_ALG, key, iv);
-  cipher.setAAD(AAD);
+  cipher.setAAD(aad);
   const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
   const envelope: EncryptedEnvelope = {
     version: 1,
@@ -49,7 +51,7 @@ export function encryptDocumentText(plaintext: string, key: Uint8Array): string 
 }
 
 /** Decrypt an envelope. A wrong key and a damaged envelope are both 'decrypt_failed' (GCM cannot tell them apart). */
-export function decryptEnvelope(file: string, value: unknown, key: Uint8Array | undefined): string {
+export function decryptEnvelope(file: string, value: unknown, key: Uint8Array | undefined, aad: Uint8Array = AAD): string {
   if (!key) {
     throw new SessionFileError(
       file,
@@ -70,7 +72,7 @@ export function decryptEnvelope(file: string, value: unknown, key: Uint8Array | 
   }
   try {
     const decipher = createDecipheriv(ENCRYPTION_ALG, key, ivBytes);
-    decipher.setAAD(AAD);
+    decipher.setAAD(aad);
     decipher.setAuthTag(tagBytes);
     return Buffer.concat([decipher.update(Buffer.from(data, 'base64')), decipher.final()]).toString('utf8');
   } catch (err) {

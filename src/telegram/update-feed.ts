@@ -1,0 +1,19 @@
+/** Feeds the updates an mtcute client dispatches into an account's journal, as events (message-json.ts). */
+import type { TelegramClient } from '@mtcute/node';
+import type { Logger } from 'pino';
+import type { NewEvent } from '../events/types.js';
+import { updateToEvent } from './message-json.js';
+
+export function feedUpdates(client: TelegramClient, journal: (event: NewEvent) => void, log: Logger): void {
+  client.onRawUpdate.add((info) => {
+    // mtcute awaits nothing here and applies the update's pts either way: this must never throw.
+    try {
+      const self = client.storage.self.getCached();
+      if (!self) return;
+      const event = updateToEvent(info.update, self.userId);
+      if (event) journal(event);
+    } catch (err) {
+      log.error({ err, update: info.update._ }, 'An update could not be turned into an event');
+    }
+  });
+}
