@@ -47,15 +47,16 @@ export interface ResolvedPeer {
   id: number;
 }
 
-export function selfIdOf(client: TelegramClient): number {
-  const self = client.storage.self.getCached();
+/** The logged-in user's id (from mtcute's storage: known before the client ever connects). */
+export async function selfIdOf(client: TelegramClient): Promise<number> {
+  const self = await client.storage.self.fetch();
   if (!self) throw new Error('the client has no logged-in user');
   return self.userId;
 }
 
 /** The chat `query` names, from mtcute's peer cache or by asking Telegram; PeerNotFoundError when there is none. */
 export async function resolvePeer(client: TelegramClient, rpc: Rpc, query: PeerQuery): Promise<ResolvedPeer> {
-  const selfId = selfIdOf(client);
+  const selfId = await selfIdOf(client);
   switch (query.kind) {
     case 'me':
       return { input: { _: 'inputPeerSelf' }, id: selfId };
@@ -137,7 +138,7 @@ export async function fetchDialogs(
   limit: number,
   cursor: DialogsCursor | undefined,
 ): Promise<{ dialogs: DialogJson[]; next: DialogsCursor | null }> {
-  const selfId = selfIdOf(client);
+  const selfId = await selfIdOf(client);
   const offsetPeer: tl.TypeInputPeer = cursor ? ((await client.storage.peers.getById(cursor.peer)) ?? { _: 'inputPeerEmpty' }) : { _: 'inputPeerEmpty' };
   const answer = await rpc({
     _: 'messages.getDialogs',
@@ -180,7 +181,7 @@ function titleOf(peer: tl.TypePeer, users: tl.TypeUser[], chats: tl.TypeChat[], 
 
 /** A chat's messages, newest first, older than `before` (a message id) when given. */
 export async function fetchHistory(client: TelegramClient, rpc: Rpc, peer: ResolvedPeer, limit: number, before?: number): Promise<MessageJson[]> {
-  const selfId = selfIdOf(client);
+  const selfId = await selfIdOf(client);
   const answer = await rpc({
     _: 'messages.getHistory',
     peer: peer.input,
@@ -213,7 +214,7 @@ export async function sendText(
   input: { text: string; replyTo?: number; randomId: Long },
   journal: (event: NewEvent) => void,
 ): Promise<MessageJson> {
-  const selfId = selfIdOf(client);
+  const selfId = await selfIdOf(client);
   const answer = await rpc({
     _: 'messages.sendMessage',
     peer: peer.input,
@@ -251,7 +252,7 @@ export async function sendText(
 
 /** Marks a chat read up to `maxId` (0: everything). The read mark is journaled like one made elsewhere. */
 export async function readHistory(client: TelegramClient, rpc: Rpc, peer: ResolvedPeer, maxId: number, journal: (event: NewEvent) => void): Promise<void> {
-  const selfId = selfIdOf(client);
+  const selfId = await selfIdOf(client);
   const affected = await rpc({ _: 'messages.readHistory', peer: peer.input, maxId });
   if (affected.ptsCount === 0) return; // nothing changed (already read)
   const update: tl.RawUpdateReadHistoryInbox = {

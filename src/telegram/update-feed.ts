@@ -8,8 +8,9 @@ export function feedUpdates(client: TelegramClient, journal: (event: NewEvent) =
   client.onRawUpdate.add((info) => {
     // mtcute awaits nothing here and applies the update's pts either way: this must never throw.
     try {
-      const self = client.storage.self.getCached();
-      if (!self) return;
+      // mtcute reads the user before it connects, so an update never comes before it is known.
+      const self = client.storage.self.getCached(true);
+      if (!self) throw new Error('an update before the logged-in user is known');
       const event = updateToEvent(info.update, self.userId);
       if (event) journal(event);
     } catch (err) {
