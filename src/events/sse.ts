@@ -8,7 +8,10 @@
 import type { ServerResponse } from 'node:http';
 import type { AccountEvents } from './account-events.js';
 
-const BATCH = 256;
+/** Events read from the journal at a time. */
+const BATCH = 64;
+/** Bytes handed to the socket before checking whether it keeps up: what a stream holds beyond its buffer. */
+const WRITE_CHUNK_BYTES = 64 * 1024;
 
 export interface SseOptions {
   /** Resume after this id. */
@@ -60,9 +63,15 @@ export async function streamEvents(res: ServerResponse, events: AccountEvents, o
         continue;
       }
       let text = '';
-      for (const event of batch) text += `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(events.toWire(event))}\n\n`;
-      cursor = batch[batch.length - 1]!.id;
-      if (!res.write(text) && !(await drained(res, opts.drainTimeoutMs, closed))) return 'too-slow';
+      for (const [i, event] of batch.entries()) {
+        text += `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(events.toWire(event))}\n\n`;
+        if (text.length < WRITE_CHUNK_BYTES && i < batch.length - 1) continue;
+        cursor = event.id;
+        const keptUp = res.write(text);
+        text = '';
+        if (!keptUp && !(await drained(res, opts.drainTimeoutMs, closed))) return 'too-slow';
+        if (clientGone) return 'client-closed';
+      }
     }
   } finally {
     clearInterval(heartbeat);
