@@ -162,7 +162,7 @@ class TelegramAccount implements Account {
       },
     });
     // Events the journal had to let go (a disk that kept failing): a new client catches up from the journaled state.
-    if (events) events.onResyncNeeded = () => void this.clients.drop();
+    if (events) events.onResyncNeeded = () => void this.clients.drop().then(() => this.validationAttempt(this.epoch));
     this.messaging = new AccountMessaging({
       run: (method, call) => this.authorized(method, (client) => call(client, (request) => this.call(client, request)), 'api'),
       abandon: async (client) => {

@@ -32,6 +32,8 @@ export interface AccountEventsOptions {
   journal: EventJournal;
   logger: Logger;
   now?: () => number;
+  /** Events waiting for the journal at most (default MAX_PENDING). */
+  maxPending?: number;
 }
 
 export interface EventsStatus {
@@ -48,6 +50,7 @@ export class AccountEvents {
   private readonly journal: EventJournal;
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly maxPending: number;
   private readonly keys = new KeyWindow(KEY_WINDOW);
   private readonly listeners = new Set<() => void>();
   private queue: JournalEventInput[] = [];
@@ -74,6 +77,7 @@ export class AccountEvents {
     this.journal = opts.journal;
     this.log = opts.logger.child({ account: opts.accountId, module: 'events' });
     this.now = opts.now ?? Date.now;
+    this.maxPending = opts.maxPending ?? MAX_PENDING;
   }
 
   async open(): Promise<void> {
@@ -112,7 +116,7 @@ export class AccountEvents {
     }
     // An event let go is not remembered: it comes again when the updates are fetched again.
     if (this.overflowed) return false;
-    if (this.queue.length >= MAX_PENDING) {
+    if (this.queue.length >= this.maxPending) {
       this.overflow();
       return false;
     }
