@@ -153,8 +153,12 @@ class TelegramAccount implements Account {
         }),
       onCreated: (client) => {
         if (events) feedUpdates(client, (event) => events.add(event), this.log);
+        let previous: string | undefined;
         client.onConnectionState.add((state) => {
-          if (state !== 'connected' || this.clients.replaced(client)) return;
+          // mtcute also says `connected` when a catch-up ends (after `updating`): that is no reconnection.
+          const afterCatchUp = previous === 'updating';
+          previous = state;
+          if (state !== 'connected' || afterCatchUp || this.clients.replaced(client)) return;
           this.observer.reconnect?.();
           // mtcute got the connection back: retry now rather than at the end of the backoff delay.
           if (this.health.connection === 'offline') this.retry.kick();
