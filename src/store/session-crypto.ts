@@ -33,19 +33,30 @@ export function looksEncrypted(value: unknown): boolean {
   return typeof value === 'object' && value !== null && 'encrypted' in value;
 }
 
-export function encryptDocumentText(plaintext: string, key: Uint8Array, aad: Uint8Array = AAD): string {
+/** AES-256-GCM of `plaintext` under `key`, bound to `aad`: a fresh 12-byte IV, the 16-byte tag, the ciphertext. */
+export function sealText(plaintext: string, key: Uint8Array, aad: Uint8Array): { iv: Buffer; tag: Buffer; data: Buffer } {
   const iv = randomBytes(12);
   const cipher = createCipheriv(ENCRYPTION_ALG, key, iv);
   cipher.setAAD(aad);
   const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return { iv, tag: cipher.getAuthTag(), data };
+}
+
+/** The plaintext of sealText's output; throws when the key is wrong or the bytes were altered (GCM cannot tell which). */
+export function openSealed(sealed: { iv: Uint8Array; tag: Uint8Array; data: Uint8Array }, key: Uint8Array, aad: Uint8Array): string {
+  // Full-length IV and tag only: GCM would accept a truncated tag, which weakens authentication.
+  if (sealed.iv.length !== 12 || sealed.tag.length !== 16) throw new Error('damaged: short IV or tag');
+  const decipher = createDecipheriv(ENCRYPTION_ALG, key, sealed.iv);
+  decipher.setAAD(aad);
+  decipher.setAuthTag(sealed.tag);
+  return Buffer.concat([decipher.update(sealed.data), decipher.final()]).toString('utf8');
+}
+
+export function encryptDocumentText(plaintext: string, key: Uint8Array, aad: Uint8Array = AAD): string {
+  const { iv, tag, data } = sealText(plaintext, key, aad);
   const envelope: EncryptedEnvelope = {
     version: 1,
-    encrypted: {
-      alg: ENCRYPTION_ALG,
-      iv: iv.toString('base64'),
-      tag: cipher.getAuthTag().toString('base64'),
-      data: data.toString('base64'),
-    },
+    encrypted: { alg: ENCRYPTION_ALG, iv: iv.toString('base64'), tag: tag.toString('base64'), data: data.toString('base64') },
   };
   return JSON.stringify(envelope) + '\n';
 }
@@ -64,17 +75,12 @@ export function decryptEnvelope(file: string, value: unknown, key: Uint8Array | 
     throw new SessionFileError(file, 'decrypt_failed', `${file} has a damaged encryption envelope`);
   }
   const { iv, tag, data } = parsed.data.encrypted;
-  const ivBytes = Buffer.from(iv, 'base64');
-  const tagBytes = Buffer.from(tag, 'base64');
-  // Full-length IV and tag only: GCM would accept a truncated tag, which weakens authentication.
-  if (ivBytes.length !== 12 || tagBytes.length !== 16) {
+  const sealed = { iv: Buffer.from(iv, 'base64'), tag: Buffer.from(tag, 'base64'), data: Buffer.from(data, 'base64') };
+  if (sealed.iv.length !== 12 || sealed.tag.length !== 16) {
     throw new SessionFileError(file, 'decrypt_failed', `${file} has a damaged encryption envelope`);
   }
   try {
-    const decipher = createDecipheriv(ENCRYPTION_ALG, key, ivBytes);
-    decipher.setAAD(aad);
-    decipher.setAuthTag(tagBytes);
-    return Buffer.concat([decipher.update(Buffer.from(data, 'base64')), decipher.final()]).toString('utf8');
+    return openSealed(sealed, key, aad);
   } catch (err) {
     throw new SessionFileError(
       file,

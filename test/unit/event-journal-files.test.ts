@@ -35,7 +35,41 @@ journalContract('files', {
   },
 });
 
+const KEY = new Uint8Array(32).fill(7);
+journalContract('files, encrypted at rest', {
+  async storage() {
+    const dir = await tempDir();
+    return {
+      journal: ({ retention, now }) => createFileEventJournal({ dir, log: quiet, retention, now, segmentBytes: 64 * 1024, encryptionKey: KEY }),
+      dispose: () => fsp.rm(path.dirname(dir), { recursive: true, force: true }),
+    };
+  },
+});
+
 const RETENTION = { maxBytes: 64 * 1024 * 1024, maxAgeMs: 0 };
+
+describe('the file journal encrypted at rest', () => {
+  it('keeps no message text in clear, and refuses (touching nothing) to open without the key or with another one', async () => {
+    const dir = await tempDir();
+    const journal = createFileEventJournal({ dir, log: quiet, retention: RETENTION, encryptionKey: KEY });
+    await journal.open();
+    await journal.append([{ type: 'message.new', key: 'n:1:1', at: '2025-01-01T00:00:00.000Z', data: { message: { id: 1, text: 'a very private text' } } }]);
+    await journal.close();
+    const [segment] = await fsp.readdir(dir);
+    const file = path.join(dir, segment!);
+    const bytes = await fsp.readFile(file);
+    expect(bytes.toString('utf8')).not.toContain('private');
+    for (const key of [undefined, new Uint8Array(32).fill(8)]) {
+      const other = createFileEventJournal({ dir, log: quiet, retention: RETENTION, ...(key ? { encryptionKey: key } : {}) });
+      await expect(other.open()).rejects.toThrow(/encrypted with/);
+      expect(await fsp.readFile(file)).toEqual(bytes);
+    }
+    const again = createFileEventJournal({ dir, log: quiet, retention: RETENTION, encryptionKey: KEY });
+    await again.open();
+    expect((await again.read(0, 10))[0]?.data).toEqual({ message: { id: 1, text: 'a very private text' } });
+    await again.close();
+  });
+});
 
 describe('the file journal after damage', () => {
   it('cuts off a write torn by a crash and goes on with the next id', async () => {

@@ -127,7 +127,12 @@ export function createFileAccountsStore(opts: FileAccountsStoreOptions): Account
     },
 
     eventJournal(id, log, retention) {
-      return createFileEventJournal({ dir: path.join(dirOf(id), EVENTS_DIR_NAME), log, retention });
+      return createFileEventJournal({
+        dir: path.join(dirOf(id), EVENTS_DIR_NAME),
+        log,
+        retention,
+        ...(opts.encryptionKey ? { encryptionKey: opts.encryptionKey } : {}),
+      });
     },
 
     webhookStore(id, log) {

@@ -16,17 +16,23 @@
  *   than `maxAgeMs`; the active segment is rotated first when it is itself too old.
  * - Reads of recent events come from a small in-memory tail; older ones from the segment files (a sparse
  *   offset index per segment, built on first use).
+ * - With SESSION_ENCRYPTION_KEY an event line is `{"id":7,"sealed":"<base64 of IV | tag | AES-256-GCM of the
+ *   rest>"}` (the id in the clear for ordering, bound as associated data); a journal sealed with another key,
+ *   or opened without one, is refused — never cut off as if torn.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { ensurePrivateDir, fsyncDir, PRIVATE_FILE_MODE } from '@telegram-service/durable-files';
 import { errnoCode } from '../errors.js';
+import { openSealed, sealText } from '../session-crypto.js';
 import type { EventJournal, JournalEvent, JournalOpened, JournalRetention, NewJournalEvent, StoreLog, UpdateState } from '../types.js';
 import { SerialQueue } from './serial-queue.js';
 
 export const EVENTS_DIR_NAME = 'events';
 const SEGMENT_NAME = /^(\d{20})\.jsonl$/;
 const MIN_SEGMENT_BYTES = 64 * 1024;
+/** The active segment is read whole at open: a small one keeps starts with many accounts quick. */
+const MAX_SEGMENT_BYTES = 4 * 1024 * 1024;
 /** Events kept in memory for readers of the newest ones (SSE, webhooks), per journal. */
 const TAIL_EVENTS = 256;
 /** Keys of the newest events handed to the deduplicator at open. */
@@ -39,9 +45,23 @@ export interface FileEventJournalOptions {
   dir: string;
   log: StoreLog;
   retention: JournalRetention;
-  /** When a new segment starts (default: an eighth of maxBytes, at least 64 KiB). */
+  /** When a new segment starts (default: 1/64 of maxBytes, from 64 KiB to 4 MiB). */
   segmentBytes?: number;
   now?: () => number;
+  /** 32 bytes: event lines are sealed (AES-256-GCM) at rest. */
+  encryptionKey?: Uint8Array;
+}
+
+/** The journal holds lines sealed with another key (or no key is configured): nothing is read, nothing cut. */
+export class JournalKeyError extends Error {
+  constructor(file: string, keyMissing: boolean) {
+    super(
+      keyMissing
+        ? `${file} holds events encrypted with SESSION_ENCRYPTION_KEY and no key is set; set the key it was written with`
+        : `${file} holds events encrypted with another SESSION_ENCRYPTION_KEY; set the key it was written with`,
+    );
+    this.name = 'JournalKeyError';
+  }
 }
 
 interface Segment {
@@ -56,7 +76,7 @@ interface Segment {
   events: number;
 }
 
-type Line = { kind: 'event'; event: JournalEvent } | { kind: 'state'; state: UpdateState | null };
+type Line = { kind: 'event'; event: JournalEvent } | { kind: 'state'; state: UpdateState | null } | { kind: 'sealed' };
 
 export function createFileEventJournal(opts: FileEventJournalOptions): EventJournal {
   return new FileEventJournal(opts);
@@ -76,7 +96,7 @@ class FileEventJournal implements EventJournal {
 
   constructor(private readonly opts: FileEventJournalOptions) {
     this.now = opts.now ?? Date.now;
-    this.segmentBytes = opts.segmentBytes ?? Math.max(MIN_SEGMENT_BYTES, Math.floor(opts.retention.maxBytes / 8));
+    this.segmentBytes = opts.segmentBytes ?? Math.min(MAX_SEGMENT_BYTES, Math.max(MIN_SEGMENT_BYTES, Math.floor(opts.retention.maxBytes / 64)));
   }
 
   // ───────────────────────────── open ─────────────────────────────
@@ -125,7 +145,8 @@ class FileEventJournal implements EventJournal {
     while (offset < bytes.length) {
       const newline = bytes.indexOf(0x0a, offset);
       const end = newline === -1 ? bytes.length : newline;
-      const line = newline === -1 ? undefined : parseLine(bytes.subarray(offset, end));
+      const line = newline === -1 ? undefined : this.parse(bytes.subarray(offset, end));
+      if (line?.kind === 'sealed') throw new JournalKeyError(segment.file, !this.opts.encryptionKey);
       if (!line) {
         pendingBad ??= offset;
         offset = end + 1;
@@ -192,7 +213,7 @@ class FileEventJournal implements EventJournal {
       for (const event of events) {
         const record: JournalEvent = { id: ++id, at: event.at, type: event.type, key: event.key, data: event.data };
         stored.push(record);
-        chunks.push(JSON.stringify(record));
+        chunks.push(this.encode(record));
       }
       if (updateState !== undefined) chunks.push(JSON.stringify({ state: updateState }));
       if (chunks.length === 0) return [];
@@ -268,6 +289,32 @@ class FileEventJournal implements EventJournal {
       this.opts.log.warn({ dir: this.opts.dir }, 'event journal: the events directory was gone; created it again');
       return fsp.open(file, 'a', PRIVATE_FILE_MODE);
     }
+  }
+
+  private encode(record: JournalEvent): string {
+    const key = this.opts.encryptionKey;
+    if (!key) return JSON.stringify(record);
+    const { iv, tag, data } = sealText(JSON.stringify({ at: record.at, type: record.type, key: record.key, data: record.data }), key, sealAad(record.id));
+    return JSON.stringify({ id: record.id, sealed: Buffer.concat([iv, tag, data]).toString('base64') });
+  }
+
+  /** A line → event or state; `sealed` when it is sealed and cannot be opened; undefined when unreadable. */
+  private parse(bytes: Uint8Array): Line | undefined {
+    const record = parseJsonObject(bytes);
+    if (!record) return undefined;
+    if (typeof record.sealed !== 'string') return parseRecord(record);
+    const id = record.id;
+    const key = this.opts.encryptionKey;
+    if (!Number.isSafeInteger(id)) return undefined;
+    if (!key) return { kind: 'sealed' };
+    const raw = Buffer.from(record.sealed, 'base64');
+    let inner: Record<string, unknown> | undefined;
+    try {
+      inner = parseJsonObject(Buffer.from(openSealed({ iv: raw.subarray(0, 12), tag: raw.subarray(12, 28), data: raw.subarray(28) }, key, sealAad(id as number)), 'utf8'));
+    } catch {
+      return { kind: 'sealed' };
+    }
+    return inner ? parseRecord({ ...inner, id }) : undefined;
   }
 
   private remember(event: JournalEvent): void {
@@ -356,8 +403,8 @@ class FileEventJournal implements EventJournal {
         for (;;) {
           const newline = data.indexOf(0x0a, lineStart);
           if (newline === -1) break;
-          const line = parseLine(data.subarray(lineStart, newline));
-          if (line && !visit(line, dataStart + lineStart)) return;
+          const line = this.parse(data.subarray(lineStart, newline));
+          if (line && line.kind !== 'sealed' && !visit(line, dataStart + lineStart)) return;
           lineStart = newline + 1;
         }
         carry = Buffer.from(data.subarray(lineStart));
@@ -422,7 +469,11 @@ class FileEventJournal implements EventJournal {
   }
 }
 
-function parseLine(bytes: Uint8Array): Line | undefined {
+function sealAad(id: number): Buffer {
+  return Buffer.from(`telegram-service event v1 ${id}`);
+}
+
+function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | undefined {
   if (bytes.length === 0) return undefined;
   let value: unknown;
   try {
@@ -430,8 +481,10 @@ function parseLine(bytes: Uint8Array): Line | undefined {
   } catch {
     return undefined;
   }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const record = value as Record<string, unknown>;
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+function parseRecord(record: Record<string, unknown>): Line | undefined {
   if ('state' in record) {
     const state = record.state;
     if (state === null) return { kind: 'state', state: null };
