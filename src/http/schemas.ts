@@ -41,6 +41,20 @@ export const LOGGED_OUT_SCHEMA = {
   properties: { state: { type: 'string' } },
 } as const;
 
+/** A webhook's delivery state (events/webhook-delivery.ts WebhookView). */
+const WEBHOOK_PROPERTIES = {
+  url: { type: 'string' },
+  setBy: { type: 'string' },
+  createdAt: { type: 'string' },
+  lastDeliveredId: { type: 'integer' },
+  backlog: { type: 'integer' },
+  lastDeliveredAt: nullableString,
+  lastError: { type: ['object', 'null'], properties: { message: { type: 'string' }, at: { type: 'string' }, status: { type: 'integer' } } },
+  failures: { type: 'integer' },
+  nextAttemptAt: nullableString,
+  expiredUndelivered: { type: 'integer' },
+} as const;
+
 const STATUS_PROPERTIES = {
   state: { type: 'string' },
   authenticated: { type: 'boolean' },
@@ -89,18 +103,7 @@ export const ACCOUNT_STATUS_SCHEMA = {
         error: { type: 'object', properties: { message: { type: 'string' }, at: { type: 'string' } } },
       },
     },
-    webhook: {
-      type: ['object', 'null'],
-      properties: {
-        url: { type: 'string' },
-        lastDeliveredId: { type: 'integer' },
-        backlog: { type: 'integer' },
-        lastDeliveredAt: nullableString,
-        lastError: { type: ['object', 'null'], properties: { message: { type: 'string' }, at: { type: 'string' }, status: { type: 'integer' } } },
-        failures: { type: 'integer' },
-        nextAttemptAt: nullableString,
-      },
-    },
+    webhook: { type: ['object', 'null'], properties: WEBHOOK_PROPERTIES },
   },
 } as const;
 
@@ -282,18 +285,5 @@ export const WEBHOOK_BODY = {
   additionalProperties: false,
 } as const;
 
-export const WEBHOOK_SCHEMA = {
-  type: 'object',
-  properties: {
-    url: { type: 'string' },
-    setBy: { type: 'string' },
-    createdAt: { type: 'string' },
-    lastDeliveredId: { type: 'integer' },
-    backlog: { type: 'integer' },
-    lastDeliveredAt: nullableString,
-    lastError: { type: ['object', 'null'], properties: { message: { type: 'string' }, at: { type: 'string' }, status: { type: 'integer' } } },
-    failures: { type: 'integer' },
-    nextAttemptAt: nullableString,
-    expiredUndelivered: { type: 'integer' },
-  },
-} as const;
+/** A webhook and its delivery state (never the secret), as GET /webhook answers it. */
+export const WEBHOOK_SCHEMA = { type: 'object', properties: WEBHOOK_PROPERTIES } as const;

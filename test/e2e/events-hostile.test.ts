@@ -8,20 +8,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { type Event, sseClient, webhookReceiver } from '../helpers/event-clients.js';
-import { loginThrough, sandboxPerFile, uniquePhone } from '../helpers/sandbox-service.js';
+import { eventually, loginThrough, sandboxPerFile, uniquePhone } from '../helpers/sandbox-service.js';
 import type { ServiceProcess } from '../helpers/service-process.js';
 
 const sandbox = sandboxPerFile();
-
-async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** An account logged in on `svc`, its DC user's phone, and a DC user who writes to it. */
 async function account(svc: ServiceProcess, id: string): Promise<{ phone: string; friend: string }> {

@@ -6,20 +6,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { deduped, type Event, sseClient, webhookReceiver } from '../helpers/event-clients.js';
-import { loginThrough, sandboxPerFile, uniquePhone, type Body } from '../helpers/sandbox-service.js';
+import { eventually, loginThrough, sandboxPerFile, uniquePhone, type Body } from '../helpers/sandbox-service.js';
 import type { ServiceProcess } from '../helpers/service-process.js';
 
 const sandbox = sandboxPerFile();
-
-async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** Two DC users with usernames, each logged in as an account of `svc`. */
 async function twoAccounts(svc: ServiceProcess): Promise<{ alice: { id: number; username: string }; bob: { id: number; username: string } }> {

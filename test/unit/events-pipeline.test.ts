@@ -34,6 +34,18 @@ function fileJournal(dir: string): EventJournal {
   return createFileEventJournal({ dir, log: quiet, retention: { maxBytes: 64 * 1024 * 1024, maxAgeMs: 0 } });
 }
 
+/** `journal`, whose appends fail with ENOSPC while `failing()` says so (a full disk). */
+function failingWhen(journal: EventJournal, failing: () => boolean): EventJournal {
+  return {
+    open: () => journal.open(),
+    read: (afterId, limit) => journal.read(afterId, limit),
+    bounds: () => journal.bounds(),
+    applyRetention: (now) => journal.applyRetention(now),
+    close: () => journal.close(),
+    append: (events, state) => (failing() ? Promise.reject(Object.assign(new Error('no space'), { code: 'ENOSPC' })) : journal.append(events, state)),
+  };
+}
+
 const message = (id: number) => ({ type: 'message.new' as const, key: `n:7:${id}`, data: { message: { id } } });
 const state = (pts: number): UpdateState => ({ pts, qts: 0, date: 1000 + pts, seq: 0 });
 
@@ -95,15 +107,7 @@ describe('AccountEvents', () => {
   it('while the journal refuses writes, events wait (and the state does not advance); it says so in its status', async () => {
     const journal = fileJournal(await journalDir());
     let failing = true;
-    const flaky: EventJournal = {
-      ...journal,
-      open: () => journal.open(),
-      read: (a, l) => journal.read(a, l),
-      bounds: () => journal.bounds(),
-      applyRetention: (n) => journal.applyRetention(n),
-      close: () => journal.close(),
-      append: (e, s) => (failing ? Promise.reject(Object.assign(new Error('no space'), { code: 'ENOSPC' })) : journal.append(e, s)),
-    };
+    const flaky = failingWhen(journal, () => failing);
     const events = new AccountEvents({ accountId: 'a', journal: flaky, logger });
     await events.open();
     events.add(message(1));
@@ -122,15 +126,7 @@ describe('AccountEvents past its limit of waiting events', () => {
   it('lets events go without remembering them, keeps the state where the journal is, and asks for a resync once it can write', async () => {
     const journal = fileJournal(await journalDir());
     let failing = false;
-    const flaky: EventJournal = {
-      ...journal,
-      open: () => journal.open(),
-      read: (a, l) => journal.read(a, l),
-      bounds: () => journal.bounds(),
-      applyRetention: (n) => journal.applyRetention(n),
-      close: () => journal.close(),
-      append: (e, s) => (failing ? Promise.reject(Object.assign(new Error('no space'), { code: 'ENOSPC' })) : journal.append(e, s)),
-    };
+    const flaky = failingWhen(journal, () => failing);
     const events = new AccountEvents({ accountId: 'a', journal: flaky, logger, maxPending: 2 });
     await events.open();
     let resyncs = 0;

@@ -4,9 +4,9 @@
  */
 import { startService, type ServiceProcess, type StartServiceOptions } from '../../helpers/service-process.js';
 import type { TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { sandboxOf, sleep } from '../../helpers/sandbox-service.js';
+import { sandboxOf } from '../../helpers/sandbox-service.js';
 
-export { sandboxOf, seededRandom, sleep, uniquePhone } from '../../helpers/sandbox-service.js';
+export { eventually, sandboxOf, seededRandom, sleep, uniquePhone } from '../../helpers/sandbox-service.js';
 
 /** Settings for tests that log in often and want quick retries. */
 export const RELIABILITY_ENV = { LOGIN_RATE_LIMIT: '0', CLIENT_READY_TIMEOUT: '5s', RETRY_MAX_DELAY: '500' } as const;
@@ -15,13 +15,3 @@ export function startOn(dc: TestSandbox, opts: Omit<StartServiceOptions, 'sandbo
   return startService({ ...opts, env: { ...RELIABILITY_ENV, ...opts.env }, sandbox: sandboxOf(dc) });
 }
 
-/** Polls until `check` returns a value (not undefined); throws with `what` after the deadline. */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
