@@ -11,6 +11,7 @@ import { AccountEvents } from '../events/account-events.js';
 import { WebhookDelivery } from '../events/webhook-delivery.js';
 import type { WebhookTargetPolicy } from '../events/webhook-target.js';
 import type { AccountsStore, IdempotencyStore } from '../store/types.js';
+import { LOG_MESSAGES } from '../logging/messages.js';
 
 /** The retry backoff of webhook deliveries starts here (and doubles up to WEBHOOK_RETRY_MAX). */
 const WEBHOOK_RETRY_BASE_MS = 1000;
@@ -54,7 +55,7 @@ export async function openEventParts(id: string, ctx: EventPartsContext): Promis
       userAgent: ctx.userAgent,
     });
   } catch (err) {
-    log.error({ err }, 'The event journal cannot be opened; the account runs without events until it can (restart after fixing it)');
+    log.error({ err }, LOG_MESSAGES.journalUnavailable);
   }
   const idempotency = ctx.store.idempotencyStore(id, storeLog);
   try {

@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { EventJournal, JournalEvent, UpdateState, UpdateStateBinding } from '../store/types.js';
 import { KeyWindow } from './key-window.js';
 import type { NewEvent, WireEvent } from './types.js';
+import { LOG_MESSAGES } from '../logging/messages.js';
 
 /** Events appended at once at most (one write, one fsync). */
 const MAX_BATCH = 512;
@@ -111,7 +112,7 @@ export class AccountEvents {
   add(event: NewEvent): boolean {
     if (this.closed || !this.opened) return false;
     if (this.keys.has(event.key)) {
-      this.log.debug({ key: event.key, type: event.type }, 'Duplicate update dropped before the journal');
+      this.log.debug({ key: event.key, type: event.type }, LOG_MESSAGES.duplicateUpdateDropped);
       return false;
     }
     // An event let go is not remembered: it comes again when the updates are fetched again.
@@ -152,7 +153,7 @@ export class AccountEvents {
     this.pendingState = undefined;
     this.log.error(
       { pending: this.queue.length },
-      'Event journal cannot keep up (its writes fail); updates will be fetched again from the last journaled state once it can',
+      LOG_MESSAGES.journalOverflow,
     );
   }
 
@@ -184,7 +185,7 @@ export class AccountEvents {
         this.durableState = state;
         if (this.pendingState === state) this.pendingState = undefined;
       }
-      if (this.writeError) this.log.info({}, 'Event journal writable again; waiting events written');
+      if (this.writeError) this.log.info({}, LOG_MESSAGES.journalWritableAgain);
       this.writeError = undefined;
       this.retryDelayMs = RETRY_BASE_MS;
       if (this.overflowed && this.queue.length === 0) this.endOverflow();
@@ -194,14 +195,14 @@ export class AccountEvents {
 
   private endOverflow(): void {
     this.overflowed = false;
-    this.log.warn({}, 'Event journal writable again; fetching the updates it could not keep from the last journaled state');
+    this.log.warn({}, LOG_MESSAGES.journalResync);
     this.onResyncNeeded?.();
   }
 
   private recordWriteError(err: unknown): void {
     const code = (err as NodeJS.ErrnoException).code;
     const message = `the event journal cannot be written${typeof code === 'string' ? ` (${code})` : ''}; events wait in memory`;
-    if (!this.writeError) this.log.error({ err, pending: this.queue.length }, 'Event journal write failed; retrying');
+    if (!this.writeError) this.log.error({ err, pending: this.queue.length }, LOG_MESSAGES.journalWriteFailed);
     this.writeError = { message, at: new Date(this.now()).toISOString() };
   }
 

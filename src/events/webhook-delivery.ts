@@ -13,6 +13,7 @@ import type { WebhookConfig, WebhookRecord, WebhookSetter, WebhookStore } from '
 import type { AccountEvents } from './account-events.js';
 import { ACCOUNT_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER, postWebhook } from './webhook-post.js';
 import { parseWebhookUrl, type WebhookTargetPolicy } from './webhook-target.js';
+import { LOG_MESSAGES } from '../logging/messages.js';
 
 /** The cursor is written at most this often while deliveries succeed (and on stop). */
 const CURSOR_WRITE_INTERVAL_MS = 1000;
@@ -217,7 +218,7 @@ export class WebhookDelivery {
       });
       if (signal.aborted) return;
       if (outcome.ok) {
-        if (this.failures > 0) this.log.info({ failures: this.failures, eventId: event.id }, 'Webhook receiver reachable again');
+        if (this.failures > 0) this.log.info({ failures: this.failures, eventId: event.id }, LOG_MESSAGES.webhookReachableAgain);
         this.record.deliveredId = event.id;
         this.lastDeliveredAt = this.now();
         this.resetFailures();
@@ -229,7 +230,7 @@ export class WebhookDelivery {
       this.nextAttemptAt = this.now() + delay;
       this.lastError = { message: outcome.error, at: new Date(this.now()).toISOString(), ...(outcome.status ? { status: outcome.status } : {}) };
       if (this.failures === 1 || this.failures % 10 === 0) {
-        this.log.warn({ eventId: event.id, failures: this.failures, retryInMs: delay, error: outcome.error }, 'Webhook delivery failed; retrying');
+        this.log.warn({ eventId: event.id, failures: this.failures, retryInMs: delay, error: outcome.error }, LOG_MESSAGES.webhookDeliveryFailed);
       }
       await sleep(delay, signal);
     }
@@ -243,7 +244,7 @@ export class WebhookDelivery {
     this.expiredUndelivered += skipped;
     this.record.deliveredId = firstId - 1;
     this.lastError = { message: `${skipped} events left the journal (retention) before they could be delivered`, at: new Date(this.now()).toISOString() };
-    this.log.error({ skipped }, 'Webhook: events expired before delivery');
+    this.log.error({ skipped }, LOG_MESSAGES.webhookEventsExpired);
     this.scheduleCursorWrite();
   }
 

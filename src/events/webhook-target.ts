@@ -28,7 +28,7 @@ export class WebhookTargetError extends Error {
   }
 }
 
-/** Targets a scoped token may use although they are not public (WEBHOOK_ALLOWED_HOSTS). */
+/** Targets a scoped token may use although they are not public (WEBHOOK_ALLOWED_HOSTS, checked by config/allow-list.ts). */
 export class WebhookAllowList {
   private readonly hosts = new Set<string>();
   private readonly ranges = new net.BlockList();
@@ -43,20 +43,6 @@ export class WebhookAllowList {
       else if (family) this.ranges.addAddress(address!, family === 6 ? 'ipv6' : 'ipv4');
       else this.hosts.add(entry);
     }
-  }
-
-  /** The syntax check for WEBHOOK_ALLOWED_HOSTS: undefined when the entry is fine, else what is wrong. */
-  static problem(entry: string): string | undefined {
-    const [address, bits, extra] = entry.trim().split('/');
-    if (extra !== undefined || !address) return `"${entry}" is not a host name, IP address or CIDR`;
-    const family = net.isIP(address);
-    if (bits !== undefined) {
-      const max = family === 6 ? 128 : 32;
-      if (!family || !/^\d{1,3}$/.test(bits) || Number(bits) > max) return `"${entry}" is not a valid CIDR`;
-      return undefined;
-    }
-    if (family) return undefined;
-    return /^[a-z0-9.-]{1,253}$/i.test(address) ? undefined : `"${entry}" is not a host name, IP address or CIDR`;
   }
 
   hasHost(host: string): boolean {

@@ -3,6 +3,7 @@ import type { TelegramClient } from '@mtcute/node';
 import type { Logger } from 'pino';
 import type { NewEvent } from '../events/types.js';
 import { updateToEvent } from './message-json.js';
+import { LOG_MESSAGES } from '../logging/messages.js';
 
 export function feedUpdates(client: TelegramClient, journal: (event: NewEvent) => void, log: Logger): void {
   client.onRawUpdate.add((info) => {
@@ -14,7 +15,7 @@ export function feedUpdates(client: TelegramClient, journal: (event: NewEvent) =
       const event = updateToEvent(info.update, self.userId);
       if (event) journal(event);
     } catch (err) {
-      log.error({ err, update: info.update._ }, 'An update could not be turned into an event');
+      log.error({ err, update: info.update._ }, LOG_MESSAGES.updateNotAnEvent);
     }
   });
 }

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 import { type Event, sseClient, webhookReceiver } from '../helpers/event-clients.js';
 import { eventually, loginThrough, sandboxPerFile, uniquePhone } from '../helpers/sandbox-service.js';
 import type { ServiceProcess } from '../helpers/service-process.js';
@@ -166,7 +167,7 @@ describe('event streams', () => {
       // The other account's stream is not held up.
       await eventually(() => other.received.filter((e) => e.type === 'message.new').length >= MESSAGES / 250, 'the busy account’s events', 30_000);
       await eventually(
-        () => svc.logLines().filter((l) => l.msg === 'Event stream cut off: its client did not read (it resumes with Last-Event-ID)').length >= NEVER_READING,
+        () => svc.logLines().filter((l) => l.msg === LOG_MESSAGES.streamCutOff).length >= NEVER_READING,
         'the never-reading streams cut off',
         60_000,
       );

@@ -47,6 +47,7 @@ import {
 } from '../session-document.js';
 import { SerialQueue } from './serial-queue.js';
 import type { AuthStateFile, CreateStorageOptions, LoadProblem, PersistenceError, SessionMeta, SessionStore, StoreLog } from '../types.js';
+import { LOG_MESSAGES } from '../../logging/messages.js';
 
 export const SESSION_FILE_NAME = 'session.json';
 export const SESSION_BACKUP_FILE_NAME = 'session.json.bak';
@@ -176,7 +177,7 @@ export class FileSessionStore implements SessionStore {
         const known = this.identities.get(file);
         if (stat && stat.isFile() && (!known || sameIdentity(identityOf(stat), known))) continue;
         const what = stat ? 'was replaced' : 'was removed';
-        this.log.error({ file, reason: stat ? 'replaced' : 'removed' }, `${path.basename(file)} ${what} while the service was running; writing it back from memory`);
+        this.log.error({ file, reason: stat ? 'replaced' : 'removed' }, LOG_MESSAGES.fileLostWhileRunning(path.basename(file), what));
         if (file === this.sessionFile) this.sessionOnDisk = undefined;
         else this.authOnDisk = undefined;
       }
@@ -224,7 +225,7 @@ export class FileSessionStore implements SessionStore {
     // Temp files of writes cut short by a crash (the lock guarantees no other process is writing).
     for (const file of [this.sessionFile, this.backupFile, this.authStateFile]) {
       const removed = await removeStaleTempFiles(file);
-      if (removed > 0) this.log.info({ file, removed }, 'removed temp files of an interrupted write');
+      if (removed > 0) this.log.info({ file, removed }, LOG_MESSAGES.tempFilesRemoved);
     }
     this.sessionWriteBlock = undefined;
     this.foreign = undefined;
@@ -259,7 +260,7 @@ export class FileSessionStore implements SessionStore {
         needsWrite = await this.restoreFromBackup(backup.doc, main);
       } else {
         await this.moveAsideLogged(this.sessionFile, main.reason, main.detail);
-        this.log.warn({ file: this.sessionFile }, 'no usable session.json or good copy; starting without a session');
+        this.log.warn({ file: this.sessionFile }, LOG_MESSAGES.noUsableSession);
         this.setDocument(emptyDocument(this.opts.environment), false);
         this.sessionOnDisk = null; // main was moved aside
       }
@@ -280,14 +281,14 @@ export class FileSessionStore implements SessionStore {
     try {
       const kept = await setAside(this.sessionFile, 'corrupt');
       stillInPlace = kept.original === 'kept';
-      this.log.error({ file: this.sessionFile, reason: damaged.reason, movedTo: kept.path }, `${damaged.detail}; moved aside to ${path.basename(kept.path)}`);
+      this.log.error({ file: this.sessionFile, reason: damaged.reason, movedTo: kept.path }, LOG_MESSAGES.movedAside(damaged.detail, path.basename(kept.path)));
     } catch (err) {
       // Cannot keep a copy (the directory refuses changes): the good copy is served from memory and written
       // over the damaged file once the directory accepts writes again.
       this.log.error({ file: this.sessionFile, reason: damaged.reason, code: errnoCode(err) }, `${damaged.detail}; could not move it aside`);
       stillInPlace = true;
     }
-    this.log.warn({ file: this.sessionFile }, 'session.json restored from the last-known-good copy (session.json.bak)');
+    this.log.warn({ file: this.sessionFile }, LOG_MESSAGES.sessionFromBackup);
     this.setDocument(doc, true);
     this.sessionOnDisk = stillInPlace ? undefined : null;
     const body = bodyOf(doc);
@@ -391,7 +392,7 @@ export class FileSessionStore implements SessionStore {
   private async moveAsideLogged(file: string, reason: string, detail: string): Promise<void> {
     try {
       const movedTo = await moveAside(file, 'corrupt');
-      this.log.error({ file, reason, movedTo }, `${detail}; moved aside to ${path.basename(movedTo)}`);
+      this.log.error({ file, reason, movedTo }, LOG_MESSAGES.movedAside(detail, path.basename(movedTo)));
     } catch (err) {
       // Could not even rename it: leave it, and never overwrite it blindly.
       this.log.error({ file, reason, code: (err as NodeJS.ErrnoException).code }, `${detail}; could not move it aside`);
@@ -418,7 +419,7 @@ export class FileSessionStore implements SessionStore {
       writer: {
         update: (change) => {
           if (generation !== this.storageGeneration) {
-            this.log.warn({}, 'ignored a session write from a replaced mtcute storage');
+            this.log.warn({}, LOG_MESSAGES.replacedStorageWrite);
             return Promise.resolve();
           }
           return this.update(change);
@@ -602,7 +603,7 @@ export class FileSessionStore implements SessionStore {
     this.lastError = { file: error.file, code: error.code, message: error.message, at: new Date().toISOString() };
     this.log.error(
       { file: error.file, code: error.code, retryInMs: this.retryDelayMs },
-      `writing ${path.basename(error.file)} failed (${error.code}); serving from memory and retrying`,
+      LOG_MESSAGES.writeFailed(path.basename(error.file), error.code),
     );
     if (!this.retryTimer) {
       const delay = this.retryDelayMs;
@@ -617,7 +618,7 @@ export class FileSessionStore implements SessionStore {
 
   private recordSuccess(): void {
     if (this.lastError) {
-      this.log.info({ file: this.lastError.file }, 'data directory writable again; pending data written');
+      this.log.info({ file: this.lastError.file }, LOG_MESSAGES.writableAgain);
     }
     this.lastError = undefined;
     this.retryDelayMs = this.opts.retryInitialMs ?? 1000;

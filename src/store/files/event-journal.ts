@@ -27,6 +27,7 @@ import { errnoCode } from '../errors.js';
 import { openSealed, sealText } from '../session-crypto.js';
 import type { EventJournal, JournalEvent, JournalOpened, JournalRetention, NewJournalEvent, StoreLog, UpdateState } from '../types.js';
 import { SerialQueue } from './serial-queue.js';
+import { LOG_MESSAGES } from '../../logging/messages.js';
 
 export const EVENTS_DIR_NAME = 'events';
 const SEGMENT_NAME = /^(\d{20})\.jsonl$/;
@@ -178,7 +179,7 @@ class FileEventJournal implements EventJournal {
       await fsp.truncate(segment.file, goodEnd);
       const handle = await fsp.open(segment.file, 'r+');
       await handle.datasync().finally(() => handle.close());
-      this.opts.log.warn({ file: segment.file, bytes: bytes.length - goodEnd }, 'event journal: cut off a write interrupted by a crash');
+      this.opts.log.warn({ file: segment.file, bytes: bytes.length - goodEnd }, LOG_MESSAGES.journalTornWriteCut);
     }
     segment.bytes = goodEnd;
     segment.index = index;

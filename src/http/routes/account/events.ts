@@ -12,6 +12,7 @@ import { streamEvents } from '../../../events/sse.js';
 import { HttpError } from '../../errors.js';
 import { apiResponses, EVENTS_PAGE_SCHEMA, EVENTS_QUERY } from '../../schemas.js';
 import { accountOf } from './index.js';
+import { LOG_MESSAGES } from '../../../logging/messages.js';
 
 const EVENT_ID = /^[0-9]{1,16}$/;
 const DEFAULT_PAGE = 100;
@@ -148,7 +149,7 @@ async function stream(request: FastifyRequest, reply: FastifyReply, events: Acco
       drainTimeoutMs: opts.settings.sseSlowClientTimeoutMs,
       signal: opts.streams.stopping.signal,
     });
-    if (end === 'too-slow') request.log.info({ account: accountId }, 'Event stream cut off: its client did not read (it resumes with Last-Event-ID)');
+    if (end === 'too-slow') request.log.info({ account: accountId }, LOG_MESSAGES.streamCutOff);
   } catch (err) {
     request.log.warn({ err, account: accountId }, 'Event stream ended by an error');
     if (!res.destroyed) res.destroy();
