@@ -17,9 +17,11 @@ const mtcute = forbid('^@mtcute/', 'http/ never touches mtcute: go through accou
 const fileSystem = forbid('^(node:)?fs(/promises)?$', 'http/ never touches the file system: files belong to store/');
 const store = forbid('(^|/)store/', 'http/ never touches storage: go through accounts/ and account/');
 const storeFiles = forbid('(^|/)store/files/', 'account/ and accounts/ reach storage only through src/store/types.ts (the backend is wired in main.ts)');
-const aboveStore = forbid('(^|/)(account|accounts|http)/', 'store/ knows nothing of accounts, login flows or HTTP');
+const aboveStore = forbid('(^|/)(account|accounts|http|events)/', 'store/ knows nothing of accounts, login flows, events or HTTP');
+const aboveEvents = forbid('(^|/)(http|accounts|account|telegram)/|(^|/)store/files/', 'events/ sits below telegram/: it knows the store only through src/store/types.ts');
+const mtcuteInEvents = forbid('^@mtcute/', 'events/ never touches mtcute: telegram/ turns updates into events');
 const aboveBase = forbid(
-  '(^|/)(http|accounts|account|telegram|store)/|(^|/)main(\\.js)?$',
+  '(^|/)(http|accounts|account|telegram|events|store)/|(^|/)main(\\.js)?$',
   'config/ and logging/ are the bottom layer: they import nothing of the layers above',
 );
 const dcApiHalf = forbid('(^|/)(rpc|state|controls)/', "the DC's protocol core knows nothing about accounts: reach them through the interfaces in src/types.ts");
@@ -48,6 +50,7 @@ export default tseslint.config(
   boundaries(['src/account/**/*.ts', 'src/accounts/**/*.ts'], packageFiles, storeFiles),
   boundaries(['src/store/**/*.ts'], packageFiles, aboveStore),
   boundaries(['src/config/**/*.ts', 'src/logging/**/*.ts'], packageFiles, aboveBase),
+  boundaries(['src/events/**/*.ts'], packageFiles, aboveEvents, mtcuteInEvents),
 
   // The workspace packages.
   boundaries(['packages/durable-files/**/*.ts'], otherPackages),

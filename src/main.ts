@@ -175,7 +175,14 @@ async function main(): Promise<void> {
   });
   // Metrics read the accounts' states at scrape time (never before the registry exists).
   const metrics = createServiceMetrics(() => registry.statuses());
-  const registry = new AccountRegistry({ config, store, logger: log, accountOptions: { observer: metrics.accountObserver }, ...(sandbox ? { sandbox } : {}) });
+  const registry = new AccountRegistry({
+    config,
+    store,
+    logger: log,
+    accountOptions: { observer: metrics.accountObserver },
+    userAgent: `telegram-service/${version()}`,
+    ...(sandbox ? { sandbox } : {}),
+  });
   cleanups.push({ name: 'accounts', run: () => registry.stop() });
   await registry.start();
 

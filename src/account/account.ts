@@ -11,9 +11,12 @@ import type { tl } from '@mtcute/core';
 import type { TelegramClient } from '@mtcute/node';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
+import type { AccountEvents } from '../events/account-events.js';
 import { maskPhone } from '../logging/index.js';
-import type { LoginMethod, PendingLogin, PendingQrLogin, SessionMeta, SessionStore } from '../store/types.js';
+import type { IdempotencyStore, LoginMethod, PendingLogin, PendingQrLogin, SessionMeta, SessionStore } from '../store/types.js';
 import { createTelegramClient, type SandboxDcAddress } from '../telegram/client-factory.js';
+import { gapEvent } from '../telegram/message-json.js';
+import { feedUpdates } from '../telegram/update-feed.js';
 import type { TelegramErrorKind } from '../telegram/errors.js';
 import { callTelegram, TelegramCallError } from '../telegram/rpc.js';
 import { AttemptGuard, GUESS_GUARD_DEFAULTS, WindowBudget, type AttemptGuardOptions } from './attempt-guard.js';
@@ -22,6 +25,7 @@ import { ClientHolder, SessionEndingError } from './client-holder.js';
 import { activeFloodWaits, floodWaitRemainingSeconds, latestFloodWait, recordFloodWait } from './flood-waits.js';
 import { keepToken, tokensToOffer, withoutOffered, type EarnedToken } from './future-auth-tokens.js';
 import * as login from './login-flow.js';
+import { AccountMessaging } from './messaging.js';
 import { Mutex } from './mutex.js';
 import { normalizePhone } from './phone.js';
 import { runQrLogin, type QrLoginClient, type QrOutcome } from './qr-login.js';
@@ -62,7 +66,19 @@ export interface AccountOptions {
   /** Wrong-code and wrong-password guards (defaults: 5 free, then 30 s doubling up to 1 h). */
   guessGuard?: AttemptGuardOptions;
   now?: () => number;
+  /**
+   * The account's event pipeline (opened by the caller before start()): with it, a logged-in session runs
+   * mtcute's updates loop from the journaled state and every update becomes an event.
+   */
+  events?: AccountEvents;
+  /** Idempotency-Keys of POST /messages, kept `idempotencyTtlMs` (default 24 h). */
+  idempotency?: IdempotencyStore;
+  idempotencyTtlMs?: number;
+  /** More of the status (webhook delivery), from whoever owns it. */
+  statusExtras?: () => Partial<AccountStatus>;
 }
+
+const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60_000;
 
 const RETRY_BASE_MS = 1000;
 /** A call retried on a fresh client after a recovery replaced the one it was using (bounded). */
@@ -103,12 +119,16 @@ class TelegramAccount implements Account {
   private readonly retry: RetryLoop;
   private readonly clients: ClientHolder;
   /** Builds an mtcute client over the account's store (the holder's, or a QR login's own). */
-  private readonly createClient: (options?: { receiveUpdates?: boolean }) => Promise<TelegramClient>;
+  private readonly createClient: (options?: { rawUpdates?: boolean }) => Promise<TelegramClient>;
   private readonly validationLimiter: Limiter;
   private readonly codeGuard: AttemptGuard;
   private readonly passwordGuard: AttemptGuard;
   private readonly loginBudget: WindowBudget;
   private readonly observer: AccountObserver;
+  private readonly events: AccountEvents | undefined;
+  private readonly statusExtras: (() => Partial<AccountStatus>) | undefined;
+  /** The account API (dialogs, history, send, read), through authorized(). */
+  readonly messaging: AccountMessaging;
 
   private state: AccountState = 'logged_out';
   /** The account's user, full phone (masked on the way out in status). */
@@ -141,24 +161,49 @@ class TelegramAccount implements Account {
     this.passwordGuard = new AttemptGuard(guard);
     this.loginBudget = new WindowBudget(this.config.loginRateLimit ?? { max: 0, windowMs: 60_000 }, this.now);
     const clientLogger = opts.logger.child({ account: opts.id });
+    this.events = opts.events;
+    this.statusExtras = opts.statusExtras;
+    const events = opts.events;
     this.createClient = (options = {}) =>
       createTelegramClient({
         config: this.config,
-        storage: (primaryDcs) => this.store.createStorage({ primaryDcs }),
+        // A QR login's own client hears pushes raw: it keeps no updates state of the account's.
+        storage: (primaryDcs) =>
+          this.store.createStorage({ primaryDcs, ...(events && !options.rawUpdates ? { updates: events.updateStateBinding() } : {}) }),
         logger: clientLogger,
         sandbox: opts.sandbox,
+        ...(events && !options.rawUpdates ? { onUpdatesGap: (detail: string) => events.add(gapEvent(detail, this.now())) } : {}),
         ...options,
       });
     this.clients = new ClientHolder({
       logger: this.log,
       create: () => this.createClient(),
-      onCreated: (client) =>
+      onCreated: (client) => {
+        if (events) feedUpdates(client, (event) => events.add(event), this.log);
+        let previous: string | undefined;
         client.onConnectionState.add((state) => {
-          if (state !== 'connected' || this.clients.replaced(client)) return;
+          // mtcute also says `connected` when a catch-up ends (after `updating`): that is no reconnection.
+          const afterCatchUp = previous === 'updating';
+          previous = state;
+          if (state !== 'connected' || afterCatchUp || this.clients.replaced(client)) return;
           this.observer.reconnect?.();
           // mtcute got the connection back: retry now rather than at the end of the backoff delay.
           if (this.health.connection === 'offline') this.retry.kick();
-        }),
+        });
+      },
+    });
+    // Events the journal had to let go (a disk that kept failing): a new client catches up from the journaled state.
+    if (events) events.onResyncNeeded = () => void this.clients.drop().then(() => this.validationAttempt(this.epoch));
+    this.messaging = new AccountMessaging({
+      run: (method, call) => this.authorized(method, (client) => call(client, (request) => this.call(client, request)), 'api'),
+      abandon: async (client) => {
+        if (!this.clients.replaced(client)) await this.clients.drop();
+      },
+      ...(events ? { journal: (event) => events.add(event) } : {}),
+      ...(opts.idempotency ? { idempotency: opts.idempotency } : {}),
+      idempotencyTtlMs: opts.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS,
+      logger: this.log,
+      now: this.now,
     });
     this.retry = new RetryLoop({
       baseMs: Math.min(RETRY_BASE_MS, Math.max(1, this.config.retryMaxDelayMs)),
@@ -290,7 +335,10 @@ class TelegramAccount implements Account {
       try {
         client = await this.clients.ensure();
         const result = await call(client);
-        if (epoch === this.epoch) this.contactConfirmed();
+        if (epoch === this.epoch) {
+          this.contactConfirmed();
+          this.runUpdates(client);
+        }
         return result;
       } catch (err) {
         if (err instanceof AccountError) throw err;
@@ -326,6 +374,15 @@ class TelegramAccount implements Account {
         throw toAccountError(err);
       }
     }
+  }
+
+  /**
+   * The session is known to be logged in: mtcute's updates loop runs on its client (started once per client;
+   * again if mtcute stopped it), catching up from the journaled state.
+   */
+  private runUpdates(client: TelegramClient): void {
+    if (!this.events || this.state !== 'authenticated' || this.clients.replaced(client)) return;
+    client.startUpdatesLoop().catch((err: unknown) => this.log.warn({ err }, 'Could not start the updates loop; the next request tries again'));
   }
 
   /** Telegram answered for the session: valid and online (and the restore confirmed, said once). */
@@ -494,6 +551,8 @@ class TelegramAccount implements Account {
     await this.clients.suspend();
     await this.store.removeAuthState();
     await this.clearSessionKeepingFloodWaits();
+    // The update state belongs to the session that ended; the next login starts its own.
+    await this.events?.reset();
   }
 
   /** Clears session.json, but a FLOOD_WAIT deadline outlives the session it was earned on. */
@@ -838,7 +897,7 @@ class TelegramAccount implements Account {
       const loop = async (): Promise<QrOutcome> => {
         // Its own client, which hears Telegram's pushes; destroyed when the loop ends, whatever the end, so
         // no client of an aborted attempt is ever used again. The key stays in the store for the next one.
-        const client = await this.createClient({ receiveUpdates: true });
+        const client = await this.createClient({ rawUpdates: true });
         try {
           return await this.runQrLoop(attempt, client, retryBeforeFirstCode, resolve);
         } finally {
@@ -1041,6 +1100,7 @@ class TelegramAccount implements Account {
       ...(this.reason ? { reason: this.reason } : {}),
       ...(floodWaitUntil ? { floodWaitUntil: new Date(floodWaitUntil).toISOString() } : {}),
       ...(persistenceError ? { persistenceError } : {}),
+      ...this.statusExtras?.(),
     };
   }
 

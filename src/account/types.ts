@@ -3,6 +3,9 @@
  * (methods) and its observable state (status). Routes translate HTTP to these calls and AccountError
  * to `{"error": {"code", "message"}}`; they hold no state of their own.
  */
+import type { EventsStatus } from '../events/account-events.js';
+import type { WebhookView } from '../events/webhook-delivery.js';
+import type { AccountMessaging } from './messaging.js';
 
 import type { LoginMethod } from '../store/types.js';
 
@@ -45,6 +48,10 @@ export interface AccountStatus {
   reason?: string;
   floodWaitUntil?: string;
   persistenceError?: { file: string; code: string; message: string; at: string };
+  /** The event journal (by-id status only): ids held, events not yet on disk, a write failure. */
+  events?: EventsStatus;
+  /** Webhook delivery (by-id status only; null: no webhook). */
+  webhook?: WebhookView | null;
 }
 
 export interface CodeSent {
@@ -97,7 +104,15 @@ export type AccountErrorCode =
   | 'TELEGRAM_ERROR' // an unexpected rpc_error
   | 'SESSION_REVOKED'
   | 'SESSION_EXPIRED'
-  | 'QR_LOGIN_EXPIRED'; // a QR code not scanned within QR_LOGIN_TIMEOUT (status `reason`)
+  | 'QR_LOGIN_EXPIRED' // a QR code not scanned within QR_LOGIN_TIMEOUT (status `reason`)
+  // the account API (messages):
+  | 'PEER_NOT_FOUND' // `peer` names no chat this account can reach
+  | 'MESSAGE_INVALID' // Telegram refused the text (empty, too long) or the message id
+  | 'TELEGRAM_REFUSED' // Telegram refused the request for another reason (blocked, no rights, …)
+  | 'SEND_OUTCOME_UNKNOWN' // a send got no answer: it may have reached Telegram; it will not be sent later
+  | 'IDEMPOTENCY_KEY_REUSED' // the Idempotency-Key was used with another request
+  | 'INVALID_CURSOR'
+  | 'STORAGE_UNAVAILABLE'; // a write the request depends on failed (disk full, read-only); nothing was sent
 
 export class AccountError extends Error {
   constructor(
@@ -152,4 +167,6 @@ export interface Account {
   touch(): void;
   /** Persist and disconnect. */
   stop(): Promise<void>;
+  /** The account API: dialogs, history, send (Idempotency-Key), read marks. */
+  readonly messaging: AccountMessaging;
 }

@@ -14,6 +14,11 @@ import type { Config } from '../config/types.js';
 import { DEFAULT_ACCOUNT_ID, type AccountsStore, type ScopedTokenRecord } from '../store/types.js';
 import type { SandboxDcAddress } from '../telegram/client-factory.js';
 import { Mutex } from '../account/mutex.js';
+import { DEFAULT_EVENTS_CONFIG } from '../config/load-config.js';
+import type { AccountEvents } from '../events/account-events.js';
+import type { WebhookDelivery } from '../events/webhook-delivery.js';
+import { WebhookAllowList, WebhookTargetPolicy } from '../events/webhook-target.js';
+import { type AccountEventParts, closeEventParts, type EventPartsContext, openEventParts, startDelivery } from './account-events-parts.js';
 import { isAccountId } from './account-id.js';
 import { issueToken, parseToken, secretMatches } from './scoped-tokens.js';
 
@@ -48,11 +53,14 @@ export interface AccountRegistryOptions {
   sandbox?: SandboxDcAddress;
   /** Extra options for every account (tests: clocks, guards). */
   accountOptions?: Partial<Pick<AccountOptions, 'guessGuard' | 'now' | 'observer'>>;
+  /** Sent as the User-Agent of webhook deliveries. */
+  userAgent?: string;
 }
 
 interface Entry {
   account: Account;
   tokens: ScopedTokenRecord[];
+  parts: AccountEventParts;
 }
 
 export class AccountRegistry {
@@ -64,12 +72,21 @@ export class AccountRegistry {
   private readonly locks = new Map<string, Mutex>();
   private readonly validationLimiter: Limiter;
   private readonly log: Logger;
+  private readonly partsContext: EventPartsContext;
   private stopped = false;
 
   constructor(private readonly opts: AccountRegistryOptions) {
     this.log = opts.logger.child({ module: 'registry' });
     const limit = pLimit(opts.config.validationConcurrency ?? 8);
     this.validationLimiter = (task) => limit(task);
+    const allowList = new WebhookAllowList((opts.config.events ?? DEFAULT_EVENTS_CONFIG).webhookAllowedHosts);
+    this.partsContext = {
+      config: opts.config,
+      store: opts.store,
+      logger: opts.logger,
+      policy: new WebhookTargetPolicy(allowList),
+      userAgent: opts.userAgent ?? 'telegram-service',
+    };
   }
 
   /** Opens the store and restores every account (files only; validation runs in the background). */
@@ -90,24 +107,35 @@ export class AccountRegistry {
       this.log.warn({ dir: id }, `accounts/${id} is not a valid account id; ignored`);
       return;
     }
-    const account = this.newAccount(id);
-    try {
-      await account.start();
-    } catch (err) {
+    const { account, parts } = await this.startAccount(id).catch((err: unknown) => {
       // This account cannot be loaded (e.g. encrypted with another key): it is left untouched and its
       // error is the account's own; the service and the other accounts carry on.
       this.log.error({ err, account: id }, `Account ${id} could not be restored; its files are left as they are`);
-      await account.stop().catch(() => undefined);
       throw err;
-    }
+    });
     const tokens = await this.opts.store.listTokens(id).catch((err: unknown) => {
       this.log.error({ err, account: id }, `The scoped tokens of account ${id} could not be read; none are accepted`);
       return [] as ScopedTokenRecord[];
     });
-    this.add(id, { account, tokens });
+    this.add(id, { account, tokens, parts });
   }
 
-  private newAccount(id: string): Account {
+  /** Opens the account's event parts, starts the account on them, then its webhook delivery. */
+  private async startAccount(id: string): Promise<{ account: Account; parts: AccountEventParts }> {
+    const parts = await openEventParts(id, this.partsContext);
+    const account = this.newAccount(id, parts);
+    try {
+      await account.start();
+    } catch (err) {
+      await account.stop().catch(() => undefined);
+      await closeEventParts(parts);
+      throw err;
+    }
+    await startDelivery(id, parts, this.log);
+    return { account, parts };
+  }
+
+  private newAccount(id: string, parts: AccountEventParts): Account {
     const log = this.opts.logger;
     return createAccount({
       id,
@@ -116,8 +144,21 @@ export class AccountRegistry {
       logger: log,
       sandbox: this.opts.sandbox,
       validationLimiter: this.validationLimiter,
+      ...(parts.events ? { events: parts.events } : {}),
+      ...(parts.idempotency ? { idempotency: parts.idempotency } : {}),
+      idempotencyTtlMs: (this.opts.config.events ?? DEFAULT_EVENTS_CONFIG).idempotencyTtlMs,
+      statusExtras: () => ({
+        ...(parts.events ? { events: parts.events.status() } : {}),
+        webhook: parts.webhook?.view() ?? null,
+      }),
       ...this.opts.accountOptions,
     });
+  }
+
+  /** An account's event pipeline and webhook delivery (undefined when it has none: an unreadable journal). */
+  eventsOf(id: string): { events: AccountEvents; webhook: WebhookDelivery } | undefined {
+    const parts = this.entries.get(id)?.parts;
+    return parts?.events && parts.webhook ? { events: parts.events, webhook: parts.webhook } : undefined;
   }
 
   private add(id: string, entry: Entry): void {
@@ -176,9 +217,8 @@ export class AccountRegistry {
       if (this.entries.has(id) || !(await this.stored('create an account', () => this.opts.store.create(id)))) {
         throw new RegistryError('ACCOUNT_EXISTS', `An account with the id "${id}" exists already`);
       }
-      const account = this.newAccount(id);
-      await account.start();
-      this.add(id, { account, tokens: [] });
+      const { account, parts } = await this.startAccount(id);
+      this.add(id, { account, tokens: [], parts });
       this.log.info({ account: id }, 'Account created');
       return account;
     });
@@ -204,12 +244,15 @@ export class AccountRegistry {
       const state = entry.account.status().state;
       if (state !== 'logged_out' && state !== 'revoked') await entry.account.logout();
       await entry.account.stop();
+      await closeEventParts(entry.parts);
       try {
         await this.stored('remove an account', () => this.opts.store.remove(id), 'the account is logged out but still exists; delete it again');
       } catch (err) {
         // Still there: it keeps answering (logged out) until a delete succeeds.
-        entry.account = this.newAccount(id);
+        entry.parts = await openEventParts(id, this.partsContext);
+        entry.account = this.newAccount(id, entry.parts);
         await entry.account.start().catch(() => undefined);
+        await startDelivery(id, entry.parts, this.log);
         throw err;
       }
       this.entries.delete(id);
@@ -288,7 +331,13 @@ export class AccountRegistry {
   /** Stops every account (each persists and disconnects). */
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.all([...this.entries.values()].map(({ account }) => account.stop().catch(() => undefined)));
+    await Promise.all(
+      [...this.entries.values()].map(async ({ account, parts }) => {
+        await parts.webhook?.stop().catch(() => undefined);
+        await account.stop().catch(() => undefined);
+        await closeEventParts(parts);
+      }),
+    );
   }
 }
 

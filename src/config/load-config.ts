@@ -5,8 +5,10 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import type { Config } from './types.js';
+import type { Config, EventsConfig } from './types.js';
 import { parseDuration } from './duration.js';
+import { parseByteSize } from './byte-size.js';
+import { allowListEntryProblem } from './allow-list.js';
 import { ConfigError } from './problems.js';
 
 export type Env = Record<string, string | undefined>;
@@ -33,7 +35,28 @@ export const DEFAULTS = {
   logLevel: 'info',
   logFileName: 'telegram_service.log',
   loginRateLimit: '10/1m',
+  eventsMaxSize: '64MB',
+  eventsMaxAge: '7d',
+  sseHeartbeat: '15s',
+  sseSlowClientTimeout: '30s',
+  sseMaxStreams: 16,
+  webhookTimeout: '10s',
+  webhookRetryMax: '5m',
+  idempotencyKeyTtl: '24h',
 } as const;
+
+/** The events settings when nothing is set (also for a Config built by hand). */
+export const DEFAULT_EVENTS_CONFIG: EventsConfig = {
+  journalMaxBytes: 64 * 1024 * 1024,
+  journalMaxAgeMs: 7 * 86_400_000,
+  sseHeartbeatMs: 15_000,
+  sseSlowClientTimeoutMs: 30_000,
+  sseMaxStreams: 16,
+  webhookTimeoutMs: 10_000,
+  webhookRetryMaxMs: 300_000,
+  webhookAllowedHosts: [],
+  idempotencyTtlMs: 86_400_000,
+};
 
 /** Everything in Config, with the file-backed parts not yet read. */
 export interface ParsedConfig extends Omit<Config, 'apiToken' | 'apiTokenSource' | 'sandbox'> {
@@ -162,6 +185,29 @@ const rateLimitSchema = z.string().transform((text, ctx) => {
   return { max: Number(match[1]), windowMs };
 });
 
+/** `64MB`, `512KB`, `1GB` or bytes; at least 1 MiB (a journal smaller than a few segments cannot keep its promises). */
+const byteSizeSchema = z.string().transform((text, ctx) => {
+  const bytes = parseByteSize(text);
+  if (bytes === undefined || bytes < 1024 * 1024) {
+    ctx.addIssue({ code: 'custom', message: 'must be a size of at least 1MB, like 64MB, 512MB or 2GB' });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+/** Comma-separated host names, IP addresses and CIDRs. */
+const allowListSchema = z.string().transform((text, ctx) => {
+  const entries = text.split(',').map((e) => e.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const problem = allowListEntryProblem(entry);
+    if (problem) {
+      ctx.addIssue({ code: 'custom', message: `must list host names, IP addresses or CIDRs separated by commas: ${problem}` });
+      return z.NEVER;
+    }
+  }
+  return entries;
+});
+
 /** Quote a user-supplied (non-secret) value for an error line, shortened. */
 function shown(value: string): string {
   const short = value.length > 60 ? `${value.slice(0, 57)}...` : value;
@@ -269,6 +315,20 @@ export function loadConfig(env: Env, cwd: string, facts: ProcessFacts = {}): Par
   const sessionEncryptionKey = read('SESSION_ENCRYPTION_KEY', encryptionKeySchema, undefined, { secret: true });
   const loginRateLimit = read('LOGIN_RATE_LIMIT', rateLimitSchema, DEFAULTS.loginRateLimit);
 
+  // Events, delivery, Idempotency-Keys.
+  const positiveDuration = durationSchema({ allowZero: false, maxMs: MAX_TIMER_MS });
+  const events: EventsConfig = {
+    journalMaxBytes: read('EVENTS_MAX_SIZE', byteSizeSchema, DEFAULTS.eventsMaxSize)!,
+    journalMaxAgeMs: read('EVENTS_MAX_AGE', durationSchema({ allowZero: true }), DEFAULTS.eventsMaxAge)!,
+    sseHeartbeatMs: read('SSE_HEARTBEAT', positiveDuration, DEFAULTS.sseHeartbeat)!,
+    sseSlowClientTimeoutMs: read('SSE_SLOW_CLIENT_TIMEOUT', positiveDuration, DEFAULTS.sseSlowClientTimeout)!,
+    sseMaxStreams: read('SSE_MAX_STREAMS', positiveCount(10_000), String(DEFAULTS.sseMaxStreams))!,
+    webhookTimeoutMs: read('WEBHOOK_TIMEOUT', positiveDuration, DEFAULTS.webhookTimeout)!,
+    webhookRetryMaxMs: read('WEBHOOK_RETRY_MAX', positiveDuration, DEFAULTS.webhookRetryMax)!,
+    webhookAllowedHosts: read('WEBHOOK_ALLOWED_HOSTS', allowListSchema) ?? [],
+    idempotencyTtlMs: read('IDEMPOTENCY_KEY_TTL', positiveDuration, DEFAULTS.idempotencyKeyTtl)!,
+  };
+
   const httpMaxConnections = fitConnectionCaps({
     fileLimit: facts.openFileLimit,
     http: httpMaxConnectionsSetting,
@@ -306,6 +366,7 @@ export function loadConfig(env: Env, cwd: string, facts: ProcessFacts = {}): Par
     logFile,
     ...(sessionEncryptionKey ? { sessionEncryptionKey } : {}),
     loginRateLimit: loginRateLimit!,
+    events,
   };
 }
 

@@ -64,4 +64,28 @@ export interface Config {
    * max 0 = no limit. Absent (a Config built by hand) = the default.
    */
   loginRateLimit?: { max: number; windowMs: number };
+  /** Events, delivery and the account API's Idempotency-Keys. Absent (a Config built by hand) = the defaults. */
+  events?: EventsConfig;
+}
+
+/** See README "Events and webhooks" for each variable. */
+export interface EventsConfig {
+  /** EVENTS_MAX_SIZE (default 64MB): an account's journal drops its oldest events beyond this. */
+  journalMaxBytes: number;
+  /** EVENTS_MAX_AGE (default 7d; 0 = no age limit): and events older than this. */
+  journalMaxAgeMs: number;
+  /** SSE_HEARTBEAT (default 15s): a comment line on an idle event stream this often. */
+  sseHeartbeatMs: number;
+  /** SSE_SLOW_CLIENT_TIMEOUT (default 30s): a stream whose client does not read for this long is cut off. */
+  sseSlowClientTimeoutMs: number;
+  /** SSE_MAX_STREAMS (default 16): open event streams per account. */
+  sseMaxStreams: number;
+  /** WEBHOOK_TIMEOUT (default 10s): a delivery's whole exchange. */
+  webhookTimeoutMs: number;
+  /** WEBHOOK_RETRY_MAX (default 5m): the cap of the retry backoff. */
+  webhookRetryMaxMs: number;
+  /** WEBHOOK_ALLOWED_HOSTS (default none): hosts, IPs and CIDRs a scoped token may point a webhook at although not public. */
+  webhookAllowedHosts: string[];
+  /** IDEMPOTENCY_KEY_TTL (default 24h): how long an Idempotency-Key is remembered. */
+  idempotencyTtlMs: number;
 }

@@ -13,6 +13,8 @@
  *       │   ├── GET /, GET /status;  DELETE /          (admin)
  *       │   ├── /auth/{send-code,resend-code,verify-code,verify-password,logout}; /auth/qr POST, GET
  *       │   ├── /me
+ *       │   ├── /dialogs, /messages, /messages/read            (the account API)
+ *       │   ├── /events (SSE or JSON), /webhook PUT, GET, DELETE
  *       │   └── /tokens  POST, GET;  DELETE /tokens/:tokenId   (admin)
  *       └── /telegram — the same routes for the account `default` (the single-account API)
  *
@@ -32,6 +34,8 @@ import { createAuthHook, type Principal } from './plugins/auth.js';
 import { handleClientError, handleFrameworkError, installErrorHandling, notFoundMessage } from './plugins/error-handling.js';
 import { applyLoginRateLimit, DEFAULT_LOGIN_RATE_LIMIT, type LoginRateLimit } from './plugins/login-rate-limit.js';
 import { accountsRoutes } from './routes/accounts.js';
+import { StreamBook } from './routes/account/events.js';
+import { DEFAULT_EVENTS_CONFIG } from '../config/load-config.js';
 import { healthzRoute } from './routes/healthz.js';
 import { consoleRoutes } from './routes/console.js';
 import type { ConsoleAssets } from '../console/assets.js';
@@ -52,7 +56,7 @@ export const BODY_LIMIT_BYTES = 16 * 1024;
 const EARLY_ANSWER_GRACE_MS = 1_000;
 
 export interface BuildAppOptions {
-  config: Pick<Config, 'apiToken'> & Partial<Pick<Config, 'loginRateLimit' | 'metricsToken' | 'httpMaxConnections' | 'httpRequestTimeoutMs'>>;
+  config: Pick<Config, 'apiToken'> & Partial<Pick<Config, 'loginRateLimit' | 'metricsToken' | 'httpMaxConnections' | 'httpRequestTimeoutMs' | 'events'>>;
   registry: AccountRegistry;
   /** The service's version, for the OpenAPI document. */
   version?: string;
@@ -96,10 +100,12 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
   acceptEmptyJsonWithoutBodySchema(app);
 
   // Graceful stop: requests already running finish; any request arriving meanwhile (on a kept-alive
-  // connection) gets 503 SHUTTING_DOWN, and its connection is closed.
+  // connection) gets 503 SHUTTING_DOWN, and its connection is closed. Event streams end at once.
   let closing = false;
+  const streams = new StreamBook();
   app.addHook('preClose', async () => {
     closing = true;
+    streams.stopping.abort();
   });
   app.addHook('onRequest', async (_request, reply) => {
     if (!closing) return;
@@ -168,7 +174,7 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
         throw new HttpError(404, 'NOT_FOUND', notFoundMessage(request.method));
       });
       await applyLoginRateLimit(api, (config.loginRateLimit ?? DEFAULT_LOGIN_RATE_LIMIT) satisfies LoginRateLimit);
-      await api.register(accountsRoutes, { registry });
+      await api.register(accountsRoutes, { registry, events: { settings: config.events ?? DEFAULT_EVENTS_CONFIG, streams } });
     },
     { prefix: '/api' },
   );

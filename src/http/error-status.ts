@@ -23,6 +23,13 @@ export const HTTP_STATUS_BY_CODE: Record<AccountErrorCode, number> = {
   SESSION_REVOKED: 401,
   SESSION_EXPIRED: 401,
   QR_LOGIN_EXPIRED: 409,
+  PEER_NOT_FOUND: 404,
+  MESSAGE_INVALID: 400,
+  TELEGRAM_REFUSED: 422,
+  SEND_OUTCOME_UNKNOWN: 503,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  INVALID_CURSOR: 400,
+  STORAGE_UNAVAILABLE: 503,
 };
 
 /** Codes answered with a Retry-After header (seconds from the error). */

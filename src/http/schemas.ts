@@ -70,6 +70,20 @@ export const LOGGED_OUT_SCHEMA = {
   properties: { state: { type: 'string' } },
 } as const;
 
+/** A webhook's delivery state (events/webhook-delivery.ts WebhookView). */
+const WEBHOOK_PROPERTIES = {
+  url: { type: 'string' },
+  setBy: { type: 'string' },
+  createdAt: { type: 'string' },
+  lastDeliveredId: { type: 'integer' },
+  backlog: { type: 'integer' },
+  lastDeliveredAt: nullableString,
+  lastError: { type: ['object', 'null'], properties: { message: { type: 'string' }, at: { type: 'string' }, status: { type: 'integer' } } },
+  failures: { type: 'integer' },
+  nextAttemptAt: nullableString,
+  expiredUndelivered: { type: 'integer' },
+} as const;
+
 const STATUS_PROPERTIES = {
   state: { type: 'string' },
   authenticated: { type: 'boolean' },
@@ -110,8 +124,24 @@ const STATUS_PROPERTIES = {
 /** The single-account routes' status: the seed service's body, with fields only ever added (loginMethod, qr, hint). */
 export const STATUS_SCHEMA = { type: 'object', properties: STATUS_PROPERTIES } as const;
 
-/** An account's status: the same body plus its id. */
-export const ACCOUNT_STATUS_SCHEMA = { type: 'object', properties: { id: { type: 'string' }, ...STATUS_PROPERTIES } } as const;
+/** An account's status: the same body plus its id, its event journal and its webhook delivery. */
+export const ACCOUNT_STATUS_SCHEMA = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    ...STATUS_PROPERTIES,
+    events: {
+      type: 'object',
+      properties: {
+        firstId: { type: 'integer' },
+        lastId: { type: 'integer' },
+        pending: { type: 'integer' },
+        error: { type: 'object', properties: { message: { type: 'string' }, at: { type: 'string' } } },
+      },
+    },
+    webhook: { type: ['object', 'null'], properties: WEBHOOK_PROPERTIES },
+  },
+} as const;
 
 export const ACCOUNT_LIST_SCHEMA = {
   type: 'object',
@@ -181,3 +211,115 @@ export const VERIFY_PASSWORD_BODY = {
   properties: { password: { type: 'string', minLength: 1, maxLength: 1024 } },
   required: ['password'],
 } as const;
+
+// ───────────────────────────── the account API, events, webhook ─────────────────────────────
+
+/** The one shape of a message (src/events/types.ts MessageJson). */
+export const MESSAGE_SCHEMA = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    peer: { type: 'integer', description: 'The chat: a user id, or a marked group/channel id' },
+    from: nullableInteger,
+    date: { type: 'string', description: 'ISO 8601' },
+    text: { type: 'string' },
+    replyTo: nullableInteger,
+    out: { type: 'boolean' },
+  },
+} as const;
+
+const PEER_PARAM = { type: 'string', minLength: 1, maxLength: 64, description: '`me`, a numeric id or `@username`' } as const;
+const COUNT = (max: number) => ({ type: 'string', pattern: `^[0-9]{1,${String(max).length}}$` }) as const;
+const MESSAGE_ID = { type: 'integer', minimum: 1, maximum: 2147483647 } as const;
+
+export const DIALOGS_QUERY = {
+  type: 'object',
+  properties: { limit: COUNT(100), cursor: { type: 'string', maxLength: 256 } },
+  additionalProperties: false,
+} as const;
+
+export const DIALOGS_SCHEMA = {
+  type: 'object',
+  properties: {
+    dialogs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          peer: { type: 'integer' },
+          title: { type: 'string' },
+          username: nullableString,
+          unreadCount: { type: 'integer' },
+          lastMessage: { type: ['object', 'null'], properties: MESSAGE_SCHEMA.properties },
+        },
+      },
+    },
+    nextCursor: nullableString,
+  },
+} as const;
+
+export const HISTORY_QUERY = {
+  type: 'object',
+  properties: { peer: PEER_PARAM, limit: COUNT(100), before: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } },
+  required: ['peer'],
+  additionalProperties: false,
+} as const;
+
+export const HISTORY_SCHEMA = {
+  type: 'object',
+  properties: { messages: { type: 'array', items: MESSAGE_SCHEMA }, nextBefore: nullableInteger },
+} as const;
+
+export const SEND_MESSAGE_BODY = {
+  type: 'object',
+  properties: { peer: PEER_PARAM, text: { type: 'string', minLength: 1, maxLength: 4096 }, replyTo: MESSAGE_ID },
+  required: ['peer', 'text'],
+  additionalProperties: false,
+} as const;
+
+export const READ_BODY = {
+  type: 'object',
+  properties: { peer: PEER_PARAM, maxId: { type: 'integer', minimum: 0, maximum: 2147483647 } },
+  required: ['peer', 'maxId'],
+  additionalProperties: false,
+} as const;
+
+export const READ_SCHEMA = { type: 'object', properties: { peer: { type: 'integer' }, maxId: { type: 'integer' } } } as const;
+
+export const EVENTS_QUERY = {
+  type: 'object',
+  properties: {
+    after: { type: 'string', pattern: '^[0-9]{1,16}$', description: 'Resume after this event id (Last-Event-ID wins)' },
+    limit: COUNT(1000),
+    wait: { type: 'string', pattern: '^[0-9]{1,2}$', description: 'JSON only: wait up to this many seconds (max 60) for an event' },
+  },
+  additionalProperties: false,
+} as const;
+
+/** An event as delivered: id, type, at, account, then the type's fields (README "Events"). */
+const EVENT_SCHEMA = { type: 'object', additionalProperties: true, properties: { id: { type: 'integer' }, type: { type: 'string' }, at: { type: 'string' }, account: { type: 'string' } } } as const;
+
+export const EVENTS_PAGE_SCHEMA = {
+  type: 'object',
+  properties: {
+    events: { type: 'array', items: EVENT_SCHEMA },
+    firstId: { type: 'integer' },
+    lastId: { type: 'integer' },
+    nextAfter: { type: 'integer' },
+    expired: { type: 'boolean', description: 'Events after `after` left the journal (retention) before they were read' },
+  },
+} as const;
+
+export const WEBHOOK_BODY = {
+  type: 'object',
+  properties: {
+    url: { type: 'string', minLength: 1, maxLength: 2048 },
+    secret: { type: 'string', minLength: 16, maxLength: 256 },
+    after: { type: 'integer', minimum: 0, description: 'Deliver events after this id (default: only new ones)' },
+  },
+  required: ['url', 'secret'],
+  additionalProperties: false,
+} as const;
+
+/** A webhook and its delivery state (never the secret), as GET /webhook answers it. */
+export const WEBHOOK_SCHEMA = { type: 'object', properties: WEBHOOK_PROPERTIES } as const;

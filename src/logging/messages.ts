@@ -55,6 +55,20 @@ export const LOG_MESSAGES = {
   writableAgain: 'data directory writable again; pending data written',
   singleAccountLayoutMoved: (account: string) => `Single-account data directory moved to accounts/${account}/`,
 
+  // Events, webhooks, the account API.
+  duplicateUpdateDropped: 'Duplicate update dropped before the journal',
+  journalWriteFailed: 'Event journal write failed; retrying',
+  journalWritableAgain: 'Event journal writable again; waiting events written',
+  journalOverflow: 'Event journal cannot keep up (its writes fail); updates will be fetched again from the last journaled state once it can',
+  journalResync: 'Event journal writable again; fetching the updates it could not keep from the last journaled state',
+  journalTornWriteCut: 'event journal: cut off a write interrupted by a crash',
+  journalUnavailable: 'The event journal cannot be opened; the account runs without events until it can (restart after fixing it)',
+  updateNotAnEvent: 'An update could not be turned into an event',
+  webhookDeliveryFailed: 'Webhook delivery failed; retrying',
+  webhookReachableAgain: 'Webhook receiver reachable again',
+  webhookEventsExpired: 'Webhook: events expired before delivery',
+  streamCutOff: 'Event stream cut off: its client did not read (it resumes with Last-Event-ID)',
+
   // The process.
   starting: 'telegram-service starting',
   sandboxBanner: 'SANDBOX MODE',

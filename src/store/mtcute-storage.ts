@@ -5,7 +5,8 @@
  * - auth keys: a permanent key set or deleted is written to session.json before the call resolves
  *   (mtcute requires "applied immediately"; for us that means durable). Temp (PFS) keys stay in memory.
  * - key-value: only LOGIN_KV_KEYS (dc_main, dc_media, current_user) reach the document; salts
- *   ("salts:<dc>") and update state ("updates_*") stay in memory.
+ *   ("salts:<dc>") stay in memory, and the update state ("updates_*") goes to the UpdateStateBinding when
+ *   one is given (see update-state-kv.ts), never to session.json.
  * Peers and reference messages are memory only. driver.save() — which mtcute calls after caching peers
  * and from the updates loop — only retries a write that failed earlier; with nothing login-relevant
  * changed it never touches the disk (the store compares document bodies).
@@ -23,6 +24,8 @@ import {
 } from '@mtcute/core';
 import { serializeBasicDcOption, type DcOptions } from '@mtcute/core/utils.js';
 import { KV_DC_MAIN, KV_DC_MEDIA, LOGIN_KV_KEYS, type SessionDocument } from './session-document.js';
+import type { UpdateStateBinding } from './types.js';
+import { UpdateStateKv } from './update-state-kv.js';
 
 /** How the provider changes the document: the store applies `change` and persists if the body changed. */
 export interface SessionDocumentWriter {
@@ -41,6 +44,8 @@ export interface DocumentStorageOptions {
    * that DC's address, so session.json always says where its key belongs.
    */
   primaryDcs?: DcOptions;
+  /** Where mtcute's updates state starts from and goes to (absent: memory only). */
+  updates?: UpdateStateBinding;
 }
 
 export function createDocumentStorage(opts: DocumentStorageOptions): ITelegramStorageProvider {
@@ -49,15 +54,20 @@ export function createDocumentStorage(opts: DocumentStorageOptions): ITelegramSt
   const keysMemory = new MemoryAuthKeysRepository(memory);
   for (const [dcId, key] of opts.initial.authKeys) keysMemory.set(dcId, key.slice());
   for (const [name, value] of opts.initial.mtcuteKv) kvMemory.set(name, value.slice());
+  const updateState = new UpdateStateKv(kvMemory, opts.updates);
 
   const driver: IStorageDriver = {
     load: () => undefined, // already filled from the document
-    save: () => opts.writer.save(),
+    save: () => {
+      // mtcute saves at the end of each updates-loop tick, after dispatching what that state covers.
+      updateState.reportSaved();
+      return opts.writer.save();
+    },
     destroy: () => undefined,
   };
   return {
     driver,
-    kv: new LoginFilteringKv(kvMemory, opts.writer),
+    kv: new LoginFilteringKv(kvMemory, opts.writer, updateState),
     authKeys: new WriteThroughAuthKeys(keysMemory, kvMemory, opts.writer, opts.primaryDcs),
     peers: new MemoryPeersRepository(memory),
     refMessages: new MemoryRefMessagesRepository(memory),
@@ -126,10 +136,12 @@ class LoginFilteringKv implements IKeyValueRepository {
   constructor(
     private readonly memory: MemoryKeyValueRepository,
     private readonly writer: SessionDocumentWriter,
+    private readonly updateState: UpdateStateKv,
   ) {}
 
   async set(key: string, value: Uint8Array): Promise<void> {
     this.memory.set(key, value);
+    this.updateState.noteSet(key);
     if (!LOGIN_KV_KEYS.has(key)) return;
     const copy = value.slice();
     await this.writer.update((doc) => {
@@ -143,6 +155,7 @@ class LoginFilteringKv implements IKeyValueRepository {
 
   async delete(key: string): Promise<void> {
     this.memory.delete(key);
+    this.updateState.noteSet(key);
     if (!LOGIN_KV_KEYS.has(key)) return;
     await this.writer.update((doc) => {
       doc.mtcuteKv.delete(key);
@@ -151,6 +164,7 @@ class LoginFilteringKv implements IKeyValueRepository {
 
   async deleteAll(): Promise<void> {
     this.memory.deleteAll();
+    this.updateState.noteCleared();
     await this.writer.update((doc) => {
       doc.mtcuteKv.clear();
     });

@@ -91,6 +91,34 @@ export interface CreateStorageOptions {
    * that DC's address, so session.json always names where its key belongs.
    */
   primaryDcs?: DcOptions;
+  /**
+   * Where mtcute's updates state lives (it is never written to session.json): the state the updates loop
+   * starts from, and the sink told each time mtcute saves it. Without it the state stays in memory.
+   */
+  updates?: UpdateStateBinding;
+}
+
+/**
+ * mtcute's common updates state (updates.getState: pts, qts, date, seq) and its channels' pts: where
+ * catching up starts after a restart.
+ */
+export interface UpdateState {
+  pts: number;
+  qts: number;
+  date: number;
+  seq: number;
+  /** Channel id → its pts (absent when there are none). */
+  channels?: Record<string, number>;
+}
+
+export interface UpdateStateBinding {
+  /** The state to start from (the last one made durable after the events it covers). */
+  initial: UpdateState | null;
+  /**
+   * mtcute saved its state. Called only after every update that state covers was dispatched (mtcute saves
+   * at the end of its loop's tick), so whoever keeps it must keep it after the events it got before.
+   */
+  saved(state: UpdateState): void;
 }
 
 /**
@@ -135,6 +163,117 @@ export interface SessionStore {
   close(): Promise<void>;
 }
 
+// ───────────────────────────── events, webhooks, idempotency keys ─────────────────────────────
+
+/** An event to journal: what happened (`type`, `data`), when it was journaled, and its dedupe key. */
+export interface NewJournalEvent {
+  type: string;
+  /** Identifies the update it came from (e.g. `n:<peer>:<message id>`): the same update twice has the same key. */
+  key: string;
+  /** ISO 8601: when it was journaled. */
+  at: string;
+  data: Record<string, unknown>;
+}
+
+export interface JournalEvent extends NewJournalEvent {
+  /** 1, 2, 3, … per account: never reused, never out of order, even across restarts and resets. */
+  id: number;
+}
+
+/** What an opened journal holds. */
+export interface JournalOpened {
+  /** The oldest retained event's id (lastId + 1 when the journal holds none). */
+  firstId: number;
+  lastId: number;
+  /** The newest update state appended (null when none, or after a reset). */
+  updateState: UpdateState | null;
+  /** The keys of the newest events (since the last reset; at most the journal's key window), oldest first. */
+  recentKeys: string[];
+}
+
+/** Retention: the journal keeps at most this much, dropping its oldest events first. */
+export interface JournalRetention {
+  maxBytes: number;
+  maxAgeMs: number;
+}
+
+/**
+ * One account's event journal: append-only, ids in order, durable on append. Events and the update state
+ * that covers them are appended together, state after its events, so that after any crash the stored
+ * state never covers an event the journal lacks (catching up from it can repeat events, never skip one).
+ * Every backend passes test/unit/event-journal.contract.ts.
+ */
+export interface EventJournal {
+  /** Reads what is there (repairing a write cut short by a crash). Call once, before anything else. */
+  open(): Promise<JournalOpened>;
+  /**
+   * Appends `events` (ids lastId + 1, …) and then, when given, `updateState` (null: forget the state and the
+   * keys, e.g. when the session ended). Resolves once all of it is on stable storage; a crash keeps a prefix.
+   * Appends run one at a time, in call order.
+   */
+  append(events: NewJournalEvent[], updateState?: UpdateState | null): Promise<JournalEvent[]>;
+  /** Events with id > afterId, oldest first, at most `limit`. */
+  read(afterId: number, limit: number): Promise<JournalEvent[]>;
+  /** The retained ids right now. */
+  bounds(): { firstId: number; lastId: number };
+  /** Applies retention now (appends apply it too). */
+  applyRetention(now: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Who set a webhook: the admin token, or a token scoped to the account (stricter targets). */
+export type WebhookSetter = 'admin' | 'account';
+
+export interface WebhookConfig {
+  url: string;
+  /** Signs every delivery (HMAC-SHA256); never shown again after it is set. */
+  secret: string;
+  setBy: WebhookSetter;
+  createdAt: string; // ISO
+}
+
+/** A webhook and how far its delivery got (the last event the receiver acknowledged). */
+export interface WebhookRecord {
+  config: WebhookConfig | null;
+  deliveredId: number;
+}
+
+/** One account's webhook and its delivery cursor. */
+export interface WebhookStore {
+  load(): Promise<WebhookRecord>;
+  /** Durable when it resolves. */
+  save(record: WebhookRecord): Promise<void>;
+}
+
+/** A remembered Idempotency-Key of POST /messages. */
+export interface IdempotencyRecord {
+  key: string;
+  /** SHA-256 of the request it was first used with: the same key with another request is refused. */
+  requestHash: string;
+  /** pending: the send may or may not have reached Telegram; done: `answer` is what was answered. */
+  state: 'pending' | 'done';
+  /** The random_id the message is sent with (decimal int64), the same on every retry. */
+  randomId: string;
+  /** What finds the message again when the outcome is unknown: its chat (marked peer id) and SHA-256 of its text. */
+  peer?: number;
+  textHash?: string;
+  createdAt: string; // ISO
+  expiresAt: string; // ISO
+  answer?: { status: number; body: unknown };
+}
+
+/** One account's Idempotency-Keys, each kept until it expires. */
+export interface IdempotencyStore {
+  open(): Promise<void>;
+  get(key: string): Promise<IdempotencyRecord | undefined>;
+  /** Durable when it resolves. */
+  put(record: IdempotencyRecord): Promise<void>;
+  remove(key: string): Promise<void>;
+  /** Message ids already answered for other keys (so two keys never claim one message). */
+  claimedMessageIds(peer: number): Promise<ReadonlySet<number>>;
+  close(): Promise<void>;
+}
+
 /** The account the single-account API (/api/telegram) and an older single-account data directory mean. */
 export const DEFAULT_ACCOUNT_ID = 'default';
 
@@ -164,6 +303,12 @@ export interface AccountsStore {
   listTokens(id: string): Promise<ScopedTokenRecord[]>;
   /** Replaces the account's token list (only hashes reach the store). */
   saveTokens(id: string, tokens: ScopedTokenRecord[]): Promise<void>;
+  /** The account's event journal (not opened yet). */
+  eventJournal(id: string, log: StoreLog, retention: JournalRetention): EventJournal;
+  /** The account's webhook and delivery cursor. */
+  webhookStore(id: string, log: StoreLog): WebhookStore;
+  /** The account's Idempotency-Keys (not opened yet); each is forgotten at its `expiresAt`. */
+  idempotencyStore(id: string, log: StoreLog): IdempotencyStore;
 }
 
 /** What a store logs to (pino-compatible). */

@@ -1,9 +1,11 @@
 /**
  * Builds the mtcute TelegramClient for the configured environment: production, Telegram's test DCs,
- * or the sandbox DC. The client's storage is the session store's provider over session.json.
+ * or the sandbox DC. The client's storage is the session store's provider over session.json. Updates are
+ * on: once logged in, the client runs mtcute's updates loop, catching up from the stored state (catchUp),
+ * and idle connections stay open (idle-ping.ts).
  */
 import { format } from 'node:util';
-import { networkMiddlewares, type ITelegramStorageProvider } from '@mtcute/core';
+import { networkMiddlewares, type ITelegramStorageProvider, type RpcCallMiddleware } from '@mtcute/core';
 import { defaultProductionDc, defaultTestDc, type DcOptions, LogManager } from '@mtcute/core/utils.js';
 import { NodePlatform, TelegramClient } from '@mtcute/node';
 import { addPublicKey, NodeCryptoProvider } from '@mtcute/node/utils.js';
@@ -11,6 +13,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { redactSecretLikeText } from '../logging/index.js';
 import { classifyTelegramError } from './errors.js';
+import { installIdlePing } from './idle-ping.js';
 
 export interface SandboxDcAddress {
   dcs: { id: number; host: string; port: number }[];
@@ -25,10 +28,15 @@ export interface CreateClientOptions {
   /** The sandbox DC started in-process; wins over config.sandbox.external. */
   sandbox?: SandboxDcAddress;
   /**
-   * Telegram's pushes reach `client.onServerUpdate` (there is still no updates loop): a QR login waits for
-   * updateLoginToken. Default: calls are made without updates.
+   * Telegram's pushes reach `client.onServerUpdate` raw, with no updates loop behind them (a QR login waits
+   * for updateLoginToken on a client of its own). Default: mtcute's updates loop with catch-up.
    */
-  receiveUpdates?: boolean;
+  rawUpdates?: boolean;
+  /**
+   * Told when Telegram answers that the updates since the stored state are too many to send
+   * (differenceTooLong): mtcute then skips to the present, and what happened in between is not delivered.
+   */
+  onUpdatesGap?: (detail: string) => void;
 }
 
 /** The sandbox DC the client talks to: DC 2, as on Telegram's test network. */
@@ -105,8 +113,22 @@ export function defaultDcsFor(config: CreateClientOptions['config'], sandbox?: S
   }
 }
 
+/** Watches getDifference answers for the gaps Telegram will not fill (see CreateClientOptions.onUpdatesGap). */
+function updatesGapWatcher(onGap: (detail: string) => void): RpcCallMiddleware {
+  return async (ctx, next) => {
+    const result = (await next(ctx)) as { _?: string; pts?: number } | undefined;
+    if (ctx.request._ === 'updates.getDifference' && result?._ === 'updates.differenceTooLong') {
+      onGap(`Telegram answered differenceTooLong (from pts ${ctx.request.pts} to ${result.pts ?? '?'}): the updates in between were not delivered`);
+    } else if (ctx.request._ === 'updates.getChannelDifference' && result?._ === 'updates.channelDifferenceTooLong') {
+      onGap('Telegram answered channelDifferenceTooLong for a channel: its updates in between were not delivered');
+    }
+    return result;
+  };
+}
+
 export async function createTelegramClient(opts: CreateClientOptions): Promise<TelegramClient> {
   const { config, logger } = opts;
+  installIdlePing();
   const crypto = new NodeCryptoProvider();
   await crypto.initialize();
   if (config.environment === 'sandbox') addPublicKey(crypto, sandboxTarget(config, opts.sandbox).publicKeyPem);
@@ -120,19 +142,22 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
     defaultDcs,
     testMode: config.environment === 'test',
     logger: mtcuteLogManager(logger),
-    // We have no updates loop: every call is wrapped in invokeWithoutUpdates — unless the caller waits for
-    // a push (then they reach onServerUpdate raw, with no updates manager behind them).
-    disableUpdates: !opts.receiveUpdates,
-    ...(opts.receiveUpdates ? { updates: false as const } : {}),
+    // The account's client runs the updates loop once the session is known to be logged in, from the state
+    // the account's event journal kept (catch-up: what arrived while the service was away, or between start
+    // and the loop's first getState, is fetched by getDifference, never skipped).
+    updates: opts.rawUpdates ? false : { catchUp: true },
     // mtcute's default installs SIGINT/SIGTERM hooks that re-raise the signal; main.ts owns shutdown.
     storageOptions: { cleanup: false },
     network: {
       // Never sleep inside a request on FLOOD_WAIT (the service answers 429 and keeps the deadline on
       // disk), and do not retry Telegram's internal errors forever (our timeouts and backoff take over).
-      middlewares: networkMiddlewares.basic({
-        floodWaiter: { maxWait: 0 },
-        internalErrors: { maxRetries: 2 },
-      }),
+      middlewares: [
+        ...(opts.onUpdatesGap ? [updatesGapWatcher(opts.onUpdatesGap)] : []),
+        ...networkMiddlewares.basic({
+          floodWaiter: { maxWait: 0 },
+          internalErrors: { maxRetries: 2 },
+        }),
+      ],
       floodControl: { sanity: [{ count: MTCUTE_SANITY_CONNECTS, windowMs: connectSanityWindowMs(config.retryMaxDelayMs) }] },
     },
     initConnectionOptions: { deviceModel: 'telegram-service', appVersion: '0.1.0' },

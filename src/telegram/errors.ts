@@ -63,7 +63,9 @@ export function classifyTelegramError(err: unknown): TelegramErrorKind {
   if (err instanceof tl.RpcError) {
     const text = rpcText(err);
     if (AUTH_KEY_UNREGISTERED.has(text)) return { kind: 'auth_key_unregistered', text };
-    if (REVOKED.has(text)) return { kind: 'revoked', text };
+    // 401/406 are about this session; a 400 with the same name is about someone else (the sandbox answers
+    // 400 USER_DEACTIVATED to a message for a deleted account), and must never end this session.
+    if (REVOKED.has(text) && err.code !== 400) return { kind: 'revoked', text };
     const seconds = err.code === 420 ? floodSeconds(err, text) : undefined;
     if (seconds !== undefined) return { kind: 'flood_wait', text, seconds: Math.max(1, seconds) };
     // 5xx and negative codes (-503 timeouts) are Telegram's own trouble: transient.

@@ -18,6 +18,12 @@ export default function setup(): () => void {
         `HTTP requests: ${all.httpRequests}, sessions lost: ${all.sessionsLost}, false log-outs: ${all.falseLogouts}, ` +
         `5xx: ${all.http5xx}, crashes: ${all.crashes}, secret leaks: ${all.secretLeaks}`,
     );
+    if (all.messagesSent > 0) {
+      lines.push(
+        `  messages sent: ${all.messagesSent}, events journaled: ${all.eventsJournaled}, delivered: ${all.eventsDelivered}, ` +
+          `lost: ${all.eventsLost}, duplicated after dedupe: ${all.eventsDuplicated}`,
+      );
+    }
     console.log(lines.join('\n'));
   };
 }

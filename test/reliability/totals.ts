@@ -16,6 +16,13 @@ export interface ReliabilityCounts {
   http5xx?: number;
   crashes?: number;
   secretLeaks?: number;
+  /** Messages sent to accounts (events harness), and what became of them. */
+  messagesSent?: number;
+  eventsJournaled?: number;
+  eventsDelivered?: number;
+  eventsLost?: number;
+  /** The same message under two event ids (what a receiver that drops repeated ids would still see twice). */
+  eventsDuplicated?: number;
 }
 
 export const TOTALS_ENV = 'RELIABILITY_TOTALS_FILE';
@@ -31,6 +38,7 @@ export function sumTotals(file: string): { byArea: Map<string, ReliabilityCounts
   const all: Required<ReliabilityCounts> = {
     casesTried: 0, kills: 0, faultsInjected: 0, httpRequests: 0,
     sessionsLost: 0, falseLogouts: 0, http5xx: 0, crashes: 0, secretLeaks: 0,
+    messagesSent: 0, eventsJournaled: 0, eventsDelivered: 0, eventsLost: 0, eventsDuplicated: 0,
   };
   const byArea = new Map<string, ReliabilityCounts>();
   if (!fs.existsSync(file)) return { byArea, all };

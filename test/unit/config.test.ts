@@ -13,6 +13,7 @@ import {
   SANDBOX_API_HASH,
   SANDBOX_API_ID,
 } from '../../src/config/index.js';
+import { DEFAULT_EVENTS_CONFIG } from '../../src/config/load-config.js';
 
 const CWD = '/srv/app';
 const API_HASH = '0123456789abcdef0123456789abcdef';
@@ -58,7 +59,19 @@ describe('loadConfig defaults', () => {
       logLevel: 'info',
       logFile: '/srv/app/data/telegram_service.log',
       loginRateLimit: { max: 10, windowMs: 60_000 },
+      events: {
+        journalMaxBytes: 64 * 1024 * 1024,
+        journalMaxAgeMs: 7 * 24 * 3600 * 1000,
+        sseHeartbeatMs: 15_000,
+        sseSlowClientTimeoutMs: 30_000,
+        sseMaxStreams: 16,
+        webhookTimeoutMs: 10_000,
+        webhookRetryMaxMs: 300_000,
+        webhookAllowedHosts: [],
+        idempotencyTtlMs: 24 * 3600 * 1000,
+      },
     });
+    expect(config.events).toEqual(DEFAULT_EVENTS_CONFIG);
     expect(config.apiToken).toBeUndefined();
     expect(config.sessionEncryptionKey).toBeUndefined();
   });
@@ -163,6 +176,43 @@ describe('loadConfig: every variable', () => {
   it('LOGIN_RATE_LIMIT', () => {
     expect(loadConfig({ LOGIN_RATE_LIMIT: '100/10s' }, CWD).loginRateLimit).toEqual({ max: 100, windowMs: 10_000 });
     expect(loadConfig({ LOGIN_RATE_LIMIT: '0' }, CWD).loginRateLimit?.max).toBe(0);
+  });
+});
+
+describe('loadConfig: events, webhooks, Idempotency-Keys', () => {
+  it('reads every variable', () => {
+    const config = loadConfig(
+      {
+        EVENTS_MAX_SIZE: '512MB',
+        EVENTS_MAX_AGE: '30d',
+        SSE_HEARTBEAT: '5s',
+        SSE_SLOW_CLIENT_TIMEOUT: '2s',
+        SSE_MAX_STREAMS: '4',
+        WEBHOOK_TIMEOUT: '3s',
+        WEBHOOK_RETRY_MAX: '1m',
+        WEBHOOK_ALLOWED_HOSTS: 'hooks.internal, 10.1.0.0/16,127.0.0.1, fd00::/8',
+        IDEMPOTENCY_KEY_TTL: '2h',
+      },
+      CWD,
+    );
+    expect(config.events).toEqual({
+      journalMaxBytes: 512 * 1024 * 1024,
+      journalMaxAgeMs: 30 * 24 * 3600 * 1000,
+      sseHeartbeatMs: 5000,
+      sseSlowClientTimeoutMs: 2000,
+      sseMaxStreams: 4,
+      webhookTimeoutMs: 3000,
+      webhookRetryMaxMs: 60_000,
+      webhookAllowedHosts: ['hooks.internal', '10.1.0.0/16', '127.0.0.1', 'fd00::/8'],
+      idempotencyTtlMs: 2 * 3600 * 1000,
+    });
+    expect(loadConfig({ EVENTS_MAX_AGE: '0' }, CWD).events?.journalMaxAgeMs).toBe(0);
+  });
+
+  it('refuses bad values with one clear line each', () => {
+    expect(() => loadConfig({ EVENTS_MAX_SIZE: '10KB', SSE_MAX_STREAMS: '0', WEBHOOK_ALLOWED_HOSTS: '10.0.0.0/99', WEBHOOK_TIMEOUT: '0' }, CWD)).toThrow(
+      /EVENTS_MAX_SIZE="10KB" must be a size of at least 1MB[\s\S]*SSE_MAX_STREAMS="0" must be from 1[\s\S]*WEBHOOK_TIMEOUT="0" must be greater than 0[\s\S]*WEBHOOK_ALLOWED_HOSTS="10.0.0.0\/99" must list host names/,
+    );
   });
 });
 

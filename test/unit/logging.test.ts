@@ -160,6 +160,17 @@ describe('the catalogue of log messages', () => {
     'futureTokenLogin',
     'futureTokensRefused',
     'futureTokensNotWritten',
+    'duplicateUpdateDropped',
+    'journalWriteFailed',
+    'journalWritableAgain',
+    'journalOverflow',
+    'journalTornWriteCut',
+    'journalUnavailable',
+    'updateNotAnEvent',
+    'webhookDeliveryFailed',
+    'webhookReachableAgain',
+    'webhookEventsExpired',
+    'streamCutOff',
   ] as const;
 
   it('holds the seed four lines word for word', () => {

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DEFAULT_ACCOUNT_ID, RegistryError, type AccountRegistry } from '../../accounts/registry.js';
 import { mayReach, requireAdmin } from '../plugins/auth.js';
 import { ACCOUNT_LIST_SCHEMA, ACCOUNT_STATUS_SCHEMA, apiResponses, CREATE_ACCOUNT_BODY, LIST_ACCOUNTS_QUERY, STATUS_SCHEMA } from '../schemas.js';
-import { accountRoutes } from './account/index.js';
+import { accountRoutes, type AccountScopeOptions } from './account/index.js';
 
 const DEFAULT_PAGE = 100;
 
@@ -14,7 +14,7 @@ function notFound(): RegistryError {
   return new RegistryError('ACCOUNT_NOT_FOUND', 'No such account');
 }
 
-export async function accountsRoutes(app: FastifyInstance, { registry }: { registry: AccountRegistry }): Promise<void> {
+export async function accountsRoutes(app: FastifyInstance, { registry, events }: { registry: AccountRegistry; events: AccountScopeOptions['events'] }): Promise<void> {
   app.post<{ Body: { id: string } }>(
     '/accounts',
     {
@@ -54,6 +54,7 @@ export async function accountsRoutes(app: FastifyInstance, { registry }: { regis
     registry,
     byId: true,
     tag: 'account',
+    events,
     statusSchema: ACCOUNT_STATUS_SCHEMA,
     resolve: async (request: FastifyRequest) => {
       const { id } = request.params as { id: string };
@@ -68,6 +69,7 @@ export async function accountsRoutes(app: FastifyInstance, { registry }: { regis
     registry,
     byId: false,
     tag: 'single account',
+    events,
     statusSchema: STATUS_SCHEMA,
     resolve: async (request: FastifyRequest) => {
       if (!mayReach(request, DEFAULT_ACCOUNT_ID)) throw notFound();

@@ -437,6 +437,7 @@ export class FileSessionStore implements SessionStore {
     return createDocumentStorage({
       initial: this.doc,
       primaryDcs: options.primaryDcs,
+      ...(options.updates ? { updates: options.updates } : {}),
       writer: {
         update: (change) => {
           if (generation !== this.storageGeneration) {

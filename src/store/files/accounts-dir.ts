@@ -1,7 +1,8 @@
 /**
  * The file backend of AccountsStore: one directory per account under DATA_DIR/accounts/ (0700), holding
- * the seed's session.json and auth_state.json (see account-files.ts) and tokens.json (hashes of the
- * account's scoped tokens). An account exists exactly when its directory does.
+ * the seed's session.json and auth_state.json (see account-files.ts), tokens.json (hashes of the
+ * account's scoped tokens), events/ (the event journal), webhook.json and idempotency.jsonl. An account
+ * exists exactly when its directory does.
  *
  * - create: mkdir + fsync of accounts/ — answered means it survives a crash.
  * - remove: one rename to accounts/.removed-<id>-<random> (atomic: after it, the account is gone for any
@@ -15,6 +16,9 @@ import { z } from 'zod';
 import { errnoCode } from '../errors.js';
 import type { AccountsStore, ScopedTokenRecord, StoreLog } from '../types.js';
 import { createSessionStore } from './account-files.js';
+import { createFileEventJournal, EVENTS_DIR_NAME } from './event-journal.js';
+import { createFileIdempotencyStore } from './idempotency-file.js';
+import { createFileWebhookStore } from './webhook-file.js';
 import { migrateLegacyLayout, type MigrationOptions } from './legacy-layout.js';
 import { readPrivateFile } from './safe-read.js';
 
@@ -120,6 +124,23 @@ export function createFileAccountsStore(opts: FileAccountsStoreOptions): Account
     async saveTokens(id, tokens: ScopedTokenRecord[]) {
       const file = path.join(dirOf(id), TOKENS_FILE_NAME);
       await writeFileAtomic(file, JSON.stringify({ version: 1, tokens }, null, 2) + '\n');
+    },
+
+    eventJournal(id, log, retention) {
+      return createFileEventJournal({
+        dir: path.join(dirOf(id), EVENTS_DIR_NAME),
+        log,
+        retention,
+        ...(opts.encryptionKey ? { encryptionKey: opts.encryptionKey } : {}),
+      });
+    },
+
+    webhookStore(id, log) {
+      return createFileWebhookStore({ dir: dirOf(id), log, ...(opts.encryptionKey ? { encryptionKey: opts.encryptionKey } : {}) });
+    },
+
+    idempotencyStore(id, log) {
+      return createFileIdempotencyStore({ dir: dirOf(id), log });
     },
   };
 }

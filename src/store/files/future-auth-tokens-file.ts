@@ -13,7 +13,7 @@
 import { writeFileAtomic } from '@telegram-service/durable-files';
 import { z } from 'zod';
 import { errnoCode, SessionFileError } from '../errors.js';
-import { decryptEnvelope, encryptDocumentText, FUTURE_AUTH_TOKENS_PURPOSE, looksEncrypted } from '../session-crypto.js';
+import { decryptEnvelope, encryptDocumentText, FUTURE_AUTH_TOKENS_FILE_AAD, looksEncrypted } from '../session-crypto.js';
 import { MAX_FUTURE_AUTH_TOKENS, type FutureAuthToken, type StoreLog } from '../types.js';
 import { readPrivateFile } from './safe-read.js';
 import { LOG_MESSAGES } from '../../logging/messages.js';
@@ -67,7 +67,7 @@ export class FutureAuthTokensFile {
     let value: unknown;
     try {
       value = JSON.parse(read.bytes.toString('utf8'));
-      if (looksEncrypted(value)) value = JSON.parse(decryptEnvelope(file, value, this.opts.encryptionKey, FUTURE_AUTH_TOKENS_PURPOSE));
+      if (looksEncrypted(value)) value = JSON.parse(decryptEnvelope(file, value, this.opts.encryptionKey, FUTURE_AUTH_TOKENS_FILE_AAD));
     } catch (err) {
       // Never echo the content. A key problem leaves the file for the right key; anything else is damage.
       const keyProblem = err instanceof SessionFileError && (err.reason === 'decrypt_failed' || err.reason === 'encryption_key_missing');
@@ -108,7 +108,7 @@ export class FutureAuthTokensFile {
       }) + '\n';
     const key = this.opts.encryptionKey;
     try {
-      await writeFileAtomic(this.opts.file, key ? encryptDocumentText(text, key, FUTURE_AUTH_TOKENS_PURPOSE) : text);
+      await writeFileAtomic(this.opts.file, key ? encryptDocumentText(text, key, FUTURE_AUTH_TOKENS_FILE_AAD) : text);
     } catch (err) {
       // Kept in memory: this run can still use them.
       this.opts.log.warn({ file: this.opts.file, code: errnoCode(err) }, LOG_MESSAGES.futureTokensNotWritten);

@@ -8,7 +8,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AccountRegistry } from '../../../accounts/registry.js';
 import type { Account } from '../../../account/types.js';
 import { ACCOUNT_ID_PATTERN } from '../../../accounts/account-id.js';
+import type { EventsConfig } from '../../../config/types.js';
 import { deleteAccountRoute } from './delete.js';
+import { eventsRoute, type StreamBook } from './events.js';
+import { messagesRoutes } from './messages.js';
+import { webhookRoutes } from './webhook.js';
 import { loginRoutes } from './login.js';
 import { logoutRoute } from './logout.js';
 import { meRoute } from './me.js';
@@ -32,6 +36,8 @@ export interface AccountScopeOptions {
   statusSchema: object;
   /** The OpenAPI tag of this mount's routes. */
   tag: string;
+  /** SSE settings and the open streams (shared by both mounts). */
+  events: { settings: EventsConfig; streams: StreamBook };
 }
 
 /** The account of a request inside the account scope. */
@@ -62,6 +68,9 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountScopeOpti
   await app.register(qrRoutes, { prefix: '/auth' });
   await app.register(logoutRoute, { prefix: '/auth' });
   await app.register(meRoute);
+  await app.register(messagesRoutes);
+  await app.register(eventsRoute, { registry: opts.registry, settings: opts.events.settings, streams: opts.events.streams });
+  await app.register(webhookRoutes, { registry: opts.registry });
   if (!opts.byId) return;
   await app.register(deleteAccountRoute, { registry: opts.registry });
   await app.register(tokenRoutes, { prefix: '/tokens', registry: opts.registry });

@@ -1,0 +1,235 @@
+/**
+ * Events figures (issue 12), each beside a bare baseline measured in the same run:
+ * - latency from a message sent at the DC to the service's SSE client and to its webhook receiver (p50/p99),
+ *   beside a bare mtcute client of the same user getting the same push (onNewMessage);
+ * - events per second through journal → SSE for a burst, beside the bare client's onNewMessage rate;
+ * - reconnects per minute of idle logged-in accounts (updates on) at 1, 100 and 1,000 accounts in one
+ *   service process, beside bare mtcute 0.30 clients with default settings at 1 and 100.
+ * The DC, the SSE client, the webhook receiver and the bare clients live in this process; the service in its own.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { TelegramClient } from '@mtcute/node';
+import { loginSandboxClient, sandboxClient, startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
+import { startService, type ServiceProcess } from '../test/helpers/service-process.js';
+import { sseClient, webhookReceiver } from '../test/helpers/event-clients.js';
+import { fmt, percentile, pool, ratio, row, section } from './report.js';
+
+const LATENCY_SAMPLES = 300;
+const BURST = 5_000;
+const RECONNECT_WINDOW_MS = 30_000;
+
+function sandboxOf(dc: TestSandbox): { host: string; port: number; publicKeyPem: string } {
+  const dc2 = dc.dcs.find((d) => d.id === 2)!;
+  return { host: dc2.host, port: dc2.port, publicKeyPem: dc.publicKeyPem };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) return false;
+    await sleep(1);
+  }
+  return true;
+}
+
+/** Creates the account and logs it in with a test number (code: the DC digit five times), retrying a step the busy DC did not answer. */
+async function login(svc: ServiceProcess, id: string, phone: string): Promise<void> {
+  const created = await svc.request('POST', '/api/accounts', { id });
+  if (created.status !== 201) throw new Error(`create ${id}: ${created.status} ${JSON.stringify(created.body)}`);
+  for (let attempt = 1; ; attempt++) {
+    const sent = await svc.request('POST', `/api/accounts/${id}/auth/send-code`, { phone }, { signal: AbortSignal.timeout(120_000) });
+    if (sent.status === 200 || (sent.status === 409 && sent.body?.error?.code === 'ALREADY_AUTHENTICATED')) break;
+    if (attempt === 5) throw new Error(`send-code ${id}: ${sent.status} ${JSON.stringify(sent.body)}`);
+  }
+  for (let attempt = 1; ; attempt++) {
+    const verified = await svc.request('POST', `/api/accounts/${id}/auth/verify-code`, { code: phone.charAt(6).repeat(5) }, { signal: AbortSignal.timeout(120_000) });
+    if (verified.body?.state === 'authenticated') return;
+    if (attempt === 5) throw new Error(`login ${id}: ${verified.status} ${JSON.stringify(verified.body)}`);
+  }
+}
+
+function stats(samples: number[]): { p50: number; p99: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
+async function latencyAndThroughput(dc: TestSandbox, root: string, where: string, receiverPhone: string): Promise<void> {
+  // A user the service logs in, the same user on a bare mtcute client (another device), and a sender.
+  const senderPhone = '+9996627000';
+  if (!dc.controls.getUser(senderPhone)) dc.controls.createUser({ phone: senderPhone, firstName: 'Sender' });
+  const svc = await startService({ dataDir: path.join(root, 'latency'), sandbox: sandboxOf(dc), env: { LOGIN_RATE_LIMIT: '0', WEBHOOK_RETRY_MAX: '1s' } });
+  const secret = randomBytes(16).toString('hex');
+  const receiver = await webhookReceiver(secret);
+  let bare: TelegramClient | undefined;
+  try {
+    await login(svc, 'bench', receiverPhone);
+    bare = await sandboxClient(dc);
+    await loginSandboxClient(bare, dc, receiverPhone);
+    await bare.getMe();
+    await svc.request('PUT', '/api/accounts/bench/webhook', { url: receiver.url, secret });
+    const sse = sseClient(`${svc.baseUrl}/api/accounts/bench/events`, svc.token);
+
+    const arrivals = { bare: new Map<string, number>(), sse: new Map<string, number>(), webhook: new Map<string, number>() };
+    bare.onNewMessage.add((m) => arrivals.bare.set(m.text, performance.now()));
+    const sseSeen = (): void => {
+      for (const e of sse.received.splice(0)) if (e.type === 'message.new') arrivals.sse.set(e.message.text, performance.now());
+    };
+    const hookSeen = (): void => {
+      for (const e of receiver.accepted.splice(0)) if (e.type === 'message.new') arrivals.webhook.set(e.message.text, performance.now());
+    };
+    // Warm-up: both loops running, both paths connected.
+    dc.controls.deliverMessage(senderPhone, receiverPhone, 'warm-up');
+    await until(() => (sseSeen(), hookSeen(), arrivals.sse.has('warm-up') && arrivals.webhook.has('warm-up') && arrivals.bare.has('warm-up')), 20_000);
+
+    const latency = { bare: [] as number[], sse: [] as number[], webhook: [] as number[] };
+    let missing = 0;
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      const text = `latency ${i}`;
+      const sent = performance.now();
+      dc.controls.deliverMessage(senderPhone, receiverPhone, text);
+      const done = await until(() => (sseSeen(), hookSeen(), arrivals.bare.has(text) && arrivals.sse.has(text) && arrivals.webhook.has(text)), 5_000);
+      if (!done) missing++;
+      for (const kind of ['bare', 'sse', 'webhook'] as const) {
+        const at = arrivals[kind].get(text);
+        if (at !== undefined) latency[kind].push(at - sent);
+      }
+      await sleep(10);
+    }
+    const bareStats = stats(latency.bare);
+    for (const kind of ['sse', 'webhook'] as const) {
+      const s = stats(latency[kind]);
+      const label = `${kind === 'sse' ? 'DC → SSE client' : 'DC → webhook receiver'}${where}`;
+      row({ metric: `${label} latency p50 (ms)`, value: fmt(s.p50, 2), baseline: `${fmt(bareStats.p50, 2)} ms`, ratio: ratio(s.p50, bareStats.p50), note: 'baseline: bare mtcute onNewMessage, same user, same push' });
+      row({ metric: `${label} latency p99 (ms)`, value: fmt(s.p99, 2), baseline: `${fmt(bareStats.p99, 2)} ms`, ratio: ratio(s.p99, bareStats.p99), note: `goal ≤ 1.5x; ${latency[kind].length} samples${missing ? `, ${missing} not all arrived in 5 s` : ''}` });
+    }
+
+    // Throughput: a burst, journal → SSE, beside the bare client's onNewMessage for the same burst.
+    arrivals.sse.clear();
+    arrivals.bare.clear();
+    const started = performance.now();
+    let bareDone = 0;
+    let sseDone = 0;
+    const ready = { bare: false, sse: false };
+    for (let i = 0; i < BURST; i++) dc.controls.deliverMessage(senderPhone, receiverPhone, `burst ${i}`);
+    await until(() => {
+      sseSeen();
+      receiver.accepted.splice(0);
+      if (!ready.bare && arrivals.bare.has(`burst ${BURST - 1}`) && arrivals.bare.size >= BURST) {
+        ready.bare = true;
+        bareDone = performance.now();
+      }
+      if (!ready.sse && arrivals.sse.size >= BURST) {
+        ready.sse = true;
+        sseDone = performance.now();
+      }
+      return ready.bare && ready.sse;
+    }, 120_000);
+    const ssePerSecond = (arrivals.sse.size / ((sseDone || performance.now()) - started)) * 1000;
+    const barePerSecond = (arrivals.bare.size / ((bareDone || performance.now()) - started)) * 1000;
+    row({
+      metric: `events / s, journal → SSE (burst)${where}`,
+      value: fmt(ssePerSecond),
+      baseline: `${fmt(barePerSecond)} /s`,
+      ratio: ratio(ssePerSecond, barePerSecond),
+      note: `${BURST} messages; goal ≥ 2000/s; baseline: bare mtcute onNewMessage for the same burst${ready.sse ? '' : `; only ${arrivals.sse.size} arrived`}`,
+    });
+    sse.close();
+  } finally {
+    await bare?.destroy();
+    await receiver.close();
+    await svc.stop();
+  }
+}
+
+async function reconnectsOf(svc: ServiceProcess): Promise<number> {
+  const metrics = await svc.request('GET', '/metrics');
+  return Number(/^telegram_service_reconnects_total (\d+)/m.exec(String(metrics.body))?.[1] ?? NaN);
+}
+
+function rssMiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+}
+
+/** Idle logged-in accounts in one service process: reconnects per minute after they settled. */
+async function serviceReconnects(dc: TestSandbox, root: string, accounts: number, firstNumber: number): Promise<{ perMinute: number; rss: number; loginsPerSecond: number }> {
+  const svc = await startService({
+    dataDir: path.join(root, `reconnects-${accounts}`),
+    sandbox: sandboxOf(dc),
+    env: { LOGIN_RATE_LIMIT: '0', CLIENT_READY_TIMEOUT: '60s' },
+    readyTimeoutMs: 60_000,
+  });
+  try {
+    const logins = await pool(accounts, 20, (i) => login(svc, `idle-${i}`, `+999662${String(firstNumber + i).padStart(4, '0')}`));
+    if (logins.errors.length) throw new Error(`logins failed: ${logins.errors.slice(0, 3).join(' | ')}`);
+    await sleep(10_000); // updates loops start and catch up
+    const before = await reconnectsOf(svc);
+    await sleep(RECONNECT_WINDOW_MS);
+    const delta = (await reconnectsOf(svc)) - before;
+    return { perMinute: (delta * 60_000) / RECONNECT_WINDOW_MS, rss: rssMiB(svc.proc.pid!), loginsPerSecond: logins.perSecond };
+  } finally {
+    await svc.stop(undefined, 30_000);
+  }
+}
+
+/** Bare mtcute 0.30 clients with default settings (updates on, no idle ping), idle after one request each. */
+async function bareReconnects(dc: TestSandbox, clients: number, firstNumber: number): Promise<number> {
+  const all: TelegramClient[] = [];
+  let reconnects = 0;
+  let counting = false;
+  try {
+    await pool(clients, 20, async (i) => {
+      const client = await sandboxClient(dc);
+      all.push(client);
+      client.onConnectionState.add((state) => {
+        if (counting && state === 'connecting') reconnects++;
+      });
+      await loginSandboxClient(client, dc, `+999662${String(firstNumber + i).padStart(4, '0')}`);
+      await client.getMe();
+    });
+    await sleep(5_000);
+    counting = true;
+    await sleep(RECONNECT_WINDOW_MS);
+    counting = false;
+    return (reconnects * 60_000) / RECONNECT_WINDOW_MS;
+  } finally {
+    await Promise.all(all.map((c) => c.destroy().catch(() => undefined)));
+  }
+}
+
+export async function benchEvents(): Promise<void> {
+  section('Events (real service process, sandbox DC over TCP)');
+  const dc = await startTestSandbox({ limits: { maxConnections: 20_000 } });
+  const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'bench-events-'));
+  try {
+    await latencyAndThroughput(dc, root, '', '+9996627001');
+    // The same with the data directory on tmpfs: what the journal's fsync costs on this machine's disk.
+    if (fs.existsSync('/dev/shm')) {
+      const shm = await fsp.mkdtemp('/dev/shm/bench-events-');
+      try {
+        await latencyAndThroughput(dc, shm, ', tmpfs', '+9996627002');
+      } finally {
+        await fsp.rm(shm, { recursive: true, force: true });
+      }
+    }
+    const bare1 = await bareReconnects(dc, 1, 3000);
+    const bare100 = await bareReconnects(dc, 100, 3100);
+    for (const [accounts, first, bare] of [[1, 0, bare1], [100, 100, bare100], [1000, 1000, undefined]] as const) {
+      const measured = await serviceReconnects(dc, root, accounts, first);
+      row({
+        metric: `reconnects / minute, ${accounts} idle account${accounts === 1 ? '' : 's'}`,
+        value: fmt(measured.perMinute, 1),
+        ...(bare !== undefined ? { baseline: `${fmt(bare, 1)} /min`, note: `baseline: ${accounts} bare mtcute client${accounts === 1 ? '' : 's'}, default settings` } : {}),
+      });
+      console.log(`    (${accounts} accounts: service RSS ${fmt(measured.rss)} MiB, logins ${fmt(measured.loginsPerSecond)}/s, ${RECONNECT_WINDOW_MS / 1000} s window after 10 s to settle)`);
+    }
+  } finally {
+    await dc.dispose();
+    await fsp.rm(root, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * One account's event pipeline: updates in, durable events out.
+ *
+ *   add(event)  ── duplicate key? dropped ──▶ queue ──▶ journal.append (group commit, fsync) ──▶ readers woken
+ *   mtcute saved its update state ─────────────────▲ (appended after the events queued before it)
+ *
+ * Nothing is delivered before it is journaled: readers (SSE, polling, webhooks) only ever read the journal.
+ * The update state mtcute catches up from is journaled after the events it covers, so after any crash the
+ * state on disk never skips an event; catching up may repeat events, and their keys drop them here.
+ *
+ * While the journal refuses writes (a full disk) events wait in memory, up to MAX_PENDING; past that they
+ * are not kept, the state stops advancing, and the account is told to restart its updates from the last
+ * durable state once writes work again (onResyncNeeded), so nothing is lost then either.
+ */
+import type { Logger } from 'pino';
+import type { EventJournal, JournalEvent, UpdateState, UpdateStateBinding } from '../store/types.js';
+import { KeyWindow } from './key-window.js';
+import type { NewEvent, WireEvent } from './types.js';
+import { LOG_MESSAGES } from '../logging/messages.js';
+
+/** Events appended at once at most (one write, one fsync). */
+const MAX_BATCH = 512;
+/** Events waiting for the journal at most; see the module comment. */
+const MAX_PENDING = 50_000;
+/** Keys of recent events remembered for deduplication. */
+const KEY_WINDOW = 4096;
+const RETRY_BASE_MS = 200;
+const RETRY_MAX_MS = 30_000;
+const RETENTION_INTERVAL_MS = 60_000;
+
+export interface AccountEventsOptions {
+  accountId: string;
+  journal: EventJournal;
+  logger: Logger;
+  now?: () => number;
+  /** Events waiting for the journal at most (default MAX_PENDING). */
+  maxPending?: number;
+}
+
+export interface EventsStatus {
+  firstId: number;
+  lastId: number;
+  /** Events not yet on disk. */
+  pending: number;
+  /** The journal's last write failure, while it lasts. */
+  error?: { message: string; at: string };
+}
+
+export class AccountEvents {
+  readonly accountId: string;
+  private readonly journal: EventJournal;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly maxPending: number;
+  private readonly keys = new KeyWindow(KEY_WINDOW);
+  private readonly listeners = new Set<() => void>();
+  private queue: JournalEventInput[] = [];
+  /** A state (or a reset, null) to append once every event queued before it is in the batch. */
+  private pendingState: UpdateState | null | undefined;
+  /** The newest state accepted: what a new mtcute client starts from. */
+  private latestState: UpdateState | null = null;
+  /** The newest state on disk. */
+  private durableState: UpdateState | null = null;
+  /** Bumped by reset() and overflow: state saves from older bindings are ignored. */
+  private generation = 0;
+  private overflowed = false;
+  private committing: Promise<void> | null = null;
+  private writeError: { message: string; at: string } | undefined;
+  private retryDelayMs = RETRY_BASE_MS;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private opened = false;
+  private closed = false;
+  /** Told when events had to be let go (see the module comment). */
+  onResyncNeeded: (() => void) | undefined;
+
+  constructor(opts: AccountEventsOptions) {
+    this.accountId = opts.accountId;
+    this.journal = opts.journal;
+    this.log = opts.logger.child({ account: opts.accountId, module: 'events' });
+    this.now = opts.now ?? Date.now;
+    this.maxPending = opts.maxPending ?? MAX_PENDING;
+  }
+
+  async open(): Promise<void> {
+    const opened = await this.journal.open();
+    this.latestState = this.durableState = opened.updateState;
+    for (const key of opened.recentKeys) this.keys.add(key);
+    this.opened = true;
+    this.retentionTimer = setInterval(() => {
+      void this.journal.applyRetention(this.now()).catch((err: unknown) => this.log.warn({ err }, 'Event journal retention failed'));
+    }, RETENTION_INTERVAL_MS);
+    this.retentionTimer.unref();
+  }
+
+  // ───────────────────────────── in ─────────────────────────────
+
+  /**
+   * Where mtcute's update state starts from and goes to, for one client. A client made after a reset or an
+   * overflow gets a new binding; saves from older ones are ignored.
+   */
+  updateStateBinding(): UpdateStateBinding {
+    const generation = this.generation;
+    return {
+      initial: this.latestState,
+      saved: (state) => {
+        if (generation === this.generation && !this.closed) this.acceptState(state);
+      },
+    };
+  }
+
+  /** Queues an event for the journal; false when it is a duplicate (or the pipeline is closed). */
+  add(event: NewEvent): boolean {
+    if (this.closed || !this.opened) return false;
+    if (this.keys.has(event.key)) {
+      this.log.debug({ key: event.key, type: event.type }, LOG_MESSAGES.duplicateUpdateDropped);
+      return false;
+    }
+    // An event let go is not remembered: it comes again when the updates are fetched again.
+    if (this.overflowed) return false;
+    if (this.queue.length >= this.maxPending) {
+      this.overflow();
+      return false;
+    }
+    this.keys.add(event.key);
+    this.queue.push({ type: event.type, key: event.key, data: event.data, at: new Date(this.now()).toISOString() });
+    this.kick();
+    return true;
+  }
+
+  private acceptState(state: UpdateState): void {
+    if (this.overflowed) return;
+    this.latestState = state;
+    this.pendingState = state;
+    this.kick();
+  }
+
+  /** The session ended (logout, revocation, a new login): its state and keys mean nothing to the next one. */
+  async reset(): Promise<void> {
+    if (this.closed || !this.opened) return;
+    this.generation++;
+    this.overflowed = false;
+    this.latestState = null;
+    this.keys.clear();
+    this.pendingState = null;
+    this.kick();
+    await this.flush();
+  }
+
+  private overflow(): void {
+    this.overflowed = true;
+    this.generation++;
+    this.latestState = this.durableState;
+    this.pendingState = undefined;
+    this.log.error(
+      { pending: this.queue.length },
+      LOG_MESSAGES.journalOverflow,
+    );
+  }
+
+  // ───────────────────────────── commit ─────────────────────────────
+
+  private kick(): void {
+    if (this.committing || this.closed) return;
+    this.committing = this.commitLoop().finally(() => {
+      this.committing = null;
+      if (this.queue.length > 0 || this.pendingState !== undefined) this.kick();
+    });
+  }
+
+  private async commitLoop(): Promise<void> {
+    while (!this.closed && (this.queue.length > 0 || this.pendingState !== undefined)) {
+      const batch = this.queue.slice(0, MAX_BATCH);
+      // A state covers every event queued before it: it goes with the batch only if the batch holds them all.
+      const state = batch.length === this.queue.length ? this.pendingState : undefined;
+      try {
+        await this.journal.append(batch, state);
+      } catch (err) {
+        this.recordWriteError(err);
+        await sleep(this.retryDelayMs);
+        this.retryDelayMs = Math.min(this.retryDelayMs * 2, RETRY_MAX_MS);
+        continue;
+      }
+      this.queue.splice(0, batch.length);
+      if (state !== undefined) {
+        this.durableState = state;
+        if (this.pendingState === state) this.pendingState = undefined;
+      }
+      if (this.writeError) this.log.info({}, LOG_MESSAGES.journalWritableAgain);
+      this.writeError = undefined;
+      this.retryDelayMs = RETRY_BASE_MS;
+      if (this.overflowed && this.queue.length === 0) this.endOverflow();
+      if (batch.length > 0) for (const listener of this.listeners) listener();
+    }
+  }
+
+  private endOverflow(): void {
+    this.overflowed = false;
+    this.log.warn({}, LOG_MESSAGES.journalResync);
+    this.onResyncNeeded?.();
+  }
+
+  private recordWriteError(err: unknown): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    const message = `the event journal cannot be written${typeof code === 'string' ? ` (${code})` : ''}; events wait in memory`;
+    if (!this.writeError) this.log.error({ err, pending: this.queue.length }, LOG_MESSAGES.journalWriteFailed);
+    this.writeError = { message, at: new Date(this.now()).toISOString() };
+  }
+
+  /** Resolves once everything queued so far is on disk (or the pipeline closed). */
+  async flush(): Promise<void> {
+    while (this.committing) await this.committing;
+  }
+
+  // ───────────────────────────── out ─────────────────────────────
+
+  read(afterId: number, limit: number): Promise<JournalEvent[]> {
+    return this.journal.read(afterId, limit);
+  }
+
+  bounds(): { firstId: number; lastId: number } {
+    return this.journal.bounds();
+  }
+
+  /** Calls `listener` after new events reach the journal; returns the unsubscribe. */
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  toWire(event: JournalEvent): WireEvent {
+    return { id: event.id, type: event.type, at: event.at, account: this.accountId, ...event.data };
+  }
+
+  status(): EventsStatus {
+    const { firstId, lastId } = this.opened ? this.journal.bounds() : { firstId: 1, lastId: 0 };
+    return { firstId, lastId, pending: this.queue.length, ...(this.writeError ? { error: { ...this.writeError } } : {}) };
+  }
+
+  /** Writes what is queued (briefly retrying), then closes the journal. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    clearInterval(this.retentionTimer);
+    if (this.opened && !this.writeError) await this.flush();
+    this.closed = true;
+    for (const listener of this.listeners) listener(); // readers notice and end
+    this.listeners.clear();
+    await this.committing?.catch(() => undefined);
+    if (this.opened) await this.journal.close();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
+
+type JournalEventInput = Parameters<EventJournal['append']>[0][number];
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
