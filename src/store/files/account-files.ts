@@ -45,7 +45,7 @@ import {
   encodeSessionFile,
   type SessionDocument,
 } from '../session-document.js';
-import { SerialQueue } from './serial-queue.js';
+import { SerialQueue } from '../serial-queue.js';
 import type { AuthStateFile, CreateStorageOptions, LoadProblem, PersistenceError, SessionMeta, SessionStore, StoreLog } from '../types.js';
 
 export const SESSION_FILE_NAME = 'session.json';
