@@ -7,6 +7,7 @@
  * Exit codes: 0 clean stop, 1 failure (including "data directory in use"), 2 invalid configuration.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -21,11 +22,13 @@ import {
   type Config,
   type ResolvedConfig,
 } from './config/index.js';
+import { openCluster } from './cluster/index.js';
 import { buildApp } from './http/index.js';
 import { createLogger, type Logger } from './logging/index.js';
 import { startSandboxDc, type SandboxLog } from '@telegram-service/sandbox-dc';
 import { acquireDataDirLock, DataDirLockedError } from '@telegram-service/durable-files';
 import { createFileAccountsStore } from './store/files/accounts-dir.js';
+import type { AccountsStore } from './store/types.js';
 
 /** A graceful stop must finish within this; then the process exits 1 whatever still hangs. */
 const SHUTDOWN_DEADLINE_MS = 5_000;
@@ -136,18 +139,36 @@ async function main(): Promise<void> {
   if (config.environment === 'sandbox') announceSandbox(log, config, sandbox);
 
   // 6. The accounts: every one restored from disk (never waits for the network; validation runs behind).
-  const store = createFileAccountsStore({
-    dataDir: config.dataDir,
-    environment: config.environment,
-    log: log.child({ module: 'store' }),
-    ...(config.sessionEncryptionKey ? { encryptionKey: config.sessionEncryptionKey } : {}),
+  //    With STORE=postgres this process is one instance of a cluster: it holds the accounts ownership
+  //    gives it, and forwards requests for the others to their owner (src/cluster/).
+  const cluster = config.store?.kind === 'postgres' ? await openCluster(config, config.store.databaseUrl, log) : undefined;
+  if (cluster) {
+    cleanups.push({ name: 'database', run: () => cluster.close() });
+    config.instanceId = cluster.instanceId;
+    log.info({ instanceId: cluster.instanceId, leaseTtlMs: config.leaseTtlMs }, 'Cluster instance: accounts in PostgreSQL');
+  }
+  const store: AccountsStore =
+    cluster?.store ??
+    createFileAccountsStore({
+      dataDir: config.dataDir,
+      environment: config.environment,
+      log: log.child({ module: 'store' }),
+      ...(config.sessionEncryptionKey ? { encryptionKey: config.sessionEncryptionKey } : {}),
+    });
+  const registry = new AccountRegistry({
+    config,
+    store,
+    logger: log,
+    ...(sandbox ? { sandbox } : {}),
+    ...(cluster ? { cluster: cluster.directory } : {}),
   });
-  const registry = new AccountRegistry({ config, store, logger: log, ...(sandbox ? { sandbox } : {}) });
   cleanups.push({ name: 'accounts', run: () => registry.stop() });
   await registry.start();
+  // Graceful stop hands every account over at once (after HTTP stopped taking requests).
+  if (cluster) cleanups.push({ name: 'cluster', run: () => cluster.stop() });
 
   // 7. HTTP.
-  const app = buildApp({ config, registry, logger: log });
+  const app = buildApp({ config, registry, logger: log, ...(cluster ? { forwarding: cluster.forwarding } : {}) });
   cleanups.push({
     name: 'HTTP server',
     run: async () => {
@@ -176,6 +197,18 @@ async function main(): Promise<void> {
   if (!isLoopback(config.host)) {
     log.warn({ host: config.host }, 'The HTTP API listens beyond this machine: use TLS in front of it, and keep the API token secret');
   }
+  if (cluster) {
+    const url = config.instanceUrl ?? `http://${urlHost(advertisedHost(config.host))}:${address.port}`;
+    await cluster.start(
+      {
+        has: (id) => registry.has(id),
+        adopt: (id) => registry.adopt(id),
+        release: (id) => registry.release(id),
+        status: (id) => registry.get(id)?.status(),
+      },
+      url,
+    );
+  }
   const defaultAccount = registry.get(DEFAULT_ACCOUNT_ID)?.status();
   log.info(
     { accounts: registry.size, environment: config.environment, ...(defaultAccount ? { state: defaultAccount.state } : {}) },
@@ -197,6 +230,11 @@ function dataDirProblem(dataDir: string, err: unknown): string {
 /** The sandbox DC's log sink, onto our logger (its own lines stay apart from the service's via `component`). */
 function sandboxLog(log: Logger): SandboxLog {
   return (level, msg, fields) => log[level](fields ?? {}, msg);
+}
+
+/** The host other instances use to reach this one when INSTANCE_URL is not set. */
+function advertisedHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? os.hostname() : host;
 }
 
 function isLoopback(host: string): boolean {

@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { maskPhone } from '../logging/index.js';
 import type { PendingLogin, SessionStore } from '../store/types.js';
-import { createTelegramClient, type SandboxDcAddress } from '../telegram/client-factory.js';
+import { createTelegramClient, type CreateClientOptions, type SandboxDcAddress } from '../telegram/client-factory.js';
 import type { TelegramErrorKind } from '../telegram/errors.js';
 import { callTelegram, TelegramCallError } from '../telegram/rpc.js';
 import { AttemptGuard, GUESS_GUARD_DEFAULTS, WindowBudget, type AttemptGuardOptions } from './attempt-guard.js';
@@ -54,6 +54,8 @@ export interface AccountOptions {
   /** Wrong-code and wrong-password guards (defaults: 5 free, then 30 s doubling up to 1 h). */
   guessGuard?: AttemptGuardOptions;
   now?: () => number;
+  /** How the account's client connects (a cluster gates connections on the account's lease). */
+  connections?: Pick<CreateClientOptions, 'transport' | 'pingIntervalMs'>;
 }
 
 const RETRY_BASE_MS = 1000;
@@ -121,6 +123,7 @@ class TelegramAccount implements Account {
           storage: (primaryDcs) => this.store.createStorage({ primaryDcs }),
           logger: clientLogger,
           sandbox: opts.sandbox,
+          ...opts.connections,
         }),
       onCreated: (client) =>
         client.onConnectionState.add((state) => {

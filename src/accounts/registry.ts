@@ -50,6 +50,25 @@ export interface AccountRegistryOptions {
   sandbox?: SandboxDcAddress;
   /** Extra options for every account (tests: clocks, guards). */
   accountOptions?: Partial<Pick<AccountOptions, 'guessGuard' | 'now'>>;
+  /**
+   * A cluster (STORE=postgres): the registry holds live only the accounts ownership gives it (adopt /
+   * release); the others are known through the directory.
+   */
+  cluster?: ClusterDirectory;
+}
+
+/** What the registry needs of the cluster for the accounts other instances hold. */
+export interface ClusterDirectory {
+  /** How an account held here connects (gated on its lease). */
+  connectionsFor(id: string): AccountOptions['connections'];
+  /** Account ids after `after`, in order. */
+  listIds(limit: number, after?: string): Promise<string[]>;
+  /** Statuses of accounts held elsewhere (or by nobody right now). */
+  statusesOf(ids: string[]): Promise<Map<string, AccountStatus>>;
+  /** The account and stored hash of a scoped token id. */
+  findToken(tokenId: string): Promise<{ accountId: string; record: ScopedTokenRecord } | undefined>;
+  /** An account was created: the instance it belongs on takes it. */
+  created(id: string): void;
 }
 
 interface Entry {
@@ -77,6 +96,10 @@ export class AccountRegistry {
   /** Opens the store and restores every account (files only; validation runs in the background). */
   async start(): Promise<void> {
     const ids = await this.opts.store.open();
+    if (this.opts.cluster) {
+      this.log.info({ accounts: ids.length }, 'Accounts store open; accounts start as this instance takes them');
+      return;
+    }
     const restore = pLimit(RESTORE_CONCURRENCY);
     await Promise.all(ids.map((id) => restore(() => this.restore(id))));
     const states = new Map<string, number>();
@@ -111,6 +134,7 @@ export class AccountRegistry {
 
   private newAccount(id: string): Account {
     const log = this.opts.logger;
+    const connections = this.opts.cluster?.connectionsFor(id);
     return createAccount({
       id,
       config: this.opts.config,
@@ -118,8 +142,34 @@ export class AccountRegistry {
       logger: log,
       sandbox: this.opts.sandbox,
       validationLimiter: this.validationLimiter,
+      ...(connections ? { connections } : {}),
       ...this.opts.accountOptions,
     });
+  }
+
+  /** Cluster: starts an account this instance just took (restored from the store, validated in the background). */
+  adopt(id: string): Promise<void> {
+    return this.lockFor(id).run(async () => {
+      if (this.stopped || this.entries.has(id)) return;
+      await this.restore(id);
+    });
+  }
+
+  /** Cluster: stops an account held here (connections closed, pending writes written) and forgets it here. */
+  release(id: string): Promise<void> {
+    return this.lockFor(id).run(async () => {
+      const entry = this.entries.get(id);
+      if (!entry) return;
+      this.forget(id, entry);
+      await entry.account.stop();
+    });
+  }
+
+  private forget(id: string, entry: Entry): void {
+    this.entries.delete(id);
+    for (const token of entry.tokens) this.tokenOwners.delete(token.id);
+    const at = this.sortedIds.indexOf(id);
+    if (at >= 0) this.sortedIds.splice(at, 1);
   }
 
   private add(id: string, entry: Entry): void {
@@ -153,11 +203,22 @@ export class AccountRegistry {
     return account;
   }
 
+  /** Creates the account and answers its status (in a cluster, the instance it belongs on starts it). */
+  async createAndDescribe(id: string): Promise<AccountStatus> {
+    const cluster = this.opts.cluster;
+    if (!cluster) return (await this.create(id)).status();
+    checkAccountId(id);
+    if (!(await this.opts.store.create(id))) throw new RegistryError('ACCOUNT_EXISTS', `An account with the id "${id}" exists already`);
+    this.log.info({ account: id }, 'Account created');
+    cluster.created(id);
+    return this.get(id)?.status() ?? (await cluster.statusesOf([id])).get(id)!;
+  }
+
   create(id: string): Promise<Account> {
-    if (!isAccountId(id)) {
-      return Promise.reject(
-        new RegistryError('INVALID_ACCOUNT_ID', 'id must be 1 to 64 characters: lower-case letters, digits, "-" and "_", starting with a letter or digit'),
-      );
+    try {
+      checkAccountId(id);
+    } catch (err) {
+      return Promise.reject(err);
     }
     return this.lockFor(id).run(async () => {
       if (this.stopped) throw new RegistryError('ACCOUNT_NOT_FOUND', 'The service is shutting down');
@@ -193,19 +254,27 @@ export class AccountRegistry {
       if (state !== 'logged_out' && state !== 'revoked') await entry.account.logout();
       await entry.account.stop();
       // The tokens stop working before the files go: nothing answers for this account from here on.
-      this.entries.delete(id);
-      for (const token of entry.tokens) this.tokenOwners.delete(token.id);
-      const at = this.sortedIds.indexOf(id);
-      if (at >= 0) this.sortedIds.splice(at, 1);
+      this.forget(id, entry);
       await this.opts.store.remove(id);
       this.log.info({ account: id }, 'Account deleted');
     });
   }
 
   /** Statuses in id order, `limit` at a time, after the cursor (an opaque id). */
-  list(limit: number, cursor?: string): { accounts: AccountStatus[]; nextCursor: string | null } {
+  async list(limit: number, cursor?: string): Promise<{ accounts: AccountStatus[]; nextCursor: string | null }> {
     const after = cursor ? decodeCursor(cursor) : undefined;
     const size = Math.min(Math.max(1, limit), MAX_LIST_LIMIT);
+    const cluster = this.opts.cluster;
+    if (cluster) {
+      const page = await cluster.listIds(size + 1, after);
+      const ids = page.slice(0, size);
+      const elsewhere = await cluster.statusesOf(ids.filter((id) => !this.entries.has(id)));
+      const accounts = ids.flatMap((id) => {
+        const status = this.get(id)?.status() ?? elsewhere.get(id);
+        return status ? [status] : [];
+      });
+      return { accounts, nextCursor: page.length > size && ids.length > 0 ? encodeCursor(ids[ids.length - 1]!) : null };
+    }
     const start = after === undefined ? 0 : upperBound(this.sortedIds, after);
     const ids = this.sortedIds.slice(start, start + size);
     const accounts = ids.map((id) => this.entries.get(id)!.account.status());
@@ -247,11 +316,17 @@ export class AccountRegistry {
   }
 
   /** Who a presented scoped token belongs to (undefined: not a valid scoped token). */
-  authenticateScoped(presented: string): Principal | undefined {
+  async authenticateScoped(presented: string): Promise<Principal | undefined> {
     const parsed = parseToken(presented);
     if (!parsed) return undefined;
-    const accountId = this.tokenOwners.get(parsed.id);
-    const record = accountId ? this.entries.get(accountId)?.tokens.find((t) => t.id === parsed.id) : undefined;
+    let accountId = this.tokenOwners.get(parsed.id);
+    let record = accountId ? this.entries.get(accountId)?.tokens.find((t) => t.id === parsed.id) : undefined;
+    if (!record && this.opts.cluster) {
+      // An account held by another instance: its tokens are in the database (revocations seen at once).
+      const found = await this.opts.cluster.findToken(parsed.id);
+      accountId = found?.accountId;
+      record = found?.record;
+    }
     if (!accountId || !record || !secretMatches(parsed.secret, record.hash)) return undefined;
     return { kind: 'account', accountId, tokenId: record.id };
   }
@@ -266,6 +341,12 @@ export class AccountRegistry {
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.all([...this.entries.values()].map(({ account }) => account.stop().catch(() => undefined)));
+  }
+}
+
+function checkAccountId(id: string): void {
+  if (!isAccountId(id)) {
+    throw new RegistryError('INVALID_ACCOUNT_ID', 'id must be 1 to 64 characters: lower-case letters, digits, "-" and "_", starting with a letter or digit');
   }
 }
 

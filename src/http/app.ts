@@ -15,6 +15,7 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AccountRegistry } from '../accounts/registry.js';
+import type { AccountForwarding } from '../cluster/forwarding.js';
 import type { Config } from '../config/types.js';
 import { HttpError } from './errors.js';
 import { createAuthHook } from './plugins/auth.js';
@@ -30,9 +31,11 @@ export interface BuildAppOptions {
   config: Pick<Config, 'apiToken'> & Partial<Pick<Config, 'loginRateLimit'>>;
   registry: AccountRegistry;
   logger: FastifyBaseLogger;
+  /** A cluster (STORE=postgres): requests for accounts held by other instances are forwarded there. */
+  forwarding?: AccountForwarding;
 }
 
-export function buildApp({ config, registry, logger }: BuildAppOptions): FastifyInstance {
+export function buildApp({ config, registry, logger, forwarding }: BuildAppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
     // Fastify's own request lines are off: ours below is at debug level, without bodies or headers.
@@ -103,8 +106,8 @@ export function buildApp({ config, registry, logger }: BuildAppOptions): Fastify
       api.setNotFoundHandler({ preHandler: authenticate }, async (request) => {
         throw new HttpError(404, 'NOT_FOUND', notFoundMessage(request.method));
       });
-      await applyLoginRateLimit(api, (config.loginRateLimit ?? DEFAULT_LOGIN_RATE_LIMIT) satisfies LoginRateLimit);
-      await api.register(accountsRoutes, { registry });
+      await applyLoginRateLimit(api, (config.loginRateLimit ?? DEFAULT_LOGIN_RATE_LIMIT) satisfies LoginRateLimit, forwarding ? (request) => forwarding.isForwarded(request) : undefined);
+      await api.register(accountsRoutes, { registry, ...(forwarding ? { forwarding } : {}) });
     },
     { prefix: '/api' },
   );

@@ -3,7 +3,7 @@
  * or the sandbox DC. The client's storage is the session store's provider over session.json.
  */
 import { format } from 'node:util';
-import { networkMiddlewares, type ITelegramStorageProvider } from '@mtcute/core';
+import { networkMiddlewares, type ITelegramStorageProvider, type TelegramTransport } from '@mtcute/core';
 import { defaultProductionDc, defaultTestDc, type DcOptions, LogManager } from '@mtcute/core/utils.js';
 import { NodePlatform, TelegramClient } from '@mtcute/node';
 import { addPublicKey, NodeCryptoProvider } from '@mtcute/node/utils.js';
@@ -17,12 +17,21 @@ export interface SandboxDcAddress {
 }
 
 export interface CreateClientOptions {
-  config: Pick<Config, 'environment' | 'telegram' | 'sandbox'> & Partial<Pick<Config, 'retryMaxDelayMs'>>;
+  config: Pick<Config, 'environment' | 'telegram' | 'sandbox'> & Partial<Pick<Config, 'retryMaxDelayMs' | 'instanceId'>>;
   /** The storage for a client that starts from these DCs (the store records them beside the first key). */
   storage: (primaryDcs: DcOptions) => ITelegramStorageProvider;
   logger: Logger;
   /** The sandbox DC started in-process; wins over config.sandbox.external. */
   sandbox?: SandboxDcAddress;
+  /** How connections are made (a cluster gates them on the account's lease); default mtcute's TCP transport. */
+  transport?: TelegramTransport;
+  /** Ping interval of idle connections (ms; a cluster shortens it, see keepalive.ts); default mtcute's. */
+  pingIntervalMs?: number;
+}
+
+/** initConnection's device model: names this instance to Telegram (Active sessions) and to the sandbox DC's referee. */
+export function deviceModelFor(instanceId: string | undefined): string {
+  return instanceId ? `telegram-service/${instanceId}` : 'telegram-service';
 }
 
 /** The sandbox DC the client talks to: DC 2, as on Telegram's test network. */
@@ -133,8 +142,10 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
         internalErrors: { maxRetries: 2 },
       }),
       floodControl: { sanity: [{ count: MTCUTE_SANITY_CONNECTS, windowMs: connectSanityWindowMs(config.retryMaxDelayMs) }] },
+      ...(opts.pingIntervalMs ? { pingInterval: opts.pingIntervalMs } : {}),
     },
-    initConnectionOptions: { deviceModel: 'telegram-service', appVersion: '0.1.0' },
+    ...(opts.transport ? { transport: opts.transport } : {}),
+    initConnectionOptions: { deviceModel: deviceModelFor(config.instanceId), appVersion: '0.1.0' },
     // After an outage the session must come back within RETRY_MAX_DELAY: mtcute's reconnects follow it too.
     reconnectionStrategy: ({ previousWait }) => reconnectionDelayMs(previousWait, config.retryMaxDelayMs),
   };

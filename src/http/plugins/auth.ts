@@ -25,7 +25,7 @@ function digest(text: string): Buffer {
 export interface AuthOptions {
   adminToken: string;
   /** Resolves a scoped token (undefined when it is not a valid one). */
-  scoped?: (token: string) => Principal | undefined;
+  scoped?: (token: string) => Principal | undefined | Promise<Principal | undefined>;
 }
 
 export function createAuthHook({ adminToken, scoped }: AuthOptions): (request: FastifyRequest) => Promise<void> {
@@ -43,7 +43,7 @@ export function createAuthHook({ adminToken, scoped }: AuthOptions): (request: F
       request.principal = { kind: 'admin' };
       return;
     }
-    const principal = scoped?.(token);
+    const principal = await scoped?.(token);
     if (!principal) throw new HttpError(401, 'UNAUTHORIZED', 'Invalid API token');
     request.principal = principal;
   };

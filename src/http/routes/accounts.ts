@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DEFAULT_ACCOUNT_ID, RegistryError, type AccountRegistry } from '../../accounts/registry.js';
 import { mayReach, requireAdmin } from '../plugins/auth.js';
 import { ACCOUNT_LIST_SCHEMA, ACCOUNT_STATUS_SCHEMA, apiResponses, CREATE_ACCOUNT_BODY, LIST_ACCOUNTS_QUERY, STATUS_SCHEMA } from '../schemas.js';
+import type { AccountForwarding } from '../../cluster/forwarding.js';
 import { accountRoutes } from './account/index.js';
 
 const DEFAULT_PAGE = 100;
@@ -14,14 +15,16 @@ function notFound(): RegistryError {
   return new RegistryError('ACCOUNT_NOT_FOUND', 'No such account');
 }
 
-export async function accountsRoutes(app: FastifyInstance, { registry }: { registry: AccountRegistry }): Promise<void> {
+export async function accountsRoutes(
+  app: FastifyInstance,
+  { registry, forwarding }: { registry: AccountRegistry; forwarding?: AccountForwarding },
+): Promise<void> {
   app.post<{ Body: { id: string } }>(
     '/accounts',
     { schema: { body: CREATE_ACCOUNT_BODY, response: apiResponses(ACCOUNT_STATUS_SCHEMA, 201) } },
     async (request, reply) => {
       requireAdmin(request);
-      const account = await registry.create(request.body.id);
-      return reply.code(201).send(account.status());
+      return reply.code(201).send(await registry.createAndDescribe(request.body.id));
     },
   );
 
@@ -40,11 +43,13 @@ export async function accountsRoutes(app: FastifyInstance, { registry }: { regis
     registry,
     byId: true,
     statusSchema: ACCOUNT_STATUS_SCHEMA,
+    idOf: (request: FastifyRequest) => (request.params as { id: string }).id,
+    ...(forwarding ? { forwarding } : {}),
     resolve: async (request: FastifyRequest) => {
       const { id } = request.params as { id: string };
       // Existence is not revealed to a token scoped to another account.
       if (!mayReach(request, id)) throw notFound();
-      return registry.require(id);
+      return forwarding ? registry.get(id) : registry.require(id);
     },
   });
 
@@ -53,9 +58,11 @@ export async function accountsRoutes(app: FastifyInstance, { registry }: { regis
     registry,
     byId: false,
     statusSchema: STATUS_SCHEMA,
+    idOf: () => DEFAULT_ACCOUNT_ID,
+    ...(forwarding ? { forwarding } : {}),
     resolve: async (request: FastifyRequest) => {
       if (!mayReach(request, DEFAULT_ACCOUNT_ID)) throw notFound();
-      return registry.defaultAccount();
+      return forwarding ? registry.get(DEFAULT_ACCOUNT_ID) : registry.defaultAccount();
     },
   });
 }

@@ -33,6 +33,8 @@ export interface PostgresAccountsStore extends AccountsStore {
   /** Account ids after `after` (exclusive), in order, at most `limit`. */
   listIds(limit: number, after?: string): Promise<string[]>;
   sessionStore(id: string, log: StoreLog): PostgresSessionStore;
+  /** The account's store for reading only (its status while another instance holds it). */
+  readOnlySessionStore(id: string, log: StoreLog): PostgresSessionStore;
 }
 
 interface TokenRow {
@@ -74,6 +76,17 @@ export function createPostgresAccountsStore(opts: PostgresAccountsStoreOptions):
         ...(opts.encryptionKey ? { encryptionKey: opts.encryptionKey } : {}),
         ...(opts.fenceOf ? { fence: () => opts.fenceOf!(id) } : {}),
         ...(opts.onFenced ? { onFenced: () => opts.onFenced!(id) } : {}),
+      });
+    },
+
+    readOnlySessionStore(id, log) {
+      return new PostgresSessionStore({
+        pool,
+        accountId: id,
+        environment: opts.environment,
+        log,
+        readOnly: true,
+        ...(opts.encryptionKey ? { encryptionKey: opts.encryptionKey } : {}),
       });
     },
 

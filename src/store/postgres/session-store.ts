@@ -55,6 +55,8 @@ export interface PostgresSessionStoreOptions {
   onFenced?: () => void;
   retryInitialMs?: number;
   retryMaxMs?: number;
+  /** Read only (status of an account held elsewhere): nothing is ever written, not even a repair. */
+  readOnly?: boolean;
 }
 
 /** Where persistence errors say they happened. */
@@ -297,7 +299,7 @@ export class PostgresSessionStore implements SessionStore {
 
   /** Bring the row to the in-memory state. Never throws: failures are recorded and retried. */
   private async flushOnce(): Promise<void> {
-    if (this.fenced || !this.isDirty()) return;
+    if (this.fenced || this.opts.readOnly || !this.isDirty()) return;
     if (this.writeBlock) {
       this.recordFailure('EBLOCKED', `not overwriting the stored session: ${this.writeBlock.reason}`);
       return;

@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AccountRegistry } from '../../../accounts/registry.js';
 import type { Account } from '../../../account/types.js';
+import type { AccountForwarding } from '../../../cluster/forwarding.js';
 import { deleteAccountRoute } from './delete.js';
 import { loginRoutes } from './login.js';
 import { logoutRoute } from './logout.js';
@@ -19,12 +20,23 @@ declare module 'fastify' {
     /** The account the route acts on; set before validation by the account scope. */
     account: Account | null;
   }
+  interface FastifyContextConfig {
+    /** This route only reads the account's status: without an owner it may be answered from the store. */
+    statusRead?: boolean;
+  }
 }
 
 export interface AccountScopeOptions {
   registry: AccountRegistry;
-  /** The account a request means (throws ACCOUNT_NOT_FOUND for one the token may not reach). */
-  resolve: (request: FastifyRequest) => Promise<Account>;
+  /**
+   * The account a request means (throws ACCOUNT_NOT_FOUND for one the token may not reach); undefined in a
+   * cluster when another instance holds it.
+   */
+  resolve: (request: FastifyRequest) => Promise<Account | undefined>;
+  /** The id of the account a request means (a cluster routes by it). */
+  idOf: (request: FastifyRequest) => string;
+  /** A cluster: requests for accounts held elsewhere are forwarded to their owner. */
+  forwarding?: AccountForwarding;
   /** The by-id mount: adds GET / and DELETE / (the account itself) and the token routes. */
   byId: boolean;
   statusSchema: object;
@@ -38,8 +50,22 @@ export function accountOf(request: FastifyRequest): Account {
 
 export async function accountRoutes(app: FastifyInstance, opts: AccountScopeOptions): Promise<void> {
   app.addHook('onRequest', async (request) => {
-    request.account = await opts.resolve(request);
+    request.account = (await opts.resolve(request)) ?? null;
   });
+  const forwarding = opts.forwarding;
+  if (forwarding) {
+    // Held by another instance: forwarded once the body is parsed (the owner validates it).
+    app.addHook('preValidation', async (request, reply) => {
+      if (request.account) return;
+      const id = opts.idOf(request);
+      const outcome = await forwarding.route(request, reply, id, {
+        createIfMissing: !opts.byId,
+        storedStatusOk: request.routeOptions.config?.statusRead === true,
+      });
+      if (outcome === 'answered') return reply;
+      request.account = opts.registry.require(id);
+    });
+  }
   app.addHook('preHandler', async (request) => {
     try {
       accountOf(request).touch();
