@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { AccountRegistry, DEFAULT_ACCOUNT_ID } from './accounts/registry.js';
+import { createServiceMetrics } from './metrics/service-metrics.js';
 import {
   CONFIG_ERROR_EXIT_CODE,
   ConfigError,
@@ -155,10 +156,13 @@ async function main(): Promise<void> {
       log: log.child({ module: 'store' }),
       ...(config.sessionEncryptionKey ? { encryptionKey: config.sessionEncryptionKey } : {}),
     });
+  // Metrics read the accounts' states at scrape time (never before the registry exists).
+  const metrics = createServiceMetrics(() => registry.statuses());
   const registry = new AccountRegistry({
     config,
     store,
     logger: log,
+    accountOptions: { observer: metrics.accountObserver },
     ...(sandbox ? { sandbox } : {}),
     ...(cluster ? { cluster: cluster.directory } : {}),
   });
@@ -168,7 +172,7 @@ async function main(): Promise<void> {
   if (cluster) cleanups.push({ name: 'cluster', run: () => cluster.stop() });
 
   // 7. HTTP.
-  const app = buildApp({ config, registry, logger: log, ...(cluster ? { forwarding: cluster.forwarding } : {}) });
+  const app = buildApp({ config, registry, logger: log, version: version(), metrics, ...(cluster ? { forwarding: cluster.forwarding } : {}) });
   cleanups.push({
     name: 'HTTP server',
     run: async () => {

@@ -32,6 +32,7 @@ import {
   type Account,
   AccountError,
   type AccountState,
+  type AccountObserver,
   type AccountStatus,
   type Authenticated,
   type CodeSent,
@@ -51,6 +52,8 @@ export interface AccountOptions {
   sandbox?: SandboxDcAddress;
   /** Bounds how many accounts validate at once after a start (never a burst of connections). */
   validationLimiter?: Limiter;
+  /** Told of validations, recoveries, revocations, reconnects and flood waits (metrics). */
+  observer?: AccountObserver;
   /** Wrong-code and wrong-password guards (defaults: 5 free, then 30 s doubling up to 1 h). */
   guessGuard?: AttemptGuardOptions;
   now?: () => number;
@@ -86,6 +89,7 @@ class TelegramAccount implements Account {
   private readonly codeGuard: AttemptGuard;
   private readonly passwordGuard: AttemptGuard;
   private readonly loginBudget: WindowBudget;
+  private readonly observer: AccountObserver;
 
   private state: AccountState = 'logged_out';
   /** The account's user, full phone (masked on the way out in status). */
@@ -110,6 +114,7 @@ class TelegramAccount implements Account {
     this.now = opts.now ?? Date.now;
     this.log = opts.logger.child({ account: opts.id, module: 'account' });
     this.validationLimiter = opts.validationLimiter ?? ((task) => task());
+    this.observer = opts.observer ?? {};
     const guard = { ...GUESS_GUARD_DEFAULTS, ...opts.guessGuard, now: this.now };
     this.codeGuard = new AttemptGuard(guard);
     this.passwordGuard = new AttemptGuard(guard);
@@ -127,8 +132,10 @@ class TelegramAccount implements Account {
         }),
       onCreated: (client) =>
         client.onConnectionState.add((state) => {
+          if (state !== 'connected' || this.clients.replaced(client)) return;
+          this.observer.reconnect?.();
           // mtcute got the connection back: retry now rather than at the end of the backoff delay.
-          if (state === 'connected' && !this.clients.replaced(client) && this.health.connection === 'offline') this.retry.kick();
+          if (this.health.connection === 'offline') this.retry.kick();
         }),
     });
     this.retry = new RetryLoop({
@@ -214,20 +221,25 @@ class TelegramAccount implements Account {
     if (epoch !== this.epoch || this.stopped || this.state !== 'authenticated') return 'done';
     try {
       await this.authorized('users.getUsers', (client) => this.refreshSelf(client), 'background');
+      this.observer.validation?.('valid');
       return 'done';
     } catch (err) {
       if (epoch !== this.epoch || this.stopped || !(err instanceof AccountError)) return 'done';
       switch (err.code) {
         case 'FLOOD_WAIT':
+          this.observer.validation?.('flood_wait');
           return { retryAfterMs: (err.retryAfterSeconds ?? 1) * 1000 };
         case 'TELEGRAM_UNAVAILABLE':
+          this.observer.validation?.('offline');
           return 'retry';
         case 'TELEGRAM_ERROR':
           // An unexpected answer: the session is not proven good, but nothing says it is dead either.
+          this.observer.validation?.('error');
           this.health = health.validationFailed(this.health);
           this.log.warn({ error: err.message }, 'Session validation got an unexpected error; will retry');
           return 'retry';
         default:
+          this.observer.validation?.('ended');
           return 'done'; // revoked, logged out, expired: nothing left to validate
       }
     }
@@ -409,6 +421,7 @@ class TelegramAccount implements Account {
       },
       trigger,
     );
+    this.observer.recovery?.(result.outcome);
     switch (result.outcome) {
       case 'recovered':
         this.user = toPublicUser(result.user);
@@ -432,6 +445,7 @@ class TelegramAccount implements Account {
     this.epoch++;
     this.retry.stop();
     this.log.warn({ phone: this.maskedPhone(), reason }, 'Telegram revoked the session; clearing the dead key and auth state');
+    this.observer.revocation?.(reason);
     await this.clients.drop();
     await this.clearDeadSession();
     this.endSession('revoked', reason);
@@ -852,6 +866,7 @@ class TelegramAccount implements Account {
 
   private async recordFloodWaitQuietly(method: string, seconds: number): Promise<void> {
     this.log.warn({ method, seconds }, 'Telegram asked to wait (FLOOD_WAIT); the deadline is kept on disk');
+    this.observer.floodWait?.(method, seconds);
     await recordFloodWait(this.store, method, seconds, this.now()).catch((err: unknown) => this.log.error({ err }, 'Could not persist the FLOOD_WAIT deadline'));
   }
 

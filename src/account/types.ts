@@ -90,6 +90,20 @@ export class AccountError extends Error {
   }
 }
 
+/**
+ * What an account reports as it happens, for metrics (never a phone, code or token: only outcomes and
+ * Telegram method names).
+ */
+export interface AccountObserver {
+  /** A validation or probe of the session finished: how it ended. */
+  validation?(outcome: 'valid' | 'offline' | 'flood_wait' | 'error' | 'ended'): void;
+  recovery?(outcome: 'recovered' | 'failed' | 'revoked' | 'inconclusive'): void;
+  revocation?(reason: string): void;
+  /** mtcute brought a connection back up. */
+  reconnect?(): void;
+  floodWait?(method: string, seconds: number): void;
+}
+
 export interface Account {
   readonly id: string;
   /** Restore from the store and start background validation; resolves once status is known (never waits for the network). */

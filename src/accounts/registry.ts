@@ -22,7 +22,7 @@ export { DEFAULT_ACCOUNT_ID };
 const RESTORE_CONCURRENCY = 16;
 const MAX_LIST_LIMIT = 1000;
 
-export type RegistryErrorCode = 'ACCOUNT_EXISTS' | 'ACCOUNT_NOT_FOUND' | 'INVALID_ACCOUNT_ID' | 'TOKEN_NOT_FOUND';
+export type RegistryErrorCode = 'ACCOUNT_EXISTS' | 'ACCOUNT_NOT_FOUND' | 'INVALID_ACCOUNT_ID' | 'TOKEN_NOT_FOUND' | 'STORAGE_UNAVAILABLE';
 
 export class RegistryError extends Error {
   constructor(
@@ -34,8 +34,6 @@ export class RegistryError extends Error {
   }
 }
 
-/** Who presented a token: the admin (today's API token) or one account's scoped token. */
-export type Principal = { kind: 'admin' } | { kind: 'account'; accountId: string; tokenId: string };
 
 export interface PublicToken {
   id: string;
@@ -49,7 +47,7 @@ export interface AccountRegistryOptions {
   logger: Logger;
   sandbox?: SandboxDcAddress;
   /** Extra options for every account (tests: clocks, guards). */
-  accountOptions?: Partial<Pick<AccountOptions, 'guessGuard' | 'now'>>;
+  accountOptions?: Partial<Pick<AccountOptions, 'guessGuard' | 'now' | 'observer'>>;
   /**
    * A cluster (STORE=postgres): the registry holds live only the accounts ownership gives it (adopt /
    * release); the others are known through the directory.
@@ -178,6 +176,20 @@ export class AccountRegistry {
     insertSorted(this.sortedIds, id);
   }
 
+  /**
+   * A change to the store that did not take (disk full, read-only, database down): nothing was changed,
+   * said as such — never an unexpected error.
+   */
+  private async stored<T>(what: string, change: () => Promise<T>, outcome = 'nothing was changed'): Promise<T> {
+    try {
+      return await change();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      this.log.error({ err, what }, `The account store refused a change (${what})`);
+      throw new RegistryError('STORAGE_UNAVAILABLE', `The account store cannot be written right now${typeof code === 'string' ? ` (${code})` : ''}; ${outcome}`);
+    }
+  }
+
   private lockFor(id: string): Mutex {
     let lock = this.locks.get(id);
     if (!lock) this.locks.set(id, (lock = new Mutex()));
@@ -222,7 +234,7 @@ export class AccountRegistry {
     }
     return this.lockFor(id).run(async () => {
       if (this.stopped) throw new RegistryError('ACCOUNT_NOT_FOUND', 'The service is shutting down');
-      if (this.entries.has(id) || !(await this.opts.store.create(id))) {
+      if (this.entries.has(id) || !(await this.stored('create an account', () => this.opts.store.create(id)))) {
         throw new RegistryError('ACCOUNT_EXISTS', `An account with the id "${id}" exists already`);
       }
       const account = this.newAccount(id);
@@ -253,11 +265,22 @@ export class AccountRegistry {
       const state = entry.account.status().state;
       if (state !== 'logged_out' && state !== 'revoked') await entry.account.logout();
       await entry.account.stop();
-      // The tokens stop working before the files go: nothing answers for this account from here on.
+      try {
+        await this.stored('remove an account', () => this.opts.store.remove(id), 'the account is logged out but still exists; delete it again');
+      } catch (err) {
+        // Still there: it keeps answering (logged out) until a delete succeeds.
+        entry.account = this.newAccount(id);
+        await entry.account.start().catch(() => undefined);
+        throw err;
+      }
       this.forget(id, entry);
-      await this.opts.store.remove(id);
       this.log.info({ account: id }, 'Account deleted');
     });
+  }
+
+  /** Every account's status (for metrics). */
+  *statuses(): Iterable<AccountStatus> {
+    for (const { account } of this.entries.values()) yield account.status();
   }
 
   /** Statuses in id order, `limit` at a time, after the cursor (an opaque id). */
@@ -290,7 +313,7 @@ export class AccountRegistry {
       const entry = this.requireEntry(accountId);
       const issued = issueToken(new Date(), label);
       const tokens = [...entry.tokens, issued.record];
-      await this.opts.store.saveTokens(accountId, tokens);
+      await this.stored('save the tokens', () => this.opts.store.saveTokens(accountId, tokens));
       entry.tokens = tokens;
       this.tokenOwners.set(issued.record.id, accountId);
       this.log.info({ account: accountId, tokenId: issued.record.id }, 'Scoped token issued');
@@ -310,13 +333,13 @@ export class AccountRegistry {
       this.tokenOwners.delete(tokenId);
       const tokens = entry.tokens.filter((t) => t.id !== tokenId);
       entry.tokens = tokens;
-      await this.opts.store.saveTokens(accountId, tokens);
+      await this.stored('save the tokens', () => this.opts.store.saveTokens(accountId, tokens), 'the token is refused by this process but not yet revoked on disk; revoke it again');
       this.log.info({ account: accountId, tokenId }, 'Scoped token revoked');
     });
   }
 
-  /** Who a presented scoped token belongs to (undefined: not a valid scoped token). */
-  async authenticateScoped(presented: string): Promise<Principal | undefined> {
+  /** The account a presented scoped token belongs to (undefined: not a valid scoped token). */
+  async authenticateScoped(presented: string): Promise<{ accountId: string; tokenId: string } | undefined> {
     const parsed = parseToken(presented);
     if (!parsed) return undefined;
     let accountId = this.tokenOwners.get(parsed.id);
@@ -328,7 +351,7 @@ export class AccountRegistry {
       record = found?.record;
     }
     if (!accountId || !record || !secretMatches(parsed.secret, record.hash)) return undefined;
-    return { kind: 'account', accountId, tokenId: record.id };
+    return { accountId, tokenId: record.id };
   }
 
   private requireEntry(id: string): Entry {

@@ -229,6 +229,7 @@ export function loadConfig(env: Env, cwd: string): ParsedConfig {
   const host = read('HOST', hostSchema, DEFAULTS.host);
   const port = read('PORT', portSchema(0), String(DEFAULTS.port));
   const apiToken = read('API_TOKEN', apiTokenSchema, undefined, { secret: true });
+  const metricsToken = read('METRICS_TOKEN', apiTokenSchema, undefined, { secret: true });
 
   // Timings.
   const sessionMaxIdleMs = read('SESSION_MAX_IDLE', durationSchema({ allowZero: true }), DEFAULTS.sessionMaxIdle);
@@ -304,6 +305,7 @@ export function loadConfig(env: Env, cwd: string): ParsedConfig {
     host: host!,
     port: port!,
     ...(apiToken ? { apiToken } : {}),
+    ...(metricsToken ? { metricsToken } : {}),
     sessionMaxIdleMs: sessionMaxIdleMs!,
     clientReadyTimeoutMs: clientReadyTimeoutMs!,
     retryMaxDelayMs: retryMaxDelayMs!,

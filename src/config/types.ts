@@ -18,6 +18,8 @@ export interface Config {
   dataDir: string; // DATA_DIR, default ./data (absolute after parsing)
   host: string; // HOST, default 127.0.0.1
   port: number; // PORT, default 8080
+  /** METRICS_TOKEN: a token that reads GET /metrics and nothing else (the admin token reads it too). */
+  metricsToken?: string;
   /** API_TOKEN; when unset, generated once into DATA_DIR/api_token (0600). */
   apiToken: string;
   apiTokenSource: 'env' | 'file' | 'generated';

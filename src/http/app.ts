@@ -2,6 +2,8 @@
  * The HTTP app, a tree of encapsulated plugins:
  *
  *   root — error + not-found handlers, security headers, debug request log
+ *   ├── GET /openapi.json, /docs (Swagger UI)          (no token: the API's description, no data)
+ *   ├── GET /metrics                                   (admin token or METRICS_TOKEN)
  *   ├── GET /healthz                                   (no token)
  *   └── /api — bearer auth on every route, including unknown ones (admin or account-scoped token);
  *       │      login rate limit per client address on the login steps
@@ -18,24 +20,31 @@ import type { AccountRegistry } from '../accounts/registry.js';
 import type { AccountForwarding } from '../cluster/forwarding.js';
 import type { Config } from '../config/types.js';
 import { HttpError } from './errors.js';
-import { createAuthHook } from './plugins/auth.js';
+import { createAuthHook, type Principal } from './plugins/auth.js';
 import { handleClientError, handleFrameworkError, installErrorHandling, notFoundMessage } from './plugins/error-handling.js';
 import { applyLoginRateLimit, DEFAULT_LOGIN_RATE_LIMIT, type LoginRateLimit } from './plugins/login-rate-limit.js';
 import { accountsRoutes } from './routes/accounts.js';
 import { healthzRoute } from './routes/healthz.js';
+import { openApiPlugin } from './plugins/openapi.js';
+import { metricsHttpPlugin } from './plugins/metrics.js';
+import type { ServiceMetrics } from '../metrics/service-metrics.js';
 
 /** Request bodies are tiny JSON objects; anything bigger is refused with 413 before parsing. */
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
 export interface BuildAppOptions {
-  config: Pick<Config, 'apiToken'> & Partial<Pick<Config, 'loginRateLimit'>>;
+  config: Pick<Config, 'apiToken'> & Partial<Pick<Config, 'loginRateLimit' | 'metricsToken'>>;
   registry: AccountRegistry;
+  /** The service's version, for the OpenAPI document. */
+  version?: string;
+  /** Prometheus metrics: GET /metrics and the HTTP measurements (absent: no /metrics). */
+  metrics?: ServiceMetrics;
   logger: FastifyBaseLogger;
   /** A cluster (STORE=postgres): requests for accounts held by other instances are forwarded there. */
   forwarding?: AccountForwarding;
 }
 
-export function buildApp({ config, registry, logger, forwarding }: BuildAppOptions): FastifyInstance {
+export function buildApp({ config, registry, logger, version = '0.0.0', metrics, forwarding }: BuildAppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
     // Fastify's own request lines are off: ours below is at debug level, without bodies or headers.
@@ -97,10 +106,20 @@ export function buildApp({ config, registry, logger, forwarding }: BuildAppOptio
 
   app.decorateRequest('principal', null);
   app.decorateRequest('account', null);
+  // First: the OpenAPI document is built from the routes as they are added.
+  void app.register(openApiPlugin, { version });
+  if (metrics) {
+    void app.register(metricsHttpPlugin, {
+      metrics,
+      adminToken: config.apiToken,
+      ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
+      scoped: (token: string) => scopedPrincipal(registry, token),
+    });
+  }
   void app.register(healthzRoute);
   void app.register(
     async (api) => {
-      const authenticate = createAuthHook({ adminToken: config.apiToken, scoped: (token) => registry.authenticateScoped(token) });
+      const authenticate = createAuthHook({ adminToken: config.apiToken, scoped: (token) => scopedPrincipal(registry, token) });
       api.addHook('onRequest', authenticate);
       // Unknown /api paths: the token is checked first, so an anonymous caller learns nothing about routes.
       api.setNotFoundHandler({ preHandler: authenticate }, async (request) => {
@@ -112,4 +131,9 @@ export function buildApp({ config, registry, logger, forwarding }: BuildAppOptio
     { prefix: '/api' },
   );
   return app;
+}
+
+async function scopedPrincipal(registry: AccountRegistry, token: string): Promise<Principal | undefined> {
+  const owner = await registry.authenticateScoped(token);
+  return owner ? { kind: 'account', ...owner } : undefined;
 }

@@ -1,4 +1,4 @@
 export { createLogger } from './logger.js';
 export type { Logger, LoggerOptions } from './logger.js';
 export { maskPhone, isMaskedPhone } from './mask-phone.js';
-export { scrubSecrets, createSecretScrubber, REDACT_PATHS, CENSORED } from './redact.js';
+export { scrubSecrets, createSecretScrubber, redactSecretLikeText, REDACT_PATHS, CENSORED } from './redact.js';

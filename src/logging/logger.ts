@@ -22,6 +22,7 @@ export interface LoggerOptions {
 
 type LoggerConfig = Pick<Config, 'logLevel' | 'logFile'> & {
   apiToken?: string;
+  metricsToken?: string;
   telegram?: Pick<Config['telegram'], 'apiHash'>;
 };
 
@@ -33,6 +34,7 @@ export function createLogger(config: LoggerConfig, options: LoggerOptions = {}):
   const apiHash = config.telegram?.apiHash;
   const scrub = createSecretScrubber([
     config.apiToken,
+    config.metricsToken,
     apiHash && apiHash !== SANDBOX_API_HASH ? apiHash : undefined,
     ...(options.secrets ?? []),
   ]);

@@ -118,6 +118,17 @@ export function createSecretScrubber(secrets: Array<string | undefined>): (line:
   };
 }
 
+// Hex runs of 32+ chars and base64 runs of 40+ chars: auth keys, hashes, nonces.
+const SECRET_LIKE = /\b[0-9a-fA-F]{32,}\b|[A-Za-z0-9+/_-]{40,}={0,2}/g;
+
+/**
+ * For text the service did not compose (a library's log line, an error message from below): every run that
+ * looks like key material or a hash is replaced, whatever it is.
+ */
+export function redactSecretLikeText(text: string): string {
+  return text.replace(SECRET_LIKE, '[redacted]');
+}
+
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

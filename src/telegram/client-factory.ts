@@ -9,6 +9,7 @@ import { NodePlatform, TelegramClient } from '@mtcute/node';
 import { addPublicKey, NodeCryptoProvider } from '@mtcute/node/utils.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
+import { redactSecretLikeText } from '../logging/index.js';
 import { classifyTelegramError } from './errors.js';
 
 export interface SandboxDcAddress {
@@ -48,13 +49,6 @@ export function sandboxTarget(
   throw new Error('Sandbox environment without a sandbox DC to talk to');
 }
 
-// Hex runs of 32+ chars and base64 runs of 40+ chars: auth keys, hashes, nonces. Never log them.
-const SECRET_LIKE = /\b[0-9a-fA-F]{32,}\b|[A-Za-z0-9+/_-]{40,}={0,2}/g;
-
-export function redactSecrets(text: string): string {
-  return text.replace(SECRET_LIKE, '[redacted]');
-}
-
 /** mtcute's own log lines, routed into pino. Quiet (warnings and errors) unless we run at debug. */
 function mtcuteLogManager(logger: Logger): LogManager {
   const manager = new LogManager('mtcute', new NodePlatform());
@@ -62,7 +56,7 @@ function mtcuteLogManager(logger: Logger): LogManager {
   manager.level = debug ? LogManager.INFO : LogManager.WARN;
   const child = logger.child({ module: 'mtcute' });
   manager.handler = (_color: number, level: number, tag: string, fmt: string, args: unknown[]) => {
-    const message = redactSecrets(format(fmt, ...args));
+    const message = redactSecretLikeText(format(fmt, ...args));
     if (level <= LogManager.ERROR) child.error({ tag }, message);
     else if (level === LogManager.WARN) child.warn({ tag }, message);
     else child.debug({ tag }, message);
@@ -157,7 +151,7 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
   client.onError.add((err) => {
     const classified = classifyTelegramError(err);
     if (classified.kind === 'network') errorLog.debug({ error: classified.text }, 'mtcute connection error');
-    else errorLog.warn({ error: classified.text }, redactSecrets(`mtcute error: ${err.message}`));
+    else errorLog.warn({ error: classified.text }, redactSecretLikeText(`mtcute error: ${err.message}`));
   });
   return client;
 }

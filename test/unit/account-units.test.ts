@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { backoffDelayMs } from '../../src/account/backoff.js';
 import { normalizePhone } from '../../src/account/phone.js';
 import { toAccountError } from '../../src/account/telegram-errors.js';
-import { redactSecrets } from '../../src/telegram/client-factory.js';
+import { redactSecretLikeText as redactSecrets } from '../../src/logging/redact.js';
 import { classifyTelegramError } from '../../src/telegram/errors.js';
 import { TelegramCallError } from '../../src/telegram/rpc.js';
 

@@ -17,10 +17,15 @@ import { startAdminServer, type AdminServer } from './controls/admin-http.js';
 import type { DcAddress, SandboxLog } from './rpc/context.js';
 import { RpcDispatcher } from './rpc/dispatcher.js';
 import { FaultInjector } from './rpc/faults.js';
+import { UpdateFeed, type UpdateLimits } from './rpc/update-feed.js';
 import { DcServer } from './server/dc-server.js';
+import { KeyReferee } from './state/key-referee.js';
 import { SandboxState } from './state/sandbox-state.js';
+import type { LiveSessions } from './types.js';
 
 export type { SandboxControls, CreateUserInput, UserInfo, AuthKeyInfo } from './controls/controls.js';
+export type { UpdateLimits } from './rpc/update-feed.js';
+export type { DoubleOwnerMoment, DoubleOwnerReport } from './state/key-referee.js';
 export { ControlError } from './controls/controls.js';
 export type { DcAddress, SandboxLog } from './rpc/context.js';
 export type { InjectedError } from './rpc/faults.js';
@@ -38,10 +43,19 @@ export interface StartSandboxDcOptions {
   adminPort?: number;
   /** Lifetime of login codes (default 5 minutes). */
   codeLifetimeMs?: number;
+  /** Lifetime of QR login tokens (default 30 s, as Telegram's). */
+  loginTokenLifetimeMs?: number;
+  /** Lifetime of future auth tokens (default 30 days). */
+  futureAuthTokenLifetimeMs?: number;
+  /** getDifference's slice size and differenceTooLong gap (defaults 100 events, 5000 pts). */
+  updateLimits?: Partial<UpdateLimits>;
   /** true: key exchanges must name DCs as id + 10000 (as Telegram's test DCs); false: plain ids; omitted: either. */
   testMode?: boolean;
-  /** Connection limits of each DC's TCP server. */
-  limits?: { maxConnections?: number; idleTimeoutMs?: number; maxFrameBytes?: number };
+  /**
+   * Connection limits of each DC's TCP server; `pushGraceMs`: how long a session whose connection is
+   * gone still gets pushed updates (queued for its return; default 2 minutes, later it gets updatesTooLong).
+   */
+  limits?: { maxConnections?: number; idleTimeoutMs?: number; maxFrameBytes?: number; pushGraceMs?: number };
   log?: SandboxLog;
 }
 
@@ -113,10 +127,19 @@ export async function startSandboxDc(opts: StartSandboxDcOptions = {}): Promise<
         count: state.keys.unrecoverableCount,
       });
     }
+    if (opts.loginTokenLifetimeMs !== undefined) state.loginTokens.lifetimeMs = opts.loginTokenLifetimeMs;
+    if (opts.futureAuthTokenLifetimeMs !== undefined) state.futureAuthTokens.lifetimeMs = opts.futureAuthTokenLifetimeMs;
     const faults = new FaultInjector();
     const servers: DcServer[] = [];
     const dcs = (): DcAddress[] => servers.map((s) => ({ id: s.dcId, host: advertisedHost(host), port: s.port }));
-    const rpc = new RpcDispatcher({ state, faults, dcs, testMode: opts.testMode === true, log });
+    // Both DCs' live sessions: a user's updates reach their keys wherever the key lives.
+    const live: LiveSessions = {
+      push: (authKeyIds, update, pushOpts) => servers.reduce((n, s) => n + s.pushToKeys(authKeyIds, update, pushOpts), 0),
+      liveSessionIds: (authKeyId) => servers.flatMap((s) => s.liveSessionIds(authKeyId)),
+    };
+    const feed = new UpdateFeed(state, live, opts.updateLimits);
+    const referee = new KeyReferee(live);
+    const rpc = new RpcDispatcher({ state, faults, dcs, testMode: opts.testMode === true, feed, referee, log });
 
     for (const [i, dcId] of SANDBOX_DC_IDS.entries()) {
       const server = new DcServer({
@@ -135,7 +158,7 @@ export async function startSandboxDc(opts: StartSandboxDcOptions = {}): Promise<
       cleanups.push(() => server.close());
     }
 
-    const controls = createControls(state, faults, () => servers);
+    const controls = createControls(state, faults, () => servers, { feed, referee });
     let admin: AdminServer | undefined;
     if (opts.adminPort !== undefined) {
       checkPort(opts.adminPort);

@@ -47,6 +47,8 @@ export interface RpcCall {
   method: TlObject;
   /** Whether the call arrived wrapped in invokeWithoutUpdates. */
   withoutUpdates: boolean;
+  /** initConnection's parameters, when this call arrived wrapped in initConnection (clients wrap their first call on each connection). */
+  client?: AuthKeyRecord['client'];
 }
 
 export interface RpcErrorReply {
@@ -64,6 +66,30 @@ export type RpcReply = RpcOkReply | RpcErrorReply;
 /** The API layer, implemented by rpc/. Never throws: every failure is an RpcErrorReply. */
 export interface RpcHandler {
   handle(call: RpcCall): Promise<RpcReply>;
+}
+
+/**
+ * The protocol core's live sessions as the API half sees them: how it pushes server-initiated messages
+ * (updates) and asks who is connected. Each DC's core implements it (DcServer); index.ts joins both DCs.
+ */
+export interface LiveSessions {
+  /**
+   * Sends `update` (a TL object of type Updates, e.g. updateShortMessage, or updateShort) to every live
+   * session of these auth keys, as Telegram pushes updates. A session counts when it has an open
+   * connection or had one moments ago (it gets the update when its client reconnects), and — unless
+   * `evenWithoutUpdates` — when it made a request not wrapped in invokeWithoutUpdates. Never throws.
+   * Returns how many sessions it was queued for.
+   */
+  push(authKeyIds: readonly string[], update: TlObject, opts?: PushOptions): number;
+  /** Session ids (16 hex chars, as RpcCall.sessionId) of this auth key that hold an open connection now. */
+  liveSessionIds(authKeyId: string): string[];
+}
+
+export interface PushOptions {
+  /** The session that caused the update: it gets the result of its own call instead. */
+  except?: { authKeyId: string; sessionId: string };
+  /** Also sessions that only used invokeWithoutUpdates (for updates addressed to one key, e.g. updateLoginToken). */
+  evenWithoutUpdates?: boolean;
 }
 
 /** Transport-level faults the core can be told to produce (controls). */

@@ -59,4 +59,34 @@ describe('admin HTTP endpoint', () => {
       await client.destroy();
     }
   });
+
+  it('sends messages, pauses pushes, sets update limits, accepts QR tokens and reports the referee', async () => {
+    dc = await startSandboxDc({ adminPort: 0 });
+    await post('/createUser', { phone: '+15550004441', username: 'http_alice' });
+    await post('/createUser', { phone: '+15550004442', username: 'http_bob' });
+    expect(await post('/deliverMessage', { from: 'http_alice', to: '+15550004442', text: 'over http' })).toMatchObject({ status: 200, json: { id: 1, recipientMessageId: 1 } });
+    expect((await post('/deliverMessage', { from: 'http_alice', to: 'nobody_here', text: 'x' })).status).toBe(400);
+
+    expect((await post('/pausePushes', { user: 'http_bob' })).status).toBe(200);
+    const paused = (await (await fetch(`${dc.adminUrl}/pushesPaused`)).json()) as { all: boolean; users: number[] };
+    expect(paused.all).toBe(false);
+    expect(paused.users).toHaveLength(1);
+    expect(await post('/resumePushes', { tooLong: 'maybe' })).toMatchObject({ status: 400, json: { error: expect.stringContaining('tooLong') } });
+    expect(await post('/resumePushes', {})).toMatchObject({ status: 200, json: { caughtUp: [] } });
+
+    expect(await post('/setUpdateLimits', { differenceSliceSize: 10 })).toMatchObject({ status: 200, json: { differenceSliceSize: 10 } });
+    expect((await post('/setUpdateLimits', { differenceSliceSize: 0 })).status).toBe(400);
+
+    // No QR code is waiting; a malformed token is refused before any lookup.
+    expect(await post('/acceptLoginToken', { user: 'http_alice' })).toMatchObject({ status: 400, json: { error: 'no QR login token is waiting' } });
+    expect((await post('/acceptLoginToken', { user: 'http_alice', token: 'not base64!' })).status).toBe(400);
+    expect((await post('/acceptLoginToken', { user: 'http_alice', token: 'tg://login?nothing' })).status).toBe(400);
+    expect((await post('/acceptLoginToken', { user: 'http_alice', token: 'tg://[' })).status).toBe(400);
+    expect(await post('/acceptLoginToken', { user: 'http_alice', token: 'AAAA' })).toMatchObject({ status: 400, json: { error: expect.stringContaining('AUTH_TOKEN_INVALIDX') } });
+
+    expect((await post('/setLoginTokenLifetime', { ms: 1e300 })).status).toBe(400); // expires must fit TL's int
+    expect((await post('/setLoginTokenLifetime', { ms: 5000 })).status).toBe(200);
+
+    expect(await (await fetch(`${dc.adminUrl}/doubleOwnerMoments`)).json()).toEqual({ count: 0, moments: [] });
+  });
 });

@@ -10,25 +10,38 @@ import { FaultInjector } from '../src/rpc/faults.js';
 import { SandboxState } from '../src/state/sandbox-state.js';
 import { createControls, type SandboxControls } from '../src/controls/controls.js';
 import { readTlObject, serializeTl } from '../src/tl/index.js';
-import type { RpcReply, TlObject } from '../src/types.js';
+import { UpdateFeed } from '../src/rpc/update-feed.js';
+import { KeyReferee } from '../src/state/key-referee.js';
+import type { LiveSessions, RpcReply, TlObject } from '../src/types.js';
 
 let state: SandboxState;
 let rpc: RpcDispatcher;
 let controls: SandboxControls;
+/** What the API half pushed, as the protocol core received it (no network here). */
+let pushed: { keys: readonly string[]; update: TlObject }[];
 
 beforeEach(() => {
   state = new SandboxState();
+  pushed = [];
+  const live: LiveSessions = {
+    push: (keys, update) => pushed.push({ keys, update }),
+    liveSessionIds: () => [],
+  };
   const faults = new FaultInjector();
+  const feed = new UpdateFeed(state, live);
+  const referee = new KeyReferee(live);
   rpc = new RpcDispatcher({
     state,
     faults,
     testMode: false,
+    feed,
+    referee,
     dcs: () => [
       { id: 1, host: '127.0.0.1', port: 1001 },
       { id: 2, host: '127.0.0.1', port: 1002 },
     ],
   });
-  controls = createControls(state, faults, () => []);
+  controls = createControls(state, faults, () => [], { feed, referee });
 });
 
 function newKey(dcId = 2): string {
@@ -82,7 +95,7 @@ describe('login by code', () => {
     expect(auth.user).toMatchObject({ _: 'user', self: true, phone: '9996621234' });
     const [me] = await ok(key, getMe);
     expect(me.id).toBe(auth.user.id);
-    expect(await ok(key, { _: 'updates.getState' })).toMatchObject({ _: 'updates.state', pts: 0 });
+    expect(await ok(key, { _: 'updates.getState' })).toMatchObject({ _: 'updates.state', pts: 1 }); // a new box starts at pts 1
   });
 
   it('sends a phone homed on DC 2 away from DC 1 with PHONE_MIGRATE_2, and a DC 1 test number the other way', async () => {
@@ -228,11 +241,12 @@ describe('messages', () => {
 
     const toSelf = await ok(a, { _: 'messages.sendMessage', peer: { _: 'inputPeerSelf' }, message: 'note', randomId: Long.fromInt(7) });
     expect(toSelf.updates[0]).toMatchObject({ _: 'updateMessageID', id: 1 });
-    expect(toSelf.updates[1]).toMatchObject({ _: 'updateNewMessage', pts: 1, ptsCount: 1 });
+    expect(toSelf.updates[1]).toMatchObject({ _: 'updateNewMessage', pts: 2, ptsCount: 1 });
 
     const peerBob = { _: 'inputPeerUser', userId: bob.id, accessHash: bob.accessHash };
     for (let i = 1; i <= 3; i++) {
-      await ok(a, { _: 'messages.sendMessage', peer: peerBob, message: `hi ${i}`, randomId: Long.fromInt(i) });
+      const sent = await ok(a, { _: 'messages.sendMessage', peer: peerBob, message: `hi ${i}`, randomId: Long.fromInt(i) });
+      expect(sent).toMatchObject({ _: 'updateShortSentMessage', out: true, id: i + 1, pts: i + 2, ptsCount: 1 });
     }
     expect(await err(a, { _: 'messages.sendMessage', peer: { ...peerBob, accessHash: Long.fromInt(5) }, message: 'x', randomId: Long.ONE })).toBe('400 PEER_ID_INVALID');
     expect(await err(a, { _: 'messages.sendMessage', peer: peerBob, message: '  ', randomId: Long.ONE })).toBe('400 MESSAGE_EMPTY');
@@ -253,8 +267,12 @@ describe('messages', () => {
     const diff = await ok(b, { _: 'updates.getDifference', pts: state0.pts, date: state0.date, qts: 0 });
     expect(diff._).toBe('updates.difference');
     expect(diff.newMessages).toHaveLength(3);
-    expect(diff.state.pts).toBe(3);
-    expect((await ok(b, { _: 'updates.getDifference', pts: 3, date: 0, qts: 0 }))._).toBe('updates.differenceEmpty');
+    expect(diff.state.pts).toBe(4);
+    expect((await ok(b, { _: 'updates.getDifference', pts: 4, date: 0, qts: 0 }))._).toBe('updates.differenceEmpty');
+    // Bob's keys got each message pushed: the first with the users, the rest in short.
+    const toBob = pushed.filter((p) => p.keys.includes(b)).map((p) => p.update);
+    expect(toBob.map((u) => u._)).toEqual(['updates', 'updateShortMessage', 'updateShortMessage']);
+    expect(toBob[2]).toMatchObject({ userId: alice.id, message: 'hi 3', pts: 4, ptsCount: 1 });
 
     const resolved = await ok(a, { _: 'contacts.resolvePhone', phone: '9996622222' });
     expect(resolved.users[0].id).toBe(bob.id);

@@ -51,8 +51,8 @@ describe('sandbox DC state', () => {
     expect(rec.layer).toBe(227);
     expect(s2.keys.forDc(1).get(k.id)).toBeUndefined(); // keys are per DC
     expect(s2.keys.get(k.id)?.authorization?.userId).toBe(alice.id);
-    expect(s2.messages.pts(alice.id)).toBe(2);
-    expect(s2.messages.pts(bob.id)).toBe(1);
+    expect(s2.messages.pts(alice.id)).toBe(3); // boxes start at pts 1
+    expect(s2.messages.pts(bob.id)).toBe(2);
     expect(s2.messages.dialogs(alice.id).map((d) => d.peerId)).toEqual([alice.id, bob.id]);
     // New ids continue after the restored ones.
     expect(s2.accounts.create({ phone: '15550003333' }).id).toBeGreaterThan(bob.id);

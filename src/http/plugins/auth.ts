@@ -6,8 +6,10 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import type { Principal } from '../../accounts/registry.js';
 import { HttpError } from '../errors.js';
+
+/** Who presented a token: the admin, one account's scoped token, or the metrics scraper's token. */
+export type Principal = { kind: 'admin' } | { kind: 'account'; accountId: string; tokenId: string } | { kind: 'metrics' };
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
@@ -24,7 +26,7 @@ function digest(text: string): Buffer {
 
 export interface AuthOptions {
   adminToken: string;
-  /** Resolves a scoped token (undefined when it is not a valid one). */
+  /** Resolves a token that is not the admin token (undefined when it is not a valid one). */
   scoped?: (token: string) => Principal | undefined | Promise<Principal | undefined>;
 }
 

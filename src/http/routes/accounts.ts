@@ -21,7 +21,14 @@ export async function accountsRoutes(
 ): Promise<void> {
   app.post<{ Body: { id: string } }>(
     '/accounts',
-    { schema: { body: CREATE_ACCOUNT_BODY, response: apiResponses(ACCOUNT_STATUS_SCHEMA, 201) } },
+    {
+      schema: {
+        tags: ['accounts'],
+        summary: 'Create an account (admin)',
+        body: CREATE_ACCOUNT_BODY,
+        response: apiResponses(ACCOUNT_STATUS_SCHEMA, 201),
+      },
+    },
     async (request, reply) => {
       requireAdmin(request);
       return reply.code(201).send(await registry.createAndDescribe(request.body.id));
@@ -30,7 +37,14 @@ export async function accountsRoutes(
 
   app.get<{ Querystring: { limit?: string; cursor?: string } }>(
     '/accounts',
-    { schema: { querystring: LIST_ACCOUNTS_QUERY, response: apiResponses(ACCOUNT_LIST_SCHEMA) } },
+    {
+      schema: {
+        tags: ['accounts'],
+        summary: 'List accounts a page at a time (admin)',
+        querystring: LIST_ACCOUNTS_QUERY,
+        response: apiResponses(ACCOUNT_LIST_SCHEMA),
+      },
+    },
     async (request) => {
       requireAdmin(request);
       const limit = request.query.limit === undefined ? DEFAULT_PAGE : Number(request.query.limit);
@@ -42,6 +56,7 @@ export async function accountsRoutes(
     prefix: '/accounts/:id',
     registry,
     byId: true,
+    tag: 'account',
     statusSchema: ACCOUNT_STATUS_SCHEMA,
     idOf: (request: FastifyRequest) => (request.params as { id: string }).id,
     ...(forwarding ? { forwarding } : {}),
@@ -57,6 +72,7 @@ export async function accountsRoutes(
     prefix: '/telegram',
     registry,
     byId: false,
+    tag: 'single account',
     statusSchema: STATUS_SCHEMA,
     idOf: () => DEFAULT_ACCOUNT_ID,
     ...(forwarding ? { forwarding } : {}),

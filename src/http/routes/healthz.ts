@@ -4,7 +4,14 @@ import type { FastifyInstance } from 'fastify';
 export async function healthzRoute(app: FastifyInstance): Promise<void> {
   app.get(
     '/healthz',
-    { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
+    {
+      schema: {
+        tags: ['service'],
+        summary: 'The process is up and serving (no token)',
+        security: [],
+        response: { 200: { type: 'object', properties: { status: { type: 'string' } } } },
+      },
+    },
     async () => ({ status: 'ok' }),
   );
 }

@@ -2,10 +2,13 @@
  * The controls over HTTP for the CLI form of the DC: bound to 127.0.0.1 only, JSON in and out.
  *
  *   GET  /                         → the list of controls
- *   GET  /<control>?arg=…          → read-only controls (listUsers, listAuthKeys, listSessions, lastCode?phone=, getUser?user=, authKeysOfUser?user=)
+ *   GET  /<control>?arg=…          → read-only controls (listUsers, listAuthKeys, listSessions, lastCode?phone=, getUser?user=,
+ *                                    authKeysOfUser?user=, pushesPaused, doubleOwnerMoments)
  *   POST /<control>  {json args}   → every control, named arguments in a JSON object, e.g.
  *        POST /createUser {"phone":"+15550001111","password":"pw"}   POST /revokeAuthKey {"authKeyId":"…"}
  *        POST /injectError {"method":"auth.sendCode","code":420,"message":"FLOOD_WAIT_30","times":1}
+ *        POST /deliverMessage {"from":"+9996621111","to":"+9996622222","text":"hi"}   POST /pausePushes {"user":"+9996622222"}
+ *        POST /acceptLoginToken {"user":"+9996621111","token":"tg://login?token=…"}
  * POSTs must carry `content-type: application/json`, so a web page cannot reach them without a CORS
  * preflight (which this server never approves).
  */
@@ -28,15 +31,28 @@ const num = (a: Args, k: string): number => {
   return v;
 };
 const optNum = (a: Args, k: string): number | undefined => (a[k] === undefined ? undefined : num(a, k));
-/** A user named by id (number) or phone / username (string). */
-const user = (a: Args): number | string => {
+const optBool = (a: Args, k: string): boolean | undefined => {
+  const v = a[k];
+  if (v === undefined) return undefined;
+  if (typeof v === 'boolean') return v;
+  if (v === 'true' || v === 'false') return v === 'true';
+  throw new ControlError(`"${k}" must be true or false`);
+};
+/** A user named by id (number) or phone / username (string), or undefined when none is given. */
+const optUser = (a: Args): number | string | undefined => {
   const v = a.user ?? a.userId ?? a.phone;
+  if (v === undefined) return undefined;
   if (typeof v === 'number') return v;
   if (typeof v === 'string' && v) return v;
-  throw new ControlError('"user" (id, phone or username) is required');
+  throw new ControlError('"user" must be an id, phone or username');
+};
+const user = (a: Args): number | string => {
+  const v = optUser(a);
+  if (v === undefined) throw new ControlError('"user" (id, phone or username) is required');
+  return v;
 };
 
-const READ_ONLY = new Set(['listUsers', 'listAuthKeys', 'listSessions', 'lastCode', 'getUser', 'authKeysOfUser']);
+const READ_ONLY = new Set(['listUsers', 'listAuthKeys', 'listSessions', 'lastCode', 'getUser', 'authKeysOfUser', 'pushesPaused', 'doubleOwnerMoments']);
 
 function controlTable(c: SandboxControls): Record<string, (a: Args) => unknown> {
   return {
@@ -69,6 +85,19 @@ function controlTable(c: SandboxControls): Record<string, (a: Args) => unknown> 
       }
       return c.deliverMessage(from, to, str(a, 'text'));
     },
+    pausePushes: (a) => c.pausePushes(optUser(a)),
+    resumePushes: (a) => c.resumePushes(optUser(a), { tooLong: optBool(a, 'tooLong') }),
+    pushesPaused: () => c.pushesPaused(),
+    setUpdateLimits: (a) =>
+      c.setUpdateLimits({
+        ...(a.differenceSliceSize !== undefined && { differenceSliceSize: num(a, 'differenceSliceSize') }),
+        ...(a.differenceTooLongGap !== undefined && { differenceTooLongGap: num(a, 'differenceTooLongGap') }),
+      }),
+    acceptLoginToken: (a) => c.acceptLoginToken(user(a), a.token === undefined ? undefined : str(a, 'token')),
+    setLoginTokenLifetime: (a) => c.setLoginTokenLifetime(num(a, 'ms')),
+    setFutureAuthTokenLifetime: (a) => c.setFutureAuthTokenLifetime(num(a, 'ms')),
+    doubleOwnerMoments: () => c.doubleOwnerMoments(),
+    resetDoubleOwnerMoments: () => c.resetDoubleOwnerMoments(),
   };
 }
 

@@ -1,13 +1,18 @@
 /**
  * The typed in-process controls of a running sandbox DC: create users, read login codes, revoke,
- * terminate and forget keys, deactivate users, inject errors, and fault the transport of both DCs.
+ * terminate and forget keys, deactivate users, inject errors, fault the transport of both DCs, send
+ * messages between accounts, pause update pushes, accept QR login tokens, and read the referee's count
+ * of keys held by two instances at once.
  */
 import { createSrpPassword } from '../crypto/srp.js';
 import { AccountInputError, homeDcOf, normalizePhone, type Account } from '../state/accounts.js';
 import type { AuthKeyEntry } from '../state/auth-keys.js';
+import type { DoubleOwnerReport, KeyReferee } from '../state/key-referee.js';
 import type { SandboxState } from '../state/sandbox-state.js';
 import type { AuthKeyRecord, SessionInfo } from '../types.js';
 import type { FaultInjector, InjectedError } from '../rpc/faults.js';
+import { acceptQrToken } from '../rpc/qr-login.js';
+import type { UpdateFeed, UpdateLimits } from '../rpc/update-feed.js';
 
 /** What the controls need from one DC's protocol server (DcServer provides it). */
 export interface ControllableDc {
@@ -95,8 +100,38 @@ export interface SandboxControls {
   listAuthKeys(): AuthKeyInfo[];
   authKeysOfUser(userIdOrPhone: number | string): AuthKeyInfo[];
   listSessions(): SessionInfo[];
-  /** Puts a message from one account to another (or to itself) into their boxes, as if sent by a client. */
-  deliverMessage(from: number | string, to: number | string, text: string): { id: number };
+  /**
+   * Sends a message from one account to another (or to itself) as the sender's client would: stored in
+   * both boxes and pushed to both sides' live sessions. `id` is the sender's message id,
+   * `recipientMessageId` the id in the recipient's box.
+   */
+  deliverMessage(from: number | string, to: number | string, text: string): { id: number; recipientMessageId?: number };
+  /** Stops pushing updates to one user (or to all): a gap their clients must catch up by getDifference. */
+  pausePushes(user?: number | string): void;
+  /** Pushes again; users who missed pushes get updatesTooLong (unless `tooLong: false`). Returns their ids. */
+  resumePushes(user?: number | string, opts?: { tooLong?: boolean }): { caughtUp: number[] };
+  pushesPaused(): { all: boolean; users: number[] };
+  /** When getDifference slices (events per answer) and answers differenceTooLong (pts behind). Returns the limits now. */
+  setUpdateLimits(limits: Partial<UpdateLimits>): UpdateLimits;
+  /**
+   * Scans a QR login token as the user's phone would (auth.acceptLoginToken): `token` is the token's
+   * bytes, its base64url text or the whole tg://login?token=… link; omitted = the newest token waiting.
+   * Errors carry Telegram's names (AUTH_TOKEN_EXPIRED, AUTH_TOKEN_ALREADY_ACCEPTED, …).
+   */
+  acceptLoginToken(user: number | string, token?: Uint8Array | string): { authKeyId: string; dcId: number };
+  /** Lifetime of QR login tokens exported from now on (default 30 s). */
+  setLoginTokenLifetime(ms: number): void;
+  /** Lifetime of future auth tokens issued from now on (default 30 days). */
+  setFutureAuthTokenLifetime(ms: number): void;
+  /** The referee's count (and list) of moments when two instances held live connections for one auth key. */
+  doubleOwnerMoments(): DoubleOwnerReport;
+  resetDoubleOwnerMoments(): void;
+}
+
+/** What the controls drive besides the state: pushes and the referee (index.ts makes them). */
+export interface ControlServices {
+  feed: UpdateFeed;
+  referee: KeyReferee;
 }
 
 /** A control called with bad arguments (unknown key, user, bad phone…). */
@@ -117,7 +152,25 @@ function userInfo(a: Account): UserInfo {
   };
 }
 
-export function createControls(state: SandboxState, faults: FaultInjector, dcs: () => ControllableDc[]): SandboxControls {
+/** A QR login token as bytes from its bytes, base64url text, or tg://login?token=… link. */
+function decodeLoginToken(token: Uint8Array | string): Uint8Array {
+  if (token instanceof Uint8Array) return token;
+  const text = String(token).trim();
+  const b64 = text.startsWith('tg:') ? (/[?&]token=([^&#]*)/.exec(text)?.[1] ?? '') : text;
+  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(b64)) throw new ControlError('token must be base64url or a tg://login?token=… link');
+  return new Uint8Array(Buffer.from(b64, 'base64url'));
+}
+
+const DAY_MS = 24 * 3600_000;
+
+/** A lifetime in ms, positive and at most `max` (a QR token's expiry must fit TL's int seconds). */
+const lifetime = (what: string, ms: number, max: number): number => {
+  if (!(ms > 0) || !(ms <= max)) throw new ControlError(`${what} must be a positive number of ms, at most ${max}`);
+  return ms;
+};
+
+export function createControls(state: SandboxState, faults: FaultInjector, dcs: () => ControllableDc[], services: ControlServices): SandboxControls {
+  const { feed, referee } = services;
   const findUser = (userIdOrPhone: number | string): Account | undefined =>
     typeof userIdOrPhone === 'number'
       ? state.accounts.byId(userIdOrPhone)
@@ -187,8 +240,7 @@ export function createControls(state: SandboxState, faults: FaultInjector, dcs: 
       return state.codes.lastCode(normalized);
     },
     setCodeLifetime(ms) {
-      if (!(ms > 0)) throw new ControlError('code lifetime must be positive');
-      state.codes.lifetimeMs = ms;
+      state.codes.lifetimeMs = lifetime('code lifetime', ms, 365 * DAY_MS);
     },
     revokeAuthKey(authKeyId) {
       const entry = requireKey(authKeyId);
@@ -248,8 +300,45 @@ export function createControls(state: SandboxState, faults: FaultInjector, dcs: 
       const sender = requireUser(from);
       const recipient = requireUser(to);
       if (typeof text !== 'string' || !text.trim()) throw new ControlError('message text is empty');
-      const { sent } = state.messages.send(sender.id, recipient.id, text);
-      return { id: sent.id };
+      if (text.length > 4096) throw new ControlError('message text is longer than 4096 characters');
+      if (recipient.deactivated) throw new ControlError('the recipient is deactivated (USER_DEACTIVATED)');
+      const { sent, received } = feed.sendMessage(sender.id, recipient.id, text);
+      return { id: sent.id, recipientMessageId: received?.id };
     },
+    pausePushes(user) {
+      feed.pause(user === undefined ? undefined : requireUser(user).id);
+    },
+    resumePushes(user, opts) {
+      return { caughtUp: feed.resume(user === undefined ? undefined : requireUser(user).id, opts) };
+    },
+    pushesPaused: () => feed.pausedState(),
+    setUpdateLimits(limits) {
+      for (const [k, v] of Object.entries(limits ?? {})) {
+        if (!(k in feed.limits)) throw new ControlError(`unknown update limit: ${k}`);
+        if (!Number.isInteger(v) || (v as number) < 1) throw new ControlError(`${k} must be a positive integer`);
+      }
+      Object.assign(feed.limits, limits);
+      return { ...feed.limits };
+    },
+    acceptLoginToken(user, token) {
+      const account = requireUser(user);
+      let lookup = token === undefined ? undefined : state.loginTokens.find(decodeLoginToken(token));
+      if (!lookup) {
+        const latest = state.loginTokens.latestPending();
+        if (!latest) throw new ControlError('no QR login token is waiting');
+        lookup = { ok: true, record: latest };
+      }
+      const result = acceptQrToken(state, feed, lookup, account);
+      if (!result.ok) throw new ControlError(`acceptLoginToken: ${result.error}`);
+      return { authKeyId: result.waiting.record.id, dcId: result.waiting.record.dcId };
+    },
+    setLoginTokenLifetime(ms) {
+      state.loginTokens.lifetimeMs = lifetime('login token lifetime', ms, DAY_MS);
+    },
+    setFutureAuthTokenLifetime(ms) {
+      state.futureAuthTokens.lifetimeMs = lifetime('future auth token lifetime', ms, 365 * DAY_MS);
+    },
+    doubleOwnerMoments: () => referee.report(),
+    resetDoubleOwnerMoments: () => referee.reset(),
   };
 }

@@ -40,7 +40,7 @@ import {
   type LayerChoice,
   type TlContainerMessage,
 } from '../tl/index.js';
-import type { AuthKeyRecord, AuthKeyStore, RpcCall, RpcHandler, RpcReply, TlObject } from '../types.js';
+import type { AuthKeyRecord, AuthKeyStore, PushOptions, RpcCall, RpcHandler, RpcReply, TlObject } from '../types.js';
 import { asClientServiceMessage, isClientServiceConstructor, type ClientServiceMessage } from './client-service.js';
 import { checkClientMsgId, ServerMsgIdGenerator } from './msg-id.js';
 import { SaltBook } from './salts.js';
@@ -57,6 +57,8 @@ export interface EncryptedLayerOptions {
   log: LogFn;
   /** Milliseconds to hold every rpc_result (controls: "delay answers"). */
   answerDelayMs(): number;
+  /** How long a session without a connection still gets pushed updates (default 2 minutes). */
+  pushGraceMs?: number;
 }
 
 /** Answers larger than this go out as gzip_packed. */
@@ -68,6 +70,8 @@ const MAX_CONTAINER_MESSAGES = 64;
 const MAX_WRAPPER_DEPTH = 8;
 /** Requests one session may have running at once; a client past this is flooding (memory bound). */
 const MAX_INFLIGHT_PER_SESSION = 1024;
+/** A session without a connection still gets pushed updates this long after its last message (its client is reconnecting). */
+const DEFAULT_PUSH_GRACE_MS = 2 * 60 * 1000;
 /** Keys forgotten through the controls; kept so late packets still get -404 if the store lags behind. */
 const MAX_FORGOTTEN_KEYS = 10_000;
 
@@ -158,6 +162,11 @@ export class EncryptedLayer {
       this.send(session, { body: created, contentRelated: true, response: false });
     }
     if (session.outbox.length) this.scheduleFlush(session);
+    if (session.missedUpdates) {
+      // Pushes went past it while it was away: tell it to catch up, as Telegram does with updatesTooLong.
+      session.missedUpdates = false;
+      this.send(session, { body: serializeForDeclaredLayer({ _: 'updatesTooLong' }, key.layer), contentRelated: true, response: false });
+    }
     this.dispatch(inc, body, true);
   }
 
@@ -354,6 +363,7 @@ export class EncryptedLayer {
 
     const k = msgId.toString();
     session.inflight.add(k);
+    if (!withoutUpdates) session.receivesUpdates = true;
     let reply: RpcReply;
     try {
       if (layer !== undefined) {
@@ -381,6 +391,7 @@ export class EncryptedLayer {
           layer: knownLayer,
           method,
           withoutUpdates,
+          client,
         };
         reply = await this.opts.rpc.handle(call);
       }
@@ -422,24 +433,42 @@ export class EncryptedLayer {
   }
 
   /**
-   * Pushes a server-initiated API object (an update) to every live session of the key, written in the
-   * layer the key declared, as Telegram does. Sessions without a connection keep it until their client
-   * comes back. Returns how many sessions it was queued for (0 when the key has none here, or when it
-   * cannot be written in the key's layer — that is logged).
+   * Server-initiated updates: queues `update` for every live session of these keys (LiveSessions.push in
+   * types.ts), serialized once. Never throws.
    */
-  pushToAuthKey(authKeyId: string, obj: TlObject): number {
-    const sessions = this.sessions.forKey(authKeyId);
-    if (sessions.length === 0) return 0;
-    let body: Uint8Array;
+  pushToKeys(authKeyIds: readonly string[], update: TlObject, opts: PushOptions = {}): number {
+    const now = Date.now();
+    const bodies = new Map<number | undefined, Uint8Array>();
+    let count = 0;
     try {
-      body = serializeForDeclaredLayer(obj, this.opts.authKeys.get(authKeyId)?.layer);
+      for (const keyId of authKeyIds) {
+        for (const session of this.sessions.ofKey(keyId)) {
+          if (opts.except?.authKeyId === keyId && opts.except.sessionId === session.sessionIdHex) continue;
+          if (!session.receivesUpdates && !opts.evenWithoutUpdates) continue;
+          if (!session.isLive(now, this.opts.pushGraceMs ?? DEFAULT_PUSH_GRACE_MS)) {
+            if (session.receivesUpdates) session.missedUpdates = true;
+            continue;
+          }
+          const layer = this.opts.authKeys.get(keyId)?.layer;
+          let body = bodies.get(layer);
+          if (!body) {
+            body = serializeForDeclaredLayer(update, layer);
+            if (body.length > GZIP_THRESHOLD) body = encodeGzipPacked(body);
+            bodies.set(layer, body);
+          }
+          this.send(session, { body, contentRelated: true, response: false });
+          count++;
+        }
+      }
     } catch (err) {
-      this.opts.log('warn', 'cannot write a pushed object in the key layer', { keyId: authKeyId, ctor: obj._, err: (err as Error).message });
-      return 0;
+      this.opts.log('warn', 'cannot push update', { update: update._, err: (err as Error).message });
     }
-    if (body.length > GZIP_THRESHOLD) body = encodeGzipPacked(body);
-    for (const session of sessions) this.send(session, { body, contentRelated: true, response: false });
-    return sessions.length;
+    return count;
+  }
+
+  /** Session ids of this key with an open connection. */
+  liveSessionIds(authKeyId: string): string[] {
+    return [...this.sessions.ofKey(authKeyId)].filter((s) => s.hasOpenConnection()).map((s) => s.sessionIdHex);
   }
 
   /** Queues a message for the session; everything queued in one tick leaves together (in a container if several). */

@@ -11,6 +11,7 @@ function longToHex(v: Long): string {
   return b.toString('hex');
 }
 
+const EMPTY: ReadonlySet<MtSession> = new Set();
 const IDLE_SESSION_TTL_MS = 60 * 60 * 1000;
 const MAX_SESSIONS = 200_000;
 
@@ -44,8 +45,8 @@ export class SessionRegistry {
   }
 
   /** Every session of one auth key. */
-  forKey(authKeyId: string): MtSession[] {
-    return [...(this.byKey.get(authKeyId) ?? [])];
+  ofKey(authKeyId: string): ReadonlySet<MtSession> {
+    return this.byKey.get(authKeyId) ?? EMPTY;
   }
 
   bind(session: MtSession, conn: Connection): void {

@@ -28,6 +28,10 @@ export class MtSession {
   readonly answered = new Set<string>();
   /** new_session_created has been sent. */
   announced = false;
+  /** Made a request not wrapped in invokeWithoutUpdates: server-initiated updates are pushed to it. */
+  receivesUpdates = false;
+  /** Updates were pushed while it was away too long to keep them: it gets updatesTooLong when it is back. */
+  missedUpdates = false;
   lastSeenAt = Date.now();
   /** Where answers go: the connection this session last spoke on. */
   current: Connection | null = null;
@@ -60,6 +64,16 @@ export class MtSession {
   detach(conn: Connection): void {
     this.connections.delete(conn);
     if (this.current === conn) this.current = [...this.connections].find((c) => c.isOpen) ?? null;
+  }
+
+  /** Holds an open connection, or had traffic within `graceMs` (its client is reconnecting). */
+  isLive(now: number, graceMs: number): boolean {
+    return this.hasOpenConnection() || now - this.lastSeenAt < graceMs;
+  }
+
+  hasOpenConnection(): boolean {
+    for (const c of this.connections) if (c.isOpen) return true;
+    return false;
   }
 
   enqueue(msg: OutgoingMessage): void {

@@ -33,7 +33,7 @@ export function authorizationHash(authKeyId: string): Long {
   return Long.fromString(authKeyId, true, 16).toSigned();
 }
 
-function authorizationToTl(entry: AuthKeyEntry, current: boolean): tl.RawAuthorization {
+export function authorizationToTl(entry: AuthKeyEntry, current: boolean): tl.RawAuthorization {
   const client = entry.record.client;
   const created = Math.floor((entry.authorization?.authorizedAt ?? entry.record.createdAt) / 1000);
   return {

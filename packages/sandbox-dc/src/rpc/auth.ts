@@ -6,7 +6,7 @@ import { checkSrp } from '../crypto/srp.js';
 import { CODE_LENGTH, testNumberDigit } from '../state/login-codes.js';
 import type { MethodTable, RpcContext } from './context.js';
 import { badRequest, unauthorized } from './errors.js';
-import { completeLogin, ensureHomeDc, requirePhone } from './login.js';
+import { checkApiCredentials, completeLogin, ensureHomeDc, requirePassword, requirePhone } from './login.js';
 
 /** How long a token from auth.exportAuthorization stays redeemable. */
 const EXPORT_LIFETIME_MS = 5 * 60_000;
@@ -18,12 +18,6 @@ function sentCode(phoneCodeHash: string, registered: boolean): tl.auth.RawSentCo
     type: registered ? { _: 'auth.sentCodeTypeApp', length: CODE_LENGTH } : { _: 'auth.sentCodeTypeSms', length: CODE_LENGTH },
     phoneCodeHash,
   };
-}
-
-function checkApiCredentials(apiId: number, apiHash: string): void {
-  if (!Number.isInteger(apiId) || apiId <= 0 || typeof apiHash !== 'string' || apiHash.length === 0) {
-    throw badRequest('API_ID_INVALID');
-  }
 }
 
 /** Clears any half-finished login on this key (a new sendCode starts over). */
@@ -42,6 +36,12 @@ export const authMethods: MethodTable = {
       ensureHomeDc(ctx, phone, account);
       if (account?.deactivated) throw badRequest('PHONE_NUMBER_BANNED');
       resetPendingLogin(ctx);
+      // A future auth token this account got at an earlier login or logout skips the code. Accounts
+      // with a 2FA password take the normal path (the token would only skip the code, not the password).
+      if (account && !account.password && ctx.state.futureAuthTokens.redeem(req.settings?.logoutTokens, account.id)) {
+        ctx.env.log?.('info', 'logged in by a future auth token', { dcId: ctx.dcId, authKeyId: ctx.authKeyId });
+        return { _: 'auth.sentCodeSuccess', authorization: await completeLogin(ctx, account) };
+      }
       const pending = ctx.state.codes.issue(phone, ctx.authKeyId, ctx.dcId);
       ctx.env.log?.('info', 'login code issued', { dcId: ctx.dcId, authKeyId: ctx.authKeyId });
       await ctx.state.flush(); // a client restarting right after this may still sign in with the hash
@@ -89,11 +89,7 @@ export const authMethods: MethodTable = {
       }
       if (account.deactivated) throw badRequest('PHONE_NUMBER_BANNED');
       ctx.state.codes.consume(req.phoneCodeHash);
-      if (account.password) {
-        ctx.state.passwordLogins.set(ctx.authKeyId, account.id);
-        await ctx.state.flush(); // the key stays "waiting for the password" across a restart
-        throw unauthorized('SESSION_PASSWORD_NEEDED');
-      }
+      if (account.password) return requirePassword(ctx, account);
       return completeLogin(ctx, account);
     },
   },
@@ -143,14 +139,20 @@ export const authMethods: MethodTable = {
 
   'auth.logOut': {
     access: 'public',
-    handle(ctx) {
+    async handle(ctx) {
       const hadPending = ctx.state.passwordLogins.delete(ctx.authKeyId);
       ctx.state.srpSessions.delete(ctx.authKeyId);
+      const authorization = ctx.keyEntry?.authorization;
       // A terminated (SESSION_REVOKED) key may still log out: clients do that before logging in again.
       const wasBound = ctx.state.keys.unbind(ctx.authKeyId);
       if (!wasBound && !hadPending) throw unauthorized('AUTH_KEY_UNREGISTERED');
       ctx.env.log?.('info', 'auth key logged out', { dcId: ctx.dcId, authKeyId: ctx.authKeyId });
-      return { _: 'auth.loggedOut' };
+      // A clean logout earns a future auth token (not a session terminated from elsewhere, nor a deleted account).
+      const user = authorization && !authorization.sessionRevoked ? ctx.state.accounts.byId(authorization.userId) : undefined;
+      if (!user || user.deactivated) return { _: 'auth.loggedOut' };
+      const futureAuthToken = ctx.state.futureAuthTokens.issue(user.id);
+      await ctx.state.flush();
+      return { _: 'auth.loggedOut', futureAuthToken };
     },
   },
 

@@ -4,7 +4,9 @@ import type { RpcCall } from '../types.js';
 import type { Account } from '../state/accounts.js';
 import type { AuthKeyEntry } from '../state/auth-keys.js';
 import type { SandboxState } from '../state/sandbox-state.js';
+import type { KeyReferee } from '../state/key-referee.js';
 import type { FaultInjector } from './faults.js';
+import type { Origin, UpdateFeed } from './update-feed.js';
 import { unauthorized } from './errors.js';
 
 /** Where each DC listens (ports may only be known after the servers started, so it is read lazily). */
@@ -23,6 +25,10 @@ export interface RpcEnvironment {
   /** Current addresses of all DCs. */
   dcs(): DcAddress[];
   testMode: boolean;
+  /** Stores message-box changes and pushes them to the clients' live sessions. */
+  feed: UpdateFeed;
+  /** Watches which instances hold each key (double owners); optional for RPC-only tests. */
+  referee?: KeyReferee;
   log?: SandboxLog;
 }
 
@@ -42,6 +48,15 @@ export class RpcContext {
 
   get authKeyId(): string {
     return this.call.authKeyId;
+  }
+
+  /** The session this call came from (changes it causes are answered to it, pushed to the others). */
+  get origin(): Origin {
+    return { authKeyId: this.call.authKeyId, sessionId: this.call.sessionId };
+  }
+
+  get feed(): UpdateFeed {
+    return this.env.feed;
   }
 
   get keyEntry(): AuthKeyEntry | undefined {

@@ -1,4 +1,4 @@
-/** The RpcHandler the protocol core calls: fault injection, access checks, then the method's handler. */
+/** The RpcHandler the protocol core calls: the referee's look, fault injection, access checks, then the method's handler. */
 import type { RpcCall, RpcHandler, RpcReply } from '../types.js';
 import { RpcContext, type MethodDef, type MethodName, type MethodTable, type RpcEnvironment } from './context.js';
 import { RpcFault, notSupported } from './errors.js';
@@ -7,11 +7,13 @@ import { authMethods } from './auth.js';
 import { contactsMethods } from './contacts.js';
 import { helpMethods } from './help.js';
 import { messagesMethods } from './messages.js';
+import { qrLoginMethods } from './qr-login.js';
 import { updatesMethods } from './updates.js';
 import { usersMethods } from './users.js';
 
 export const allMethods: MethodTable = {
   ...authMethods,
+  ...qrLoginMethods,
   ...accountMethods,
   ...usersMethods,
   ...updatesMethods,
@@ -29,6 +31,7 @@ export class RpcDispatcher implements RpcHandler {
   async handle(call: RpcCall): Promise<RpcReply> {
     const name = call.method._;
     try {
+      this.env.referee?.observe(call);
       const injected = this.env.faults.take(name);
       if (injected) return { error: { code: injected.code, message: injected.message } };
 

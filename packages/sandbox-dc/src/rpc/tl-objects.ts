@@ -1,6 +1,6 @@
 /** Builders for the TL objects answers carry (users, messages, peers), and resolvers for input peers. */
 import type { tl } from '@mtcute/core';
-import type { Account } from '../state/accounts.js';
+import type { Account, AccountStore } from '../state/accounts.js';
 import type { StoredMessage } from '../state/messages.js';
 import type { RpcContext } from './context.js';
 import { badRequest } from './errors.js';
@@ -38,17 +38,25 @@ export function messageToTl(m: StoredMessage): tl.RawMessage {
     peerId: peerUser(m.peerId),
     date: m.date,
     message: m.text,
+    editDate: m.editDate,
   };
 }
 
+/** The users a set of messages mentions (senders and dialog peers), with the viewer first. */
+export function messageUserIds(viewerId: number, messages: Iterable<StoredMessage>): number[] {
+  const ids = [viewerId];
+  for (const m of messages) ids.push(m.fromId, m.peerId);
+  return ids;
+}
+
 /** `user` objects for the given ids (unknown ids are skipped), deduplicated. */
-export function usersToTl(ctx: RpcContext, ids: Iterable<number>, viewerId: number): tl.RawUser[] {
+export function usersToTl(accounts: AccountStore, ids: Iterable<number>, viewerId: number): tl.RawUser[] {
   const seen = new Set<number>();
   const out: tl.RawUser[] = [];
   for (const id of ids) {
     if (seen.has(id)) continue;
     seen.add(id);
-    const account = ctx.state.accounts.byId(id);
+    const account = accounts.byId(id);
     if (account) out.push(userToTl(account, viewerId));
   }
   return out;

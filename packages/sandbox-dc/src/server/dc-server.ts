@@ -10,7 +10,7 @@ import { isPlainMessage, readPlainMessage, writePlainMessage } from '../handshak
 import { EncryptedLayer } from '../mtproto/encrypted-layer.js';
 import { ServerMsgIdGenerator } from '../mtproto/msg-id.js';
 import { SaltBook } from '../mtproto/salts.js';
-import type { AuthKeyStore, RpcHandler, SessionInfo, TlObject } from '../types.js';
+import type { AuthKeyStore, PushOptions, RpcHandler, SessionInfo, TlObject } from '../types.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 
 export interface DcServerOptions {
@@ -29,6 +29,8 @@ export interface DcServerOptions {
     maxFrameBytes?: number;
     /** Partial-frame bytes held across all connections (default 256 MiB). */
     maxReceiveBufferBytes?: number;
+    /** How long a session without a connection still gets pushed updates (default 2 minutes). */
+    pushGraceMs?: number;
   };
   log?: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -81,6 +83,7 @@ export class DcServer {
       salts: this.salts,
       log: this.log,
       answerDelayMs: () => this.answerDelayMs,
+      pushGraceMs: opts.limits?.pushGraceMs,
     });
   }
 
@@ -143,12 +146,19 @@ export class DcServer {
     return this.layer.sessions.list(this.dcId);
   }
 
-  /**
-   * Pushes a native-layer API object (an update) to every live session of the key on this DC, written
-   * in the layer the key declared. Returns how many sessions it was queued for.
-   */
+  /** Pushes a server-initiated update to the live sessions of these keys on this DC (LiveSessions.push). */
+  pushToKeys(authKeyIds: readonly string[], update: TlObject, opts?: PushOptions): number {
+    return this.layer.pushToKeys(authKeyIds, update, opts);
+  }
+
+  /** Session ids of this key with an open connection on this DC. */
+  liveSessionIds(authKeyId: string): string[] {
+    return this.layer.liveSessionIds(authKeyId);
+  }
+
+  /** Pushes a native-layer object to every live session of one key on this DC, in the key's layer. */
   pushToAuthKey(authKeyId: string, obj: TlObject): number {
-    return this.layer.pushToAuthKey(authKeyId, obj);
+    return this.layer.pushToKeys([authKeyId], obj, { evenWithoutUpdates: true });
   }
 
   /** Drops the key's sessions and salts here; its next packet gets -404. Removing it from the store is the caller's job. */

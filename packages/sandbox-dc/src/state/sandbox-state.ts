@@ -1,7 +1,8 @@
 /**
  * All of the DC's state in one place, and its persistence:
  *   <dataDir>/auth-keys.jsonl  auth keys + authorizations, written through (see auth-keys.ts)
- *   <dataDir>/state.json       accounts, messages, pending login codes (digests only) and 2FA logins;
+ *   <dataDir>/state.json       accounts, messages (with their pts event logs), pending login codes, QR login
+ *                              tokens and future auth tokens (digests only) and 2FA logins;
  *                              written atomically, debounced, or at once via flush()
  * Without a dataDir everything lives in memory only.
  */
@@ -10,6 +11,8 @@ import { join } from 'node:path';
 import type Long from 'long';
 import { AccountStore, type AccountsSnapshot } from './accounts.js';
 import { AuthKeyRegistry } from './auth-keys.js';
+import { FutureAuthTokens, type FutureAuthTokensSnapshot } from './future-auth-tokens.js';
+import { LoginTokens, type LoginTokensSnapshot } from './login-tokens.js';
 import { LoginCodes, type LoginCodesSnapshot } from './login-codes.js';
 import { MessageStore, type MessagesSnapshot } from './messages.js';
 import { writeFileAtomic, writeFileAtomicSync } from '@telegram-service/durable-files';
@@ -20,6 +23,8 @@ interface StateFile {
   accounts: AccountsSnapshot;
   messages: MessagesSnapshot;
   codes?: LoginCodesSnapshot;
+  loginTokens?: LoginTokensSnapshot;
+  futureAuthTokens?: FutureAuthTokensSnapshot;
   /** [auth key id, user id] of 2FA logins waiting for the password. */
   passwordLogins?: [string, number][];
 }
@@ -64,6 +69,8 @@ export interface SandboxStateOptions {
   saveDebounceMs?: number;
   /** Secret the stored auth keys are sealed with (the DC's RSA private key PEM); see AuthKeyRegistry. */
   keySealSecret?: string | Uint8Array;
+  /** Clock for token lifetimes (tests). */
+  now?: () => number;
 }
 
 export class SandboxState {
@@ -71,6 +78,8 @@ export class SandboxState {
   readonly messages: MessageStore;
   readonly keys: AuthKeyRegistry;
   readonly codes: LoginCodes;
+  readonly loginTokens: LoginTokens;
+  readonly futureAuthTokens: FutureAuthTokens;
   /** Auth key id → user id, for 2FA logins whose code was right and whose password is still needed. */
   readonly passwordLogins: Map<string, number> = new ObservedMap<string, number>(() => this.markDirty());
   /** Auth key id → its current SRP exchange. */
@@ -93,6 +102,8 @@ export class SandboxState {
     this.messages = new MessageStore(() => this.markDirty());
     this.keys = new AuthKeyRegistry(opts.dataDir ? join(opts.dataDir, 'auth-keys.jsonl') : undefined, opts.keySealSecret);
     this.codes = new LoginCodes(opts.codeLifetimeMs, () => this.markDirty());
+    this.loginTokens = new LoginTokens(() => this.markDirty(), opts.now);
+    this.futureAuthTokens = new FutureAuthTokens(() => this.markDirty(), opts.now);
     if (this.statePath && existsSync(this.statePath)) this.load(readFileSync(this.statePath, 'utf8'));
   }
 
@@ -146,6 +157,8 @@ export class SandboxState {
       accounts: this.accounts.snapshot(),
       messages: this.messages.snapshot(),
       codes: this.codes.snapshot(),
+      loginTokens: this.loginTokens.snapshot(),
+      futureAuthTokens: this.futureAuthTokens.snapshot(),
       passwordLogins: [...this.passwordLogins],
     };
     return encodeJson(file);
@@ -162,6 +175,8 @@ export class SandboxState {
     this.accounts.restore(file.accounts);
     this.messages.restore(file.messages);
     this.codes.restore(file.codes);
+    this.loginTokens.restore(file.loginTokens);
+    this.futureAuthTokens.restore(file.futureAuthTokens);
     for (const [keyId, userId] of file.passwordLogins ?? []) Map.prototype.set.call(this.passwordLogins, keyId, userId);
   }
 }

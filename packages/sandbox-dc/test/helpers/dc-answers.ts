@@ -10,8 +10,10 @@ import Long from 'long';
 import { createControls } from '../../src/controls/controls.js';
 import { RpcDispatcher } from '../../src/rpc/dispatcher.js';
 import { FaultInjector } from '../../src/rpc/faults.js';
+import { UpdateFeed } from '../../src/rpc/update-feed.js';
+import { KeyReferee } from '../../src/state/key-referee.js';
 import { SandboxState } from '../../src/state/sandbox-state.js';
-import type { TlObject } from '../../src/types.js';
+import type { LiveSessions, TlObject } from '../../src/types.js';
 
 export type DcAnswer = TlObject | TlObject[] | boolean;
 
@@ -23,8 +25,12 @@ export async function collectDcAnswers(): Promise<{ method: string; answer: DcAn
     { id: 1, host: '127.0.0.1', port: 10443 },
     { id: 2, host: '127.0.0.1', port: 10444 },
   ];
-  const rpc = new RpcDispatcher({ state, faults, dcs, testMode: false });
-  const controls = createControls(state, faults, () => []);
+  // Pushes are recorded by the feed but go nowhere: the answers are what is collected here.
+  const live: LiveSessions = { push: () => 0, liveSessionIds: () => [] };
+  const feed = new UpdateFeed(state, live);
+  const referee = new KeyReferee(live);
+  const rpc = new RpcDispatcher({ state, faults, dcs, testMode: false, feed, referee });
+  const controls = createControls(state, faults, () => [], { feed, referee });
   const answers: { method: string; answer: DcAnswer }[] = [];
   let msgId = 0;
   const keyFor = (n: number) => n.toString(16).padStart(16, 'a');

@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AccountRegistry } from '../../../accounts/registry.js';
 import type { Account } from '../../../account/types.js';
+import { ACCOUNT_ID_PATTERN } from '../../../accounts/account-id.js';
 import type { AccountForwarding } from '../../../cluster/forwarding.js';
 import { deleteAccountRoute } from './delete.js';
 import { loginRoutes } from './login.js';
@@ -40,6 +41,8 @@ export interface AccountScopeOptions {
   /** The by-id mount: adds GET / and DELETE / (the account itself) and the token routes. */
   byId: boolean;
   statusSchema: object;
+  /** The OpenAPI tag of this mount's routes. */
+  tag: string;
 }
 
 /** The account of a request inside the account scope. */
@@ -49,6 +52,11 @@ export function accountOf(request: FastifyRequest): Account {
 }
 
 export async function accountRoutes(app: FastifyInstance, opts: AccountScopeOptions): Promise<void> {
+  // Every route of the mount is documented under its tag, with the path parameters it takes.
+  app.addHook('onRoute', (route) => {
+    const params = pathParams(route.url);
+    route.schema = { tags: [opts.tag], ...route.schema, ...(params ? { params } : {}) };
+  });
   app.addHook('onRequest', async (request) => {
     request.account = (await opts.resolve(request)) ?? null;
   });
@@ -81,4 +89,13 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountScopeOpti
   if (!opts.byId) return;
   await app.register(deleteAccountRoute, { registry: opts.registry });
   await app.register(tokenRoutes, { prefix: '/tokens', registry: opts.registry });
+}
+
+/** The JSON schema of a route's path parameters (:id, :tokenId), for validation and the OpenAPI document. */
+function pathParams(url: string): object | undefined {
+  const properties: Record<string, object> = {};
+  if (url.includes(':id')) properties.id = { type: 'string', pattern: ACCOUNT_ID_PATTERN, description: 'The account id' };
+  if (url.includes(':tokenId')) properties.tokenId = { type: 'string', pattern: '^[0-9a-f]{16}$', description: 'The token id' };
+  const names = Object.keys(properties);
+  return names.length ? { type: 'object', properties, required: names } : undefined;
 }

@@ -16,23 +16,23 @@ const loginStep = { loginStep: true };
 export async function loginRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: { phone: string } }>(
     '/send-code',
-    { config: loginStep, schema: { body: SEND_CODE_BODY, response: apiResponses(CODE_SENT_SCHEMA) } },
+    { config: loginStep, schema: { summary: 'Log in, step 1: send a login code to the phone', body: SEND_CODE_BODY, response: apiResponses(CODE_SENT_SCHEMA) } },
     async (request) => accountOf(request).sendCode(normalizePhone(request.body.phone)),
   );
 
-  app.post('/resend-code', { config: loginStep, schema: { response: apiResponses(CODE_SENT_SCHEMA) } }, async (request) =>
+  app.post('/resend-code', { config: loginStep, schema: { summary: 'Send the login code again, by the next delivery type', response: apiResponses(CODE_SENT_SCHEMA) } }, async (request) =>
     accountOf(request).resendCode(),
   );
 
   app.post<{ Body: { code: string } }>(
     '/verify-code',
-    { config: loginStep, schema: { body: VERIFY_CODE_BODY, response: apiResponses(VERIFY_CODE_RESULT_SCHEMA) } },
+    { config: loginStep, schema: { summary: 'Log in, step 2: the login code', body: VERIFY_CODE_BODY, response: apiResponses(VERIFY_CODE_RESULT_SCHEMA) } },
     async (request) => accountOf(request).verifyCode(normalizeCode(request.body.code)),
   );
 
   app.post<{ Body: { password: string } }>(
     '/verify-password',
-    { config: loginStep, schema: { body: VERIFY_PASSWORD_BODY, response: apiResponses(VERIFY_CODE_RESULT_SCHEMA) } },
+    { config: loginStep, schema: { summary: 'Log in, step 3 (2FA accounts): the password', body: VERIFY_PASSWORD_BODY, response: apiResponses(VERIFY_CODE_RESULT_SCHEMA) } },
     async (request) => accountOf(request).verifyPassword(request.body.password),
   );
 }

@@ -9,21 +9,21 @@ export async function tokenRoutes(app: FastifyInstance, { registry }: { registry
   app.addHook('onRequest', async (request) => requireAdmin(request));
 
   app.post<{ Body: { label?: string } | null }>(
-    '/',
-    { schema: { body: ISSUE_TOKEN_BODY, response: apiResponses(ISSUED_TOKEN_SCHEMA, 201) } },
+    '',
+    { schema: { tags: ['tokens'], summary: 'Issue a token scoped to this account (shown once)', body: ISSUE_TOKEN_BODY, response: apiResponses(ISSUED_TOKEN_SCHEMA, 201) } },
     async (request, reply) => {
       const issued = await registry.issueToken(accountOf(request).id, request.body?.label);
       return reply.code(201).send(issued);
     },
   );
 
-  app.get('/', { schema: { response: apiResponses(TOKEN_LIST_SCHEMA) } }, async (request) => ({
+  app.get('', { schema: { tags: ['tokens'], summary: "The account's scoped tokens (no secrets)", response: apiResponses(TOKEN_LIST_SCHEMA) } }, async (request) => ({
     tokens: registry.listTokens(accountOf(request).id),
   }));
 
   app.delete<{ Params: { tokenId: string } }>(
     '/:tokenId',
-    { schema: { response: { 204: { type: 'null' }, ...apiResponses({}) } } },
+    { schema: { tags: ['tokens'], summary: 'Revoke a scoped token at once', response: { 204: { type: 'null', description: 'Revoked' }, ...apiResponses({}) } } },
     async (request, reply) => {
       await registry.revokeToken(accountOf(request).id, request.params.tokenId);
       return reply.code(204).send();
