@@ -205,9 +205,9 @@ async function main(): Promise<void> {
     const url = config.instanceUrl ?? `http://${urlHost(advertisedHost(config.host))}:${address.port}`;
     await cluster.start(
       {
-        has: (id) => registry.has(id),
+        has: (id) => registry.has(id) && cluster.ownership.holds(id),
         adopt: (id) => registry.adopt(id),
-        release: (id) => registry.release(id),
+        release: (id, opts) => registry.release(id, opts),
         status: (id) => registry.get(id)?.status(),
       },
       url,

@@ -750,8 +750,13 @@ class TelegramAccount implements Account {
     return user;
   }
 
-  async stop(): Promise<void> {
+  async stop(opts: { drainMs?: number } = {}): Promise<void> {
     if (this.stopped) return;
+    if (opts.drainMs) {
+      // Handing the account to another instance: a login step or logout under way finishes first.
+      await Promise.race([this.mutex.run(() => Promise.resolve()), new Promise((resolve) => setTimeout(resolve, opts.drainMs).unref())]);
+      if (this.stopped) return;
+    }
     this.stopped = true;
     this.epoch++;
     this.retry.stop();

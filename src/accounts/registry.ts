@@ -153,13 +153,16 @@ export class AccountRegistry {
     });
   }
 
-  /** Cluster: stops an account held here (connections closed, pending writes written) and forgets it here. */
-  release(id: string): Promise<void> {
+  /**
+   * Cluster: stops an account held here (connections closed, pending writes written) and forgets it here;
+   * with `drainMs` (a hand-over) a login step under way may finish first.
+   */
+  release(id: string, opts: { drainMs?: number } = {}): Promise<void> {
     return this.lockFor(id).run(async () => {
       const entry = this.entries.get(id);
       if (!entry) return;
+      await entry.account.stop(opts);
       this.forget(id, entry);
-      await entry.account.stop();
     });
   }
 

@@ -55,6 +55,11 @@ export class AccountForwarding {
     this.log = opts.logger.child({ module: 'forwarding' });
   }
 
+  /** Whether the account is served here (held, and not being handed over). */
+  isLocal(id: string): boolean {
+    return this.opts.isLocal(id);
+  }
+
   /** Whether the request was forwarded by an instance of this cluster. */
   isForwarded(request: FastifyRequest): boolean {
     const header = request.headers[FORWARDED_HEADER];

@@ -31,8 +31,8 @@ import { CLUSTER_CHANNEL, ClusterDb, type ClusterView } from './cluster-db.js';
 export interface HeldAccounts {
   /** Restore the account from the store and start it live (its writes fenced by `fenceOf`). */
   adopt(id: string): Promise<void>;
-  /** Stop the account: close its connections, write what is pending. */
-  release(id: string): Promise<void>;
+  /** Stop the account: close its connections, write what is pending (after a step under way, for at most drainMs). */
+  release(id: string, opts?: { drainMs?: number }): Promise<void>;
   status(id: string): AccountStatus | undefined;
 }
 
@@ -310,7 +310,9 @@ export class Ownership {
     if (held.state === 'releasing') return;
     held.state = 'releasing';
     this.log.info({ account: id }, 'Handing the account over');
-    await this.accounts!.release(id).catch((err: unknown) => this.log.warn({ err, account: id }, 'Error while stopping the account'));
+    // New requests already wait for the next owner (holds() is false); one under way may finish, while
+    // the lease has time left.
+    await this.accounts!.release(id, { drainMs: Math.max(0, this.lapseAt - this.now() - this.opts.timings.closeMarginMs) }).catch((err: unknown) => this.log.warn({ err, account: id }, 'Error while stopping the account'));
     held.transport.cutAll();
     if (this.held.get(id) === held) this.held.delete(id);
     await this.db.release(id, this.incarnationId, held.epoch).catch(() => undefined);

@@ -128,6 +128,7 @@ export function clusterPerFile(env: Record<string, string> = CLUSTER_ENV): Clust
       const svc = await serviceOn(this.dc, {
         env: { ...env, STORE: 'postgres', DATABASE_URL: url.toString(), API_TOKEN: token, INSTANCE_ID: name, ...extra },
       });
+      await svc.waitForLog('Joined the cluster', 15_000);
       return { name, svc, proxy };
     },
   };

@@ -64,7 +64,7 @@ export async function accountsRoutes(
       const { id } = request.params as { id: string };
       // Existence is not revealed to a token scoped to another account.
       if (!mayReach(request, id)) throw notFound();
-      return forwarding ? registry.get(id) : registry.require(id);
+      return forwarding ? (forwarding.isLocal(id) ? registry.get(id) : undefined) : registry.require(id);
     },
   });
 
@@ -78,7 +78,7 @@ export async function accountsRoutes(
     ...(forwarding ? { forwarding } : {}),
     resolve: async (request: FastifyRequest) => {
       if (!mayReach(request, DEFAULT_ACCOUNT_ID)) throw notFound();
-      return forwarding ? registry.get(DEFAULT_ACCOUNT_ID) : registry.defaultAccount();
+      return forwarding ? (forwarding.isLocal(DEFAULT_ACCOUNT_ID) ? registry.get(DEFAULT_ACCOUNT_ID) : undefined) : registry.defaultAccount();
     },
   });
 }

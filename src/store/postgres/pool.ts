@@ -28,6 +28,10 @@ export function createPool(opts: PoolOptions): pg.Pool {
     query_timeout: queryTimeoutMs,
     idleTimeoutMillis: 10_000,
     keepAlive: true,
+    // The server's side of the same bounds: a statement that runs away, and a transaction whose client
+    // stalled (a frozen process holding a lease row lock would block every take-over), are ended by it.
+    statement_timeout: queryTimeoutMs,
+    idle_in_transaction_session_timeout: 2000,
     ...(opts.applicationName ? { application_name: opts.applicationName.slice(0, 63) } : {}),
   });
   // An idle connection that dies (a database restart) is reported here; without a listener it would crash

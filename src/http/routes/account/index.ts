@@ -71,7 +71,7 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountScopeOpti
         storedStatusOk: request.routeOptions.config?.statusRead === true,
       });
       if (outcome === 'answered') return reply;
-      request.account = opts.registry.require(id);
+      request.account = opts.registry.require(id); // taken by this instance meanwhile
     });
   }
   app.addHook('preHandler', async (request) => {
