@@ -119,7 +119,9 @@ export async function openCluster(config: Config, databaseUrl: string, logger: L
     create: async (id) => {
       if (await store.create(id)) created();
     },
-    ownerOf: (id) => ownership.ownerOf(id),
+    ownerOf: (id, opts) => ownership.ownerOf(id, opts),
+    cachedOwner: (id) => ownership.cachedOwner(id),
+    viewSeq: () => ownership.viewSeq,
     storedStatus: async (id) => (await statusesOf([id])).get(id)!,
   });
 

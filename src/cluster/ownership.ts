@@ -87,6 +87,8 @@ export class Ownership {
   private tickAgain = false;
   private stopped = false;
   private lastView: ClusterView | undefined;
+  /** Counts views of the cluster (a forwarded request trusts only a view newer than itself). */
+  viewSeq = 0;
   private lastSweep = 0;
   /** Where other instances reach this one's HTTP API. */
   private url: string | null = null;
@@ -208,6 +210,7 @@ export class Ownership {
     if (!this.listener) await this.listen();
     const view = await this.db.view();
     this.lastView = view;
+    this.viewSeq++;
     if (!this.leaseValid()) return;
     const liveIds = [...new Set(view.live.map((i) => i.instanceId))];
     const liveIncarnations = new Set(view.live.map((i) => i.incarnation));
@@ -358,18 +361,29 @@ export class Ownership {
     }
   }
 
-  /** The owner of an account as last seen, refreshed from the database. */
-  async ownerOf(id: string): Promise<{ incarnation: string; instanceId: string; url: string | null; self: boolean } | undefined> {
+  /**
+   * The live holder of an account: from the last view of the cluster (refreshed every heartbeat and on
+   * every notification; no query), or asked of the database (`fresh`, or when the view does not know).
+   */
+  async ownerOf(id: string, opts: { fresh?: boolean } = {}): Promise<{ incarnation: string; instanceId: string; url: string | null; self: boolean } | undefined> {
     if (this.holds(id)) return { incarnation: this.incarnationId, instanceId: this.opts.instanceId, url: this.url, self: true };
+    const cached = this.cachedOwner(id);
+    if (cached && !opts.fresh) return cached;
     let owner: LiveInstance | undefined;
     try {
       owner = await this.db.ownerOf(id);
     } catch (err) {
       // The database is away (a restart): the last view still knows who held what a moment ago.
-      const holder = this.lastView?.leases.get(id)?.holder;
-      owner = this.lastView?.live.find((i) => i.incarnation === holder);
-      if (!owner) throw err;
+      if (!cached) throw err;
+      return cached;
     }
+    return owner ? { ...owner, self: owner.incarnation === this.incarnationId } : undefined;
+  }
+
+  /** The holder the last view names, if it was live then. */
+  cachedOwner(id: string): { incarnation: string; instanceId: string; url: string | null; self: boolean } | undefined {
+    const holder = this.lastView?.leases.get(id)?.holder;
+    const owner = holder ? this.lastView?.live.find((i) => i.incarnation === holder) : undefined;
     return owner ? { ...owner, self: owner.incarnation === this.incarnationId } : undefined;
   }
 
