@@ -29,7 +29,7 @@ export const DEFAULTS = {
   logFileName: 'telegram_service.log',
   loginRateLimit: '10/1m',
   store: 'files',
-  leaseTtl: '5s',
+  leaseTtl: '6s',
 } as const;
 
 /** Everything in Config, with the file-backed parts not yet read. */

@@ -32,7 +32,7 @@ import {
   tightenFileMode,
   writeFileAtomic,
 } from '@telegram-service/durable-files';
-import { AUTH_STATE_MAX_BYTES, decodeAuthState, encodeAuthState, touchIsDue } from '../auth-state.js';
+import { AUTH_STATE_MAX_BYTES, decodeAuthState, encodeAuthState } from '../auth-state.js';
 import { PersistenceWriteError, SessionFileError, errnoCode } from '../errors.js';
 import { createDocumentStorage } from '../mtcute-storage.js';
 import { readPrivateFile } from './safe-read.js';
@@ -40,12 +40,12 @@ import { assertEncryptionKey } from '../session-crypto.js';
 import {
   SESSION_FILE_MAX_BYTES,
   decodeSessionFile,
-  documentBody,
   emptyDocument,
   encodeSessionFile,
   type SessionDocument,
 } from '../session-document.js';
 import { SerialQueue } from '../serial-queue.js';
+import { applyMetaPatch, bodyOf, checkedAuthState, checkMetaPatch, metaOf, touchedAuthState } from '../document-ops.js';
 import type { AuthStateFile, CreateStorageOptions, LoadProblem, PersistenceError, SessionMeta, SessionStore, StoreLog } from '../types.js';
 
 export const SESSION_FILE_NAME = 'session.json';
@@ -428,27 +428,12 @@ export class FileSessionStore implements SessionStore {
   }
 
   meta(): SessionMeta | undefined {
-    if (!this.loaded) return undefined;
-    const meta: SessionMeta = { environment: this.doc.environment };
-    if (this.doc.pendingLogin) meta.pendingLogin = structuredClone(this.doc.pendingLogin);
-    if (this.doc.floodWaits) meta.floodWaits = { ...this.doc.floodWaits };
-    return meta;
+    return this.loaded ? metaOf(this.doc) : undefined;
   }
 
-  updateMeta(patch: Partial<SessionMeta>): Promise<void> {
-    if (patch.environment !== undefined && patch.environment !== this.doc.environment) {
-      return Promise.reject(new TypeError('the session environment cannot be changed'));
-    }
-    return this.update((doc) => {
-      if ('pendingLogin' in patch) {
-        if (patch.pendingLogin) doc.pendingLogin = structuredClone(patch.pendingLogin);
-        else delete doc.pendingLogin;
-      }
-      if ('floodWaits' in patch) {
-        if (patch.floodWaits && Object.keys(patch.floodWaits).length > 0) doc.floodWaits = { ...patch.floodWaits };
-        else delete doc.floodWaits;
-      }
-    });
+  async updateMeta(patch: Partial<SessionMeta>): Promise<void> {
+    checkMetaPatch(this.doc, patch);
+    await this.update((doc) => applyMetaPatch(doc, patch));
   }
 
   async clearSession(): Promise<void> {
@@ -471,17 +456,15 @@ export class FileSessionStore implements SessionStore {
     return this.auth ? { ...this.auth } : undefined;
   }
 
-  writeAuthState(state: AuthStateFile): Promise<void> {
-    if (!Number.isSafeInteger(state.user_id) || state.user_id <= 0 || Number.isNaN(Date.parse(state.saved_at))) {
-      return Promise.reject(new TypeError('invalid auth state'));
-    }
-    this.auth = { user_auth: true, user_id: state.user_id, phone: state.phone, saved_at: state.saved_at, version: '1.0' };
-    return this.flushIfDirty();
+  async writeAuthState(state: AuthStateFile): Promise<void> {
+    this.auth = checkedAuthState(state);
+    await this.flushIfDirty();
   }
 
   async touchAuthState(now: Date, minIntervalMs?: number): Promise<boolean> {
-    if (!this.auth || !touchIsDue(this.auth, now, minIntervalMs)) return false;
-    this.auth = { ...this.auth, saved_at: now.toISOString() };
+    const touched = touchedAuthState(this.auth, now, minIntervalMs);
+    if (!touched) return false;
+    this.auth = touched;
     await this.flushIfDirty();
     return true;
   }
@@ -644,9 +627,6 @@ function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
   return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
 }
 
-function bodyOf(doc: SessionDocument): string {
-  return JSON.stringify(documentBody(doc));
-}
 
 /** Files whose problem is our configuration, not their content: never moved, never overwritten. */
 function mustNotTouch(err: SessionFileError): boolean {

@@ -17,19 +17,19 @@
  *   An encrypted document the configured key does not open makes load() throw and blocks every write.
  */
 import type { ITelegramStorageProvider } from '@mtcute/core';
-import { AUTH_STATE_MAX_BYTES, decodeAuthState, encodeAuthState, touchIsDue } from '../auth-state.js';
+import { AUTH_STATE_MAX_BYTES, decodeAuthState } from '../auth-state.js';
 import { SessionFileError } from '../errors.js';
 import { createDocumentStorage } from '../mtcute-storage.js';
 import { assertEncryptionKey } from '../session-crypto.js';
 import {
   SESSION_FILE_MAX_BYTES,
   decodeSessionFile,
-  documentBody,
   emptyDocument,
   encodeSessionFile,
   type SessionDocument,
 } from '../session-document.js';
 import { SerialQueue } from '../serial-queue.js';
+import { applyMetaPatch, authContent, bodyOf, checkedAuthState, checkMetaPatch, metaOf, touchedAuthState } from '../document-ops.js';
 import type { AuthStateFile, CreateStorageOptions, LoadProblem, PersistenceError, SessionMeta, SessionStore, StoreLog } from '../types.js';
 import { pgErrorCode, pgErrorMessage, type Pool } from './pool.js';
 
@@ -205,27 +205,12 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   meta(): SessionMeta | undefined {
-    if (!this.loaded) return undefined;
-    const meta: SessionMeta = { environment: this.doc.environment };
-    if (this.doc.pendingLogin) meta.pendingLogin = structuredClone(this.doc.pendingLogin);
-    if (this.doc.floodWaits) meta.floodWaits = { ...this.doc.floodWaits };
-    return meta;
+    return this.loaded ? metaOf(this.doc) : undefined;
   }
 
-  updateMeta(patch: Partial<SessionMeta>): Promise<void> {
-    if (patch.environment !== undefined && patch.environment !== this.doc.environment) {
-      return Promise.reject(new TypeError('the session environment cannot be changed'));
-    }
-    return this.update((doc) => {
-      if ('pendingLogin' in patch) {
-        if (patch.pendingLogin) doc.pendingLogin = structuredClone(patch.pendingLogin);
-        else delete doc.pendingLogin;
-      }
-      if ('floodWaits' in patch) {
-        if (patch.floodWaits && Object.keys(patch.floodWaits).length > 0) doc.floodWaits = { ...patch.floodWaits };
-        else delete doc.floodWaits;
-      }
-    });
+  async updateMeta(patch: Partial<SessionMeta>): Promise<void> {
+    checkMetaPatch(this.doc, patch);
+    await this.update((doc) => applyMetaPatch(doc, patch));
   }
 
   async clearSession(): Promise<void> {
@@ -247,17 +232,15 @@ export class PostgresSessionStore implements SessionStore {
     return this.auth ? { ...this.auth } : undefined;
   }
 
-  writeAuthState(state: AuthStateFile): Promise<void> {
-    if (!Number.isSafeInteger(state.user_id) || state.user_id <= 0 || Number.isNaN(Date.parse(state.saved_at))) {
-      return Promise.reject(new TypeError('invalid auth state'));
-    }
-    this.auth = { user_auth: true, user_id: state.user_id, phone: state.phone, saved_at: state.saved_at, version: '1.0' };
-    return this.flushIfDirty();
+  async writeAuthState(state: AuthStateFile): Promise<void> {
+    this.auth = checkedAuthState(state);
+    await this.flushIfDirty();
   }
 
   async touchAuthState(now: Date, minIntervalMs?: number): Promise<boolean> {
-    if (!this.auth || !touchIsDue(this.auth, now, minIntervalMs)) return false;
-    this.auth = { ...this.auth, saved_at: now.toISOString() };
+    const touched = touchedAuthState(this.auth, now, minIntervalMs);
+    if (!touched) return false;
+    this.auth = touched;
     await this.flushIfDirty();
     return true;
   }
@@ -400,10 +383,3 @@ const SET_ASIDE: Record<Column, string> = {
     "INSERT INTO tgs_set_aside (account_id, what, reason, document) SELECT id, 'auth_state', $2, auth_state FROM tgs_accounts WHERE id = $1 AND auth_state IS NOT NULL",
 };
 
-function bodyOf(doc: SessionDocument): string {
-  return JSON.stringify(documentBody(doc));
-}
-
-function authContent(state: AuthStateFile): string {
-  return encodeAuthState(state).toString('utf8');
-}
