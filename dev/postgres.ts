@@ -8,10 +8,10 @@
  * reach (mode 0711, not a 0700 temp directory of root's).
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { freePort } from './ports.js';
 
 export interface EmbeddedPostgres {
   /** Superuser URL of the server's `postgres` database. */
@@ -30,18 +30,6 @@ export const TEST_POSTGRES_URL_ENV = 'TEST_POSTGRES_URL';
 
 const USER = 'postgres';
 const PASSWORD = 'tgs-test';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts a PostgreSQL server of its own (initdb + start, about a second). */
 export async function startEmbeddedPostgres(opts: { port?: number; log?: (line: string) => void } = {}): Promise<EmbeddedPostgres> {

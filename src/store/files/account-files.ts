@@ -20,7 +20,6 @@
  *   never overwritten.
  * - A group/world-readable session.json.bak is tightened to 0600 at load, like the files that are read.
  */
-import type { ITelegramStorageProvider } from '@mtcute/core';
 import { promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import {
@@ -34,7 +33,6 @@ import {
 } from '@telegram-service/durable-files';
 import { AUTH_STATE_MAX_BYTES, decodeAuthState, encodeAuthState } from '../auth-state.js';
 import { PersistenceWriteError, SessionFileError, errnoCode } from '../errors.js';
-import { createDocumentStorage } from '../mtcute-storage.js';
 import { readPrivateFile } from './safe-read.js';
 import { assertEncryptionKey } from '../session-crypto.js';
 import {
@@ -44,9 +42,9 @@ import {
   encodeSessionFile,
   type SessionDocument,
 } from '../session-document.js';
-import { SerialQueue } from '../serial-queue.js';
-import { applyMetaPatch, bodyOf, checkedAuthState, checkMetaPatch, metaOf, touchedAuthState } from '../document-ops.js';
-import type { AuthStateFile, CreateStorageOptions, LoadProblem, PersistenceError, SessionMeta, SessionStore, StoreLog } from '../types.js';
+import { bodyOf } from '../document-ops.js';
+import { WriteBehindSessionStore, type Stored } from '../write-behind-store.js';
+import type { LoadProblem, StoreLog } from '../types.js';
 
 export const SESSION_FILE_NAME = 'session.json';
 export const SESSION_BACKUP_FILE_NAME = 'session.json.bak';
@@ -74,39 +72,20 @@ export interface SessionStoreOptions {
   injectWriteFault?: (file: string) => NodeJS.ErrnoException | undefined;
 }
 
-/** What is on disk for a file, as far as we know: its body/content, null = absent, undefined = unknown. */
-type OnDisk = string | null | undefined;
 
 export function createSessionStore(opts: SessionStoreOptions): FileSessionStore {
   return new FileSessionStore(opts);
 }
 
-export class FileSessionStore implements SessionStore {
+export class FileSessionStore extends WriteBehindSessionStore {
   readonly sessionFile: string;
   readonly backupFile: string;
   readonly authStateFile: string;
 
-  private readonly log: StoreLog;
-  private readonly queue = new SerialQueue(() => this.flushOnce());
-  private loaded = false;
-
-  private doc: SessionDocument;
-  /** False after clearSession() until something is written again: session.json should not exist. */
-  private sessionWanted = false;
-  private sessionOnDisk: OnDisk = undefined;
   /** Set when load found a file we must not overwrite (encrypted, and the key is missing or wrong). */
   private sessionWriteBlock: SessionFileError | undefined;
   /** Set when session.json belongs to another environment: its files are left alone until we must write ours. */
   private foreign: LoadProblem | undefined;
-
-  private auth: AuthStateFile | undefined;
-  private authOnDisk: OnDisk = undefined;
-
-  private lastError: PersistenceError | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private retryDelayMs: number;
-  /** Incremented by createStorage()/clearSession(): writes from older mtcute storages are ignored. */
-  private storageGeneration = 0;
   /** Count of completed session.json writes (for tests and the bench). */
   sessionWrites = 0;
   /** Identifies the newest session.json content; a good-copy write of anything older is skipped. */
@@ -116,13 +95,11 @@ export class FileSessionStore implements SessionStore {
   private verifyTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: SessionStoreOptions) {
+    super(opts);
     if (opts.encryptionKey) assertEncryptionKey(opts.encryptionKey);
-    this.log = opts.log;
     this.sessionFile = path.join(opts.dataDir, SESSION_FILE_NAME);
     this.backupFile = path.join(opts.dataDir, SESSION_BACKUP_FILE_NAME);
     this.authStateFile = path.join(opts.dataDir, AUTH_STATE_FILE_NAME);
-    this.doc = emptyDocument(opts.environment);
-    this.retryDelayMs = opts.retryInitialMs ?? 1000;
   }
 
   // ---------- load ----------
@@ -142,10 +119,10 @@ export class FileSessionStore implements SessionStore {
   // ---------- files lost while running ----------
 
   /** The files whose content the store knows, with what it believes is on disk. */
-  private believedFiles(): Array<[string, OnDisk]> {
+  private believedFiles(): Array<[string, Stored]> {
     return [
-      [this.sessionFile, this.sessionOnDisk],
-      [this.authStateFile, this.authOnDisk],
+      [this.sessionFile, this.sessionStored],
+      [this.authStateFile, this.authStored],
     ];
   }
 
@@ -177,8 +154,8 @@ export class FileSessionStore implements SessionStore {
         if (stat && stat.isFile() && (!known || sameIdentity(identityOf(stat), known))) continue;
         const what = stat ? 'was replaced' : 'was removed';
         this.log.error({ file, reason: stat ? 'replaced' : 'removed' }, `${path.basename(file)} ${what} while the service was running; writing it back from memory`);
-        if (file === this.sessionFile) this.sessionOnDisk = undefined;
-        else this.authOnDisk = undefined;
+        if (file === this.sessionFile) this.sessionStored = undefined;
+        else this.authStored = undefined;
       }
     });
     await this.flushIfDirty();
@@ -238,20 +215,20 @@ export class FileSessionStore implements SessionStore {
           `(${SESSION_FILE_NAME}.other-environment-<time>) before writing this environment's session`,
       );
       this.setDocument(emptyDocument(this.opts.environment), false);
-      this.sessionOnDisk = null; // as far as this environment is concerned: no session.json, no auth_state.json
+      this.sessionStored = null; // as far as this environment is concerned: no session.json, no auth_state.json
       this.auth = undefined;
-      this.authOnDisk = null;
+      this.authStored = null;
       return false;
     }
     await this.tightenBackupMode();
     if (main.kind === 'ok') {
       this.setDocument(main.doc, true);
-      this.sessionOnDisk = main.encrypted === !!this.opts.encryptionKey ? bodyOf(main.doc) : undefined;
-      needsWrite = this.sessionOnDisk === undefined;
+      this.sessionStored = main.encrypted === !!this.opts.encryptionKey ? bodyOf(main.doc) : undefined;
+      needsWrite = this.sessionStored === undefined;
       if (needsWrite) this.log.info({ file: this.sessionFile }, 'session.json is not encrypted yet; encrypting it now');
     } else if (main.kind === 'absent') {
       this.setDocument(emptyDocument(this.opts.environment), false);
-      this.sessionOnDisk = null;
+      this.sessionStored = null;
     } else {
       // main is damaged: the last-known-good copy, or nothing.
       const backup = await this.readSessionFile(this.backupFile, true);
@@ -261,7 +238,7 @@ export class FileSessionStore implements SessionStore {
         await this.moveAsideLogged(this.sessionFile, main.reason, main.detail);
         this.log.warn({ file: this.sessionFile }, 'no usable session.json or good copy; starting without a session');
         this.setDocument(emptyDocument(this.opts.environment), false);
-        this.sessionOnDisk = null; // main was moved aside
+        this.sessionStored = null; // main was moved aside
       }
     }
     await this.loadAuthState();
@@ -289,14 +266,14 @@ export class FileSessionStore implements SessionStore {
     }
     this.log.warn({ file: this.sessionFile }, 'session.json restored from the last-known-good copy (session.json.bak)');
     this.setDocument(doc, true);
-    this.sessionOnDisk = stillInPlace ? undefined : null;
+    this.sessionStored = stillInPlace ? undefined : null;
     const body = bodyOf(doc);
     try {
       await this.writeSession(body);
-      this.sessionOnDisk = body;
+      this.sessionStored = body;
       return false;
     } catch (err) {
-      this.recordFailure(PersistenceWriteError.from(this.sessionFile, err));
+      this.recordWriteFailure(PersistenceWriteError.from(this.sessionFile, err));
       return true;
     }
   }
@@ -346,13 +323,13 @@ export class FileSessionStore implements SessionStore {
     const file = this.authStateFile;
     const read = await readPrivateFile(file, AUTH_STATE_MAX_BYTES);
     this.auth = undefined;
-    this.authOnDisk = null;
+    this.authStored = null;
     if (read.kind === 'absent') return;
     if (read.kind === 'ok') {
       for (const warning of read.warnings) this.log.warn({ file }, warning);
       try {
         this.auth = decodeAuthState(file, read.bytes);
-        this.authOnDisk = encodeAuthState(this.auth).toString('utf8');
+        this.authStored = encodeAuthState(this.auth).toString('utf8');
         return;
       } catch (err) {
         if (!(err instanceof SessionFileError)) throw err;
@@ -398,119 +375,20 @@ export class FileSessionStore implements SessionStore {
     }
   }
 
-  private setDocument(doc: SessionDocument, fromDisk: boolean): void {
-    this.doc = doc;
-    this.sessionWanted = fromDisk;
-  }
-
-  // ---------- session ----------
-
-  hasSession(): boolean {
-    return this.doc.authKeys.size > 0;
-  }
-
-  createStorage(options: CreateStorageOptions = {}): ITelegramStorageProvider {
-    const generation = ++this.storageGeneration;
-    return createDocumentStorage({
-      initial: this.doc,
-      primaryDcs: options.primaryDcs,
-      writer: {
-        update: (change) => {
-          if (generation !== this.storageGeneration) {
-            this.log.warn({}, 'ignored a session write from a replaced mtcute storage');
-            return Promise.resolve();
-          }
-          return this.update(change);
-        },
-        save: () => (generation === this.storageGeneration ? this.flushIfDirty() : Promise.resolve()),
-      },
-    });
-  }
-
-  meta(): SessionMeta | undefined {
-    return this.loaded ? metaOf(this.doc) : undefined;
-  }
-
-  async updateMeta(patch: Partial<SessionMeta>): Promise<void> {
-    checkMetaPatch(this.doc, patch);
-    await this.update((doc) => applyMetaPatch(doc, patch));
-  }
-
-  async clearSession(): Promise<void> {
-    this.storageGeneration++; // the live mtcute storage must not write the dead key back
-    this.doc = emptyDocument(this.opts.environment);
-    this.sessionWanted = false;
-    await this.queue.requestFlush();
-  }
-
-  /** Apply a change to the document; persist when its body changed. */
-  private update(change: (doc: SessionDocument) => void): Promise<void> {
-    change(this.doc);
-    this.sessionWanted = true;
-    return this.flushIfDirty();
-  }
-
-  // ---------- auth state ----------
-
-  authState(): AuthStateFile | undefined {
-    return this.auth ? { ...this.auth } : undefined;
-  }
-
-  async writeAuthState(state: AuthStateFile): Promise<void> {
-    this.auth = checkedAuthState(state);
-    await this.flushIfDirty();
-  }
-
-  async touchAuthState(now: Date, minIntervalMs?: number): Promise<boolean> {
-    const touched = touchedAuthState(this.auth, now, minIntervalMs);
-    if (!touched) return false;
-    this.auth = touched;
-    await this.flushIfDirty();
-    return true;
-  }
-
-  removeAuthState(): Promise<void> {
-    this.auth = undefined;
-    return this.flushIfDirty();
-  }
-
   // ---------- persistence ----------
 
-  persistenceError(): PersistenceError | undefined {
-    return this.lastError ? { ...this.lastError } : undefined;
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     clearInterval(this.verifyTimer);
     this.verifyTimer = undefined;
-    this.clearRetryTimer();
-    await this.flushIfDirty();
-    await this.queue.idle();
-    this.clearRetryTimer();
-  }
-
-  private flushIfDirty(): Promise<void> {
-    return this.isDirty() ? this.queue.requestFlush() : this.queue.idle();
-  }
-
-  private isDirty(): boolean {
-    return this.desiredSession() !== this.sessionOnDisk || this.desiredAuth() !== this.authOnDisk;
-  }
-
-  private desiredSession(): string | null {
-    return this.sessionWanted ? bodyOf(this.doc) : null;
-  }
-
-  private desiredAuth(): string | null {
-    return this.auth ? encodeAuthState(this.auth).toString('utf8') : null;
+    await super.close();
   }
 
   /** Bring both files to the in-memory state. Never throws: failures are recorded and retried. */
-  private async flushOnce(): Promise<void> {
+  protected async flushOnce(): Promise<void> {
     if (this.sessionWriteBlock) {
       // A refused load (wrong or missing encryption key) leaves BOTH files exactly as they are: the
       // auth state read with the wrong key is unknown, not absent, and must not be "synced" away.
-      this.recordFailure(
+      this.recordWriteFailure(
         new PersistenceWriteError(this.sessionFile, 'EBLOCKED', `not overwriting ${SESSION_FILE_NAME}: ${this.sessionWriteBlock.reason}`),
       );
       return;
@@ -520,33 +398,33 @@ export class FileSessionStore implements SessionStore {
       try {
         await this.moveForeignFilesAside();
       } catch (err) {
-        this.recordFailure(PersistenceWriteError.from(this.sessionFile, err));
+        this.recordWriteFailure(PersistenceWriteError.from(this.sessionFile, err));
         return;
       }
     }
     const sessionBody = this.desiredSession();
-    if (sessionBody !== this.sessionOnDisk) {
+    if (sessionBody !== this.sessionStored) {
       try {
         this.throwInjectedFault(this.sessionFile);
         await this.writeSession(sessionBody);
-        this.sessionOnDisk = sessionBody;
+        this.sessionStored = sessionBody;
       } catch (err) {
         failure = PersistenceWriteError.from(this.sessionFile, err);
       }
     }
     const authContent = this.desiredAuth();
-    if (authContent !== this.authOnDisk) {
+    if (authContent !== this.authStored) {
       try {
         this.throwInjectedFault(this.authStateFile);
         if (authContent === null) await removeFileDurable(this.authStateFile);
         else await this.writeHealing(this.authStateFile, authContent);
-        this.authOnDisk = authContent;
+        this.authStored = authContent;
       } catch (err) {
         failure ??= PersistenceWriteError.from(this.authStateFile, err);
       }
     }
-    if (failure) this.recordFailure(failure);
-    else if (!this.isDirty()) this.recordSuccess();
+    if (failure) this.recordWriteFailure(failure);
+    else if (!this.isDirty()) this.recordSuccess('data directory writable again; pending data written');
   }
 
   private throwInjectedFault(file: string): void {
@@ -571,7 +449,7 @@ export class FileSessionStore implements SessionStore {
 
   private async writeBackup(bytes: Buffer, version: number): Promise<void> {
     // Only the newest content: never a version that was since replaced or cleared.
-    if (version !== this.sessionVersion || this.sessionOnDisk === null) return;
+    if (version !== this.sessionVersion || this.sessionStored === null) return;
     try {
       await writeFileAtomic(this.backupFile, bytes);
     } catch (err) {
@@ -580,35 +458,8 @@ export class FileSessionStore implements SessionStore {
     }
   }
 
-  private recordFailure(error: PersistenceWriteError): void {
-    this.lastError = { file: error.file, code: error.code, message: error.message, at: new Date().toISOString() };
-    this.log.error(
-      { file: error.file, code: error.code, retryInMs: this.retryDelayMs },
-      `writing ${path.basename(error.file)} failed (${error.code}); serving from memory and retrying`,
-    );
-    if (!this.retryTimer) {
-      const delay = this.retryDelayMs;
-      this.retryDelayMs = Math.min(delay * 2, this.opts.retryMaxMs ?? 60_000);
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        void this.flushIfDirty();
-      }, delay);
-      this.retryTimer.unref();
-    }
-  }
-
-  private recordSuccess(): void {
-    if (this.lastError) {
-      this.log.info({ file: this.lastError.file }, 'data directory writable again; pending data written');
-    }
-    this.lastError = undefined;
-    this.retryDelayMs = this.opts.retryInitialMs ?? 1000;
-    this.clearRetryTimer();
-  }
-
-  private clearRetryTimer(): void {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+  private recordWriteFailure(error: PersistenceWriteError): void {
+    this.recordFailure(error, `writing ${path.basename(error.file)}`);
   }
 }
 

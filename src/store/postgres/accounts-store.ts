@@ -5,7 +5,7 @@
  */
 import type { AccountsStore, ScopedTokenRecord, StoreLog } from '../types.js';
 import { migrate } from './migrations.js';
-import type { Pool } from './pool.js';
+import { inTransaction, type Pool } from './pool.js';
 import { PostgresSessionStore, type Fence } from './session-store.js';
 
 export interface PostgresAccountsStoreOptions {
@@ -96,9 +96,7 @@ export function createPostgresAccountsStore(opts: PostgresAccountsStoreOptions):
     },
 
     async saveTokens(id, tokens) {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
+      await inTransaction(pool, async (client) => {
         await client.query('DELETE FROM tgs_tokens WHERE account_id = $1', [id]);
         for (const token of tokens) {
           await client.query('INSERT INTO tgs_tokens (id, account_id, hash, created_at, label) VALUES ($1, $2, $3, $4, $5)', [
@@ -109,13 +107,7 @@ export function createPostgresAccountsStore(opts: PostgresAccountsStoreOptions):
             token.label ?? null,
           ]);
         }
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+      });
     },
 
     async findToken(tokenId) {

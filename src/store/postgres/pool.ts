@@ -40,6 +40,22 @@ export function createPool(opts: PoolOptions): pg.Pool {
   return pool;
 }
 
+/** Runs `work` in one transaction on one connection: committed when it resolves, rolled back when it throws. */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
 /** A short code for an error of the database or its connection (SQLSTATE, errno, or a word). */
 export function pgErrorCode(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown };

@@ -16,22 +16,14 @@
  *   tgs_set_aside (damaged: at once; another environment's: before this environment writes its own).
  *   An encrypted document the configured key does not open makes load() throw and blocks every write.
  */
-import type { ITelegramStorageProvider } from '@mtcute/core';
 import { AUTH_STATE_MAX_BYTES, decodeAuthState } from '../auth-state.js';
+import { authContent, bodyOf } from '../document-ops.js';
 import { SessionFileError } from '../errors.js';
-import { createDocumentStorage } from '../mtcute-storage.js';
 import { assertEncryptionKey } from '../session-crypto.js';
-import {
-  SESSION_FILE_MAX_BYTES,
-  decodeSessionFile,
-  emptyDocument,
-  encodeSessionFile,
-  type SessionDocument,
-} from '../session-document.js';
-import { SerialQueue } from '../serial-queue.js';
-import { applyMetaPatch, authContent, bodyOf, checkedAuthState, checkMetaPatch, metaOf, touchedAuthState } from '../document-ops.js';
-import type { AuthStateFile, CreateStorageOptions, LoadProblem, PersistenceError, SessionMeta, SessionStore, StoreLog } from '../types.js';
-import { pgErrorCode, pgErrorMessage, type Pool } from './pool.js';
+import { SESSION_FILE_MAX_BYTES, decodeSessionFile, emptyDocument, encodeSessionFile } from '../session-document.js';
+import type { LoadProblem, StoreLog } from '../types.js';
+import { WriteBehindSessionStore } from '../write-behind-store.js';
+import { inTransaction, pgErrorCode, pgErrorMessage, type Pool } from './pool.js';
 
 /** The lease a cluster member holds for an account: every write must still hold it. */
 export interface Fence {
@@ -63,8 +55,6 @@ export interface PostgresSessionStoreOptions {
 export const DATABASE_LABEL = 'postgres';
 
 type Column = 'session' | 'auth_state';
-/** What is in the database for a column, as far as we know: its body/content, null = empty, undefined = unknown. */
-type InDb = string | null | undefined;
 
 class FencedError extends Error {
   constructor() {
@@ -72,34 +62,19 @@ class FencedError extends Error {
   }
 }
 
-export class PostgresSessionStore implements SessionStore {
-  private readonly log: StoreLog;
-  private readonly queue = new SerialQueue(() => this.flushOnce());
-  private loaded = false;
-  private doc: SessionDocument;
-  private sessionWanted = false;
-  private sessionInDb: InDb = undefined;
-  private auth: AuthStateFile | undefined;
-  private authInDb: InDb = undefined;
+export class PostgresSessionStore extends WriteBehindSessionStore {
   /** Load found a document we must not overwrite (encrypted, and the key is missing or wrong). */
   private writeBlock: SessionFileError | undefined;
   private foreign: LoadProblem | undefined;
   /** Columns to copy to tgs_set_aside in the transaction of the next write. */
   private setAsideNext: Array<{ column: Column; reason: string }> = [];
   private fenced = false;
-  private lastError: PersistenceError | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private retryDelayMs: number;
-  private storageGeneration = 0;
-  private closed = false;
   /** Completed writes (tests, bench). */
   writes = 0;
 
   constructor(private readonly opts: PostgresSessionStoreOptions) {
+    super({ retryMaxMs: 30_000, ...opts });
     if (opts.encryptionKey) assertEncryptionKey(opts.encryptionKey);
-    this.log = opts.log;
-    this.doc = emptyDocument(opts.environment);
-    this.retryDelayMs = opts.retryInitialMs ?? 1000;
   }
 
   private get where(): string {
@@ -124,9 +99,9 @@ export class PostgresSessionStore implements SessionStore {
     this.foreign = undefined;
     this.setAsideNext = [];
     this.setDocument(emptyDocument(this.opts.environment), false);
-    this.sessionInDb = null;
+    this.sessionStored = null;
     this.auth = undefined;
-    this.authInDb = null;
+    this.authStored = null;
     if (row?.session) this.loadSession(row.session);
     if (this.foreign) return; // its auth state belongs to the other environment too: left as it is
     if (row?.auth_state) this.loadAuthState(row.auth_state);
@@ -139,13 +114,13 @@ export class PostgresSessionStore implements SessionStore {
       const decoded = decodeSessionFile(label, bytes, { environment: this.opts.environment, encryptionKey: this.opts.encryptionKey });
       this.setDocument(decoded.doc, true);
       // Stored unencrypted while a key is configured (or the reverse): rewritten at once in the configured form.
-      this.sessionInDb = decoded.encrypted === !!this.opts.encryptionKey ? bodyOf(decoded.doc) : undefined;
-      if (this.sessionInDb === undefined) this.log.info({ account: this.opts.accountId }, 'The stored session is not in the configured encryption form; rewriting it');
+      this.sessionStored = decoded.encrypted === !!this.opts.encryptionKey ? bodyOf(decoded.doc) : undefined;
+      if (this.sessionStored === undefined) this.log.info({ account: this.opts.accountId }, 'The stored session is not in the configured encryption form; rewriting it');
     } catch (err) {
       if (!(err instanceof SessionFileError)) throw err;
       if (err.reason === 'decrypt_failed' || err.reason === 'encryption_key_missing') {
         this.writeBlock = err;
-        this.authInDb = undefined; // unknown: nothing is written over it
+        this.authStored = undefined; // unknown: nothing is written over it
         this.log.error({ account: this.opts.accountId, reason: err.reason }, err.message);
         throw err;
       }
@@ -156,7 +131,7 @@ export class PostgresSessionStore implements SessionStore {
       }
       this.log.error({ account: this.opts.accountId, reason: err.reason }, `${err.message}; set aside (tgs_set_aside), starting without a session`);
       this.setAsideNext.push({ column: 'session', reason: err.reason });
-      this.sessionInDb = undefined; // a write clears it
+      this.sessionStored = undefined; // a write clears it
     }
   }
 
@@ -165,126 +140,24 @@ export class PostgresSessionStore implements SessionStore {
     try {
       if (bytes.length > AUTH_STATE_MAX_BYTES) throw new SessionFileError(label, 'too_large', `${label} is ${bytes.length} bytes`);
       this.auth = decodeAuthState(label, bytes);
-      this.authInDb = authContent(this.auth);
+      this.authStored = authContent(this.auth);
     } catch (err) {
       if (!(err instanceof SessionFileError)) throw err;
       this.log.error({ account: this.opts.accountId, reason: err.reason }, `${err.message}; set aside (tgs_set_aside)`);
       this.setAsideNext.push({ column: 'auth_state', reason: err.reason });
-      this.authInDb = undefined;
+      this.authStored = undefined;
     }
-  }
-
-  private setDocument(doc: SessionDocument, fromDb: boolean): void {
-    this.doc = doc;
-    this.sessionWanted = fromDb;
   }
 
   loadProblem(): LoadProblem | undefined {
     return this.foreign ? { ...this.foreign } : undefined;
   }
 
-  // ---------- session ----------
-
-  hasSession(): boolean {
-    return this.doc.authKeys.size > 0;
-  }
-
-  createStorage(options: CreateStorageOptions = {}): ITelegramStorageProvider {
-    const generation = ++this.storageGeneration;
-    return createDocumentStorage({
-      initial: this.doc,
-      primaryDcs: options.primaryDcs,
-      writer: {
-        update: (change) => {
-          if (generation !== this.storageGeneration) return Promise.resolve();
-          return this.update(change);
-        },
-        save: () => (generation === this.storageGeneration ? this.flushIfDirty() : Promise.resolve()),
-      },
-    });
-  }
-
-  meta(): SessionMeta | undefined {
-    return this.loaded ? metaOf(this.doc) : undefined;
-  }
-
-  async updateMeta(patch: Partial<SessionMeta>): Promise<void> {
-    checkMetaPatch(this.doc, patch);
-    await this.update((doc) => applyMetaPatch(doc, patch));
-  }
-
-  async clearSession(): Promise<void> {
-    this.storageGeneration++;
-    this.doc = emptyDocument(this.opts.environment);
-    this.sessionWanted = false;
-    await this.queue.requestFlush();
-  }
-
-  private update(change: (doc: SessionDocument) => void): Promise<void> {
-    change(this.doc);
-    this.sessionWanted = true;
-    return this.flushIfDirty();
-  }
-
-  // ---------- auth state ----------
-
-  authState(): AuthStateFile | undefined {
-    return this.auth ? { ...this.auth } : undefined;
-  }
-
-  async writeAuthState(state: AuthStateFile): Promise<void> {
-    this.auth = checkedAuthState(state);
-    await this.flushIfDirty();
-  }
-
-  async touchAuthState(now: Date, minIntervalMs?: number): Promise<boolean> {
-    const touched = touchedAuthState(this.auth, now, minIntervalMs);
-    if (!touched) return false;
-    this.auth = touched;
-    await this.flushIfDirty();
-    return true;
-  }
-
-  removeAuthState(): Promise<void> {
-    this.auth = undefined;
-    return this.flushIfDirty();
-  }
-
-  // ---------- persistence ----------
-
-  persistenceError(): PersistenceError | undefined {
-    return this.lastError ? { ...this.lastError } : undefined;
-  }
-
-  async close(): Promise<void> {
-    this.clearRetryTimer();
-    await this.flushIfDirty();
-    await this.queue.idle();
-    this.closed = true;
-    this.clearRetryTimer();
-  }
-
-  private flushIfDirty(): Promise<void> {
-    return this.isDirty() ? this.queue.requestFlush() : this.queue.idle();
-  }
-
-  private isDirty(): boolean {
-    return this.desiredSession() !== this.sessionInDb || this.desiredAuth() !== this.authInDb;
-  }
-
-  private desiredSession(): string | null {
-    return this.sessionWanted ? bodyOf(this.doc) : null;
-  }
-
-  private desiredAuth(): string | null {
-    return this.auth ? authContent(this.auth) : null;
-  }
-
   /** Bring the row to the in-memory state. Never throws: failures are recorded and retried. */
-  private async flushOnce(): Promise<void> {
+  protected async flushOnce(): Promise<void> {
     if (this.fenced || this.opts.readOnly || !this.isDirty()) return;
     if (this.writeBlock) {
-      this.recordFailure('EBLOCKED', `not overwriting the stored session: ${this.writeBlock.reason}`);
+      this.recordWriteFailure('EBLOCKED', `not overwriting the stored session: ${this.writeBlock.reason}`);
       return;
     }
     const session = this.desiredSession();
@@ -302,64 +175,31 @@ export class PostgresSessionStore implements SessionStore {
         this.opts.onFenced?.();
         return;
       }
-      this.recordFailure(pgErrorCode(err), pgErrorMessage(err));
+      this.recordWriteFailure(pgErrorCode(err), pgErrorMessage(err));
       return;
     }
-    this.sessionInDb = session;
-    this.authInDb = auth;
+    this.sessionStored = session;
+    this.authStored = auth;
     this.setAsideNext = [];
     this.foreign = undefined;
     this.writes++;
-    this.recordSuccess();
+    this.recordSuccess('PostgreSQL writable again; pending data written', { account: this.opts.accountId });
   }
 
   private async write(session: Buffer | null, auth: Buffer | null, setAside: Array<{ column: Column; reason: string }>): Promise<void> {
     const fence = this.opts.fence ? this.opts.fence() : null;
     if (fence === undefined) throw new FencedError();
-    const client = await this.opts.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inTransaction(this.opts.pool, async (client) => {
       // Set aside what is there before it is overwritten (rolled back with the write if the fence refuses).
       for (const { column, reason } of setAside) await client.query(SET_ASIDE[column], [this.opts.accountId, reason]);
       const fenceParams = fence ? [fence.holder, fence.epoch] : [];
       const updated = await client.query(fence ? FENCED_UPDATE : UNFENCED_UPDATE, [this.opts.accountId, session, auth, ...fenceParams]);
       if (updated.rowCount === 0) throw new FencedError();
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
-  private recordFailure(code: string, message: string): void {
-    this.lastError = { file: DATABASE_LABEL, code, message, at: new Date().toISOString() };
-    this.log.error(
-      { account: this.opts.accountId, code, retryInMs: this.retryDelayMs },
-      `writing the account to PostgreSQL failed (${code}); serving from memory and retrying`,
-    );
-    if (!this.retryTimer && !this.closed) {
-      const delay = this.retryDelayMs;
-      this.retryDelayMs = Math.min(delay * 2, this.opts.retryMaxMs ?? 30_000);
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        void this.flushIfDirty();
-      }, delay);
-      this.retryTimer.unref();
-    }
-  }
-
-  private recordSuccess(): void {
-    if (this.lastError) this.log.info({ account: this.opts.accountId }, 'PostgreSQL writable again; pending data written');
-    this.lastError = undefined;
-    this.retryDelayMs = this.opts.retryInitialMs ?? 1000;
-    this.clearRetryTimer();
-  }
-
-  private clearRetryTimer(): void {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+  private recordWriteFailure(code: string, message: string): void {
+    this.recordFailure({ file: DATABASE_LABEL, code, message }, 'writing the account to PostgreSQL', { account: this.opts.accountId });
   }
 }
 

@@ -1,0 +1,185 @@
+/**
+ * The part of a SessionStore every backend shares: one in-memory document (session + auth state), one
+ * writer (SerialQueue), "dirty" = the stored body differs from the wanted one, and failed writes kept in
+ * memory, reported (persistenceError) and retried with a doubling delay. A backend says how it loads and
+ * how one flush brings the stored copy to the in-memory state (files/account-files.ts,
+ * postgres/session-store.ts).
+ */
+import type { ITelegramStorageProvider } from '@mtcute/core';
+import { applyMetaPatch, authContent, bodyOf, checkedAuthState, checkMetaPatch, metaOf, touchedAuthState } from './document-ops.js';
+import { createDocumentStorage } from './mtcute-storage.js';
+import { emptyDocument, type SessionDocument } from './session-document.js';
+import { SerialQueue } from './serial-queue.js';
+import type { AuthStateFile, CreateStorageOptions, LoadProblem, PersistenceError, SessionMeta, SessionStore, StoreLog } from './types.js';
+
+/** What is stored for a part, as far as the store knows: its content, null = absent, undefined = unknown. */
+export type Stored = string | null | undefined;
+
+export interface WriteBehindOptions {
+  environment: string;
+  log: StoreLog;
+  /** Retry backoff after a failed write: first delay and cap (ms). */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+}
+
+export abstract class WriteBehindSessionStore implements SessionStore {
+  protected readonly log: StoreLog;
+  protected readonly queue = new SerialQueue(() => this.flushOnce());
+  protected loaded = false;
+  protected doc: SessionDocument;
+  /** False after clearSession() until something is written again: no session should be stored. */
+  protected sessionWanted = false;
+  protected sessionStored: Stored = undefined;
+  protected auth: AuthStateFile | undefined;
+  protected authStored: Stored = undefined;
+  /** Incremented by createStorage()/clearSession(): writes from older mtcute storages are ignored. */
+  protected storageGeneration = 0;
+  private lastError: PersistenceError | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs: number;
+
+  constructor(private readonly base: WriteBehindOptions) {
+    this.log = base.log;
+    this.doc = emptyDocument(base.environment);
+    this.retryDelayMs = base.retryInitialMs ?? 1000;
+  }
+
+  abstract load(): Promise<void>;
+  abstract loadProblem(): LoadProblem | undefined;
+  /** Brings the stored copy to the in-memory state. Never throws: failures go to recordFailure(). */
+  protected abstract flushOnce(): Promise<void>;
+
+  protected setDocument(doc: SessionDocument, fromStore: boolean): void {
+    this.doc = doc;
+    this.sessionWanted = fromStore;
+  }
+
+  // ---------- session ----------
+
+  hasSession(): boolean {
+    return this.doc.authKeys.size > 0;
+  }
+
+  createStorage(options: CreateStorageOptions = {}): ITelegramStorageProvider {
+    const generation = ++this.storageGeneration;
+    return createDocumentStorage({
+      initial: this.doc,
+      primaryDcs: options.primaryDcs,
+      writer: {
+        update: (change) => {
+          if (generation !== this.storageGeneration) {
+            this.log.warn({}, 'ignored a session write from a replaced mtcute storage');
+            return Promise.resolve();
+          }
+          return this.update(change);
+        },
+        save: () => (generation === this.storageGeneration ? this.flushIfDirty() : Promise.resolve()),
+      },
+    });
+  }
+
+  meta(): SessionMeta | undefined {
+    return this.loaded ? metaOf(this.doc) : undefined;
+  }
+
+  async updateMeta(patch: Partial<SessionMeta>): Promise<void> {
+    checkMetaPatch(this.doc, patch);
+    await this.update((doc) => applyMetaPatch(doc, patch));
+  }
+
+  async clearSession(): Promise<void> {
+    this.storageGeneration++; // the live mtcute storage must not write the dead key back
+    this.doc = emptyDocument(this.base.environment);
+    this.sessionWanted = false;
+    await this.queue.requestFlush();
+  }
+
+  /** Apply a change to the document; persist when its body changed. */
+  private update(change: (doc: SessionDocument) => void): Promise<void> {
+    change(this.doc);
+    this.sessionWanted = true;
+    return this.flushIfDirty();
+  }
+
+  // ---------- auth state ----------
+
+  authState(): AuthStateFile | undefined {
+    return this.auth ? { ...this.auth } : undefined;
+  }
+
+  async writeAuthState(state: AuthStateFile): Promise<void> {
+    this.auth = checkedAuthState(state);
+    await this.flushIfDirty();
+  }
+
+  async touchAuthState(now: Date, minIntervalMs?: number): Promise<boolean> {
+    const touched = touchedAuthState(this.auth, now, minIntervalMs);
+    if (!touched) return false;
+    this.auth = touched;
+    await this.flushIfDirty();
+    return true;
+  }
+
+  removeAuthState(): Promise<void> {
+    this.auth = undefined;
+    return this.flushIfDirty();
+  }
+
+  // ---------- persistence ----------
+
+  persistenceError(): PersistenceError | undefined {
+    return this.lastError ? { ...this.lastError } : undefined;
+  }
+
+  async close(): Promise<void> {
+    this.clearRetryTimer();
+    await this.flushIfDirty();
+    await this.queue.idle();
+    this.clearRetryTimer();
+  }
+
+  protected flushIfDirty(): Promise<void> {
+    return this.isDirty() ? this.queue.requestFlush() : this.queue.idle();
+  }
+
+  protected isDirty(): boolean {
+    return this.desiredSession() !== this.sessionStored || this.desiredAuth() !== this.authStored;
+  }
+
+  protected desiredSession(): string | null {
+    return this.sessionWanted ? bodyOf(this.doc) : null;
+  }
+
+  protected desiredAuth(): string | null {
+    return this.auth ? authContent(this.auth) : null;
+  }
+
+  /** A write failed: kept in memory, reported, retried on a doubling delay. `what` names the write for the log. */
+  protected recordFailure(error: { file: string; code: string; message: string }, what: string, fields: object = {}): void {
+    this.lastError = { file: error.file, code: error.code, message: error.message, at: new Date().toISOString() };
+    this.log.error({ ...fields, file: error.file, code: error.code, retryInMs: this.retryDelayMs }, `${what} failed (${error.code}); serving from memory and retrying`);
+    if (!this.retryTimer) {
+      const delay = this.retryDelayMs;
+      this.retryDelayMs = Math.min(delay * 2, this.base.retryMaxMs ?? 60_000);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        void this.flushIfDirty();
+      }, delay);
+      this.retryTimer.unref();
+    }
+  }
+
+  /** Everything is stored: the error (if any) is over, said once with `backAgain`. */
+  protected recordSuccess(backAgain: string, fields: object = {}): void {
+    if (this.lastError) this.log.info({ ...fields, file: this.lastError.file }, backAgain);
+    this.lastError = undefined;
+    this.retryDelayMs = this.base.retryInitialMs ?? 1000;
+    this.clearRetryTimer();
+  }
+
+  protected clearRetryTimer(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+}
