@@ -1,6 +1,35 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Import boundaries (ARCHITECTURE.md, "Rules that keep the shape"), enforced with eslint's own
+ * no-restricted-imports: one `files` block per folder, each listing everything that folder may not import.
+ * Patterns match the import as written (relative paths included), so each rule is a regular expression on
+ * the path's folders. A later block replaces an earlier block's options for the same file, so every block
+ * below carries the complete list for its files (`rules(...)` joins them).
+ */
+const forbid = (regex, message) => ({ regex, message });
+
+/** Importing a workspace package's files instead of its name (`@telegram-service/…`). */
+const packageFiles = forbid('(^|/)packages/', 'import the workspace packages by their package name (@telegram-service/…), never their files');
+const mtcute = forbid('^@mtcute/', 'http/ never touches mtcute: go through accounts/ and account/');
+const fileSystem = forbid('^(node:)?fs(/promises)?$', 'http/ never touches the file system: files belong to store/');
+const store = forbid('(^|/)store/', 'http/ never touches storage: go through accounts/ and account/');
+const storeFiles = forbid('(^|/)store/files/', 'account/ and accounts/ reach storage only through src/store/types.ts (the backend is wired in main.ts)');
+const aboveStore = forbid('(^|/)(account|accounts|http)/', 'store/ knows nothing of accounts, login flows or HTTP');
+const aboveBase = forbid(
+  '(^|/)(http|accounts|account|telegram|store)/|(^|/)main(\\.js)?$',
+  'config/ and logging/ are the bottom layer: they import nothing of the layers above',
+);
+const dcApiHalf = forbid('(^|/)(rpc|state|controls)/', "the DC's protocol core knows nothing about accounts: reach them through the interfaces in src/types.ts");
+const dcServer = forbid('(^|/)server/', 'mtproto/ never imports server/: it sees a connection only as PeerConnection (src/types.ts)');
+const otherPackages = forbid('^@telegram-service/', 'durable-files depends on nothing of ours');
+const serviceOrDc = forbid('^@telegram-service/(?!durable-files$)', 'the sandbox DC depends only on @telegram-service/durable-files (it knows nothing of the service)');
+
+function boundaries(files, ...patterns) {
+  return { files, rules: { 'no-restricted-imports': ['error', { patterns }] } };
+}
+
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', 'data/**'] },
   js.configs.recommended,
@@ -10,4 +39,22 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+
+  // The service (src/), its tests and its bench reach the workspace packages by name only.
+  boundaries(['src/**/*.ts', 'test/**/*.ts'], packageFiles),
+  boundaries(['bench/**/*.ts', 'bench/**/*.mjs'], packageFiles),
+  boundaries(['src/http/**/*.ts'], packageFiles, mtcute, fileSystem, store),
+  boundaries(['src/account/**/*.ts', 'src/accounts/**/*.ts'], packageFiles, storeFiles),
+  boundaries(['src/store/**/*.ts'], packageFiles, aboveStore),
+  boundaries(['src/config/**/*.ts', 'src/logging/**/*.ts'], packageFiles, aboveBase),
+
+  // The workspace packages.
+  boundaries(['packages/durable-files/**/*.ts'], otherPackages),
+  boundaries(['packages/sandbox-dc/**/*.ts'], serviceOrDc),
+  boundaries(
+    ['packages/sandbox-dc/src/{server,transport,handshake}/**/*.ts'],
+    serviceOrDc,
+    dcApiHalf,
+  ),
+  boundaries(['packages/sandbox-dc/src/mtproto/**/*.ts'], serviceOrDc, dcApiHalf, dcServer),
 );

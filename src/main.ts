@@ -4,9 +4,11 @@
  *   → account registry (restore every account) → HTTP.
  * SIGINT/SIGTERM: stop accepting and finish in-flight requests, stop every account (persist, disconnect),
  * the sandbox DC and the lock, exit 0 — within 5 s, or exit 1 if something hangs.
- * Exit codes: 0 clean stop, 1 failure (including "data directory in use"), 2 invalid configuration.
+ * A data-directory lock found lost while running (ours, or the in-process sandbox DC's): exit 1 at once,
+ * without any of that — another process may own the files and the auth key by now.
+ * Exit codes: 0 clean stop, 1 failure (including "data directory in use" and a lost lock), 2 invalid
+ * configuration or a data directory refused (not private, or a file in it a symlink or FIFO).
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -15,6 +17,7 @@ import { AccountRegistry, DEFAULT_ACCOUNT_ID } from './accounts/registry.js';
 import { createServiceMetrics } from './metrics/service-metrics.js';
 import {
   CONFIG_ERROR_EXIT_CODE,
+  DEFAULTS,
   ConfigError,
   loadConfig,
   mergeEnv,
@@ -26,8 +29,15 @@ import {
 import { openCluster } from './cluster/index.js';
 import { buildApp } from './http/index.js';
 import { createLogger, type Logger } from './logging/index.js';
+import { LOG_MESSAGES } from './logging/messages.js';
 import { startSandboxDc, type SandboxLog } from '@telegram-service/sandbox-dc';
-import { acquireDataDirLock, DataDirLockedError } from '@telegram-service/durable-files';
+import {
+  acquireDataDirLock,
+  DataDirLockedError,
+  openFileLimit,
+  UntrustedPathError,
+  type DataDirLockLostError,
+} from '@telegram-service/durable-files';
 import { createFileAccountsStore } from './store/files/accounts-dir.js';
 import type { AccountsStore } from './store/types.js';
 
@@ -35,15 +45,6 @@ import type { AccountsStore } from './store/types.js';
 const SHUTDOWN_DEADLINE_MS = 5_000;
 /** Of which in-flight HTTP requests get this long to finish. */
 const HTTP_DRAIN_MS = 3_000;
-
-export const LOG_MESSAGES = {
-  starting: 'telegram-service starting',
-  sandboxBanner: 'SANDBOX MODE',
-  listening: 'HTTP API listening',
-  started: 'telegram-service started',
-  stopping: 'Shutting down',
-  stopped: 'telegram-service stopped',
-} as const;
 
 type Cleanup = { name: string; run: () => Promise<void> | void };
 
@@ -70,6 +71,24 @@ function fail(message: string, exitCode: number): never {
   process.exit(exitCode);
 }
 
+/** Whether `err` (or an error it wraps) says that a path in the data directory cannot be trusted. */
+function untrustedPath(err: unknown): UntrustedPathError | undefined {
+  for (let e = err; e instanceof Error; e = e.cause) if (e instanceof UntrustedPathError) return e;
+  return undefined;
+}
+
+/**
+ * Our lock (or the in-process sandbox DC's) is gone or another process's: that process may be using
+ * the auth key already. Stop using it this instant — exit, without the graceful shutdown, whose writes
+ * (the final session save, the lock's release) would land in files that may not be ours any more.
+ */
+function exitForLostLock(err: DataDirLockLostError, whose = ''): never {
+  const message = `${LOG_MESSAGES.lockLost}: ${err.message}${whose}; exiting so that two processes never use one session`;
+  logger?.fatal({ lockFile: err.file, reason: err.reason }, message);
+  process.stderr.write(`telegram-service: ${message}\n`);
+  process.exit(1);
+}
+
 async function main(): Promise<void> {
   installProcessHandlers();
 
@@ -77,39 +96,46 @@ async function main(): Promise<void> {
   const cwd = process.cwd();
   let parsed: ReturnType<typeof loadConfig>;
   try {
-    parsed = loadConfig(mergeEnv(readDotEnv(cwd), process.env), cwd);
+    parsed = loadConfig(mergeEnv(readDotEnv(cwd), process.env), cwd, { openFileLimit: openFileLimit() });
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message, CONFIG_ERROR_EXIT_CODE);
     throw err;
   }
 
-  // 2. The data directory (0700) and its lock: one process per data directory, refused at once.
-  try {
-    fs.mkdirSync(parsed.dataDir, { recursive: true, mode: 0o700 });
-  } catch (err) {
-    fail(dataDirProblem(parsed.dataDir, err), 1);
-  }
+  // 2. The data directory (created 0700; an existing one must be private) and its lock: one process per
+  //    data directory, refused at once, and watched while running.
   let lock: Awaited<ReturnType<typeof acquireDataDirLock>>;
   try {
-    lock = await acquireDataDirLock(parsed.dataDir);
+    lock = await acquireDataDirLock(parsed.dataDir, { onLost: (err) => exitForLostLock(err) });
   } catch (err) {
+    if (err instanceof UntrustedPathError) fail(err.message, CONFIG_ERROR_EXIT_CODE);
     fail(err instanceof DataDirLockedError ? err.message : dataDirProblem(parsed.dataDir, err), 1);
   }
   cleanups.push({ name: 'data directory lock', run: () => lock.release() });
+
+  /** A start the user must fix (a bad setting, a file in the data directory refused): exit 2 with its message. */
+  const refuseStart = async (err: unknown): Promise<never> => {
+    await lock.release();
+    if (err instanceof ConfigError || err instanceof UntrustedPathError) fail(err.message, CONFIG_ERROR_EXIT_CODE);
+    throw err;
+  };
 
   // 3. File-backed settings: the API token, the external sandbox DC's key.
   let resolved: ResolvedConfig;
   try {
     resolved = resolveConfig(parsed);
   } catch (err) {
-    await lock.release();
-    if (err instanceof ConfigError) fail(err.message, CONFIG_ERROR_EXIT_CODE);
-    throw err;
+    return refuseStart(err);
   }
   const { config } = resolved;
 
-  // 4. Logging.
-  const log = createLogger(config);
+  // 4. Logging (the log file is never opened through a symlink).
+  let log: Logger;
+  try {
+    log = createLogger(config);
+  } catch (err) {
+    return refuseStart(err);
+  }
   logger = log;
   log.info(
     { version: version(), environment: config.environment, dataDir: config.dataDir, logFile: config.logFile },
@@ -127,7 +153,10 @@ async function main(): Promise<void> {
       dataDir: path.join(config.dataDir, 'sandbox-dc'),
       ports,
       log: sandboxLog(log.child({ component: 'sandbox-dc' })),
+      limits: { maxConnections: config.sandbox.maxConnections ?? DEFAULTS.sandboxDcMaxConnections },
+      onLockLost: (err) => exitForLostLock(err, " (the in-process sandbox DC's)"),
     }).catch((err: unknown) => {
+      if (untrustedPath(err)) throw err; // a refused file, not a port problem
       throw new Error(
         `the sandbox DC could not start on 127.0.0.1 ports ${ports.join(' and ')} (${(err as Error).message}); ` +
           'set SANDBOX_DC_PORT to a free port (the next one must be free too)',
@@ -195,7 +224,13 @@ async function main(): Promise<void> {
   });
   const address = app.server.address() as AddressInfo;
   log.info(
-    { host: config.host, port: address.port, url: `http://${urlHost(config.host)}:${address.port}` },
+    {
+      host: config.host,
+      port: address.port,
+      url: `http://${urlHost(config.host)}:${address.port}`,
+      maxConnections: config.httpMaxConnections,
+      requestTimeoutMs: config.httpRequestTimeoutMs,
+    },
     LOG_MESSAGES.listening,
   );
   if (!isLoopback(config.host)) {
@@ -251,8 +286,8 @@ function urlHost(host: string): string {
 
 function logApiTokenSource(log: Logger, config: Config, file: string | undefined): void {
   if (config.apiTokenSource === 'env') log.info('API token: from the API_TOKEN environment variable');
-  else if (config.apiTokenSource === 'generated') log.info({ file }, `API token generated into ${file} (mode 0600)`);
-  else log.info({ file }, `API token read from ${file}`);
+  else if (config.apiTokenSource === 'generated') log.info({ file }, LOG_MESSAGES.apiTokenGenerated(String(file)));
+  else log.info({ file }, LOG_MESSAGES.apiTokenRead(String(file)));
 }
 
 /** The loud start-up banner: on the log (and thus stdout), and boxed on a terminal. */
@@ -324,13 +359,13 @@ function installProcessHandlers(): void {
     });
   }
   process.on('uncaughtException', (err) => {
-    if (logger) logger.fatal({ err }, 'Uncaught exception; shutting down');
+    if (logger) logger.fatal({ err }, LOG_MESSAGES.uncaughtException);
     else process.stderr.write(`telegram-service: uncaught exception: ${err.stack ?? err.message}\n`);
     void shutdown('uncaught exception', 1);
   });
   process.on('unhandledRejection', (reason) => {
     // Logged, not fatal: one failed background promise must not log the account out by crashing.
-    if (logger) logger.error({ err: reason }, 'Unhandled promise rejection');
+    if (logger) logger.error({ err: reason }, LOG_MESSAGES.unhandledRejection);
     else process.stderr.write(`telegram-service: unhandled rejection: ${String(reason)}\n`);
   });
 }
@@ -343,8 +378,8 @@ main().then(
   (err: unknown) => {
     startupDone = true;
     const message = err instanceof Error ? err.message : String(err);
-    if (logger) logger.fatal({ err }, `Start-up failed: ${message}`);
+    if (logger) logger.fatal({ err }, LOG_MESSAGES.startupFailed(message));
     process.stderr.write(`telegram-service: start-up failed: ${message}\n`);
-    void shutdown('start-up failed', 1);
+    void shutdown('start-up failed', untrustedPath(err) ? CONFIG_ERROR_EXIT_CODE : 1);
   },
 );

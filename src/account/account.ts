@@ -18,7 +18,7 @@ import type { TelegramErrorKind } from '../telegram/errors.js';
 import { callTelegram, TelegramCallError } from '../telegram/rpc.js';
 import { AttemptGuard, GUESS_GUARD_DEFAULTS, WindowBudget, type AttemptGuardOptions } from './attempt-guard.js';
 import { type AttemptOutcome, RetryLoop } from './backoff.js';
-import { ClientHolder } from './client-holder.js';
+import { ClientHolder, SessionEndingError } from './client-holder.js';
 import { activeFloodWaits, floodWaitRemainingSeconds, latestFloodWait, recordFloodWait } from './flood-waits.js';
 import * as login from './login-flow.js';
 import { Mutex } from './mutex.js';
@@ -39,6 +39,7 @@ import {
   type PasswordRequired,
   type PublicUser,
 } from './types.js';
+import { LOG_MESSAGES } from '../logging/messages.js';
 
 /** Runs a task under a shared bound (the registry's start-up validation limit). */
 export type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
@@ -142,7 +143,7 @@ class TelegramAccount implements Account {
       baseMs: Math.min(RETRY_BASE_MS, Math.max(1, this.config.retryMaxDelayMs)),
       capMs: Math.max(1, this.config.retryMaxDelayMs),
       logger: this.log,
-      what: 'Telegram connection',
+      what: LOG_MESSAGES.telegramConnection,
       attempt: () => this.validationAttempt(this.epoch),
     });
   }
@@ -157,7 +158,7 @@ class TelegramAccount implements Account {
     switch (decision.state) {
       case 'logged_out':
         if (decision.staleAuthState) {
-          this.log.warn('auth_state.json found without session.json; removing it');
+          this.log.warn(LOG_MESSAGES.authStateWithoutSession);
           await this.store.removeAuthState();
         }
         this.setState('logged_out', decision.reason);
@@ -165,7 +166,7 @@ class TelegramAccount implements Account {
       case 'expired':
         this.user = userFromAuthState(decision.authState.user_id, decision.authState.phone);
         this.setState('expired', 'SESSION_MAX_IDLE');
-        this.log.info({ savedAt: decision.authState.saved_at }, 'Auth state older than SESSION_MAX_IDLE; log in again');
+        this.log.info({ savedAt: decision.authState.saved_at }, LOG_MESSAGES.authStateTooOld);
         return;
       case 'code_sent':
       case 'password_required':
@@ -190,7 +191,7 @@ class TelegramAccount implements Account {
   private async dropKeysOfAnotherEnvironment(): Promise<void> {
     const environment = this.store.meta()?.environment;
     if (!environment || environment === this.config.environment || !this.store.hasSession()) return;
-    this.log.warn({ sessionEnvironment: environment, environment: this.config.environment }, 'session.json belongs to another environment; starting logged out');
+    this.log.warn({ sessionEnvironment: environment, environment: this.config.environment }, LOG_MESSAGES.sessionOfAnotherEnvironment);
     await this.store.removeAuthState();
     await this.clearSessionKeepingFloodWaits();
   }
@@ -205,7 +206,7 @@ class TelegramAccount implements Account {
     const savedAt = Date.parse(authState.saved_at);
     const now = this.now();
     if (!(savedAt > now + FUTURE_SAVED_AT_TOLERANCE_MS)) return;
-    this.log.warn({ savedAt: authState.saved_at }, 'auth_state.json saved_at is in the future; counting inactivity from now');
+    this.log.warn({ savedAt: authState.saved_at }, LOG_MESSAGES.savedAtInFuture);
     await this.store
       .writeAuthState({ ...authState, saved_at: new Date(now).toISOString() })
       .catch((err: unknown) => this.log.error({ err }, 'Could not correct saved_at in auth_state.json'));
@@ -268,7 +269,7 @@ class TelegramAccount implements Account {
         return result;
       } catch (err) {
         if (err instanceof AccountError) throw err;
-        if (epoch !== this.epoch) throw await this.sessionEndedError();
+        if (epoch !== this.epoch || err instanceof SessionEndingError) throw await this.sessionEndedError();
         const failure = classifiedOf(err);
         if (failure.kind === 'network' && client && this.clients.replaced(client) && attempt < MAX_CALL_ATTEMPTS) {
           // A recovery started elsewhere dropped the client under this call: the failure says nothing about
@@ -310,16 +311,16 @@ class TelegramAccount implements Account {
     this.retry.stop();
     this.armProbe();
     if (unconfirmed) {
-      this.log.info({ phone: this.maskedPhone(), userId: this.user?.id }, 'Session restored successfully from persistent state');
+      this.log.info({ phone: this.maskedPhone(), userId: this.user?.id }, LOG_MESSAGES.sessionRestored);
     } else if (wasOffline) {
-      this.log.info({ phone: this.maskedPhone() }, 'Connection to Telegram restored');
+      this.log.info({ phone: this.maskedPhone() }, LOG_MESSAGES.connectionRestored);
     }
   }
 
   private markOffline(detail: string): void {
     if (this.state !== 'authenticated') return;
     if (this.health.connection !== 'offline') {
-      this.log.warn({ phone: this.maskedPhone(), error: detail }, 'Telegram unreachable; session kept, retrying with backoff');
+      this.log.warn({ phone: this.maskedPhone(), error: detail }, LOG_MESSAGES.telegramUnreachable);
     }
     this.health = health.offline(this.health);
     if (!this.stopped) this.retry.start();
@@ -367,7 +368,7 @@ class TelegramAccount implements Account {
     clearTimeout(this.expiryTimer);
     this.health = health.NO_SESSION;
     this.setState('expired', 'SESSION_MAX_IDLE');
-    this.log.info({ expiresAt: new Date(expiresAt).toISOString() }, 'Session expired: no API activity for SESSION_MAX_IDLE; log in again');
+    this.log.info({ expiresAt: new Date(expiresAt).toISOString() }, LOG_MESSAGES.sessionExpired);
     void this.mutex.run(() => this.clients.drop());
     return true;
   }
@@ -444,7 +445,7 @@ class TelegramAccount implements Account {
     if (epoch !== this.epoch || this.state !== 'authenticated') return;
     this.epoch++;
     this.retry.stop();
-    this.log.warn({ phone: this.maskedPhone(), reason }, 'Telegram revoked the session; clearing the dead key and auth state');
+    this.log.warn({ phone: this.maskedPhone(), reason }, LOG_MESSAGES.sessionRevoked);
     this.observer.revocation?.(reason);
     await this.clients.drop();
     await this.clearDeadSession();
@@ -453,6 +454,7 @@ class TelegramAccount implements Account {
 
   /** Leaves the authenticated state for good (the files were already dealt with). */
   private endSession(next: 'logged_out' | 'revoked', reason?: string): void {
+    this.clients.resume();
     this.epoch++;
     this.retry.stop();
     clearTimeout(this.probeTimer);
@@ -462,7 +464,9 @@ class TelegramAccount implements Account {
     this.setState(next, reason);
   }
 
+  /** Removes the dead session's files; no client is built until the account's state moves on (resume). */
   private async clearDeadSession(): Promise<void> {
+    await this.clients.suspend();
     await this.store.removeAuthState();
     await this.clearSessionKeepingFloodWaits();
   }
@@ -605,7 +609,7 @@ class TelegramAccount implements Account {
     this.unresolvedLoginStep = false;
     switch (outcome.kind) {
       case 'authorized':
-        this.log.info({ phone: maskPhone(pending.phone) }, 'A login step that got no answer had gone through at Telegram; login completed');
+        this.log.info({ phone: maskPhone(pending.phone) }, LOG_MESSAGES.loginStepWentThrough);
         return this.completeLogin(outcome.user, pending.phone);
       case 'password_required':
         return this.state === 'password_required' ? undefined : this.passwordRequired(pending, outcome.hint);
@@ -697,6 +701,7 @@ class TelegramAccount implements Account {
     }
     await this.clients.drop();
     await this.clearDeadSession();
+    this.clients.resume(); // the new login builds its client
     this.user = null;
     this.health = health.NO_SESSION;
   }
@@ -725,7 +730,7 @@ class TelegramAccount implements Account {
           } else {
             this.log.warn(
               { phone: this.maskedPhone(), error: failure.text },
-              'Could not log out at Telegram; removing the local session anyway (the authorization may stay listed in Active sessions)',
+              LOG_MESSAGES.logoutAtTelegramFailed,
             );
           }
         }
@@ -811,10 +816,11 @@ class TelegramAccount implements Account {
     this.reason = reason;
     const from = this.initialStateLogged ? previous : 'start-up';
     this.initialStateLogged = true;
-    this.log.info({ from, to: next, phone: this.maskedPhone(), ...(reason ? { reason } : {}) }, `Account state: ${next}`);
+    this.log.info({ from, to: next, phone: this.maskedPhone(), ...(reason ? { reason } : {}) }, LOG_MESSAGES.accountState(next));
   }
 
   private notAuthenticatedError(): AccountError {
+    if (this.state === 'revoked') return new AccountError('SESSION_REVOKED', `Telegram revoked the session (${this.reason ?? 'revoked'})`);
     if (this.state === 'expired') return new AccountError('SESSION_EXPIRED', 'The session expired (no API activity for SESSION_MAX_IDLE); log in again');
     return new AccountError('NOT_AUTHENTICATED', 'Not logged in');
   }
@@ -870,7 +876,7 @@ class TelegramAccount implements Account {
   }
 
   private async recordFloodWaitQuietly(method: string, seconds: number): Promise<void> {
-    this.log.warn({ method, seconds }, 'Telegram asked to wait (FLOOD_WAIT); the deadline is kept on disk');
+    this.log.warn({ method, seconds }, LOG_MESSAGES.floodWait);
     this.observer.floodWait?.(method, seconds);
     await recordFloodWait(this.store, method, seconds, this.now()).catch((err: unknown) => this.log.error({ err }, 'Could not persist the FLOOD_WAIT deadline'));
   }

@@ -7,6 +7,7 @@
  * mtcute reports the connection usable, and is cancelled by stop() — more glue than the loop itself.
  */
 import type { Logger } from 'pino';
+import { LOG_MESSAGES } from '../logging/messages.js';
 
 /** Full jitter: a uniform delay in [0, min(cap, base·2^(attempt-1))). */
 export function backoffDelayMs(attempt: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
@@ -76,7 +77,7 @@ export class RetryLoop {
     while (this.running) {
       this.attemptNumber += 1;
       const delayMs = fixedWaitMs ?? backoffDelayMs(this.attemptNumber, this.opts.baseMs, this.opts.capMs, this.opts.random);
-      this.opts.logger.info({ attempt: this.attemptNumber, delayMs }, `Retrying ${this.opts.what} (attempt ${this.attemptNumber}) in ${delayMs} ms`);
+      this.opts.logger.info({ attempt: this.attemptNumber, delayMs }, LOG_MESSAGES.retrying(this.opts.what, this.attemptNumber, delayMs));
       await this.sleep(delayMs);
       if (!this.running) return;
       let outcome: AttemptOutcome;

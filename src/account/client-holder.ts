@@ -12,10 +12,19 @@ export interface ClientHolderOptions {
   logger: Logger;
 }
 
+/** ensure() while the session is being torn down: no new client (it would make a new key). */
+export class SessionEndingError extends Error {
+  constructor() {
+    super('The session is ending');
+    this.name = 'SessionEndingError';
+  }
+}
+
 export class ClientHolder {
   private client: TelegramClient | null = null;
   private pending: Promise<TelegramClient> | null = null;
   private closed = false;
+  private suspended = false;
 
   constructor(private readonly opts: ClientHolderOptions) {}
 
@@ -30,6 +39,7 @@ export class ClientHolder {
   }
 
   ensure(): Promise<TelegramClient> {
+    if (this.suspended) return Promise.reject(new SessionEndingError());
     if (this.client) return Promise.resolve(this.client);
     if (this.closed) return Promise.reject(new DOMException('The service is stopping', 'AbortError'));
     this.pending ??= this.opts
@@ -61,6 +71,20 @@ export class ClientHolder {
     } catch (err) {
       this.opts.logger.warn({ err }, 'Error while closing the Telegram client');
     }
+  }
+
+  /**
+   * Drops the client and builds none until resume(): while a dead session's files are cleared, a call
+   * racing with it must not build a client — its key exchange would write a fresh, unauthorized key
+   * where the dead one was just removed.
+   */
+  async suspend(): Promise<void> {
+    this.suspended = true;
+    await this.drop();
+  }
+
+  resume(): void {
+    this.suspended = false;
   }
 
   /** drop() for good: no client is built after this. */

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { SessionStore } from '../store/types.js';
 import type { TelegramErrorKind } from '../telegram/errors.js';
 import { TelegramCallError } from '../telegram/rpc.js';
+import { LOG_MESSAGES } from '../logging/messages.js';
 
 export type RecoveryResult =
   | { outcome: 'recovered'; user: tl.RawUser }
@@ -28,7 +29,7 @@ export interface RecoveryDeps {
 
 export async function recoverSession(deps: RecoveryDeps, trigger: string): Promise<RecoveryResult> {
   const { store, logger } = deps;
-  logger.warn({ trigger }, 'Attempting session recovery');
+  logger.warn({ trigger }, LOG_MESSAGES.recoveryAttempt);
   await deps.dropClient();
   try {
     await store.load();
@@ -38,7 +39,7 @@ export async function recoverSession(deps: RecoveryDeps, trigger: string): Promi
   }
   try {
     const user = await deps.getMeWithFreshClient();
-    logger.info({ userId: user.id }, 'Session recovery successful');
+    logger.info({ userId: user.id }, LOG_MESSAGES.recoverySucceeded);
     return { outcome: 'recovered', user };
   } catch (err) {
     const classified: TelegramErrorKind =
@@ -48,7 +49,7 @@ export async function recoverSession(deps: RecoveryDeps, trigger: string): Promi
       return { outcome: 'inconclusive', error: classified };
     }
     if (classified.kind === 'revoked') return { outcome: 'revoked', reason: classified.text };
-    logger.warn({ error: classified.text }, 'Session recovery failed, clearing auth state');
+    logger.warn({ error: classified.text }, LOG_MESSAGES.recoveryFailed);
     await deps.dropClient();
     await deps.clearDeadSession();
     return { outcome: 'failed', reason: classified.text };

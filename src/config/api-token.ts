@@ -1,10 +1,13 @@
 /**
  * The API token file, DATA_DIR/api_token: read it, or create it once with 32 random bytes (base64url),
- * mode 0600, atomically and without ever overwriting a token another process just wrote.
+ * mode 0600, atomically and without ever overwriting a token another process just wrote. It is never
+ * read through a symlink nor as a FIFO (UntrustedPathError): a planted link would choose the token that
+ * grants full access, or re-mode another file.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { readPrivateFileSync, UntrustedPathError } from '@telegram-service/durable-files';
 
 export const API_TOKEN_FILE_NAME = 'api_token';
 
@@ -27,26 +30,29 @@ export function resolveApiToken(dataDir: string, envToken: string | undefined): 
   return { token, source: 'generated', file, warnings };
 }
 
+/** A token is at most 512 characters (API_TOKEN's limit); a bigger file is not a token file. */
+const MAX_TOKEN_FILE_BYTES = 4096;
+
 /** The token in the file; '' when the file exists but holds no usable token; undefined when absent. */
 function readTokenFile(file: string, warnings: string[]): string | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`cannot read the API token file ${file}: ${(err as Error).message}`);
-  }
-  const mode = fs.statSync(file).mode & 0o777;
-  if (mode & 0o077) {
-    fs.chmodSync(file, 0o600);
-    warnings.push(`API token file ${file} was readable by others (mode ${mode.toString(8)}); changed to 600`);
-  }
-  const token = text.trim();
+  const read = readTokenFileBytes(file);
+  if (!read) return undefined;
+  warnings.push(...read.warnings);
+  const token = read.bytes.toString('utf8').trim();
   if (token.length < 16 || !/^[\x21-\x7e]+$/.test(token)) {
     warnings.push(`API token file ${file} holds no usable token; generating a new one`);
     return '';
   }
   return token;
+}
+
+function readTokenFileBytes(file: string): ReturnType<typeof readPrivateFileSync> {
+  try {
+    return readPrivateFileSync(file, { maxBytes: MAX_TOKEN_FILE_BYTES });
+  } catch (err) {
+    if (err instanceof UntrustedPathError) throw err;
+    throw new Error(`cannot read the API token file ${file}: ${(err as Error).message}`);
+  }
 }
 
 function createTokenFile(file: string, replace: boolean): string {
@@ -68,7 +74,7 @@ function createTokenFile(file: string, replace: boolean): string {
         fs.linkSync(temp, file);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-          const theirs = fs.readFileSync(file, 'utf8').trim();
+          const theirs = readTokenFileBytes(file)?.bytes.toString('utf8').trim();
           if (theirs) return theirs;
         }
         fs.renameSync(temp, file);

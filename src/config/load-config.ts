@@ -19,7 +19,11 @@ export const DEFAULTS = {
   dataDir: './data',
   host: '127.0.0.1',
   port: 8080,
+  /** At most; fewer when the process's open-file limit is lower (see fitConnectionCaps). */
+  httpMaxConnections: 1024,
+  httpRequestTimeout: '60s',
   sandboxDcPort: 9443,
+  sandboxDcMaxConnections: 64,
   sessionMaxIdle: '7d',
   clientReadyTimeout: '15s',
   retryMaxDelay: '60s',
@@ -38,9 +42,24 @@ export interface ParsedConfig extends Omit<Config, 'apiToken' | 'apiTokenSource'
   apiToken?: string;
   sandbox: {
     port: number;
+    maxConnections: number;
     external?: { host: string; port: number; publicKeyFile: string };
   };
 }
+
+/** What loadConfig needs to know about the process (passed in, so that loadConfig stays pure). */
+export interface ProcessFacts {
+  /** The process's open-file limit (undefined: unknown or unlimited). */
+  openFileLimit?: number;
+}
+
+/**
+ * Open files the service needs besides its connection caps: stdio, the log, session and lock files,
+ * libuv, its own MTProto connections (both ends in sandbox mode), the sandbox DC's -429 allowance.
+ */
+export const RESERVED_FILES = 128;
+/** Below this many HTTP connections the API cannot serve a client and its retries. */
+const MIN_HTTP_CONNECTIONS = 16;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 const MAX_TIMER_MS = 2_147_483_647; // setTimeout's limit
@@ -48,6 +67,10 @@ const MAX_TIMER_MS = 2_147_483_647; // setTimeout's limit
 // ---- one small zod schema per kind of value; messages are written to be read after "NAME: " ----
 
 const wholeNumber = z.string().trim().regex(/^\d+$/, { error: 'must be a whole number' }).transform(Number);
+
+const connectionCapSchema = wholeNumber.pipe(
+  z.number().min(1, { error: 'must be at least 1' }).max(1_000_000, { error: 'must be at most 1000000' }),
+);
 
 const portSchema = (min: number, max = 65535) =>
   wholeNumber.pipe(z.number().min(min, { error: `must be a port number from ${min} to ${max}` }).max(max, {
@@ -186,7 +209,7 @@ function shown(value: string): string {
  * Parse and validate the environment. Every problem is collected; if there is any, a ConfigError with
  * one line per problem is thrown. Relative paths are resolved against `cwd`.
  */
-export function loadConfig(env: Env, cwd: string): ParsedConfig {
+export function loadConfig(env: Env, cwd: string, facts: ProcessFacts = {}): ParsedConfig {
   const problems: string[] = [];
   // Empty values count as unset (`API_TOKEN=` in a .env file means "not given").
   const raw = (name: string): string | undefined => {
@@ -228,6 +251,12 @@ export function loadConfig(env: Env, cwd: string): ParsedConfig {
   const dataDir = path.resolve(cwd, read('DATA_DIR', z.string(), DEFAULTS.dataDir));
   const host = read('HOST', hostSchema, DEFAULTS.host);
   const port = read('PORT', portSchema(0), String(DEFAULTS.port));
+  const httpMaxConnectionsSetting = read('HTTP_MAX_CONNECTIONS', connectionCapSchema);
+  const httpRequestTimeoutMs = read(
+    'HTTP_REQUEST_TIMEOUT',
+    durationSchema({ allowZero: false, maxMs: MAX_TIMER_MS }),
+    DEFAULTS.httpRequestTimeout,
+  );
   const apiToken = read('API_TOKEN', apiTokenSchema, undefined, { secret: true });
   const metricsToken = read('METRICS_TOKEN', apiTokenSchema, undefined, { secret: true });
 
@@ -258,6 +287,7 @@ export function loadConfig(env: Env, cwd: string): ParsedConfig {
 
   // Sandbox DC.
   const sandboxPort = read('SANDBOX_DC_PORT', portSchema(1, 65534), String(DEFAULTS.sandboxDcPort));
+  const sandboxMaxConnections = read('SANDBOX_DC_MAX_CONNECTIONS', connectionCapSchema, String(DEFAULTS.sandboxDcMaxConnections));
   const externalDc = read('SANDBOX_DC', hostPortSchema);
   const publicKeySetting = read('SANDBOX_DC_PUBLIC_KEY_FILE', z.string());
   const hasExternalDc = raw('SANDBOX_DC') !== undefined;
@@ -289,6 +319,13 @@ export function loadConfig(env: Env, cwd: string): ParsedConfig {
   const instanceUrl = read('INSTANCE_URL', httpUrlSchema);
   const leaseTtlMs = read('LEASE_TTL', durationSchema({ allowZero: false, maxMs: 10 * 60_000 }), DEFAULTS.leaseTtl);
   if (leaseTtlMs !== undefined && leaseTtlMs < 2000) problems.push('LEASE_TTL must be at least 2s');
+  const httpMaxConnections = fitConnectionCaps({
+    fileLimit: facts.openFileLimit,
+    http: httpMaxConnectionsSetting,
+    // Only the in-process sandbox DC holds its connections in this process.
+    sandboxDc: sandboxMode && !hasExternalDc ? sandboxMaxConnections : 0,
+    problems,
+  });
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -297,6 +334,7 @@ export function loadConfig(env: Env, cwd: string): ParsedConfig {
     telegram: sandboxMode ? { apiId: SANDBOX_API_ID, apiHash: SANDBOX_API_HASH } : { apiId: apiId!, apiHash: apiHash! },
     sandbox: {
       port: sandboxPort!,
+      maxConnections: sandboxMaxConnections!,
       ...(externalDc && publicKeySetting
         ? { external: { ...externalDc, publicKeyFile: path.resolve(cwd, publicKeySetting) } }
         : {}),
@@ -304,6 +342,8 @@ export function loadConfig(env: Env, cwd: string): ParsedConfig {
     dataDir,
     host: host!,
     port: port!,
+    httpMaxConnections: httpMaxConnections!,
+    httpRequestTimeoutMs: httpRequestTimeoutMs!,
     ...(apiToken ? { apiToken } : {}),
     ...(metricsToken ? { metricsToken } : {}),
     sessionMaxIdleMs: sessionMaxIdleMs!,
@@ -320,4 +360,36 @@ export function loadConfig(env: Env, cwd: string): ParsedConfig {
     ...(instanceUrl ? { instanceUrl } : {}),
     leaseTtlMs: leaseTtlMs!,
   };
+}
+
+/**
+ * Every connection is an open file, and a process out of files fails everything — its own session
+ * writes and its own MTProto connection included. So the HTTP cap plus both in-process sandbox DCs' caps
+ * must fit the open-file limit with RESERVED_FILES to spare. Unset, HTTP_MAX_CONNECTIONS is the default
+ * or what fits, whichever is smaller; set, it must fit (a problem otherwise). Returns the HTTP cap.
+ */
+function fitConnectionCaps(opts: {
+  fileLimit: number | undefined;
+  http: number | undefined;
+  /** Connections of each in-process sandbox DC (0 when there is none). */
+  sandboxDc: number | undefined;
+  problems: string[];
+}): number | undefined {
+  const { fileLimit, http, problems } = opts;
+  if (opts.sandboxDc === undefined) return http ?? DEFAULTS.httpMaxConnections; // already a problem
+  if (fileLimit === undefined) return http ?? DEFAULTS.httpMaxConnections;
+  const room = fileLimit - RESERVED_FILES - 2 * opts.sandboxDc;
+  const dcPart = opts.sandboxDc > 0 ? ` and 2 × SANDBOX_DC_MAX_CONNECTIONS=${opts.sandboxDc}` : '';
+  const fix = 'lower the caps, or raise the limit (ulimit -n, LimitNOFILE=)';
+  if (http !== undefined && http > room) {
+    problems.push(
+      `HTTP_MAX_CONNECTIONS=${http}${dcPart} do not fit the open-file limit of ${fileLimit} (${RESERVED_FILES} files are kept for the service itself): ${fix}`,
+    );
+    return undefined;
+  }
+  if (room < MIN_HTTP_CONNECTIONS) {
+    problems.push(`the open-file limit of ${fileLimit} is too low for the HTTP API${dcPart} (${RESERVED_FILES} files are kept for the service itself): ${fix}`);
+    return undefined;
+  }
+  return http ?? Math.min(DEFAULTS.httpMaxConnections, room);
 }

@@ -42,7 +42,7 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
   const { apiToken: _envToken, sandbox, ...rest } = parsed;
   const config: Config = {
     ...rest,
-    sandbox: { port: sandbox.port, ...(external ? { external } : {}) },
+    sandbox: { port: sandbox.port, maxConnections: sandbox.maxConnections, ...(external ? { external } : {}) },
     apiToken: token.token,
     apiTokenSource: token.source,
   };

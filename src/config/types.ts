@@ -10,6 +10,11 @@ export interface Config {
     /** Port of sandbox DC 1 when started in-process (DC 2 listens on port + 1). SANDBOX_DC_PORT, default 9443. */
     port: number;
     /**
+     * Connections each in-process sandbox DC accepts at once (SANDBOX_DC_MAX_CONNECTIONS, default 64);
+     * absent (a Config built by hand) = the default.
+     */
+    maxConnections?: number;
+    /**
      * An already-running sandbox DC to use instead of starting one in-process (SANDBOX_DC=host:port of DC 2,
      * with SANDBOX_DC_PUBLIC_KEY_FILE naming its PKCS#1 public key). Tests use this to drive the DC's controls.
      */
@@ -20,6 +25,14 @@ export interface Config {
   port: number; // PORT, default 8080
   /** METRICS_TOKEN: a token that reads GET /metrics and nothing else (the admin token reads it too). */
   metricsToken?: string;
+  /**
+   * HTTP_MAX_CONNECTIONS: connections the HTTP server holds at once (default 1024, or what the open-file
+   * limit allows); at the cap, idle connections that never presented a valid token are closed first.
+   * Absent (a Config built by hand) = the default.
+   */
+  httpMaxConnections?: number;
+  /** HTTP_REQUEST_TIMEOUT in ms (default 60 s): a request not received in full by then is answered 408. Absent = the default. */
+  httpRequestTimeoutMs?: number;
   /** API_TOKEN; when unset, generated once into DATA_DIR/api_token (0600). */
   apiToken: string;
   apiTokenSource: 'env' | 'file' | 'generated';

@@ -14,11 +14,19 @@
  *       │   ├── /me
  *       │   └── /tokens  POST, GET;  DELETE /tokens/:tokenId   (admin)
  *       └── /telegram — the same routes for the account `default` (the single-account API)
+ *
+ * Around it: a connection cap that sheds idle connections without a valid token first
+ * (connection-guard.ts); HTTP_REQUEST_TIMEOUT for a request to arrive in full (then 408); an answer given
+ * before the request's body arrived (a 401 to a huge upload) closes the connection instead of draining
+ * the body; an empty body with a JSON content type is accepted on the routes that take no body.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AccountRegistry } from '../accounts/registry.js';
 import type { AccountForwarding } from '../cluster/forwarding.js';
+import { DEFAULTS } from '../config/load-config.js';
+import { parseDuration } from '../config/duration.js';
 import type { Config } from '../config/types.js';
+import { guardConnections } from './connection-guard.js';
 import { HttpError } from './errors.js';
 import { createAuthHook, type Principal } from './plugins/auth.js';
 import { handleClientError, handleFrameworkError, installErrorHandling, notFoundMessage } from './plugins/error-handling.js';
@@ -28,12 +36,21 @@ import { healthzRoute } from './routes/healthz.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { metricsHttpPlugin } from './plugins/metrics.js';
 import type { ServiceMetrics } from '../metrics/service-metrics.js';
+import { LOG_MESSAGES } from '../logging/messages.js';
 
 /** Request bodies are tiny JSON objects; anything bigger is refused with 413 before parsing. */
 export const BODY_LIMIT_BYTES = 16 * 1024;
+/**
+ * An answer given before the request's body was read in full (a 401 to a huge upload, 413, 415) leaves
+ * the body to arrive, which Node would drain for up to HTTP_REQUEST_TIMEOUT. It gets this long to finish
+ * (a body's last bytes, a chunked body's terminator, may still be on their way: the connection stays
+ * usable for keep-alive); then the connection is closed. The wait also gives the client time to read the
+ * answer before the close.
+ */
+const EARLY_ANSWER_GRACE_MS = 1_000;
 
 export interface BuildAppOptions {
-  config: Pick<Config, 'apiToken'> & Partial<Pick<Config, 'loginRateLimit' | 'metricsToken'>>;
+  config: Pick<Config, 'apiToken'> & Partial<Pick<Config, 'loginRateLimit' | 'metricsToken' | 'httpMaxConnections' | 'httpRequestTimeoutMs'>>;
   registry: AccountRegistry;
   /** The service's version, for the OpenAPI document. */
   version?: string;
@@ -45,6 +62,7 @@ export interface BuildAppOptions {
 }
 
 export function buildApp({ config, registry, logger, version = '0.0.0', metrics, forwarding }: BuildAppOptions): FastifyInstance {
+  const requestTimeoutMs = config.httpRequestTimeoutMs ?? parseDuration(DEFAULTS.httpRequestTimeout)!;
   const app = Fastify({
     loggerInstance: logger,
     // Fastify's own request lines are off: ours below is at debug level, without bodies or headers.
@@ -52,18 +70,28 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
     frameworkErrors: handleFrameworkError,
     // While closing, Fastify's own 503 would not have our error shape; the onRequest hook below answers.
     return503OnClosing: false,
-    // A request that takes longer than this is cut (slow clients must not pin connections forever).
-    requestTimeout: 60_000,
+    // A request that takes longer than this is cut with 408 (slow clients must not pin connections forever).
+    requestTimeout: requestTimeoutMs,
     clientErrorHandler: handleClientError,
     bodyLimit: BODY_LIMIT_BYTES,
-    // Node answers an HTTP/1.1 request without Host itself, with an empty 400; the hook below answers
-    // it in our JSON error shape instead.
-    http: { requireHostHeader: false },
+    http: {
+      // Node answers an HTTP/1.1 request without Host itself, with an empty 400; the hook below answers
+      // it in our JSON error shape instead.
+      requireHostHeader: false,
+      headersTimeout: Math.min(60_000, requestTimeoutMs),
+      // Node looks for timed-out requests this often (30 s by default, which would double a short timeout).
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(requestTimeoutMs / 4))),
+    },
     // Types are what the schema says: "123" is not turned into 123 nor 123 into "123".
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }) as unknown as FastifyInstance;
 
   installErrorHandling(app);
+  const connections = guardConnections(app.server, {
+    maxConnections: config.httpMaxConnections ?? DEFAULTS.httpMaxConnections,
+    log: logger,
+  });
+  acceptEmptyJsonWithoutBodySchema(app);
 
   // Graceful stop: requests already running finish; any request arriving meanwhile (on a kept-alive
   // connection) gets 503 SHUTTING_DOWN, and its connection is closed.
@@ -92,6 +120,14 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
     // wait for that idle connection (only connections idle at the moment of close() are dropped).
     if (closing) reply.header('connection', 'close');
   });
+  app.addHook('onResponse', async (request) => {
+    // Answered before the body arrived in full: close the connection unless the rest comes at once.
+    const req = request.raw;
+    if (req.complete) return;
+    const cut = setTimeout(() => req.socket.destroy(), EARLY_ANSWER_GRACE_MS);
+    cut.unref();
+    req.once('end', () => clearTimeout(cut));
+  });
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug(
       {
@@ -100,7 +136,7 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
         statusCode: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
       },
-      'HTTP request',
+      LOG_MESSAGES.httpRequest,
     );
   });
 
@@ -121,6 +157,8 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
     async (api) => {
       const authenticate = createAuthHook({ adminToken: config.apiToken, scoped: (token) => scopedPrincipal(registry, token) });
       api.addHook('onRequest', authenticate);
+      // Runs only once the token was accepted: a client of the API, never shed for a newcomer.
+      api.addHook('onRequest', async (request) => connections.trust(request.raw.socket));
       // Unknown /api paths: the token is checked first, so an anonymous caller learns nothing about routes.
       api.setNotFoundHandler({ preHandler: authenticate }, async (request) => {
         throw new HttpError(404, 'NOT_FOUND', notFoundMessage(request.method));
@@ -136,4 +174,21 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
 async function scopedPrincipal(registry: AccountRegistry, token: string): Promise<Principal | undefined> {
   const owner = await registry.authenticateScoped(token);
   return owner ? { kind: 'account', ...owner } : undefined;
+}
+
+/**
+ * `content-type: application/json` with an empty body is accepted (as no body) on the routes that take
+ * no body — logout, resend-code — as curl helpers that always set the header send it; routes that take
+ * a body still refuse it with INVALID_JSON. Anything else goes to Fastify's own JSON parser.
+ */
+function acceptEmptyJsonWithoutBodySchema(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' && request.routeOptions.schema?.body === undefined) {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, body as string, done);
+  });
 }

@@ -1,12 +1,14 @@
 /**
- * The service's pino logger: JSON lines to the log file (created 0600), and to stdout — pretty when
- * stdout is a terminal and pino-pretty can be loaded, JSON otherwise. Both are written synchronously so
- * nothing is lost when the process exits (or is killed right after a line).
+ * The service's pino logger: JSON lines to the log file (created 0600, never opened through a symlink
+ * nor as a FIFO — UntrustedPathError), and to stdout — pretty when stdout is a terminal and pino-pretty
+ * can be loaded, JSON otherwise. Both are written synchronously so nothing is lost when the process exits
+ * (or is killed right after a line).
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pino, type DestinationStream, type Logger, type StreamEntry } from 'pino';
+import { openPrivateAppendSync } from '@telegram-service/durable-files';
 import type { Config } from '../config/types.js';
 import { SANDBOX_API_HASH } from '../config/load-config.js';
 import { REDACT_PATHS, censor, createSecretScrubber, scrubSecrets } from './redact.js';
@@ -27,7 +29,8 @@ type LoggerConfig = Pick<Config, 'logLevel' | 'logFile'> & {
 };
 
 export function createLogger(config: LoggerConfig, options: LoggerOptions = {}): Logger {
-  const streams: StreamEntry[] = [{ level: config.logLevel, stream: openLogFile(config.logFile) }];
+  const logFile = openLogFile(config.logFile);
+  const streams: StreamEntry[] = [{ level: config.logLevel, stream: logFile.stream }];
   const stdout = stdoutStream(options.stdout ?? 'auto');
   if (stdout) streams.push({ level: config.logLevel, stream: stdout });
 
@@ -55,15 +58,15 @@ export function createLogger(config: LoggerConfig, options: LoggerOptions = {}):
   logger.child = function scrubbedChild(this: Logger, bindings, childOptions) {
     return originalChild.call(this, scrubSecrets(bindings), childOptions);
   } as Logger['child'];
+  if (logFile.warning) logger.warn(logFile.warning);
   return logger;
 }
 
-/** Opens (creating 0600, or tightening an existing file to 0600) the log file for appending. */
-function openLogFile(file: string): DestinationStream {
+/** Opens (creating 0600, or tightening an existing file to 0600, said in `warning`) the log file for appending. */
+function openLogFile(file: string): { stream: DestinationStream; warning?: string } {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const fd = fs.openSync(file, 'a', 0o600);
-  if ((fs.fstatSync(fd).mode & 0o077) !== 0) fs.fchmodSync(fd, 0o600);
-  return pino.destination({ fd, sync: true });
+  const { fd, warning } = openPrivateAppendSync(file);
+  return { stream: pino.destination({ fd, sync: true }), ...(warning ? { warning } : {}) };
 }
 
 function stdoutStream(mode: NonNullable<LoggerOptions['stdout']>): DestinationStream | undefined {

@@ -7,6 +7,7 @@
  */
 import type { ITelegramStorageProvider } from '@mtcute/core';
 import { applyMetaPatch, authContent, bodyOf, checkedAuthState, checkMetaPatch, metaOf, touchedAuthState } from './document-ops.js';
+import { LOG_MESSAGES } from '../logging/messages.js';
 import { createDocumentStorage } from './mtcute-storage.js';
 import { emptyDocument, type SessionDocument } from './session-document.js';
 import { SerialQueue } from './serial-queue.js';
@@ -69,7 +70,7 @@ export abstract class WriteBehindSessionStore implements SessionStore {
       writer: {
         update: (change) => {
           if (generation !== this.storageGeneration) {
-            this.log.warn({}, 'ignored a session write from a replaced mtcute storage');
+            this.log.warn({}, LOG_MESSAGES.replacedStorageWrite);
             return Promise.resolve();
           }
           return this.update(change);
@@ -155,10 +156,10 @@ export abstract class WriteBehindSessionStore implements SessionStore {
     return this.auth ? authContent(this.auth) : null;
   }
 
-  /** A write failed: kept in memory, reported, retried on a doubling delay. `what` names the write for the log. */
-  protected recordFailure(error: { file: string; code: string; message: string }, what: string, fields: object = {}): void {
+  /** A write failed: kept in memory, reported (`logMessage`), retried on a doubling delay. */
+  protected recordFailure(error: { file: string; code: string; message: string }, logMessage: string, fields: object = {}): void {
     this.lastError = { file: error.file, code: error.code, message: error.message, at: new Date().toISOString() };
-    this.log.error({ ...fields, file: error.file, code: error.code, retryInMs: this.retryDelayMs }, `${what} failed (${error.code}); serving from memory and retrying`);
+    this.log.error({ ...fields, file: error.file, code: error.code, retryInMs: this.retryDelayMs }, logMessage);
     if (!this.retryTimer) {
       const delay = this.retryDelayMs;
       this.retryDelayMs = Math.min(delay * 2, this.base.retryMaxMs ?? 60_000);

@@ -6,8 +6,9 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { accountDir, accountFile } from '../helpers/layout.js';
-import { accountBase, loginThrough, RESTORED, sandboxPerFile, uniquePhone, waitForStatus, type Body } from '../helpers/sandbox-service.js';
-import type { ServiceProcess } from '../helpers/service-process.js';
+import { accountBase, loginThrough, uniquePhone, waitForStatus, type Body } from '../helpers/sandbox-service.js';
+import { sandboxPerFile, type ServiceProcess } from '../helpers/service-process.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const sandbox = sandboxPerFile();
 
@@ -63,12 +64,12 @@ describe('accounts (real process, sandbox DC over TCP)', () => {
         const restored = await waitForStatus(current, (b) => b.session.validation === 'valid', `${id} valid`, { account: id });
         expect(restored).toMatchObject({ id, state: 'authenticated', session: { restored: true } });
       }
-      expect(current.logLines().filter((l) => l.msg === RESTORED).map((l) => l.account).sort()).toEqual(['alice', 'bob']);
+      expect(current.logLines().filter((l) => l.msg === LOG_MESSAGES.sessionRestored).map((l) => l.account).sort()).toEqual(['alice', 'bob']);
     }
     expect([dc.controls.authKeysOfUser(alicePhone).length, dc.controls.authKeysOfUser(bobPhone).length]).toEqual(keysBefore);
 
     // Every line about an account carries its id.
-    const accountLines = current.logLines().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('Account state:'));
+    const accountLines = current.logLines().filter((l) => typeof l.msg === 'string' && l.msg.startsWith(LOG_MESSAGES.accountState('')));
     expect(accountLines.length).toBeGreaterThanOrEqual(2);
     for (const line of accountLines) expect(['alice', 'bob']).toContain(line.account);
   });

@@ -6,6 +6,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type ServiceProcess } from '../helpers/service-process.js';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const PHONE = '+9996621234';
 
@@ -19,15 +20,10 @@ describe('HTTP API with an external sandbox DC', () => {
     await dc?.dispose();
   });
 
-  function dcAddress() {
-    const dc2 = dc.dcs.find((d) => d.id === 2)!;
-    return { host: dc2.host, port: dc2.port, publicKeyPem: dc.publicKeyPem };
-  }
-
   it('says which DC it talks to in the sandbox banner', async () => {
-    const svc = await startService({ sandbox: dcAddress() });
+    const svc = await startService({ dc });
     try {
-      const { host, port } = dcAddress();
+      const { host, port } = dc.dcs.find((d) => d.id === 2)!;
       await svc.waitForLog(`talking to the external sandbox DC at ${host}:${port}, not to Telegram.`);
     } finally {
       expect(await svc.stop()).toBe(0);
@@ -35,7 +31,7 @@ describe('HTTP API with an external sandbox DC', () => {
   });
 
   it('FLOOD_WAIT from Telegram → 429 FLOOD_WAIT with Retry-After', async () => {
-    const svc = await startService({ sandbox: dcAddress() });
+    const svc = await startService({ dc });
     try {
       dc.controls.injectFloodWait('auth.sendCode', 42, 1);
       const res = await svc.request('POST', '/api/telegram/auth/send-code', { phone: PHONE });
@@ -53,7 +49,7 @@ describe('HTTP API with an external sandbox DC', () => {
   describe('graceful stop', () => {
     let svc: ServiceProcess;
     beforeAll(async () => {
-      svc = await startService({ sandbox: dcAddress(), env: { LOGIN_RATE_LIMIT: '0' } });
+      svc = await startService({ dc, env: { LOGIN_RATE_LIMIT: '0' } });
       expect((await svc.request('POST', '/api/telegram/auth/send-code', { phone: PHONE })).status).toBe(200);
       const verified = await svc.request('POST', '/api/telegram/auth/verify-code', { code: dc.controls.lastCode(PHONE) });
       expect(verified.body.state).toBe('authenticated');
@@ -74,7 +70,7 @@ describe('HTTP API with an external sandbox DC', () => {
       expect(res.body).toMatchObject({ phone: PHONE });
       const { code } = await svc.exited;
       expect(code, JSON.stringify(svc.logLines().slice(-12), null, 1)).toBe(0);
-      expect(svc.logLines().map((l) => l.msg)).toContain('telegram-service stopped');
+      expect(svc.logLines().map((l) => l.msg)).toContain(LOG_MESSAGES.stopped);
     });
   });
 
@@ -83,12 +79,12 @@ describe('HTTP API with an external sandbox DC', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as net.AddressInfo).port;
     try {
-      const svc = await startService({ sandbox: dcAddress(), env: { PORT: String(port) }, noWait: true });
+      const svc = await startService({ dc, env: { PORT: String(port) }, noWait: true });
       const { code } = await svc.exited;
       expect(code).toBe(1);
       expect(svc.output().stderr).toContain(`could not listen on 127.0.0.1:${port}`);
       expect(svc.output().stderr).toContain('set PORT to a free port');
-      expect(svc.logLines().some((l) => l.level === 60 && String(l.msg).startsWith('Start-up failed'))).toBe(true);
+      expect(svc.logLines().some((l) => l.level === 60 && String(l.msg).startsWith(LOG_MESSAGES.startupFailed('')))).toBe(true);
     } finally {
       blocker.close();
     }

@@ -3,12 +3,11 @@
  * /api route, the JSON error shape for every failure, limits, the login rate limit, start-up banner and
  * log lines, file modes, shutdown, a second instance, bad configuration.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAIN_SCRIPT, startService, type ServiceProcess } from '../helpers/service-process.js';
+import { startService, type ServiceProcess } from '../helpers/service-process.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const API_ROUTES: Array<[string, string, unknown?]> = [
   ['POST', '/api/telegram/auth/send-code', { phone: '+9996621234' }],
@@ -177,7 +176,7 @@ describe('HTTP API of the real process', () => {
     expect(fs.statSync(svc.dataDir).mode & 0o777).toBe(0o700);
     expect(fs.statSync(path.join(svc.dataDir, 'api_token')).mode & 0o777).toBe(0o600);
     expect(fs.statSync(svc.logFile).mode & 0o777).toBe(0o600);
-    const tokenLine = await svc.waitForLog('API token generated into');
+    const tokenLine = await svc.waitForLog(LOG_MESSAGES.apiTokenGenerated(path.join(svc.dataDir, 'api_token')));
     expect(tokenLine.file).toBe(path.join(svc.dataDir, 'api_token'));
     expect(fs.readFileSync(svc.logFile, 'utf8')).not.toContain(svc.token);
     expect(svc.output().stdout).not.toContain(svc.token);
@@ -187,10 +186,10 @@ describe('HTTP API of the real process', () => {
     const banner = await svc.waitForLog('SANDBOX MODE: no TELEGRAM_API_ID/TELEGRAM_API_HASH set');
     expect(banner.msg).toMatch(/talking to the built-in sandbox DC at 127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+, not to Telegram\. Test login: \+9996621234, code 22222\.$/);
     expect(banner.level).toBe(40);
-    const listening = await svc.waitForLog('HTTP API listening');
+    const listening = await svc.waitForLog(LOG_MESSAGES.listening);
     expect(listening).toMatchObject({ host: '127.0.0.1', port: svc.port, url: svc.baseUrl });
     await svc.request('POST', '/api/telegram/auth/verify-password', { password: 'do-not-log-me' });
-    const requestLine = await svc.waitForLog((l) => l.msg === 'HTTP request' && l.route === '/api/telegram/auth/verify-password');
+    const requestLine = await svc.waitForLog((l) => l.msg === LOG_MESSAGES.httpRequest && l.route === '/api/telegram/auth/verify-password');
     expect(requestLine).toMatchObject({ method: 'POST', statusCode: expect.any(Number) });
     expect(fs.readFileSync(svc.logFile, 'utf8')).not.toContain('do-not-log-me');
   });
@@ -222,11 +221,11 @@ describe('process life', () => {
   it('SIGTERM: exit 0 with the stop logged; SIGINT too; the lock is released for the next start', async () => {
     const first = await startService();
     expect(await first.stop('SIGTERM')).toBe(0);
-    expect(first.logLines().map((l) => l.msg)).toEqual(expect.arrayContaining(['Shutting down', 'telegram-service stopped']));
+    expect(first.logLines().map((l) => l.msg)).toEqual(expect.arrayContaining([LOG_MESSAGES.stopping, LOG_MESSAGES.stopped]));
 
     const second = await startService({ dataDir: first.dataDir });
     expect(second.token).toBe(first.token); // read back from DATA_DIR/api_token
-    await second.waitForLog('API token read from');
+    await second.waitForLog(LOG_MESSAGES.apiTokenRead(path.join(first.dataDir, 'api_token')));
     expect(await second.stop('SIGINT')).toBe(0);
   });
 
@@ -245,19 +244,13 @@ describe('process life', () => {
     }
   });
 
-  it('an invalid configuration exits 2 listing every problem', () => {
-    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'tgsvc-badcfg-'));
-    const result = spawnSync(process.execPath, [MAIN_SCRIPT], {
-      env: { PATH: process.env.PATH, PORT: 'eighty', LOG_LEVEL: 'chatty', TELEGRAM_API_ID: '42' },
-      cwd,
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
-    fs.rmSync(cwd, { recursive: true, force: true });
-    expect(result.status).toBe(2);
-    expect(result.stderr).toContain('Invalid configuration:');
-    expect(result.stderr).toContain('  - PORT="eighty" must be a whole number');
-    expect(result.stderr).toContain('  - LOG_LEVEL="chatty" must be one of');
-    expect(result.stderr).toContain('  - TELEGRAM_API_HASH is missing');
+  it('an invalid configuration exits 2 listing every problem', async () => {
+    const svc = await startService({ env: { PORT: 'eighty', LOG_LEVEL: 'chatty', TELEGRAM_API_ID: '42', SANDBOX_DC_PORT: undefined }, noWait: true });
+    expect((await svc.exited).code).toBe(2);
+    const { stderr } = svc.output();
+    expect(stderr).toContain('Invalid configuration:');
+    expect(stderr).toContain('  - PORT="eighty" must be a whole number');
+    expect(stderr).toContain('  - LOG_LEVEL="chatty" must be one of');
+    expect(stderr).toContain('  - TELEGRAM_API_HASH is missing');
   });
 });

@@ -7,8 +7,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { accountDir, accountFile } from '../helpers/layout.js';
-import { loginThrough, sandboxPerFile, status, uniquePhone, waitForStatus } from '../helpers/sandbox-service.js';
-import type { ServiceProcess } from '../helpers/service-process.js';
+import { loginThrough, status, uniquePhone, waitForStatus } from '../helpers/sandbox-service.js';
+import { sandboxPerFile, type ServiceProcess } from '../helpers/service-process.js';
 
 const sandbox = sandboxPerFile();
 const IDS = ['one', 'two', 'three'];
@@ -99,10 +99,23 @@ describe('isolation between accounts (real process)', () => {
       expect(token.body.error).toMatchObject({ code: 'STORAGE_UNAVAILABLE', message: expect.stringMatching(/EROFS.*nothing was changed/) });
       await expectUntouched(svc, ['one', 'two'], phones, files);
     } finally {
-      execFileSync('umount', [dir]);
+      unmount(dir);
     }
     // Writable again: the pending removal is carried out, and the error clears.
     await waitForStatus(svc, (b) => b.persistenceError === undefined, 'three writable again', { account: 'three', timeoutMs: 30_000 });
     expect(fs.existsSync(accountFile(svc.dataDir, 'auth_state.json', 'three'))).toBe(false);
   });
 });
+
+/** umount, retried while the kernel says busy (a write of the service in flight); lazily as the last resort. */
+function unmount(dir: string): void {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      execFileSync('umount', [dir], { stdio: 'pipe' });
+      return;
+    } catch {
+      execFileSync('sleep', ['0.1']);
+    }
+  }
+  execFileSync('umount', ['-l', dir]);
+}

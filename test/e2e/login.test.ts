@@ -5,9 +5,10 @@
  */
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { ServiceProcess } from '../helpers/service-process.js';
-import { sandboxPerFile, TEST_CODE, TEST_PHONE, uniquePhone } from '../helpers/sandbox-service.js';
+import { sandboxPerFile, type ServiceProcess } from '../helpers/service-process.js';
+import { TEST_CODE, TEST_PHONE, uniquePhone } from '../helpers/sandbox-service.js';
 import { accountFile } from '../helpers/layout.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const sandbox = sandboxPerFile();
 const service = sandbox.service;
@@ -42,7 +43,7 @@ describe('login over HTTP (real process, sandbox DC over TCP)', () => {
       expect(mode(accountFile(svc.dataDir, 'auth_state.json'))).toBe(0o600);
       const authState = JSON.parse(fs.readFileSync(accountFile(svc.dataDir, 'auth_state.json'), 'utf8'));
       expect(authState).toEqual({ user_auth: true, user_id: done.body.user.id, phone: TEST_PHONE, saved_at: expect.any(String), version: '1.0' });
-      expect(svc.logLines().some((l) => l.msg === 'Account state: authenticated' && l.phone === '+9996***1234')).toBe(true);
+      expect(svc.logLines().some((l) => l.msg === LOG_MESSAGES.accountState('authenticated') && l.phone === '+9996***1234')).toBe(true);
     } finally {
       expect(await svc.stop()).toBe(0);
     }

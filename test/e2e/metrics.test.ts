@@ -4,8 +4,8 @@
  * token gets 403, no token 401; no phone number or token anywhere in them.
  */
 import { describe, expect, it } from 'vitest';
-import { loginThrough, sandboxPerFile, uniquePhone, waitForStatus } from '../helpers/sandbox-service.js';
-import type { ServiceProcess } from '../helpers/service-process.js';
+import { loginThrough, uniquePhone, waitForStatus } from '../helpers/sandbox-service.js';
+import { sandboxPerFile, type ServiceProcess } from '../helpers/service-process.js';
 
 const METRICS_TOKEN = 'metrics-reader-token-0123456789';
 const sandbox = sandboxPerFile();

@@ -4,11 +4,12 @@
  */
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { ServiceProcess } from '../helpers/service-process.js';
-import { E2E_ENV, RESTORED, sandboxPerFile, TEST_CODE, TEST_PHONE, waitForStatus } from '../helpers/sandbox-service.js';
+import { sandboxPerFile, type ServiceProcess, TEST_ENV } from '../helpers/service-process.js';
+import { TEST_CODE, TEST_PHONE, waitForStatus } from '../helpers/sandbox-service.js';
 import { accountFile } from '../helpers/layout.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
-const sandbox = sandboxPerFile({ ...E2E_ENV, CLIENT_READY_TIMEOUT: '1s' });
+const sandbox = sandboxPerFile({ ...TEST_ENV, CLIENT_READY_TIMEOUT: '1s' });
 const service = sandbox.service;
 
 describe('network faults (real process)', () => {
@@ -26,7 +27,7 @@ describe('network faults (real process)', () => {
       expect((await svc.request('GET', '/api/telegram/status')).body.state).toBe('authenticated');
       const offline = await waitForStatus(svc, (b) => b.session.connection === 'offline', 'offline');
       expect(offline).toMatchObject({ state: 'authenticated', authenticated: true, session: { validation: 'pending' } });
-      const retry = await svc.waitForLog(/^Retrying Telegram connection/);
+      const retry = await svc.waitForLog((l) => l.msg === LOG_MESSAGES.retrying(LOG_MESSAGES.telegramConnection, Number(l.attempt), Number(l.delayMs)));
       expect(retry).toMatchObject({ attempt: 1, delayMs: expect.any(Number) });
       const me = await svc.request('GET', '/api/telegram/me');
       expect(me.status).toBe(503);
@@ -38,8 +39,8 @@ describe('network faults (real process)', () => {
     try {
       const valid = await waitForStatus(svc, (b) => b.session.validation === 'valid', 'valid');
       expect(valid).toMatchObject({ state: 'authenticated', session: { connection: 'online' } });
-      await svc.waitForLog(RESTORED);
-      expect(svc.logLines().some((l) => l.msg === 'Attempting session recovery')).toBe(false);
+      await svc.waitForLog(LOG_MESSAGES.sessionRestored);
+      expect(svc.logLines().some((l) => l.msg === LOG_MESSAGES.recoveryAttempt)).toBe(false);
       expect(sandbox.dc.controls.authKeysOfUser(TEST_PHONE).length).toBe(keysBefore);
     } finally {
       expect(await svc.stop()).toBe(0);

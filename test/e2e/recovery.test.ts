@@ -5,9 +5,10 @@
  */
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { ServiceProcess } from '../helpers/service-process.js';
-import { ATTEMPTING, RECOVERED, RECOVERY_FAILED as FAILED, RESTORED, sandboxPerFile, uniquePhone } from '../helpers/sandbox-service.js';
+import { sandboxPerFile, type ServiceProcess } from '../helpers/service-process.js';
+import { uniquePhone } from '../helpers/sandbox-service.js';
 import { accountFile } from '../helpers/layout.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const sandbox = sandboxPerFile();
 const service = sandbox.service;
@@ -33,16 +34,16 @@ describe('session recovery (real process)', () => {
 
     const svc = await service({ dataDir });
     try {
-      await svc.waitForLog('Account state: logged_out');
+      await svc.waitForLog(LOG_MESSAGES.accountState('logged_out'));
       const status = await svc.request('GET', '/api/telegram/status');
       expect(status.body).toMatchObject({ state: 'logged_out', authenticated: false, reason: 'AUTH_KEY_UNREGISTERED' });
       const log = messages(svc);
-      const attempting = log.indexOf(ATTEMPTING);
+      const attempting = log.indexOf(LOG_MESSAGES.recoveryAttempt);
       expect(attempting).toBeGreaterThanOrEqual(0);
-      expect(log.indexOf(FAILED)).toBeGreaterThan(attempting);
-      expect(log.indexOf('Account state: logged_out')).toBeGreaterThan(log.indexOf(FAILED));
-      expect(log).not.toContain(RECOVERED);
-      expect(log).not.toContain(RESTORED);
+      expect(log.indexOf(LOG_MESSAGES.recoveryFailed)).toBeGreaterThan(attempting);
+      expect(log.indexOf(LOG_MESSAGES.accountState('logged_out'))).toBeGreaterThan(log.indexOf(LOG_MESSAGES.recoveryFailed));
+      expect(log).not.toContain(LOG_MESSAGES.recoverySucceeded);
+      expect(log).not.toContain(LOG_MESSAGES.sessionRestored);
       expect(fs.existsSync(accountFile(dataDir, 'auth_state.json'))).toBe(false);
     } finally {
       expect(await svc.stop()).toBe(0);
@@ -55,14 +56,14 @@ describe('session recovery (real process)', () => {
 
     const svc = await service({ dataDir });
     try {
-      await svc.waitForLog(RESTORED);
+      await svc.waitForLog(LOG_MESSAGES.sessionRestored);
       const log = messages(svc);
-      const attempting = log.indexOf(ATTEMPTING);
-      const recovered = log.indexOf(RECOVERED);
+      const attempting = log.indexOf(LOG_MESSAGES.recoveryAttempt);
+      const recovered = log.indexOf(LOG_MESSAGES.recoverySucceeded);
       expect(attempting).toBeGreaterThanOrEqual(0);
       expect(recovered).toBeGreaterThan(attempting);
-      expect(log.indexOf(RESTORED)).toBeGreaterThan(recovered);
-      expect(log).not.toContain(FAILED);
+      expect(log.indexOf(LOG_MESSAGES.sessionRestored)).toBeGreaterThan(recovered);
+      expect(log).not.toContain(LOG_MESSAGES.recoveryFailed);
       const status = await svc.request('GET', '/api/telegram/status');
       expect(status.body).toMatchObject({ state: 'authenticated', session: { validation: 'valid' } });
       expect(fs.existsSync(accountFile(dataDir, 'auth_state.json'))).toBe(true);
@@ -77,7 +78,7 @@ describe('session recovery (real process)', () => {
     sandbox.dc.controls.terminateSession(sandbox.dc.controls.authKeysOfUser(phone)[0]!.authKeyId);
     const svc = await service({ dataDir });
     try {
-      await svc.waitForLog('Account state: revoked');
+      await svc.waitForLog(LOG_MESSAGES.accountState('revoked'));
       const status = await svc.request('GET', '/api/telegram/status');
       expect(status.body).toMatchObject({ state: 'revoked', authenticated: false, reason: 'SESSION_REVOKED' });
       expect(fs.existsSync(accountFile(dataDir, 'auth_state.json'))).toBe(false);

@@ -4,8 +4,10 @@
  */
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { RESTORED, sandboxPerFile, TEST_CODE, TEST_PHONE, waitForStatus } from '../helpers/sandbox-service.js';
+import { TEST_CODE, TEST_PHONE, waitForStatus } from '../helpers/sandbox-service.js';
 import { accountFile } from '../helpers/layout.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
+import { sandboxPerFile } from '../helpers/service-process.js';
 
 const sandbox = sandboxPerFile();
 const service = sandbox.service;
@@ -23,11 +25,11 @@ describe('restarts of the real process', () => {
     try {
       const at = await second.request('GET', '/api/telegram/status');
       expect(at.body).toMatchObject({ state: 'authenticated', authenticated: true, session: { restored: true } });
-      await second.waitForLog(RESTORED);
+      await second.waitForLog(LOG_MESSAGES.sessionRestored);
       const valid = await waitForStatus(second, (b) => b.session.validation === 'valid', 'valid', { timeoutMs: 20_000 });
       expect(valid).toMatchObject({ state: 'authenticated', user: { id: done.body.user.id }, session: { connection: 'online', restored: true } });
       expect(sandbox.dc.controls.authKeysOfUser(TEST_PHONE).map((k) => k.authKeyId).sort()).toEqual(keysBefore);
-      expect(second.logLines().some((l) => l.msg === 'Account state: code_sent')).toBe(false);
+      expect(second.logLines().some((l) => l.msg === LOG_MESSAGES.accountState('code_sent'))).toBe(false);
     } finally {
       expect(await second.stop()).toBe(0);
     }

@@ -7,8 +7,8 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { accountFile } from '../helpers/layout.js';
-import { sandboxPerFile, uniquePhone } from '../helpers/sandbox-service.js';
-import type { ServiceProcess } from '../helpers/service-process.js';
+import { uniquePhone } from '../helpers/sandbox-service.js';
+import { sandboxPerFile, type ServiceProcess } from '../helpers/service-process.js';
 
 const sandbox = sandboxPerFile();
 

@@ -1,64 +1,42 @@
 /**
- * The real service process pointed at a sandbox DC that lives in the test process (so the test can read
- * codes and drive faults through its controls), and what end-to-end and reliability tests do with it:
- * unique accounts, logins over HTTP, status polling, the seed's log lines, a seeded PRNG.
+ * What end-to-end and reliability tests do with the service on a sandbox DC: unique accounts, logins over
+ * HTTP, status polling, a seeded PRNG. Starting the DC and the service: service-process.ts.
  */
-import { afterAll, beforeAll } from 'vitest';
-import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { startService, type ServiceProcess, type StartServiceOptions } from './service-process.js';
-
-/** The seed's four log messages, word for word. */
-export const RESTORED = 'Session restored successfully from persistent state';
-export const ATTEMPTING = 'Attempting session recovery';
-export const RECOVERED = 'Session recovery successful';
-export const RECOVERY_FAILED = 'Session recovery failed, clearing auth state';
+import type { TestSandbox } from '@telegram-service/sandbox-dc/testing';
+import { sandboxPerFile, startService, TEST_ENV, type DcEndpoint, type ServiceProcess, type StartServiceOptions } from './service-process.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- status bodies are checked field by field
 export type Body = any;
-
-/** DC 2 of `dc`, as the service's SANDBOX_DC settings. */
-export function sandboxOf(dc: TestSandbox): NonNullable<StartServiceOptions['sandbox']> {
-  const dc2 = dc.dcs.find((d) => d.id === 2)!;
-  return { host: dc2.host, port: dc2.port, publicKeyPem: dc.publicKeyPem };
-}
 
 /** The sandbox's test number and its code (Telegram's 99966 X YYYY convention). */
 export const TEST_PHONE = '+9996621234';
 export const TEST_CODE = '22222';
 
-/** End-to-end settings: no login rate limit in the way, quick retries. */
-export const E2E_ENV: Record<string, string> = { LOGIN_RATE_LIMIT: '1000/1m', CLIENT_READY_TIMEOUT: '5s', RETRY_MAX_DELAY: '500' };
+// ---- old names, kept working for test files written against them ----
 
-/**
- * One sandbox DC for the calling test file (started before its tests, disposed after them), and the real
- * service on it with `env` under each call's own overrides.
- */
-export function sandboxPerFile(env: Record<string, string> = E2E_ENV): {
-  readonly dc: TestSandbox;
-  service(opts?: { dataDir?: string; env?: Record<string, string> }): Promise<ServiceProcess>;
-} {
-  let dc: TestSandbox | undefined;
-  beforeAll(async () => {
-    dc = await startTestSandbox();
-  });
-  afterAll(async () => {
-    await dc?.dispose();
-  });
-  const started = (): TestSandbox => {
-    if (!dc) throw new Error('the sandbox DC starts in beforeAll');
-    return dc;
-  };
-  return {
-    get dc() {
-      return started();
-    },
-    service: (opts = {}) => serviceOn(started(), { ...opts, env: { ...env, ...opts.env } }),
-  };
+/** @deprecated LOG_MESSAGES.sessionRestored */
+export const RESTORED = LOG_MESSAGES.sessionRestored;
+/** @deprecated LOG_MESSAGES.recoveryAttempt */
+export const ATTEMPTING = LOG_MESSAGES.recoveryAttempt;
+/** @deprecated LOG_MESSAGES.recoverySucceeded */
+export const RECOVERED = LOG_MESSAGES.recoverySucceeded;
+/** @deprecated LOG_MESSAGES.recoveryFailed */
+export const RECOVERY_FAILED = LOG_MESSAGES.recoveryFailed;
+/** @deprecated TEST_ENV */
+export const E2E_ENV = TEST_ENV;
+/** @deprecated sandboxPerFile is in service-process.ts */
+export { sandboxPerFile };
+
+/** @deprecated startService({ dc }) takes the TestSandbox itself */
+export function sandboxOf(dc: TestSandbox): DcEndpoint {
+  const dc2 = dc.dcs.find((d) => d.id === 2)!;
+  return { host: dc2.host, port: dc2.port, publicKeyPem: dc.publicKeyPem };
 }
 
-/** The real service process talking to `dc`'s DC 2 over TCP. */
-export function serviceOn(dc: TestSandbox, opts: Omit<StartServiceOptions, 'sandbox'> = {}): Promise<ServiceProcess> {
-  return startService({ ...opts, sandbox: sandboxOf(dc) });
+/** @deprecated startService({ ...opts, dc }) */
+export function serviceOn(dc: TestSandbox, opts: Omit<StartServiceOptions, 'dc' | 'sandbox'> = {}): Promise<ServiceProcess> {
+  return startService({ ...opts, dc });
 }
 
 let phoneCounter = 0;

@@ -1,17 +1,28 @@
 /**
- * The real service process for end-to-end tests: `node dist/main.js` (built by `pretest`) with its own
- * data directory, on 127.0.0.1, with a minimal environment (nothing of the developer's shell or `.env`
- * leaks in: the child's cwd is a temp directory).
+ * Starting a sandbox DC and the service in tests — the one API:
  *
- *   const svc = await startService();                       // sandbox DC started in-process
- *   const svc = await startService({ sandbox: dc });        // an external sandbox DC (its controls in the test)
+ *   const dc = await startTestSandbox();                    // a sandbox DC in this process (@telegram-service/sandbox-dc/testing):
+ *                                                           //   dc.controls reads login codes and injects faults
+ *   const svc = await startService({ dc, env: TEST_ENV });  // the real service process on it, over TCP
+ *   const svc = await startService();                       // … or on the DC built into the service (SANDBOX_DC_PORT)
+ *   const sandbox = sandboxPerFile();                       // one DC for the calling test file (beforeAll / afterAll),
+ *   const svc = await sandbox.service({ dataDir });         //   and the service on it with TEST_ENV under each call's env
+ *
  *   await svc.request('POST', '/api/telegram/auth/send-code', { phone: '+9996621234' });
- *   await svc.waitForLog('Session restored successfully from persistent state');
- *   expect(await svc.stop()).toBe(0);
+ *   await svc.waitForLog(LOG_MESSAGES.sessionRestored);    // src/logging/messages.ts, never a copied string
+ *   expect(await svc.stop()).toBe(0);                      // or svc.kill9()
  *
- * HTTP port: the service is started with PORT=0 and the helper reads the port the kernel gave it from the
- * "HTTP API listening" log line (no race between picking a port and binding it). Every process started
- * here is killed when the test file ends (afterAll) or the test runner exits: no orphans.
+ * startService's options: `dc` (a TestSandbox, or an external DC's address and key), `dataDir` (the same
+ * directory again is a restart), `env` (undefined removes a variable), `user` (run as another uid/gid when
+ * root), `noWait` (for processes expected to fail at start), `readyTimeoutMs`. The in-process Account of
+ * the unit tests has its own harness (test/unit/account.harness.ts); the DC package's own tests use its
+ * test helpers (packages/sandbox-dc/test/helpers/).
+ *
+ * The process is `node dist/main.js` (built by `pretest`) with its own data directory, on 127.0.0.1, with
+ * a minimal environment (nothing of the developer's shell or `.env` leaks in: the child's cwd is a temp
+ * directory). HTTP port: the service is started with PORT=0 and the helper reads the port the kernel gave
+ * it from the "HTTP API listening" log line (no race between picking a port and binding it). Every process
+ * started here is killed when the test file ends (afterAll) or the test runner exits: no orphans.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,25 +31,53 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../dev/ports.js';
 import { fileURLToPath } from 'node:url';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const MAIN_SCRIPT = path.join(REPO_ROOT, 'dist', 'main.js');
-export const LISTENING_LOG_MESSAGE = 'HTTP API listening';
+/** @deprecated LOG_MESSAGES.listening */
+export const LISTENING_LOG_MESSAGE = LOG_MESSAGES.listening;
+
+/**
+ * Settings for tests on a sandbox DC: no login rate limit in the way (the tests of the limit set their
+ * own), quick retries, a call timeout that a first key exchange on a loaded 2-core machine still meets.
+ */
+export const TEST_ENV: Readonly<Record<string, string>> = { LOGIN_RATE_LIMIT: '0', CLIENT_READY_TIMEOUT: '10s', RETRY_MAX_DELAY: '500' };
+
+/** A sandbox DC the service reaches over TCP: its address and RSA public key. */
+export interface DcEndpoint {
+  host: string;
+  port: number;
+  publicKeyPem: string;
+}
 
 export type LogLine = { level: number; time: string; pid: number; msg?: string } & Record<string, unknown>;
 export type LogMatcher = string | RegExp | ((line: LogLine) => boolean);
 
 export interface StartServiceOptions {
+  /**
+   * The sandbox DC to talk to: one started by the test (startTestSandbox; the service uses its DC 2), or an
+   * external DC's address and key. Default: the DC built into the service, on free ports.
+   */
+  dc?: TestSandbox | DcEndpoint;
+  /** @deprecated the same as `dc` with an address and key */
+  sandbox?: DcEndpoint;
   /** Reuse a data directory (a restart). Default: a fresh temp directory. */
   dataDir?: string;
   /** Extra environment variables (undefined removes one set by the helper, e.g. { LOG_LEVEL: undefined }). */
   env?: Record<string, string | undefined>;
-  /** An external sandbox DC (DC 2's address and public key) instead of the one started in-process. */
-  sandbox?: { host: string; port: number; publicKeyPem: string };
+  /**
+   * Run the process as this user (this process must be root): its cwd and the DC's key file are made
+   * readable for it; the data directory is the caller's to prepare.
+   */
+  user?: { uid: number; gid: number };
   /** How long to wait for /healthz (default 30 s). */
   readyTimeoutMs?: number;
   /** Do not wait for /healthz (for processes expected to fail at start); `exited` tells how it ended. */
   noWait?: boolean;
+  /** Run the service under this open-file limit (`ulimit -n`, soft and hard), e.g. to exhaust it in a test. */
+  fileLimit?: number;
 }
 
 export interface HttpResult {
@@ -104,10 +143,9 @@ export async function stopAllServices(): Promise<void> {
 process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
-if (process.env.VITEST) {
-  const { afterAll } = await import('vitest');
-  afterAll(stopAllServices);
-}
+/** vitest's hooks when running under it (the bench runs these helpers outside it). */
+const vitest = process.env.VITEST ? await import('vitest') : undefined;
+vitest?.afterAll(stopAllServices);
 
 // ---- ports ----
 
@@ -153,6 +191,7 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Serv
   // The child's cwd: a directory of its own, so no `.env` of the repository is picked up.
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'tgsvc-cwd-'));
   tempRoots.add(cwd);
+  if (opts.user) fs.chmodSync(cwd, 0o755);
 
   const env: Record<string, string | undefined> = {
     PATH: process.env.PATH,
@@ -163,10 +202,11 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Serv
     PORT: '0',
     LOG_LEVEL: 'info',
   };
-  if (opts.sandbox) {
+  const dc = endpointOf(opts.dc ?? opts.sandbox);
+  if (dc) {
     const keyFile = path.join(cwd, 'sandbox-dc-public.pem');
-    fs.writeFileSync(keyFile, opts.sandbox.publicKeyPem);
-    env.SANDBOX_DC = `${opts.sandbox.host}:${opts.sandbox.port}`;
+    fs.writeFileSync(keyFile, dc.publicKeyPem, { mode: 0o644 });
+    env.SANDBOX_DC = `${dc.host}:${dc.port}`;
     env.SANDBOX_DC_PUBLIC_KEY_FILE = keyFile;
   } else {
     let port = sandboxPortByDataDir.get(dataDir);
@@ -181,7 +221,16 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Serv
 
   const logFile = env.LOG_FILE ? path.resolve(cwd, env.LOG_FILE) : path.join(dataDir, 'telegram_service.log');
 
-  const proc = spawn(process.execPath, [MAIN_SCRIPT], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // With a file limit, a shell sets it and then becomes node (exec): the pid is the service's.
+  const proc =
+    opts.fileLimit === undefined
+      ? spawn(process.execPath, [MAIN_SCRIPT], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], ...opts.user })
+      : spawn('/bin/sh', ['-c', `ulimit -n ${opts.fileLimit} && exec "$0" "$1"`, process.execPath, MAIN_SCRIPT], {
+          cwd,
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          ...opts.user,
+        });
   running.add(proc);
   const captured = { stdout: '', stderr: '' };
   const MAX_CAPTURE = 1 << 20;
@@ -250,9 +299,9 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Serv
   if (opts.noWait) return service;
 
   try {
-    const listening = await waitForLog(LISTENING_LOG_MESSAGE, opts.readyTimeoutMs ?? 30_000);
+    const listening = await waitForLog(LOG_MESSAGES.listening, opts.readyTimeoutMs ?? 30_000);
     const port = Number(listening.port);
-    if (!Number.isInteger(port) || port <= 0) throw new Error(`"${LISTENING_LOG_MESSAGE}" log line without a port`);
+    if (!Number.isInteger(port) || port <= 0) throw new Error(`"${LOG_MESSAGES.listening}" log line without a port`);
     service.port = port;
     service.baseUrl = `http://127.0.0.1:${port}`;
     if (!service.token) service.token = fs.readFileSync(path.join(dataDir, 'api_token'), 'utf8').trim();
@@ -262,6 +311,42 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Serv
     throw new Error(`${(err as Error).message}\n${describeOutput(captured, logLines())}`);
   }
   return service;
+}
+
+/** DC 2 of a test sandbox, or the address given. */
+function endpointOf(dc: StartServiceOptions['dc']): DcEndpoint | undefined {
+  if (!dc || !('dcs' in dc)) return dc;
+  const dc2 = dc.dcs.find((d) => d.id === 2);
+  if (!dc2) throw new Error('the test sandbox has no DC 2');
+  return { host: dc2.host, port: dc2.port, publicKeyPem: dc.publicKeyPem };
+}
+
+/**
+ * One sandbox DC for the calling test file (started before its tests, disposed after them), and the real
+ * service on it with `env` (default TEST_ENV) under each call's own overrides.
+ */
+export function sandboxPerFile(env: Record<string, string> = TEST_ENV): {
+  readonly dc: TestSandbox;
+  service(opts?: Omit<StartServiceOptions, 'dc' | 'sandbox'>): Promise<ServiceProcess>;
+} {
+  if (!vitest) throw new Error('sandboxPerFile() registers vitest hooks: call it in a test file');
+  let dc: TestSandbox | undefined;
+  vitest.beforeAll(async () => {
+    dc = await startTestSandbox();
+  });
+  vitest.afterAll(async () => {
+    await dc?.dispose();
+  });
+  const started = (): TestSandbox => {
+    if (!dc) throw new Error('the sandbox DC starts in beforeAll');
+    return dc;
+  };
+  return {
+    get dc() {
+      return started();
+    },
+    service: (opts = {}) => startService({ ...opts, dc: started(), env: { ...env, ...opts.env } }),
+  };
 }
 
 async function waitForHealthz(baseUrl: string, timeoutMs: number, exited: () => boolean): Promise<void> {

@@ -13,12 +13,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { startService } from '../helpers/service-process.js';
+import { startService, TEST_ENV } from '../helpers/service-process.js';
 import { CrashWorker, type CrashStats, type Moment } from './harness/crash-worker.js';
 import { inspectDataDir } from './harness/data-dir.js';
-import { RELIABILITY_ENV, sandboxOf, seededRandom, sleep, uniquePhone } from './harness/shared-dc.js';
+import { seededRandom, sleep, uniquePhone } from './harness/shared-dc.js';
 import { recordTotals, size } from './totals.js';
 import { accountFile } from '../helpers/layout.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const KILLS = size(200, 1000);
 const RESTORE_KILLS = size(30, 150);
@@ -84,7 +85,7 @@ describe('kill -9 during a start that restores session.json from the good copy',
     const dataDir = path.join(root, 'restore', 'data');
     const phone = uniquePhone('1559');
     dc.controls.createUser({ phone, firstName: 'Restore' });
-    const first = await startService({ dataDir, sandbox: sandboxOf(dc), env: { ...RELIABILITY_ENV } });
+    const first = await startService({ dataDir, dc, env: TEST_ENV });
     expect((await first.request('POST', '/api/telegram/auth/send-code', { phone })).status).toBe(200);
     expect((await first.request('POST', '/api/telegram/auth/verify-code', { code: dc.controls.lastCode(phone) })).body.state).toBe('authenticated');
     expect(await first.stop()).toBe(0);
@@ -95,8 +96,8 @@ describe('kill -9 during a start that restores session.json from the good copy',
     // When does the restore happen after the spawn? Measured on a start that is not killed.
     damage();
     let spawnedAt = Date.now();
-    const probe = await startService({ dataDir, sandbox: sandboxOf(dc), env: { ...RELIABILITY_ENV } });
-    const restoredLine = await probe.waitForLog('session.json restored from the last-known-good copy (session.json.bak)');
+    const probe = await startService({ dataDir, dc, env: TEST_ENV });
+    const restoredLine = await probe.waitForLog(LOG_MESSAGES.sessionFromBackup);
     let restoreAtMs = logTime(restoredLine.time) - spawnedAt;
     expect(await probe.stop()).toBe(0);
 
@@ -106,18 +107,18 @@ describe('kill -9 during a start that restores session.json from the good copy',
       // Most kills within ±40 ms of the restore, the rest anywhere in the start.
       const delay = random() < 0.75 ? restoreAtMs + (random() - 0.5) * 80 : random() * 1.5 * restoreAtMs;
       spawnedAt = Date.now();
-      const svc = await startService({ dataDir, noWait: true, sandbox: sandboxOf(dc), env: { ...RELIABILITY_ENV } });
+      const svc = await startService({ dataDir, noWait: true, dc, env: TEST_ENV });
       await sleep(Math.max(0, delay));
       await svc.kill9();
       kills++;
-      const line = svc.logLines().find((l) => l.msg === 'session.json restored from the last-known-good copy (session.json.bak)');
+      const line = svc.logLines().find((l) => l.msg === LOG_MESSAGES.sessionFromBackup);
       if (line) restoreAtMs = 0.8 * restoreAtMs + 0.2 * (logTime(line.time) - spawnedAt);
       const snap = inspectDataDir(dataDir);
       if (snap.session.kind === 'absent') problems.push(`kill ${i} (${Math.round(delay)} ms): session.json missing next to the good copy`);
       if (snap.backup.kind !== 'ok') problems.push(`kill ${i}: session.json.bak is ${snap.backup.kind}`);
       if (snap.authState.kind !== 'ok') problems.push(`kill ${i}: auth_state.json is ${snap.authState.kind}`);
     }
-    const last = await startService({ dataDir, sandbox: sandboxOf(dc), env: { ...RELIABILITY_ENV } });
+    const last = await startService({ dataDir, dc, env: TEST_ENV });
     try {
       const status = await last.request('GET', '/api/telegram/status');
       const lost = status.body.state === 'authenticated' ? 0 : 1;
@@ -125,7 +126,7 @@ describe('kill -9 during a start that restores session.json from the good copy',
       recordTotals('crash (kill -9 during restore)', { casesTried: kills, kills, sessionsLost: lost, httpRequests: 1 });
       expect(problems).toEqual([]);
       expect(status.body).toMatchObject({ state: 'authenticated' });
-      await last.waitForLog('Session restored successfully from persistent state');
+      await last.waitForLog(LOG_MESSAGES.sessionRestored);
     } finally {
       expect(await last.stop()).toBe(0);
     }

@@ -2,31 +2,28 @@
  * Issue 4 item 5 — disk trouble under the real service process, on a real filesystem: the data directory
  * is a small tmpfs, filled up (ENOSPC) or remounted read-only (EROFS) while the service runs. The service
  * keeps serving from memory, reports the error in status (`persistenceError`) and the log, retries, and
- * loses nothing already on disk. Where mount is not permitted these tests are skipped, and say so.
+ * loses nothing already on disk. The tmpfs is mounted here when this process may, else in an unprivileged
+ * user namespace (test/helpers/tmpfs.ts); where neither works the tests fail saying why — never skip.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { startService, type ServiceProcess } from '../helpers/service-process.js';
+import { type ServiceProcess, startService, TEST_ENV } from '../helpers/service-process.js';
 import { backdateAuthState, hasAuthKey, inspectDataDir } from './harness/data-dir.js';
-import { eventually, sandboxOf, sleep, startOn, uniquePhone } from './harness/shared-dc.js';
-import { canMountTmpfs, fillDisk, mountTmpfs, remount, unmount } from './harness/tmpfs.js';
+import { eventually, sleep, uniquePhone } from './harness/shared-dc.js';
+import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 import { recordTotals } from './totals.js';
 import { accountFile } from '../helpers/layout.js';
-
-const MOUNT_OK = canMountTmpfs();
-const SKIP_NOTE = 'disk-trouble tests SKIPPED: this machine does not permit mounting a tmpfs (needs root with CAP_SYS_ADMIN)';
-if (!MOUNT_OK) console.warn(SKIP_NOTE);
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const AREA = 'disk (ENOSPC / EROFS)';
 const counts = { casesTried: 0, faultsInjected: 0, sessionsLost: 0, http5xx: 0, crashes: 0, httpRequests: 0 };
 
 let dc: TestSandbox;
-let root: string;
-let mnt: string;
-let mounted = false;
+let root: string | undefined;
+let disk: Tmpfs | undefined;
 const running: ServiceProcess[] = [];
 
 beforeAll(async () => {
@@ -38,23 +35,35 @@ afterAll(async () => {
 });
 afterEach(async () => {
   for (const svc of running.splice(0)) await svc.kill9();
-  if (mounted) unmount(mnt);
-  mounted = false;
+  await disk?.dispose();
+  disk = undefined;
   if (root) fs.rmSync(root, { recursive: true, force: true });
+  root = undefined;
 });
 
-function setUp(sizeKb = 1024): string {
+/** A fresh tmpfs (`disk`, 1 MiB by default) and a directory beside it for log files (`root`); returns the data directory. */
+async function setUp(sizeKb = 1024): Promise<string> {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'disk-'));
-  mnt = path.join(root, 'mnt');
-  mountTmpfs(mnt, sizeKb);
-  mounted = true;
-  return path.join(mnt, 'data');
+  disk = await mountTmpfs(sizeKb);
+  return path.join(disk.dir, 'data');
+}
+
+/** The current test's tmpfs (set up by setUp). */
+function tmpfs(): Tmpfs {
+  if (!disk) throw new Error('setUp() first');
+  return disk;
+}
+
+/** The directory for log files that must survive the full or read-only disk. */
+function logDir(): string {
+  if (!root) throw new Error('setUp() first');
+  return root;
 }
 
 async function start(dataDir: string, opts: { logOnTmpfs?: boolean } = {}): Promise<ServiceProcess> {
   counts.casesTried++;
-  const env = opts.logOnTmpfs ? {} : { LOG_FILE: path.join(root, `service-${running.length}.log`) };
-  const svc = await startOn(dc, { dataDir, env });
+  const env = opts.logOnTmpfs ? {} : { LOG_FILE: path.join(logDir(), `service-${running.length}.log`) };
+  const svc = await startService({ dc, dataDir, env: { ...TEST_ENV, ...env } });
   running.push(svc);
   return svc;
 }
@@ -102,16 +111,16 @@ async function persistenceCleared(svc: ServiceProcess) {
   }, 'persistenceError to clear after the retry', 30_000);
 }
 
-describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs (skipped where mount is not permitted)', () => {
+describe('disk trouble on a real tmpfs', () => {
   it('full disk while logged in: served from memory, ENOSPC in status and log, old files kept, written once space returns; a start on the full disk refuses clearly and loses nothing', async () => {
-    const dataDir = setUp();
+    const dataDir = await setUp();
     const phone = newPhone();
     const svc = await start(dataDir);
     await login(svc, phone);
     const sessionBefore = readIf(accountFile(dataDir, 'session.json'));
     const authBefore = readIf(accountFile(dataDir, 'auth_state.json'));
 
-    const filler = fillDisk(mnt);
+    const filler = tmpfs().fill();
     counts.faultsInjected++;
     // A FLOOD_WAIT deadline must go to session.json: that write hits the full disk.
     dc.controls.injectFloodWait('users.getUsers', 2, 1);
@@ -119,7 +128,7 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs (skipped where mount is
     const st = await persistenceError(svc, 'ENOSPC');
     expect(st).toMatchObject({ state: 'authenticated', persistenceError: { file: accountFile(dataDir, 'session.json') } });
     expect(st.floodWaitUntil).toBeDefined(); // served from memory
-    expect(messages(svc)).toEqual(expect.arrayContaining([expect.stringMatching(/writing session\.json failed \(ENOSPC\); serving from memory and retrying/)]));
+    expect(messages(svc)).toEqual(expect.arrayContaining([LOG_MESSAGES.writeFailed('session.json', 'ENOSPC')]));
     expect(readIf(accountFile(dataDir, 'session.json'))).toEqual(sessionBefore);
     expect(readIf(accountFile(dataDir, 'auth_state.json'))).toEqual(authBefore);
     expect(fs.readdirSync(dataDir).filter((n) => n.includes('.tmp-'))).toEqual([]);
@@ -130,31 +139,31 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs (skipped where mount is
 
     fs.rmSync(filler);
     await persistenceCleared(svc);
-    expect(messages(svc)).toContain('data directory writable again; pending data written');
+    expect(messages(svc)).toContain(LOG_MESSAGES.writableAgain);
     const snap = inspectDataDir(dataDir);
     expect(snap.session.kind === 'ok' && snap.session.value.floodWaits?.['users.getUsers']).toBeTruthy();
 
     // kill -9, then a start while the disk is full again: the lock cannot be written, so it refuses with
     // a clear message — and the session on disk survives for the start after space returns.
     await svc.kill9();
-    const filler2 = fillDisk(mnt);
+    const filler2 = tmpfs().fill();
     counts.faultsInjected++;
-    const refused = await startService({ dataDir, noWait: true, sandbox: sandboxOf(dc), env: { LOG_FILE: path.join(root, 'refused.log') } });
+    const refused = await startService({ dataDir, noWait: true, dc, env: { LOG_FILE: path.join(logDir(), 'refused.log') } });
     running.push(refused);
     expect((await refused.exited).code).toBe(1);
     expect(refused.output().stderr).toMatch(/no space left on the device \(ENOSPC\)/);
     fs.rmSync(filler2);
     const again = await start(dataDir);
     expect(await status(again)).toMatchObject({ state: 'authenticated', session: { restored: true } });
-    await again.waitForLog('Session restored successfully from persistent state');
+    await again.waitForLog(LOG_MESSAGES.sessionRestored);
     expect(await again.stop()).toBe(0);
   });
 
   it('logging in on a full disk: the login completes in memory, status reports ENOSPC, the files appear when space returns and survive kill -9', async () => {
-    const dataDir = setUp();
+    const dataDir = await setUp();
     const phone = newPhone();
     const svc = await start(dataDir);
-    const filler = fillDisk(mnt);
+    const filler = tmpfs().fill();
     counts.faultsInjected++;
     await login(svc, phone);
     const st = await persistenceError(svc, 'ENOSPC');
@@ -172,16 +181,16 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs (skipped where mount is
     const after = await status(again);
     if (after.state !== 'authenticated') counts.sessionsLost++;
     expect(after.state).toBe('authenticated');
-    await again.waitForLog('Session restored successfully from persistent state');
+    await again.waitForLog(LOG_MESSAGES.sessionRestored);
     expect(await again.stop()).toBe(0);
   });
 
   it('the log file on the full disk too: the service keeps answering (log lines may be lost, requests are not)', async () => {
-    const dataDir = setUp();
+    const dataDir = await setUp();
     const phone = newPhone();
     const svc = await start(dataDir, { logOnTmpfs: true });
     await login(svc, phone);
-    const filler = fillDisk(mnt);
+    const filler = tmpfs().fill();
     counts.faultsInjected++;
     dc.controls.injectFloodWait('users.getUsers', 1, 1);
     expect((await call(svc, 'GET', '/api/telegram/me')).status).toBe(429);
@@ -195,7 +204,7 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs (skipped where mount is
   });
 
   it('read-only data directory while running: refresh and logout served from memory with EROFS reported; after remount rw the retry writes, and the logout is never undone', async () => {
-    const dataDir = setUp();
+    const dataDir = await setUp();
     const phone = newPhone();
     const first = await start(dataDir);
     await login(first, phone);
@@ -203,11 +212,11 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs (skipped where mount is
     backdateAuthState(dataDir, 3_600_000); // so the next API call refreshes saved_at
 
     const svc = await start(dataDir);
-    remount(mnt, 'ro');
+    tmpfs().remount('ro');
     counts.faultsInjected++;
     const st = await persistenceError(svc, 'EROFS'); // the refresh of saved_at hit the read-only disk
     expect(st).toMatchObject({ state: 'authenticated', persistenceError: { file: accountFile(dataDir, 'auth_state.json') } });
-    expect(messages(svc)).toEqual(expect.arrayContaining([expect.stringMatching(/writing auth_state\.json failed \(EROFS\); serving from memory and retrying/)]));
+    expect(messages(svc)).toEqual(expect.arrayContaining([LOG_MESSAGES.writeFailed('auth_state.json', 'EROFS')]));
     expect((await call(svc, 'GET', '/api/telegram/me')).status).toBe(200);
 
     const out = await call(svc, 'POST', '/api/telegram/auth/logout');
@@ -215,7 +224,7 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs (skipped where mount is
     expect((await status(svc)).state).toBe('logged_out');
     expect(fs.existsSync(accountFile(dataDir, 'session.json'))).toBe(true); // could not be removed yet
 
-    remount(mnt, 'rw');
+    tmpfs().remount('rw');
     await persistenceCleared(svc);
     const snap = inspectDataDir(dataDir);
     expect([snap.session.kind, snap.backup.kind, snap.authState.kind]).toEqual(['absent', 'absent', 'absent']);
@@ -226,26 +235,20 @@ describe.skipIf(!MOUNT_OK)('disk trouble on a real tmpfs (skipped where mount is
   });
 
   it('a start on a read-only data directory exits 1 at once with a clear message, files untouched', async () => {
-    const dataDir = setUp();
+    const dataDir = await setUp();
     const phone = newPhone();
     const first = await start(dataDir);
     await login(first, phone);
     expect(await first.stop()).toBe(0);
     const before = readIf(accountFile(dataDir, 'session.json'));
-    remount(mnt, 'ro');
+    tmpfs().remount('ro');
     counts.faultsInjected++;
     counts.casesTried++;
-    const svc = await startService({ dataDir, noWait: true, sandbox: sandboxOf(dc), env: { LOG_FILE: path.join(root, 'ro.log') } });
+    const svc = await startService({ dataDir, noWait: true, dc, env: { LOG_FILE: path.join(logDir(), 'ro.log') } });
     running.push(svc);
     expect((await svc.exited).code).toBe(1);
     expect(svc.output().stderr).toMatch(/read-only filesystem \(EROFS\)/);
-    remount(mnt, 'rw');
+    tmpfs().remount('rw');
     expect(readIf(accountFile(dataDir, 'session.json'))).toEqual(before);
-  });
-});
-
-describe.runIf(!MOUNT_OK)('disk trouble (skipped)', () => {
-  it('says why it skipped', () => {
-    console.warn(SKIP_NOTE);
   });
 });

@@ -13,12 +13,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSessionStore } from '../../src/store/files/account-files.js';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { startService, type ServiceProcess } from '../helpers/service-process.js';
+import { type ServiceProcess, startService, TEST_ENV } from '../helpers/service-process.js';
 import { inspectDataDir } from './harness/data-dir.js';
-import { giveToServiceUser, makeSharedRoot, RUNNING_AS_ROOT, startServiceAsServiceUser } from './harness/run-as-user.js';
-import { eventually, sandboxOf, startOn, uniquePhone } from './harness/shared-dc.js';
+import { giveToServiceUser, makeSharedRoot, RUNNING_AS_ROOT, SERVICE_USER } from './harness/run-as-user.js';
+import { eventually, uniquePhone } from './harness/shared-dc.js';
 import { recordTotals } from './totals.js';
 import { accountDir, accountFile } from '../helpers/layout.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 let dc: TestSandbox;
 let root: string;
@@ -35,7 +36,7 @@ beforeAll(async () => {
   template = path.join(root, 'template');
   phone = uniquePhone('1560');
   dc.controls.createUser({ phone, firstName: 'Files' });
-  const svc = await startOn(dc, { dataDir: template });
+  const svc = await startService({ dc, dataDir: template, env: TEST_ENV });
   expect((await svc.request('POST', '/api/telegram/auth/send-code', { phone })).status).toBe(200);
   const done = await svc.request('POST', '/api/telegram/auth/verify-code', { code: dc.controls.lastCode(phone) });
   expect(done.body.state).toBe('authenticated');
@@ -72,7 +73,7 @@ const messages = (svc: ServiceProcess) => svc.logLines().map((l) => String(l.msg
 async function start(dir: string): Promise<ServiceProcess> {
   counts.casesTried++;
   try {
-    return await startOn(dc, { dataDir: dir });
+    return await startService({ dc, dataDir: dir, env: TEST_ENV });
   } catch (err) {
     counts.crashes++;
     throw err;
@@ -93,7 +94,7 @@ async function expectSessionBack(svc: ServiceProcess): Promise<void> {
   if (first.state !== 'authenticated') counts.sessionsLost++;
   expect(first).toMatchObject({ state: 'authenticated', user: { id: userId } });
   await eventually(async () => ((await status(svc)).session.validation === 'valid' ? true : undefined), 'validation valid');
-  await svc.waitForLog('Session restored successfully from persistent state');
+  await svc.waitForLog(LOG_MESSAGES.sessionRestored);
 }
 
 async function stopCleanly(svc: ServiceProcess): Promise<void> {
@@ -102,12 +103,16 @@ async function stopCleanly(svc: ServiceProcess): Promise<void> {
 
 /** A regular, valid, 0600 session.json holding the template's key. */
 function expectGoodSessionFile(dir: string): void {
-  const snap = inspectDataDir(dir);
-  expect(snap.session.kind).toBe('ok');
-  if (snap.session.kind !== 'ok') return;
-  expect(snap.session.mode).toBe(0o600);
-  const templateKeys = inspectDataDir(template).session;
-  if (templateKeys.kind === 'ok') expect(snap.session.value.authKeys).toEqual(templateKeys.value.authKeys);
+  const session = goodSession(dir);
+  expect(session.mode).toBe(0o600);
+  expect(session.value.authKeys).toEqual(goodSession(template).value.authKeys);
+}
+
+/** session.json of `dir`, which must be a valid session document. */
+function goodSession(dir: string) {
+  const { session } = inspectDataDir(dir);
+  if (session.kind !== 'ok') throw new Error(`${dir}: session.json is ${session.kind}, not a valid session document`);
+  return session;
 }
 
 function validSessionJson(): Record<string, unknown> {
@@ -170,7 +175,7 @@ describe('a damaged session.json: moved aside, the session restored from session
       try {
         await expectSessionBack(svc);
         expect(messages(svc)).toEqual(expect.arrayContaining([expect.stringMatching(logLine)]));
-        expect(messages(svc)).toContain('session.json restored from the last-known-good copy (session.json.bak)');
+        expect(messages(svc)).toContain(LOG_MESSAGES.sessionFromBackup);
         expect(movedAside(dir, 'session.json')).toHaveLength(1);
         expectGoodSessionFile(dir);
       } finally {
@@ -210,11 +215,11 @@ describe('no usable copy, or a file missing: starts logged out, never crashes', 
     const svc = await start(dir);
     try {
       expect(await status(svc)).toMatchObject({ state: 'logged_out', reason: 'SESSION_FILE_MISSING' });
-      expect(messages(svc)).toContain('no usable session.json or good copy; starting without a session');
+      expect(messages(svc)).toContain(LOG_MESSAGES.noUsableSession);
       expect(movedAside(dir, 'session.json')).toHaveLength(1);
       expect(movedAside(dir, 'session.json.bak')).toHaveLength(1);
       // auth_state.json without the keys it describes cannot be restored: removed, as the log says.
-      expect(messages(svc)).toContain('auth_state.json found without session.json; removing it');
+      expect(messages(svc)).toContain(LOG_MESSAGES.authStateWithoutSession);
       expect(fs.existsSync(file(dir, 'auth_state.json'))).toBe(false);
     } finally {
       await stopCleanly(svc);
@@ -227,7 +232,7 @@ describe('no usable copy, or a file missing: starts logged out, never crashes', 
     const svc = await start(dir);
     try {
       expect(await status(svc)).toMatchObject({ state: 'logged_out', reason: 'SESSION_FILE_MISSING' });
-      expect(messages(svc)).not.toContain('session.json restored from the last-known-good copy (session.json.bak)');
+      expect(messages(svc)).not.toContain(LOG_MESSAGES.sessionFromBackup);
       expect(fs.existsSync(file(dir, 'session.json'))).toBe(false);
     } finally {
       await stopCleanly(svc);
@@ -322,7 +327,7 @@ describe('modes, leftovers, another environment, unreadable files', () => {
     try {
       await expectSessionBack(svc);
       expect(namesIn(dir).filter((n) => n.includes('.tmp-'))).toEqual([]);
-      expect(messages(svc)).toContain('removed temp files of an interrupted write');
+      expect(messages(svc)).toContain(LOG_MESSAGES.tempFilesRemoved);
     } finally {
       await stopCleanly(svc);
     }
@@ -366,19 +371,17 @@ describe('modes, leftovers, another environment, unreadable files', () => {
       const dir = path.join(shared, 'data');
       fs.cpSync(template, dir, { recursive: true });
       fs.rmSync(file(dir, 'api_token'), { force: true });
-      const cwd = path.join(shared, 'cwd');
-      fs.mkdirSync(cwd, { mode: 0o755 });
       giveToServiceUser(shared);
       fs.chmodSync(file(dir, 'session.json'), 0o000);
       counts.casesTried++;
-      const svc = await startServiceAsServiceUser({ dataDir: dir, cwd, sandbox: sandboxOf(dc) });
+      const svc = await startService({ dc, dataDir: dir, user: SERVICE_USER });
       try {
         const st = await svc.request('GET', '/api/telegram/status');
         expect(st.body).toMatchObject({ state: 'authenticated', user: { id: userId } });
-        expect(svc.logMessages()).toEqual(
+        expect(messages(svc)).toEqual(
           expect.arrayContaining([
             expect.stringMatching(/session\.json cannot be opened \(EACCES\); moved aside to session\.json\.corrupt-/),
-            'session.json restored from the last-known-good copy (session.json.bak)',
+            LOG_MESSAGES.sessionFromBackup,
           ]),
         );
       } finally {
@@ -395,7 +398,7 @@ describe('modes, leftovers, another environment, unreadable files', () => {
     const notADir = path.join(root, `not-a-dir-${++caseCounter}`);
     fs.writeFileSync(notADir, 'x');
     counts.casesTried++;
-    const svc = await startService({ dataDir: notADir, noWait: true, sandbox: sandboxOf(dc), env: { LOG_FILE: path.join(root, `nd-${caseCounter}.log`) } });
+    const svc = await startService({ dataDir: notADir, noWait: true, dc, env: { LOG_FILE: path.join(root, `nd-${caseCounter}.log`) } });
     const { code } = await svc.exited;
     expect(code).not.toBe(0);
     expect(svc.output().stderr).toMatch(new RegExp(`${notADir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*not a directory|not a directory.*${path.basename(notADir)}`));

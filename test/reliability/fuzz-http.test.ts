@@ -19,12 +19,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { startService, type ServiceProcess } from '../helpers/service-process.js';
+import { type ServiceProcess, startService, TEST_ENV } from '../helpers/service-process.js';
 import { createAgent, judgeResponse, runBounded, send, type FuzzRequest } from './fuzz-client.js';
 import { createRandom, fuzzSeed, type Random } from './fuzz-random.js';
 import { generateRequest, ROUTES, type FuzzContext } from './fuzz-requests.js';
 import { recordTotals, size } from './totals.js';
 import { accountFile } from '../helpers/layout.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 // FUZZ_REQUESTS overrides the size for a quick local run; the suite's figure is size(10_000, 50_000).
 const TOTAL_REQUESTS = Number(process.env.FUZZ_REQUESTS) || size(10_000, 50_000);
@@ -59,16 +60,11 @@ let svc: ServiceProcess;
 let agent: http.Agent;
 let stormAgent: http.Agent;
 
-function dcAddress() {
-  const dc2 = dc.dcs.find((d) => d.id === 2)!;
-  return { host: dc2.host, port: dc2.port, publicKeyPem: dc.publicKeyPem };
-}
-
 async function startFuzzService(dataDir?: string): Promise<ServiceProcess> {
   return startService({
     ...(dataDir ? { dataDir } : {}),
-    sandbox: dcAddress(),
-    env: { LOGIN_RATE_LIMIT: '0', CLIENT_READY_TIMEOUT: '15s', RETRY_MAX_DELAY: '500', LOG_LEVEL: 'debug' },
+    dc,
+    env: { ...TEST_ENV, CLIENT_READY_TIMEOUT: '15s', LOG_LEVEL: 'debug' },
   });
 }
 
@@ -363,7 +359,7 @@ describe('hostile HTTP input: fuzz run against the real process', () => {
     const dataDir = svc.dataDir;
     expect(await svc.stop()).toBe(0);
     svc = await startFuzzService(dataDir);
-    await svc.waitForLog('Session restored successfully from persistent state', 20_000);
+    await svc.waitForLog(LOG_MESSAGES.sessionRestored, 20_000);
     expectFilesParse({ noTempFiles: true });
     const restored = await status();
     expect(restored).toMatchObject({ state: 'authenticated', user: { id: user.id }, session: { restored: true, validation: 'valid' } });

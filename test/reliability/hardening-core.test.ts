@@ -10,10 +10,10 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { accountDir, accountFile } from '../helpers/layout.js';
-import { loginThrough, serviceOn, sleep, status, uniquePhone, waitForStatus } from '../helpers/sandbox-service.js';
-import type { ServiceProcess } from '../helpers/service-process.js';
-import { RELIABILITY_ENV } from './harness/shared-dc.js';
+import { loginThrough, sleep, status, uniquePhone, waitForStatus } from '../helpers/sandbox-service.js';
+import { type ServiceProcess, startService, TEST_ENV } from '../helpers/service-process.js';
 import { recordTotals } from './totals.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const AREA = 'core hardening (issue 7)';
 const counts = { casesTried: 0, faultsInjected: 0, httpRequests: 0, sessionsLost: 0, falseLogouts: 0, http5xx: 0 };
@@ -29,7 +29,7 @@ afterAll(async () => {
 
 function start(env: Record<string, string> = {}, dataDir?: string): Promise<ServiceProcess> {
   counts.casesTried++;
-  return serviceOn(dc, { ...(dataDir ? { dataDir } : {}), env: { ...RELIABILITY_ENV, ...env } });
+  return startService({ dc, ...(dataDir ? { dataDir } : {}), env: { ...TEST_ENV, ...env } });
 }
 
 function newUser(password?: string): string {
@@ -76,7 +76,7 @@ describe('inactivity expiry (SESSION_MAX_IDLE)', () => {
     expect(after.session.expiresAt).toBe(before);
     expect(fs.existsSync(accountFile(svc.dataDir, 'session.json'))).toBe(true);
     expect(fs.existsSync(accountFile(svc.dataDir, 'auth_state.json'))).toBe(true);
-    await svc.waitForLog(/Session expired: no API activity for SESSION_MAX_IDLE/);
+    await svc.waitForLog(LOG_MESSAGES.sessionExpired);
     // Nothing of this account talks to the DC any more.
     await sleep(300);
     const keys = dc.controls.authKeysOfUser(phone).map((k) => k.authKeyId);
@@ -94,7 +94,7 @@ describe('inactivity expiry (SESSION_MAX_IDLE)', () => {
     const body = await status(again);
     expect(Date.parse(body.session.expiresAt) - Date.now()).toBeLessThanOrEqual(3600_000);
     expect(Date.parse(body.session.expiresAt) - Date.now()).toBeGreaterThan(3500_000);
-    await again.waitForLog(/saved_at is in the future/);
+    await again.waitForLog(LOG_MESSAGES.savedAtInFuture);
   });
 });
 
@@ -107,14 +107,14 @@ describe('files lost while running', () => {
 
     fs.rmSync(session);
     counts.faultsInjected++;
-    await svc.waitForLog(/session\.json was removed while the service was running; writing it back from memory/, 15_000);
+    await svc.waitForLog(LOG_MESSAGES.fileLostWhileRunning('session.json', 'was removed'), 15_000);
     await waitFor(() => fs.existsSync(session), 'session.json written back');
 
     fs.rmSync(authState);
     fs.mkdirSync(authState);
     fs.writeFileSync(`${authState}/inside`, 'x');
     counts.faultsInjected++;
-    await svc.waitForLog(/auth_state\.json was replaced while the service was running/, 15_000);
+    await svc.waitForLog(LOG_MESSAGES.fileLostWhileRunning('auth_state.json', 'was replaced'), 15_000);
     await waitFor(() => fs.statSync(authState).isFile(), 'auth_state.json written back as a file');
     expect(fs.readdirSync(accountDir(svc.dataDir)).some((n) => n.startsWith('auth_state.json.obstacle-'))).toBe(true);
 

@@ -7,8 +7,8 @@
 import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import type { HttpResult } from '../helpers/service-process.js';
-import { percentile, serviceOn, uniquePhone } from './network-harness.js';
+import { type HttpResult, startService } from '../helpers/service-process.js';
+import { percentile, uniquePhone } from './network-harness.js';
 import { recordTotals, size, SOAK } from './totals.js';
 
 const CONNECTIONS = 200;
@@ -30,7 +30,7 @@ describe(`load: ${CONNECTIONS} clients on status for ${DURATION_S} s while login
     async () => {
       const phone = uniquePhone('1556');
       const user = dc.controls.createUser({ phone, firstName: 'Load', password: PASSWORD, hint: 'the usual', homeDc: 2 });
-      const svc = await serviceOn(dc, { env: { LOGIN_RATE_LIMIT: '0', CLIENT_READY_TIMEOUT: '15s' } });
+      const svc = await startService({ dc, env: { LOGIN_RATE_LIMIT: '0', CLIENT_READY_TIMEOUT: '15s' } });
 
       // Status bodies are checked as they arrive: a 200 with a broken body is an error too.
       const badBodies: string[] = [];

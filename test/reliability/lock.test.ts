@@ -10,9 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { LISTENING_LOG_MESSAGE, startService, type ServiceProcess } from '../helpers/service-process.js';
-import { eventually, RELIABILITY_ENV, sandboxOf, startOn, uniquePhone } from './harness/shared-dc.js';
+import { type ServiceProcess, startService, TEST_ENV } from '../helpers/service-process.js';
+import { eventually, uniquePhone } from './harness/shared-dc.js';
 import { recordTotals, size } from './totals.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const AREA = 'lock (two instances)';
 const counts = { casesTried: 0, kills: 0, crashes: 0, sessionsLost: 0, httpRequests: 0 };
@@ -38,7 +39,7 @@ const readLock = (dataDir: string) => JSON.parse(fs.readFileSync(lockFile(dataDi
 
 async function start(dataDir: string): Promise<ServiceProcess> {
   counts.casesTried++;
-  return startOn(dc, { dataDir });
+  return startService({ dc, dataDir, env: TEST_ENV });
 }
 
 async function loggedIn(dataDir: string): Promise<ServiceProcess> {
@@ -55,7 +56,7 @@ async function loggedIn(dataDir: string): Promise<ServiceProcess> {
 /** Starts without waiting; resolves to 'listening' or the exit code, whichever comes first. */
 async function outcome(svc: ServiceProcess): Promise<'listening' | number | null> {
   return eventually(async () => {
-    if (svc.logLines().some((l) => l.msg === LISTENING_LOG_MESSAGE)) return 'listening' as const;
+    if (svc.logLines().some((l) => l.msg === LOG_MESSAGES.listening)) return 'listening' as const;
     if (svc.proc.exitCode !== null) return svc.proc.exitCode;
     return undefined;
   }, 'a starter to listen or exit', 30_000);
@@ -101,7 +102,7 @@ describe('a lock left by kill -9', () => {
       counts.kills++;
       counts.casesTried += 3;
       const starters = await Promise.all(
-        [0, 1, 2].map(() => startService({ dataDir, noWait: true, sandbox: sandboxOf(dc), env: { ...RELIABILITY_ENV } })),
+        [0, 1, 2].map(() => startService({ dataDir, noWait: true, dc, env: TEST_ENV })),
       );
       const results = await Promise.all(starters.map(outcome));
       const winners = starters.filter((_, i) => results[i] === 'listening');
@@ -115,7 +116,7 @@ describe('a lock left by kill -9', () => {
       expect(readLock(dataDir).pid).toBe(svc.proc.pid);
       // The winner is a complete service: it answers (token from the data dir) and kept the session.
       const token = fs.readFileSync(path.join(dataDir, 'api_token'), 'utf8').trim();
-      const port = Number(svc.logLines().find((l) => l.msg === LISTENING_LOG_MESSAGE)!.port);
+      const port = Number(svc.logLines().find((l) => l.msg === LOG_MESSAGES.listening)!.port);
       const res = await fetch(`http://127.0.0.1:${port}/api/telegram/status`, { headers: { authorization: `Bearer ${token}` } });
       const body = (await res.json()) as { state: string };
       counts.httpRequests++;
@@ -133,7 +134,7 @@ describe('a live holder is never taken over', () => {
     holder.proc.kill('SIGSTOP');
     try {
       counts.casesTried++;
-      const second = await startService({ dataDir, noWait: true, sandbox: sandboxOf(dc), env: { ...RELIABILITY_ENV } });
+      const second = await startService({ dataDir, noWait: true, dc, env: TEST_ENV });
       expect((await second.exited).code).toBe(1);
       expect(second.output().stderr).toContain(`in use by process ${holder.proc.pid}`);
     } finally {
@@ -168,7 +169,7 @@ describe('stale locks judged by who they name', () => {
     const dataDir = newDataDir();
     writeLock(dataDir, { ...me(), hostname: 'other-host.example', pid: 4242 });
     counts.casesTried++;
-    const refused = await startService({ dataDir, noWait: true, sandbox: sandboxOf(dc), env: { ...RELIABILITY_ENV } });
+    const refused = await startService({ dataDir, noWait: true, dc, env: TEST_ENV });
     expect((await refused.exited).code).toBe(1);
     expect(refused.output().stderr).toContain('in use by process 4242 on other-host.example');
 
@@ -182,7 +183,7 @@ describe('stale locks judged by who they name', () => {
     const dataDir = newDataDir();
     writeLock(dataDir, '{"pid": 12');
     counts.casesTried++;
-    const refused = await startService({ dataDir, noWait: true, sandbox: sandboxOf(dc), env: { ...RELIABILITY_ENV } });
+    const refused = await startService({ dataDir, noWait: true, dc, env: TEST_ENV });
     expect((await refused.exited).code).toBe(1);
     expect(refused.output().stderr).toContain('in use by a process that is starting up');
 

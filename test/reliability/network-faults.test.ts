@@ -15,21 +15,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import type { HttpResult, ServiceProcess } from '../helpers/service-process.js';
-import {
-  type Body,
-  filesFingerprint,
-  type FilesFingerprint,
-  loggedInDataDir,
-  logoutLines,
-  percentile,
-  RECOVERY_FAILED,
-  RESTORED,
-  seededRandom,
-  serviceOn,
-  sleep,
-} from './network-harness.js';
+import { type HttpResult, type ServiceProcess, startService } from '../helpers/service-process.js';
+import { type Body, filesFingerprint, type FilesFingerprint, loggedInDataDir, logoutLines, percentile, seededRandom, sleep } from './network-harness.js';
 import { recordTotals, size, SOAK } from './totals.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const FAULTS = Number(process.env.NETWORK_FAULTS ?? size(100, 1000));
 const READY_TIMEOUT_MS = 1000;
@@ -63,7 +52,7 @@ const FAULT_WEIGHTS = ONLY ? ALL_WEIGHTS.filter(([kind]) => ONLY.includes(kind))
 function logSince(svc: ServiceProcess, sinceMs: number): string {
   return svc
     .logLines()
-    .filter((l) => l.msg !== 'HTTP request' && (Date.parse(String(l.time)) >= sinceMs || Number(l.time) >= sinceMs))
+    .filter((l) => l.msg !== LOG_MESSAGES.httpRequest && (Date.parse(String(l.time)) >= sinceMs || Number(l.time) >= sinceMs))
     .map((l) => `  ${new Date(Date.parse(String(l.time)) || Number(l.time)).toISOString()} ${l.msg} ${JSON.stringify({ ...l, msg: undefined, time: undefined, pid: undefined, level: undefined, hostname: undefined })}`)
     .join('\n');
 }
@@ -140,7 +129,7 @@ describe(`network faults against a logged-in, busy service (${FAULTS} faults${SO
       };
 
       const start = async (): Promise<ServiceProcess> => {
-        const svc = await serviceOn(dc, { dataDir: account.dataDir, env: SERVICE_ENV });
+        const svc = await startService({ dc, dataDir: account.dataDir, env: SERVICE_ENV });
         services.push(svc);
         return svc;
       };
@@ -194,7 +183,7 @@ describe(`network faults against a logged-in, busy service (${FAULTS} faults${SO
       };
 
       let svc = await start();
-      await svc.waitForLog(RESTORED);
+      await svc.waitForLog(LOG_MESSAGES.sessionRestored);
       const began = Date.now();
       try {
         for (let i = 1; i <= FAULTS; i++) {
@@ -283,7 +272,7 @@ describe(`network faults against a logged-in, busy service (${FAULTS} faults${SO
           await measureRecovery(svc, kind, healthyAt);
           await meWorksAgain(svc, kind);
           checkFiles(context);
-          if (logoutLines(svc.logLines()).length > 0 || svc.logLines().some((l) => l.msg === RECOVERY_FAILED)) {
+          if (logoutLines(svc.logLines()).length > 0 || svc.logLines().some((l) => l.msg === LOG_MESSAGES.recoveryFailed)) {
             counts.falseLogouts++;
             problems.push(`${context}: log-out in the log ${JSON.stringify(logoutLines(svc.logLines()))}`);
           }
@@ -293,7 +282,7 @@ describe(`network faults against a logged-in, busy service (${FAULTS} faults${SO
           // Now and then a plain restart (clean or kill -9): the session must come back without a login.
           if (i % 25 === 0) {
             svc = await restart(svc, random() < 0.5);
-            await svc.waitForLog(RESTORED, 15_000);
+            await svc.waitForLog(LOG_MESSAGES.sessionRestored, 15_000);
           }
         }
       } finally {
@@ -310,7 +299,7 @@ describe(`network faults against a logged-in, busy service (${FAULTS} faults${SO
         problems.push(`the account's keys at the DC changed: ${JSON.stringify(keysAtStart)} → ${JSON.stringify(keysAtEnd)}`);
       }
       for (const s of services) {
-        const restoredLines = s.logLines().filter((l) => l.msg === RESTORED).length;
+        const restoredLines = s.logLines().filter((l) => l.msg === LOG_MESSAGES.sessionRestored).length;
         if (restoredLines > 1) problems.push(`a process logged the restore line ${restoredLines} times`);
       }
 

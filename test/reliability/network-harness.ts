@@ -6,15 +6,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import type { LogLine } from '../helpers/service-process.js';
+import { startService, type LogLine } from '../helpers/service-process.js';
 import type { Body } from '../helpers/sandbox-service.js';
 
 export {
   ATTEMPTING, RECOVERED, RECOVERY_FAILED, RESTORED, loginThrough, sandboxOf, seededRandom, serviceOn, sleep, status, uniquePhone, waitForStatus,
   type Body,
 } from '../helpers/sandbox-service.js';
-import { loginThrough, serviceOn, uniquePhone } from '../helpers/sandbox-service.js';
+import { loginThrough, uniquePhone } from '../helpers/sandbox-service.js';
 import { accountFile } from '../helpers/layout.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 /** A data directory logged in as a fresh account (the service that logged in has stopped cleanly). */
 export async function loggedInDataDir(
@@ -24,7 +25,7 @@ export async function loggedInDataDir(
   const phone = uniquePhone();
   const user = dc.controls.createUser({ phone, firstName: 'Rel', homeDc: 2 });
   // The key exchange is the slow part of a first login: a generous timeout here only.
-  const svc = await serviceOn(dc, { env: { LOGIN_RATE_LIMIT: '0', CLIENT_READY_TIMEOUT: '10s', ...env } });
+  const svc = await startService({ dc, env: { LOGIN_RATE_LIMIT: '0', CLIENT_READY_TIMEOUT: '10s', ...env } });
   const done = await loginThrough(svc, dc, phone);
   if (done.state !== 'authenticated') throw new Error(`login ended in ${JSON.stringify(done)}`);
   const code = await svc.stop();
@@ -61,7 +62,7 @@ export function fileExists(dataDir: string, name: 'session.json' | 'auth_state.j
 
 /** State changes away from `authenticated` after start-up: each one is a log-out the user did not ask for. */
 export function logoutLines(lines: LogLine[]): LogLine[] {
-  return lines.filter((l) => typeof l.msg === 'string' && /^Account state: (logged_out|revoked|expired)$/.test(l.msg) && l.from !== 'start-up');
+  return lines.filter((l) => typeof l.msg === 'string' && (['logged_out', 'revoked', 'expired'] as const).map(LOG_MESSAGES.accountState).includes(l.msg) && l.from !== 'start-up');
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -10,21 +10,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import type { HttpResult, ServiceProcess } from '../helpers/service-process.js';
-import {
-  ATTEMPTING,
-  type Body,
-  fileExists,
-  filesFingerprint,
-  loggedInDataDir,
-  RECOVERED,
-  RECOVERY_FAILED,
-  RESTORED,
-  serviceOn,
-  status,
-  waitForStatus,
-} from './network-harness.js';
+import { type HttpResult, type ServiceProcess, startService } from '../helpers/service-process.js';
+import { type Body, fileExists, filesFingerprint, loggedInDataDir, status, waitForStatus } from './network-harness.js';
 import { recordTotals } from './totals.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const ENV = { CLIENT_READY_TIMEOUT: '3s', RETRY_MAX_DELAY: '500ms', LOGIN_RATE_LIMIT: '0' };
 /** /me calls fired at once when the DC refuses the key: recovery must run once, and all get one answer. */
@@ -81,20 +70,20 @@ const ROWS: Row[] = [
     name: 'auth key forgotten by the DC (transport -404)',
     when: 'start-up',
     act: (dc, a) => dc.controls.forgetAuthKey(keyOf(dc, a)),
-    expected: { state: 'logged_out', reason: 'AUTH_KEY_UNREGISTERED', seedLines: [ATTEMPTING, RECOVERY_FAILED] },
+    expected: { state: 'logged_out', reason: 'AUTH_KEY_UNREGISTERED', seedLines: [LOG_MESSAGES.recoveryAttempt, LOG_MESSAGES.recoveryFailed] },
   },
   // ── mid-operation (the service is up, valid and serving /me) ──
   {
     name: 'AUTH_KEY_UNREGISTERED, recovery fails',
     when: 'mid-operation',
     act: (dc, a) => dc.controls.revokeAuthKey(keyOf(dc, a)),
-    expected: { state: 'logged_out', reason: 'AUTH_KEY_UNREGISTERED', me: LOGGED_OUT, seedLines: [ATTEMPTING, RECOVERY_FAILED] },
+    expected: { state: 'logged_out', reason: 'AUTH_KEY_UNREGISTERED', me: LOGGED_OUT, seedLines: [LOG_MESSAGES.recoveryAttempt, LOG_MESSAGES.recoveryFailed] },
   },
   {
     name: 'AUTH_KEY_UNREGISTERED, recovery succeeds',
     when: 'mid-operation',
     act: (dc) => dc.controls.injectError('users.getUsers', { code: 401, message: 'AUTH_KEY_UNREGISTERED' }, 1),
-    expected: { state: 'authenticated', me: USER, seedLines: [ATTEMPTING, RECOVERED] },
+    expected: { state: 'authenticated', me: USER, seedLines: [LOG_MESSAGES.recoveryAttempt, LOG_MESSAGES.recoverySucceeded] },
   },
   {
     name: 'SESSION_REVOKED',
@@ -118,7 +107,7 @@ const ROWS: Row[] = [
     name: 'auth key forgotten by the DC (transport -404)',
     when: 'mid-operation',
     act: (dc, a) => dc.controls.forgetAuthKey(keyOf(dc, a)),
-    expected: { state: 'logged_out', reason: 'AUTH_KEY_UNREGISTERED', me: LOGGED_OUT_OR_UNAVAILABLE, seedLines: [ATTEMPTING, RECOVERY_FAILED] },
+    expected: { state: 'logged_out', reason: 'AUTH_KEY_UNREGISTERED', me: LOGGED_OUT_OR_UNAVAILABLE, seedLines: [LOG_MESSAGES.recoveryAttempt, LOG_MESSAGES.recoveryFailed] },
   },
   // ── during an outage (found by the background retry, no request involved) ──
   // (No transient-AUTH_KEY_UNREGISTERED row here: the /me that timed out during the outage is still sent by
@@ -127,7 +116,7 @@ const ROWS: Row[] = [
     name: 'AUTH_KEY_UNREGISTERED, recovery fails',
     when: 'during an outage',
     act: (dc, a) => dc.controls.revokeAuthKey(keyOf(dc, a)),
-    expected: { state: 'logged_out', reason: 'AUTH_KEY_UNREGISTERED', seedLines: [ATTEMPTING, RECOVERY_FAILED] },
+    expected: { state: 'logged_out', reason: 'AUTH_KEY_UNREGISTERED', seedLines: [LOG_MESSAGES.recoveryAttempt, LOG_MESSAGES.recoveryFailed] },
   },
   {
     name: 'SESSION_REVOKED',
@@ -137,7 +126,7 @@ const ROWS: Row[] = [
   },
 ];
 
-const SEED_LINES = [RESTORED, ATTEMPTING, RECOVERED, RECOVERY_FAILED];
+const SEED_LINES: string[] = [LOG_MESSAGES.sessionRestored, LOG_MESSAGES.recoveryAttempt, LOG_MESSAGES.recoverySucceeded, LOG_MESSAGES.recoveryFailed];
 
 let dc: TestSandbox;
 beforeAll(async () => {
@@ -167,7 +156,7 @@ async function counted(svc: ServiceProcess, method: string, url: string): Promis
   return res;
 }
 
-/** The four seed messages this process logged, in order (RESTORED from start-up included). */
+/** The four seed messages this process logged, in order (the restore at start-up included). */
 function seedLinesOf(svc: ServiceProcess): string[] {
   return svc
     .logLines()
@@ -187,11 +176,11 @@ describe('revocation table (real process + sandbox DC over TCP)', () => {
     let restoredBefore = false;
     if (row.when === 'start-up') {
       row.act(dc, account);
-      svc = await serviceOn(dc, { dataDir: account.dataDir, env: ENV });
-      await svc.waitForLog(expected.state === 'authenticated' ? RESTORED : `Account state: ${expected.state}`);
+      svc = await startService({ dc, dataDir: account.dataDir, env: ENV });
+      await svc.waitForLog(expected.state === 'authenticated' ? LOG_MESSAGES.sessionRestored : LOG_MESSAGES.accountState(expected.state));
     } else {
-      svc = await serviceOn(dc, { dataDir: account.dataDir, env: ENV });
-      await svc.waitForLog(RESTORED);
+      svc = await startService({ dc, dataDir: account.dataDir, env: ENV });
+      await svc.waitForLog(LOG_MESSAGES.sessionRestored);
       restoredBefore = true;
       expect((await counted(svc, 'GET', '/api/telegram/me')).status).toBe(200);
       if (row.when === 'mid-operation') {
@@ -234,15 +223,15 @@ describe('revocation table (real process + sandbox DC over TCP)', () => {
       }
 
       // The seed's lines, word for word and in order.
-      const wanted = [...(restoredBefore ? [RESTORED] : []), ...expected.seedLines];
-      if (row.when === 'start-up' && expected.state === 'authenticated') wanted.push(RESTORED);
+      const wanted = [...(restoredBefore ? [LOG_MESSAGES.sessionRestored] : []), ...expected.seedLines];
+      if (row.when === 'start-up' && expected.state === 'authenticated') wanted.push(LOG_MESSAGES.sessionRestored);
       expect(seedLinesOf(svc)).toEqual(wanted);
-      expect(svc.logLines().filter((l) => l.msg === ATTEMPTING).length).toBe(expected.seedLines.includes(ATTEMPTING) ? 1 : 0);
-      const stateLine = svc.logLines().find((l) => l.msg === `Account state: ${expected.state}` && (expected.state === 'authenticated' || l.from === 'authenticated' || l.from === 'start-up'));
+      expect(svc.logLines().filter((l) => l.msg === LOG_MESSAGES.recoveryAttempt).length).toBe(expected.seedLines.includes(LOG_MESSAGES.recoveryAttempt) ? 1 : 0);
+      const stateLine = svc.logLines().find((l) => l.msg === LOG_MESSAGES.accountState(expected.state) && (expected.state === 'authenticated' || l.from === 'authenticated' || l.from === 'start-up'));
       expect(stateLine, `"Account state: ${expected.state}" logged`).toBeDefined();
       if (expected.reason) expect(stateLine!.reason).toBe(expected.reason);
       if (expected.state === 'revoked') {
-        expect(svc.logLines().some((l) => l.msg === 'Telegram revoked the session; clearing the dead key and auth state' && l.reason === expected.reason)).toBe(true);
+        expect(svc.logLines().some((l) => l.msg === LOG_MESSAGES.sessionRevoked && l.reason === expected.reason)).toBe(true);
       }
 
       // Files: kept as they were when the session survives; the dead key and the auth state gone otherwise.
@@ -257,17 +246,17 @@ describe('revocation table (real process + sandbox DC over TCP)', () => {
         expect(after.authKeys === null || after.authKeys === '{}', `session.json still holds a key: ${after.authKeys}`).toBe(true);
       }
     } finally {
-      if (process.env.REVOCATION_DEBUG) console.log(svc.logLines().filter((l) => l.msg !== 'HTTP request').map((l) => `${String(l.time)} ${l.msg} ${JSON.stringify({ ...l, msg: undefined, time: undefined })}`).join('\n'));
+      if (process.env.REVOCATION_DEBUG) console.log(svc.logLines().filter((l) => l.msg !== LOG_MESSAGES.httpRequest).map((l) => `${String(l.time)} ${l.msg} ${JSON.stringify({ ...l, msg: undefined, time: undefined })}`).join('\n'));
       dc.controls.clearInjectedErrors();
       expect(await svc.stop()).toBe(0);
     }
 
     // A restart agrees with what the files now say: the session comes back, or nothing is restored.
-    const again = await serviceOn(dc, { dataDir: account.dataDir, env: ENV });
+    const again = await startService({ dc, dataDir: account.dataDir, env: ENV });
     try {
       if (expected.state === 'authenticated') {
-        await again.waitForLog(RESTORED);
-        expect(seedLinesOf(again)).toEqual([RESTORED]);
+        await again.waitForLog(LOG_MESSAGES.sessionRestored);
+        expect(seedLinesOf(again)).toEqual([LOG_MESSAGES.sessionRestored]);
       } else {
         const body = await status(again);
         counts.httpRequests++;
@@ -281,5 +270,5 @@ describe('revocation table (real process + sandbox DC over TCP)', () => {
 });
 
 function logOutLinesOf(svc: ServiceProcess): unknown[] {
-  return svc.logLines().filter((l) => typeof l.msg === 'string' && /^Account state: (logged_out|revoked)$/.test(l.msg) && l.from !== 'start-up');
+  return svc.logLines().filter((l) => typeof l.msg === 'string' && (['logged_out', 'revoked'] as const).map(LOG_MESSAGES.accountState).includes(l.msg) && l.from !== 'start-up');
 }

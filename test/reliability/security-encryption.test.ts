@@ -8,16 +8,16 @@
  * - a malformed key is a configuration error that does not echo the value.
  */
 import { randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decryptEnvelope } from '../../src/store/session-crypto.js';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { MAIN_SCRIPT, startService, type ServiceProcess } from '../helpers/service-process.js';
+import { type ServiceProcess, startService, TEST_ENV } from '../helpers/service-process.js';
 import { recordTotals } from './totals.js';
 import { accountFile } from '../helpers/layout.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const PHONE = '+9996621234';
 const CODE = '22222';
@@ -33,16 +33,11 @@ afterAll(async () => {
   await dc?.dispose();
 });
 
-function dcAddress() {
-  const dc2 = dc.dcs.find((d) => d.id === 2)!;
-  return { host: dc2.host, port: dc2.port, publicKeyPem: dc.publicKeyPem };
-}
-
 function start(dataDir: string | undefined, key: string | undefined, noWait = false): Promise<ServiceProcess> {
   return startService({
     ...(dataDir ? { dataDir } : {}),
-    sandbox: dcAddress(),
-    env: { SESSION_ENCRYPTION_KEY: key, LOGIN_RATE_LIMIT: '0', CLIENT_READY_TIMEOUT: '15s', RETRY_MAX_DELAY: '500' },
+    dc,
+    env: { ...TEST_ENV, SESSION_ENCRYPTION_KEY: key, CLIENT_READY_TIMEOUT: '15s' },
     ...(noWait ? { noWait: true } : {}),
   });
 }
@@ -130,7 +125,7 @@ describe('SESSION_ENCRYPTION_KEY end to end', () => {
     const keysAtDc = dc.controls.authKeysOfUser(PHONE).map((k) => k.authKeyId);
     const svc = await start(dataDir, keyHex);
     try {
-      await svc.waitForLog('Session restored successfully from persistent state', 20_000);
+      await svc.waitForLog(LOG_MESSAGES.sessionRestored, 20_000);
       const status = await request(svc, 'GET', '/api/telegram/status');
       expect(status.body).toMatchObject({ state: 'authenticated', user: { id: userId }, session: { restored: true, validation: 'valid' } });
     } finally {
@@ -195,7 +190,7 @@ describe('SESSION_ENCRYPTION_KEY end to end', () => {
     await expectRefusal(dir, 'no key');
     const svc = await start(dir, key.toString('base64'));
     try {
-      await svc.waitForLog('Session restored successfully from persistent state', 20_000);
+      await svc.waitForLog(LOG_MESSAGES.sessionRestored, 20_000);
       expect((await request(svc, 'GET', '/api/telegram/status')).body).toMatchObject({ state: 'authenticated', user: { id: userId } });
     } finally {
       expect(await svc.stop()).toBe(0);
@@ -204,23 +199,14 @@ describe('SESSION_ENCRYPTION_KEY end to end', () => {
 });
 
 describe('a malformed SESSION_ENCRYPTION_KEY', () => {
-  it('exits 2 at once with a configuration error that does not echo the value', () => {
+  it('exits 2 at once with a configuration error that does not echo the value', async () => {
     counts.casesTried += 1;
-    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'tgsvc-badkey-'));
     const badKey = randomBytes(31).toString('hex');
-    try {
-      const result = spawnSync(process.execPath, [MAIN_SCRIPT], {
-        env: { PATH: process.env.PATH, DATA_DIR: path.join(cwd, 'data'), SESSION_ENCRYPTION_KEY: badKey, PORT: '0' },
-        cwd,
-        encoding: 'utf8',
-        timeout: 20_000,
-      });
-      expect(result.status).toBe(2);
-      expect(result.stderr).toContain('SESSION_ENCRYPTION_KEY must be 32 bytes');
-      expect(result.stderr + result.stdout).not.toContain(badKey);
-      expect(result.stderr + result.stdout).not.toContain(badKey.slice(0, 16));
-    } finally {
-      fs.rmSync(cwd, { recursive: true, force: true });
-    }
+    const svc = await startService({ env: { SESSION_ENCRYPTION_KEY: badKey }, noWait: true });
+    expect((await svc.exited).code).toBe(2);
+    const { stderr, stdout } = svc.output();
+    expect(stderr).toContain('SESSION_ENCRYPTION_KEY must be 32 bytes');
+    expect(stderr + stdout).not.toContain(badKey);
+    expect(stderr + stdout).not.toContain(badKey.slice(0, 16));
   });
 });

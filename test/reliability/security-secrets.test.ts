@@ -18,9 +18,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SANDBOX_API_HASH } from '../../src/config/index.js';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { startService, type HttpResult, type ServiceProcess } from '../helpers/service-process.js';
+import { type HttpResult, type ServiceProcess, startService, TEST_ENV } from '../helpers/service-process.js';
 import { recordTotals } from './totals.js';
 import { accountFile } from '../helpers/layout.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const counts = { casesTried: 0, httpRequests: 0, http5xx: 0, crashes: 0, secretLeaks: 0 };
 afterAll(() => recordTotals('security: secrets', counts));
@@ -154,12 +155,11 @@ describe('no secret in logs, answers or files: 2FA login with an external sandbo
 
   it('holds the codes, passwords, auth key, API token and API hash 0 times; modes 0600/0700', { timeout: 120_000 }, async () => {
     counts.casesTried += 1;
-    const dc2 = dc.dcs.find((d) => d.id === 2)!;
     const start = (dataDir?: string) =>
       startService({
         ...(dataDir ? { dataDir } : {}),
-        sandbox: { host: dc2.host, port: dc2.port, publicKeyPem: dc.publicKeyPem },
-        env: { API_TOKEN: apiToken, LOG_LEVEL: 'trace', LOGIN_RATE_LIMIT: '0', CLIENT_READY_TIMEOUT: '15s', RETRY_MAX_DELAY: '500' },
+        dc,
+        env: { ...TEST_ENV, API_TOKEN: apiToken, LOG_LEVEL: 'trace', CLIENT_READY_TIMEOUT: '15s' },
       });
     const capture = new Capture();
     const codes: string[] = [];
@@ -203,7 +203,7 @@ describe('no secret in logs, answers or files: 2FA login with an external sandbo
       expect(await svc.stop()).toBe(0);
       capture.keepOutput(svc);
       svc = await start(svc.dataDir);
-      await svc.waitForLog('Session restored successfully from persistent state', 20_000);
+      await svc.waitForLog(LOG_MESSAGES.sessionRestored, 20_000);
       expect((await capture.request(svc, 'GET', '/api/telegram/status')).body.session.validation).toBe('valid');
 
       // Searched while logged in (session.json exists: its auth key is what we look for).

@@ -6,27 +6,27 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountError } from '../../src/account/types.js';
-import { filesOf, startDc, startService, tempDir, TEST_CODE, TEST_PHONE, waitFor, type SandboxDc } from './account.harness.js';
+import { filesOf, startAccount, tempDir, TEST_CODE, TEST_PHONE, waitFor } from './account.harness.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 
-let dcHandle: Awaited<ReturnType<typeof startDc>>;
-let dc: SandboxDc;
+let dc: TestSandbox;
 beforeAll(async () => {
-  dcHandle = await startDc();
-  dc = dcHandle.dc;
+  dc = await startTestSandbox();
 });
 afterAll(async () => {
-  await dcHandle.close();
+  await dc.dispose();
 });
 
 describe('faults never log the user out', () => {
   it('a run of mixed faults on getMe: no false log-out, files intact, valid again after each', async () => {
     const dir = tempDir('acct-faults');
     // Log in with the default timeout (the key exchange is the slow part), then restart with short ones.
-    const login = await startService(dir, dc);
+    const login = await startAccount(dir, dc);
     await login.service.sendCode(TEST_PHONE);
     await login.service.verifyCode(TEST_CODE);
     await login.stop();
-    const sut = await startService(dir, dc, { clientReadyTimeoutMs: 800, retryMaxDelayMs: 200 });
+    const sut = await startAccount(dir, dc, { clientReadyTimeoutMs: 800, retryMaxDelayMs: 200 });
     try {
       await waitFor(() => sut.service.status().session.validation === 'valid', 'valid');
 
@@ -66,12 +66,46 @@ describe('faults never log the user out', () => {
         }
       }
       expect(injected).toBe(18);
-      expect(sut.messages()).not.toContain('Session recovery failed, clearing auth state');
-      const falseLogouts = sut.lines.filter((l) => (l.msg === 'Account state: logged_out' || l.msg === 'Account state: revoked') && l.from !== 'start-up');
+      expect(sut.messages()).not.toContain(LOG_MESSAGES.recoveryFailed);
+      const falseLogouts = sut.lines.filter((l) => (l.msg === LOG_MESSAGES.accountState('logged_out') || l.msg === LOG_MESSAGES.accountState('revoked')) && l.from !== 'start-up');
       expect(falseLogouts).toHaveLength(0);
     } finally {
       dc.controls.clearInjectedErrors();
       dc.controls.setAnswerDelay(0);
+      await sut.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('calls racing with a revocation', () => {
+  it('20 concurrent calls run into SESSION_REVOKED: all answer it, and no call builds a client that writes a new key where the dead one was removed', async () => {
+    const dir = tempDir('acct-revoke-race');
+    const sut = await startAccount(dir, dc, { clientReadyTimeoutMs: 5000 });
+    try {
+      await sut.service.sendCode(TEST_PHONE);
+      await sut.service.verifyCode(TEST_CODE);
+      for (const key of dc.controls.authKeysOfUser(TEST_PHONE)) dc.controls.terminateSession(key.authKeyId);
+      // Calls started a few ms apart with slow answers: some are in flight on the old client while the
+      // first one's revocation drops it and clears the files.
+      dc.controls.setAnswerDelay(60);
+      const calls: Promise<unknown>[] = [];
+      for (let i = 0; i < 20; i++) {
+        calls.push(sut.service.me());
+        await new Promise((r) => setTimeout(r, 7));
+      }
+      const answers = await Promise.allSettled(calls);
+      dc.controls.setAnswerDelay(0);
+      for (const answer of answers) {
+        expect(answer.status).toBe('rejected');
+        expect((answer as PromiseRejectedResult).reason).toMatchObject({ code: 'SESSION_REVOKED' });
+      }
+      expect(sut.service.status().state).toBe('revoked');
+      // Give any stray client time to make a key exchange, then look at what the store holds.
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(sut.store.hasSession()).toBe(false);
+      expect(filesOf(dir)).toEqual({ session: false, authState: false });
+    } finally {
       await sut.stop();
       rmSync(dir, { recursive: true, force: true });
     }

@@ -9,25 +9,24 @@ import {
   filesOf,
   keysOf,
   loggedInService,
-  startDc,
-  startService,
+  
+  startAccount,
   tempDir,
   TEST_CODE,
   TEST_PHONE,
-  type SandboxDc,
   type ServiceUnderTest,
 } from './account.harness.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 
-let dcHandle: Awaited<ReturnType<typeof startDc>>;
-let dc: SandboxDc;
+let dc: TestSandbox;
 const cleanups: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
-  dcHandle = await startDc();
-  dc = dcHandle.dc;
+  dc = await startTestSandbox();
 });
 afterAll(async () => {
-  await dcHandle.close();
+  await dc.dispose();
 });
 afterEach(async () => {
   dc.controls.clearInjectedErrors();
@@ -36,7 +35,7 @@ afterEach(async () => {
 
 async function fresh(overrides = {}): Promise<{ sut: ServiceUnderTest; dir: string }> {
   const dir = tempDir('acct-login');
-  const sut = await startService(dir, dc, overrides);
+  const sut = await startAccount(dir, dc, overrides);
   cleanups.push(async () => {
     await sut.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -92,7 +91,7 @@ describe('AccountService login', () => {
     expect(me.id).toBe(done.user.id);
 
     // The state changes were logged with the masked phone, never the code.
-    expect(sut.lines.some((l) => l.msg === 'Account state: authenticated' && l.phone === '+9996***1234')).toBe(true);
+    expect(sut.lines.some((l) => l.msg === LOG_MESSAGES.accountState('authenticated') && l.phone === '+9996***1234')).toBe(true);
     expect(sut.raw.join('\n')).not.toContain(TEST_CODE);
     expect(sut.raw.join('\n')).not.toContain('9996621234');
   });
@@ -188,7 +187,7 @@ describe('AccountService login', () => {
     expect(sut.service.status().state).toBe('logged_out');
 
     await sut.stop();
-    const restarted = await startService(dir, dc);
+    const restarted = await startAccount(dir, dc);
     cleanups.push(() => restarted.stop());
     const afterRestart = await expectAccountError(restarted.service.sendCode(TEST_PHONE), 'FLOOD_WAIT');
     expect(afterRestart.retryAfterSeconds).toBeGreaterThan(100);
@@ -198,7 +197,7 @@ describe('AccountService login', () => {
     const dir = tempDir('acct-logout');
     const phone = uniquePhone();
     dc.controls.createUser({ phone, firstName: 'Bye' });
-    const sut = await startService(dir, dc);
+    const sut = await startAccount(dir, dc);
     cleanups.push(async () => {
       await sut.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -221,7 +220,7 @@ describe('AccountService login', () => {
     await first.service.verifyCode(TEST_CODE);
     await first.stop();
     dc.controls.setAnswerDelay(5000);
-    const sut = await startService(dir, dc, { clientReadyTimeoutMs: 800 });
+    const sut = await startAccount(dir, dc, { clientReadyTimeoutMs: 800 });
     cleanups.push(() => sut.stop());
     try {
       expect(await sut.service.logout()).toEqual({ state: 'logged_out' });
@@ -230,7 +229,7 @@ describe('AccountService login', () => {
     }
     expect(filesOf(dir).authState).toBe(false);
     expect(sut.store.hasSession()).toBe(false);
-    expect(sut.messages().some((m) => m.startsWith('Could not log out at Telegram'))).toBe(true);
+    expect(sut.messages().includes(LOG_MESSAGES.logoutAtTelegramFailed)).toBe(true);
   });
 
   it('concurrent send-code / verify-code / logout never corrupt state', async () => {
@@ -243,9 +242,8 @@ describe('AccountService login', () => {
       sut.service.verifyCode(TEST_CODE),
       sut.service.verifyCode(TEST_CODE),
     ]);
-    for (const op of ops) {
-      if (op.status === 'rejected') expect(op.reason).toBeInstanceOf(AccountError);
-    }
+    const rejections = ops.flatMap((op) => (op.status === 'rejected' ? [op.reason as unknown] : []));
+    expect(rejections.filter((reason) => !(reason instanceof AccountError))).toEqual([]);
     const state = sut.service.status().state;
     expect(['logged_out', 'code_sent', 'authenticated']).toContain(state);
     // Whatever the interleaving, disk agrees with memory.

@@ -9,31 +9,25 @@ import {
   filesOf,
   keysOf,
   orderOf,
-  startDc,
-  startService,
+  
+  startAccount,
   tempDir,
   TEST_CODE,
   TEST_PHONE,
   waitFor,
-  type SandboxDc,
   type ServiceUnderTest,
 } from './account.harness.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 
-const RESTORED = 'Session restored successfully from persistent state';
-const ATTEMPTING = 'Attempting session recovery';
-const RECOVERED = 'Session recovery successful';
-const RECOVERY_FAILED = 'Session recovery failed, clearing auth state';
-
-let dcHandle: Awaited<ReturnType<typeof startDc>>;
-let dc: SandboxDc;
+let dc: TestSandbox;
 const cleanups: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
-  dcHandle = await startDc();
-  dc = dcHandle.dc;
+  dc = await startTestSandbox();
 });
 afterAll(async () => {
-  await dcHandle.close();
+  await dc.dispose();
 });
 afterEach(async () => {
   dc.controls.clearInjectedErrors();
@@ -41,6 +35,11 @@ afterEach(async () => {
 });
 
 let phoneCounter = 0;
+/** A line of the account's reconnect backoff ("Retrying Telegram connection (attempt N) in X ms"). */
+function isTelegramRetry(l: { msg: string; attempt?: unknown; delayMs?: unknown }): boolean {
+  return l.msg === LOG_MESSAGES.retrying(LOG_MESSAGES.telegramConnection, Number(l.attempt), Number(l.delayMs));
+}
+
 function uniquePhone(): string {
   phoneCounter += 1;
   return `+1556${String(process.pid % 1000).padStart(3, '0')}${String(phoneCounter).padStart(4, '0')}`;
@@ -52,7 +51,7 @@ async function loggedInDir(): Promise<{ dir: string; phone: string; userId: numb
   cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
   const phone = uniquePhone();
   dc.controls.createUser({ phone, firstName: 'Restore' });
-  const sut = await startService(dir, dc);
+  const sut = await startAccount(dir, dc);
   await sut.service.sendCode(phone);
   const done = await sut.service.verifyCode(dc.controls.lastCode(phone)!);
   if (done.state !== 'authenticated') throw new Error('login failed');
@@ -61,7 +60,7 @@ async function loggedInDir(): Promise<{ dir: string; phone: string; userId: numb
 }
 
 async function restart(dir: string, overrides = {}): Promise<ServiceUnderTest> {
-  const sut = await startService(dir, dc, overrides);
+  const sut = await startAccount(dir, dc, overrides);
   cleanups.push(() => sut.stop()); // runs before the directory's removal (cleanups run last-in first)
   return sut;
 }
@@ -81,8 +80,8 @@ describe('AccountService across restarts', () => {
     await waitFor(() => sut.service.status().session.validation === 'valid', 'validation valid');
     expect(sut.service.status().session.connection).toBe('online');
     expect(sut.service.status().user?.firstName).toBe('Restore');
-    expect(sut.messages()).toContain(RESTORED);
-    expect(sut.messages()).not.toContain(ATTEMPTING);
+    expect(sut.messages()).toContain(LOG_MESSAGES.sessionRestored);
+    expect(sut.messages()).not.toContain(LOG_MESSAGES.recoveryAttempt);
     expect((await sut.service.me()).id).toBe(userId);
     // Same key, no new login at the DC.
     expect(keysOf(dc, phone).map((k) => k.authKeyId)).toEqual(keysBefore);
@@ -94,7 +93,7 @@ describe('AccountService across restarts', () => {
     const doc = JSON.parse(readFileSync(file, 'utf8'));
     doc.pendingLogin = { phone, phoneCodeHash: 'stale-hash', dcId: 2, codeType: 'app', codeLength: 5, sentAt: new Date().toISOString() };
     writeFileSync(file, JSON.stringify(doc));
-    const sut = await startService(dir, dc);
+    const sut = await startAccount(dir, dc);
     cleanups.push(() => sut.stop());
     expect(sut.service.status().state).toBe('authenticated');
     expect(sut.store.meta()?.pendingLogin).toBeUndefined();
@@ -105,7 +104,7 @@ describe('AccountService across restarts', () => {
   it('a login in progress survives a restart: verify-code after restart works', async () => {
     const dir = tempDir('acct-pending');
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const before = await startService(dir, dc);
+    const before = await startAccount(dir, dc);
     await before.service.sendCode(TEST_PHONE);
     await before.stop();
 
@@ -121,7 +120,7 @@ describe('AccountService across restarts', () => {
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     const phone = uniquePhone();
     dc.controls.createUser({ phone, firstName: 'Pw', password: 'pw-across-restart' });
-    const before = await startService(dir, dc);
+    const before = await startAccount(dir, dc);
     await before.service.sendCode(phone);
     expect((await before.service.verifyCode(dc.controls.lastCode(phone)!)).state).toBe('password_required');
     await before.stop();
@@ -139,7 +138,7 @@ describe('AccountService across restarts', () => {
     expect(status.state).toBe('expired');
     expect(status.authenticated).toBe(false);
     expect(filesOf(dir)).toEqual({ session: true, authState: true });
-    expect(sut.messages()).not.toContain(RESTORED);
+    expect(sut.messages()).not.toContain(LOG_MESSAGES.sessionRestored);
     // A new login from expired works, and the old authorization does not linger at the DC.
     expect(keysOf(dc, phone)).toHaveLength(1);
     await sut.service.sendCode(TEST_PHONE);
@@ -159,11 +158,11 @@ describe('AccountService across restarts', () => {
     expect(status.reason).toBe('AUTH_KEY_UNREGISTERED');
     expect(filesOf(dir).authState).toBe(false);
     expect(sut.store.hasSession()).toBe(false);
-    const [attempting, failed] = orderOf(sut.messages(), [ATTEMPTING, RECOVERY_FAILED]);
+    const [attempting, failed] = orderOf(sut.messages(), [LOG_MESSAGES.recoveryAttempt, LOG_MESSAGES.recoveryFailed]);
     expect(attempting).toBeGreaterThanOrEqual(0);
     expect(failed).toBeGreaterThan(attempting!);
-    expect(sut.messages()).not.toContain(RECOVERED);
-    expect(sut.messages()).not.toContain(RESTORED);
+    expect(sut.messages()).not.toContain(LOG_MESSAGES.recoverySucceeded);
+    expect(sut.messages()).not.toContain(LOG_MESSAGES.sessionRestored);
   });
 
   it('a transient AUTH_KEY_UNREGISTERED at start-up → recovery succeeds, the session stays, then the restore line', async () => {
@@ -174,11 +173,11 @@ describe('AccountService across restarts', () => {
     await waitFor(() => sut.service.status().session.validation === 'valid', 'valid after recovery');
     expect(sut.service.status().state).toBe('authenticated');
     expect(filesOf(dir)).toEqual({ session: true, authState: true });
-    const [attempting, recovered, restored] = orderOf(sut.messages(), [ATTEMPTING, RECOVERED, RESTORED]);
+    const [attempting, recovered, restored] = orderOf(sut.messages(), [LOG_MESSAGES.recoveryAttempt, LOG_MESSAGES.recoverySucceeded, LOG_MESSAGES.sessionRestored]);
     expect(attempting).toBeGreaterThanOrEqual(0);
     expect(recovered).toBeGreaterThan(attempting!);
     expect(restored).toBeGreaterThan(recovered!);
-    expect(sut.messages()).not.toContain(RECOVERY_FAILED);
+    expect(sut.messages()).not.toContain(LOG_MESSAGES.recoveryFailed);
     expect(keysOf(dc, phone)).toHaveLength(1);
   });
 
@@ -189,7 +188,7 @@ describe('AccountService across restarts', () => {
     dc.controls.revokeAuthKey(keysOf(dc, phone)[0]!.authKeyId);
     await expect(sut.service.me()).rejects.toMatchObject({ code: 'NOT_AUTHENTICATED' });
     expect(sut.service.status()).toMatchObject({ state: 'logged_out', reason: 'AUTH_KEY_UNREGISTERED' });
-    expect(orderOf(sut.messages(), [ATTEMPTING, RECOVERY_FAILED]).every((i) => i >= 0)).toBe(true);
+    expect(orderOf(sut.messages(), [LOG_MESSAGES.recoveryAttempt, LOG_MESSAGES.recoveryFailed]).every((i) => i >= 0)).toBe(true);
     expect(filesOf(dir).authState).toBe(false);
   });
 
@@ -222,12 +221,12 @@ describe('AccountService across restarts', () => {
       sut = await restart(dir, { clientReadyTimeoutMs: 700, retryMaxDelayMs: 300 });
       expect(sut.service.status().state).toBe('authenticated');
       await waitFor(() => sut.service.status().session.connection === 'offline', 'offline');
-      await waitFor(() => sut.lines.filter((l) => /^Retrying Telegram connection/.test(l.msg)).length >= 2, 'two retries logged');
+      await waitFor(() => sut.lines.filter(isTelegramRetry).length >= 2, 'two retries logged');
       const status = sut.service.status();
       expect(status.state).toBe('authenticated');
       expect(status.session.validation).toBe('pending');
       expect(filesOf(dir)).toEqual({ session: true, authState: true });
-      const retry = sut.lines.find((l) => /^Retrying Telegram connection/.test(l.msg))!;
+      const retry = sut.lines.find(isTelegramRetry)!;
       expect(retry).toMatchObject({ attempt: 1 });
       expect(typeof retry.delayMs).toBe('number');
     } finally {
@@ -235,8 +234,8 @@ describe('AccountService across restarts', () => {
     }
     await waitFor(() => sut.service.status().session.validation === 'valid', 'valid after the DC returned', 30_000);
     expect(sut.service.status().session.connection).toBe('online');
-    expect(sut.messages()).toContain(RESTORED);
-    expect(sut.messages()).not.toContain(ATTEMPTING);
+    expect(sut.messages()).toContain(LOG_MESSAGES.sessionRestored);
+    expect(sut.messages()).not.toContain(LOG_MESSAGES.recoveryAttempt);
     expect(keysOf(dc, phone).map((k) => k.authKeyId)).toEqual(keysBefore);
   });
 
@@ -273,7 +272,7 @@ describe('AccountService across restarts', () => {
     dc.controls.forgetAuthKey(keysOf(dc, phone)[0]!.authKeyId);
     const sut = await restart(dir);
     await waitFor(() => sut.service.status().state === 'logged_out', 'logged_out', 30_000);
-    expect(orderOf(sut.messages(), [ATTEMPTING, RECOVERY_FAILED]).every((i) => i >= 0)).toBe(true);
+    expect(orderOf(sut.messages(), [LOG_MESSAGES.recoveryAttempt, LOG_MESSAGES.recoveryFailed]).every((i) => i >= 0)).toBe(true);
     expect(filesOf(dir).authState).toBe(false);
     // And the user can log in again on the same service.
     await sut.service.sendCode(TEST_PHONE);
@@ -285,12 +284,12 @@ describe('AccountService across restarts', () => {
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     const phone = uniquePhone();
     dc.controls.createUser({ phone, firstName: 'Mig', homeDc: 1 });
-    const first = await startService(dir, dc);
+    const first = await startAccount(dir, dc);
     await first.service.sendCode(phone);
     expect(first.store.meta()?.pendingLogin?.dcId).toBe(1);
     await first.stop();
 
-    const second = await startService(dir, dc);
+    const second = await startAccount(dir, dc);
     expect(second.service.status().state).toBe('code_sent');
     expect((await second.service.verifyCode(dc.controls.lastCode(phone)!)).state).toBe('authenticated');
     await second.stop();

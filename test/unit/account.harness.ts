@@ -1,22 +1,24 @@
 /**
- * Test harness for the account service: a real sandbox DC over TCP, a real session store in a temp
- * directory, a pino logger whose lines the test can read. Nothing mocked.
+ * Test harness for one account in this process (the Account module, not the service process): a real
+ * sandbox DC over TCP (startTestSandbox), a real session store in a temp directory, a pino logger whose
+ * lines the test can read. Nothing mocked. The service process: test/helpers/service-process.ts.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { createAccount } from '../../src/account/account.js';
 import type { Account } from '../../src/account/types.js';
 import type { Config } from '../../src/config/types.js';
-import { startSandboxDc } from '@telegram-service/sandbox-dc';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { createSessionStore } from '../../src/store/files/account-files.js';
 import type { SessionStore } from '../../src/store/types.js';
 
 export const TEST_PHONE = '+9996621234';
 export const TEST_CODE = '22222';
 
-export type SandboxDc = Awaited<ReturnType<typeof startSandboxDc>>;
+/** @deprecated TestSandbox */
+export type SandboxDc = TestSandbox;
 
 export interface LogLine {
   level: number;
@@ -28,17 +30,10 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `${prefix}-`));
 }
 
-export async function startDc(): Promise<{ dc: SandboxDc; dir: string; close(): Promise<void> }> {
-  const dir = tempDir('acct-dc');
-  const dc = await startSandboxDc({ host: '127.0.0.1', dataDir: dir });
-  return {
-    dc,
-    dir,
-    close: async () => {
-      await dc.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+/** @deprecated startTestSandbox() (and dc.dispose()) */
+export async function startDc(): Promise<{ dc: TestSandbox; dir: string; close(): Promise<void> }> {
+  const dc = await startTestSandbox();
+  return { dc, dir: dc.dataDir, close: () => dc.dispose() };
 }
 
 export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Config {
@@ -70,8 +65,8 @@ export interface ServiceUnderTest {
   stop(): Promise<void>;
 }
 
-/** A service over `dataDir` talking to `dc`; started (start() resolved) when returned. */
-export async function startService(dataDir: string, dc: SandboxDc, overrides: Partial<Config> = {}): Promise<ServiceUnderTest> {
+/** An account over `dataDir` talking to `dc`; started (start() resolved) when returned. */
+export async function startAccount(dataDir: string, dc: TestSandbox, overrides: Partial<Config> = {}): Promise<ServiceUnderTest> {
   const lines: LogLine[] = [];
   const raw: string[] = [];
   const logger = pino(
@@ -103,6 +98,9 @@ export async function startService(dataDir: string, dc: SandboxDc, overrides: Pa
   };
 }
 
+/** @deprecated startAccount (the service process is test/helpers/service-process.ts's startService) */
+export const startService = startAccount;
+
 export async function waitFor<T>(probe: () => T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -118,13 +116,13 @@ export function filesOf(dataDir: string): { session: boolean; authState: boolean
 }
 
 /** The DC's auth keys logged in as `phone`. */
-export function keysOf(dc: SandboxDc, phone: string) {
+export function keysOf(dc: TestSandbox, phone: string) {
   return dc.controls.authKeysOfUser(phone);
 }
 
 /** Logs in the test phone by code and returns the running service. */
-export async function loggedInService(dataDir: string, dc: SandboxDc, overrides: Partial<Config> = {}): Promise<ServiceUnderTest> {
-  const sut = await startService(dataDir, dc, overrides);
+export async function loggedInService(dataDir: string, dc: TestSandbox, overrides: Partial<Config> = {}): Promise<ServiceUnderTest> {
+  const sut = await startAccount(dataDir, dc, overrides);
   await sut.service.sendCode(TEST_PHONE);
   await sut.service.verifyCode(TEST_CODE);
   return sut;

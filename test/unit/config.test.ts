@@ -43,10 +43,12 @@ describe('loadConfig defaults', () => {
     expect(config).toEqual({
       environment: 'sandbox',
       telegram: { apiId: SANDBOX_API_ID, apiHash: SANDBOX_API_HASH },
-      sandbox: { port: 9443 },
+      sandbox: { port: 9443, maxConnections: 64 },
       dataDir: '/srv/app/data',
       host: '127.0.0.1',
       port: 8080,
+      httpMaxConnections: 1024,
+      httpRequestTimeoutMs: 60_000,
       sessionMaxIdleMs: 7 * 24 * 3600 * 1000,
       clientReadyTimeoutMs: 15_000,
       retryMaxDelayMs: 60_000,
@@ -109,7 +111,7 @@ describe('loadConfig: every variable', () => {
   });
 
   it('SANDBOX_DC_PORT', () => {
-    expect(loadConfig({ SANDBOX_DC_PORT: '20000' }, CWD).sandbox).toEqual({ port: 20000 });
+    expect(loadConfig({ SANDBOX_DC_PORT: '20000' }, CWD).sandbox).toEqual({ port: 20000, maxConnections: 64 });
   });
 
   it('SANDBOX_DC + SANDBOX_DC_PUBLIC_KEY_FILE', () => {
@@ -125,6 +127,32 @@ describe('loadConfig: every variable', () => {
     expect(Buffer.from(loadConfig({ SESSION_ENCRYPTION_KEY: key.toString('base64') }, CWD).sessionEncryptionKey!)).toEqual(key);
     const other = Buffer.from(Array.from({ length: 32 }, (_, i) => 250 - i));
     expect(Buffer.from(loadConfig({ SESSION_ENCRYPTION_KEY: other.toString('base64url') }, CWD).sessionEncryptionKey!)).toEqual(other);
+  });
+
+  it('HTTP_REQUEST_TIMEOUT', () => {
+    expect(loadConfig({ HTTP_REQUEST_TIMEOUT: '2s' }, CWD).httpRequestTimeoutMs).toBe(2_000);
+    expect(problemsOf({ HTTP_REQUEST_TIMEOUT: '0' })).toEqual(['HTTP_REQUEST_TIMEOUT="0" must be greater than 0']);
+  });
+
+  it('HTTP_MAX_CONNECTIONS and SANDBOX_DC_MAX_CONNECTIONS, fitted to the open-file limit', () => {
+    expect(loadConfig({ HTTP_MAX_CONNECTIONS: '300', SANDBOX_DC_MAX_CONNECTIONS: '10' }, CWD)).toMatchObject({
+      httpMaxConnections: 300,
+      sandbox: { maxConnections: 10 },
+    });
+    // Unset: 1024, or what fits beside the in-process sandbox DC's two caps and 128 files kept for the service.
+    expect(loadConfig({}, CWD, { openFileLimit: 1_048_576 }).httpMaxConnections).toBe(1024);
+    expect(loadConfig({}, CWD, { openFileLimit: 1024 }).httpMaxConnections).toBe(1024 - 128 - 2 * 64);
+    expect(loadConfig({ SANDBOX_DC: '127.0.0.1:9444', SANDBOX_DC_PUBLIC_KEY_FILE: 'k.pem' }, CWD, { openFileLimit: 1024 }).httpMaxConnections).toBe(1024 - 128);
+    // Set: it must fit.
+    expect(loadConfig({ HTTP_MAX_CONNECTIONS: '900' }, CWD).httpMaxConnections).toBe(900); // no limit known: accepted
+    expect(() => loadConfig({ HTTP_MAX_CONNECTIONS: '900' }, CWD, { openFileLimit: 1024 })).toThrow(
+      'HTTP_MAX_CONNECTIONS=900 and 2 × SANDBOX_DC_MAX_CONNECTIONS=64 do not fit the open-file limit of 1024 (128 files are kept for the service itself): lower the caps, or raise the limit (ulimit -n, LimitNOFILE=)',
+    );
+    expect(() => loadConfig({}, CWD, { openFileLimit: 200 })).toThrow(/the open-file limit of 200 is too low for the HTTP API/);
+    expect(problemsOf({ HTTP_MAX_CONNECTIONS: '0', SANDBOX_DC_MAX_CONNECTIONS: 'many' })).toEqual([
+      'HTTP_MAX_CONNECTIONS="0" must be at least 1',
+      'SANDBOX_DC_MAX_CONNECTIONS="many" must be a whole number',
+    ]);
   });
 
   it('LOGIN_RATE_LIMIT', () => {
@@ -333,6 +361,7 @@ describe('resolveConfig (file side effects)', () => {
     const env = { DATA_DIR: dataDir, SANDBOX_DC: '127.0.0.1:9444', SANDBOX_DC_PUBLIC_KEY_FILE: 'dc.pem' };
     expect(resolveConfig(loadConfig(env, dataDir)).config.sandbox).toEqual({
       port: 9443,
+      maxConnections: 64,
       external: { host: '127.0.0.1', port: 9444, publicKeyPem: pem },
     });
     expect(() => resolveConfig(loadConfig({ ...env, SANDBOX_DC_PUBLIC_KEY_FILE: 'missing.pem' }, dataDir))).toThrow(

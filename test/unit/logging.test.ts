@@ -3,6 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, maskPhone, scrubSecrets } from '../../src/logging/index.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
+
+const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 
 const temps: string[] = [];
 function logFile(): string {
@@ -66,7 +69,7 @@ describe('createLogger', () => {
     fs.chmodSync(file, 0o644);
     createLogger({ logLevel: 'info', logFile: file }, { stdout: 'none' }).info('new');
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-    expect(lines(file).map((l) => l.msg)).toEqual(['old', 'new']);
+    expect(lines(file).map((l) => l.msg)).toEqual(['old', `${file} had mode 0644; fixed to 0600`, 'new']);
   });
 
   it('redacts codes, passwords, hashes, keys, tokens and authorization headers at any depth', () => {
@@ -127,5 +130,45 @@ describe('scrubSecrets', () => {
     let deep: Record<string, unknown> = { password: 'p' };
     for (let i = 0; i < 1000; i++) deep = { next: deep };
     expect(() => scrubSecrets(deep)).not.toThrow();
+  });
+});
+
+describe('the catalogue of log messages', () => {
+  // The README's Troubleshooting quotes these word for word: users grep their logs for them.
+  const QUOTED_IN_README = [
+    'sessionRestored',
+    'recoveryAttempt',
+    'recoverySucceeded',
+    'recoveryFailed',
+    'authStateTooOld',
+    'sessionExpired',
+    'savedAtInFuture',
+    'authStateWithoutSession',
+    'sessionFromBackup',
+    'noUsableSession',
+    'sessionOfAnotherEnvironment',
+    'sessionRevoked',
+    'telegramUnreachable',
+    'connectionRestored',
+    'floodWait',
+    'loginStepWentThrough',
+    'writableAgain',
+  ] as const;
+
+  it('holds the seed four lines word for word', () => {
+    expect([LOG_MESSAGES.sessionRestored, LOG_MESSAGES.recoveryAttempt, LOG_MESSAGES.recoverySucceeded, LOG_MESSAGES.recoveryFailed]).toEqual([
+      'Session restored successfully from persistent state',
+      'Attempting session recovery',
+      'Session recovery successful',
+      'Session recovery failed, clearing auth state',
+    ]);
+  });
+
+  it('says what the README quotes', () => {
+    const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8').replace(/\s+/g, ' '); // lines wrap inside quotes
+    const missing = QUOTED_IN_README.filter((key) => !readme.includes(`"${LOG_MESSAGES[key]}"`));
+    expect(missing).toEqual([]);
+    expect(readme).toContain(LOG_MESSAGES.singleAccountLayoutMoved('default'));
+    expect(readme).toContain(`"${LOG_MESSAGES.fileLostWhileRunning('session.json', 'was removed')}"`);
   });
 });

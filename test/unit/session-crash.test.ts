@@ -62,6 +62,7 @@ describe('session store under SIGKILL', () => {
     onTestFinished(() => fsp.rm(root, { recursive: true, force: true }));
     const dataDir = path.join(root, 'data');
     let lastN = 0;
+    let lastUserId = 0;
     for (let i = 0; i < ITERATIONS; i++) {
       await runChildAndKill(dataDir, 5 + Math.floor(Math.random() * 50));
       const log = captureLogger();
@@ -72,13 +73,17 @@ describe('session store under SIGKILL', () => {
       const n = (store.meta()?.floodWaits?.n as number | undefined) ?? 0;
       expect(n).toBeGreaterThanOrEqual(lastN); // a completed write is never lost
       lastN = n;
-      const auth = store.authState();
-      if (auth) expect(auth.user_id).toBeGreaterThan(1000);
+      // auth_state.json exists from the child's first completed write on, and a completed write is never lost.
+      const userId = store.authState()?.user_id ?? 0;
+      expect(userId).toBeGreaterThanOrEqual(lastUserId);
+      expect(userId === 0 || userId > 1000, `user_id ${userId}`).toBe(true);
+      lastUserId = userId;
       await store.close();
       const names = await fsp.readdir(dataDir);
       expect(names.filter((x) => x.includes('corrupt'))).toEqual([]);
       expect(names.filter((x) => x.includes('.tmp-'))).toEqual([]); // cleaned up by the load
     }
     expect(lastN).toBeGreaterThan(0);
+    expect(lastUserId).toBeGreaterThan(1000);
   }, 180_000);
 });

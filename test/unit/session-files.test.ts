@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SessionFileError } from '../../src/store/errors.js';
 import { createSessionStore, type FileSessionStore } from '../../src/store/files/account-files.js';
 import type { StoreLog } from '../../src/store/types.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 interface LogLine {
   level: string;
@@ -99,7 +100,9 @@ describe('damaged session.json: moved aside, start from the good copy (or withou
       expect(await store.createStorage().authKeys.get(2)).toEqual(key);
       expect(await movedAside()).toHaveLength(1);
       const line = log.lines.find((l) => l.level === 'error' && (l.obj as { reason?: string }).reason === c.reason);
-      expect(line?.msg).toMatch(/moved aside to session\.json\.corrupt-/);
+      const movedTo = path.basename(String((line?.obj as { movedTo?: string } | undefined)?.movedTo));
+      expect(movedTo).toMatch(/^session\.json\.corrupt-/);
+      expect(line?.msg.endsWith(LOG_MESSAGES.movedAside('', movedTo))).toBe(true);
       // session.json was rewritten from the good copy.
       const onDisk = JSON.parse(await fsp.readFile(sessionPath(), 'utf8')) as { authKeys: Record<string, string> };
       expect(onDisk.authKeys['2']).toBe(Buffer.from(key).toString('base64'));

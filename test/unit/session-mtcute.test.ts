@@ -11,7 +11,7 @@ import { addPublicKey, NodeCryptoProvider } from '@mtcute/node/utils.js';
 import type { SentCode } from '@mtcute/core';
 import { LogManager, type DcOptions } from '@mtcute/core/utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandboxDc, type SandboxDc } from '@telegram-service/sandbox-dc';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { createSessionStore, type FileSessionStore } from '../../src/store/files/account-files.js';
 import type { StoreLog } from '../../src/store/types.js';
 
@@ -20,14 +20,14 @@ const CODE = '22222';
 const quiet: StoreLog = { info() {}, warn() {}, error() {}, debug() {} };
 
 let root: string;
-let dc: SandboxDc;
+let dc: TestSandbox;
 
 beforeAll(async () => {
   root = await fsp.mkdtemp(path.join(os.tmpdir(), 'session-mtcute-'));
-  dc = await startSandboxDc({ host: '127.0.0.1', dataDir: path.join(root, 'dc') });
+  dc = await startTestSandbox();
 });
 afterAll(async () => {
-  await dc?.close();
+  await dc?.dispose();
   await fsp.rm(root, { recursive: true, force: true });
 });
 

@@ -7,6 +7,7 @@ import { serializeBasicDcOption } from '@mtcute/core/utils.js';
 import { createSessionStore, type FileSessionStore } from '../../src/store/files/account-files.js';
 import type { StoreLog } from '../../src/store/types.js';
 import type { AuthStateFile, PendingLogin } from '../../src/store/types.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 interface LogLine {
   level: 'info' | 'warn' | 'error' | 'debug';
@@ -259,7 +260,7 @@ describe('session store: files and write-through', () => {
     await current.authKeys.set(2, key);
     await old.authKeys.set(2, authKey());
     expect((await readSessionJson()).authKeys).toEqual({ '2': Buffer.from(key).toString('base64') });
-    expect(log.lines.some((l) => l.level === 'warn' && /replaced mtcute storage/.test(l.msg))).toBe(true);
+    expect(log.lines.some((l) => l.level === 'warn' && l.msg === LOG_MESSAGES.replacedStorageWrite)).toBe(true);
   });
 });
 

@@ -14,13 +14,14 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, existsSync, fchmodSync, fsyncSync, openSync, promises as fsp, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PersistenceWriteError, errnoCode } from './fs-errors.js';
+import { PRIVATE_FILE_MODE, UntrustedPathError, assertDirTrusted, octal, openNoFollowSync } from './private-files.js';
 
-export const PRIVATE_FILE_MODE = 0o600;
 export const PRIVATE_DIR_MODE = 0o700;
 
 /**
- * Create `dir` (and parents) as 0700, or tighten an existing one that group/others can reach.
- * Returns warnings to log (the function itself does not log).
+ * Create `dir` (and parents) as 0700. An existing directory must be this user's and writable by no one
+ * else (UntrustedPathError otherwise, the directory untouched); one that group/others can merely read is
+ * tightened to 0700 with a warning. Returns warnings to log (the function itself does not log).
  */
 export async function ensurePrivateDir(dir: string): Promise<{ created: boolean; warnings: string[] }> {
   const warnings: string[] = [];
@@ -42,6 +43,7 @@ export async function ensurePrivateDir(dir: string): Promise<{ created: boolean;
   if (!stat.isDirectory()) {
     throw new PersistenceWriteError(dir, 'ENOTDIR', `data directory ${dir} exists and is not a directory`);
   }
+  assertDirTrusted(dir, stat);
   const mode = stat.mode & 0o777;
   if ((mode & 0o077) !== 0) {
     try {
@@ -124,7 +126,8 @@ export function appendLineDurableSync(file: string, line: string, opts: { mode?:
   const created = !existsSync(file);
   let fd: number | undefined;
   try {
-    fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, opts.mode ?? PRIVATE_FILE_MODE);
+    // Never through a symlink: a planted link would make us append to its target.
+    fd = openNoFollowSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, opts.mode ?? PRIVATE_FILE_MODE).fd;
     writeFileSync(fd, line.endsWith('\n') ? line : line + '\n');
     fsyncSync(fd);
     closeSync(fd);
@@ -132,6 +135,7 @@ export function appendLineDurableSync(file: string, line: string, opts: { mode?:
     if (created) fsyncDirSync(path.dirname(file)); // the new directory entry must survive too
   } catch (err) {
     if (fd !== undefined) closeQuietlySync(fd);
+    if (err instanceof UntrustedPathError) throw err;
     throw PersistenceWriteError.from(file, err);
   }
 }
@@ -176,23 +180,29 @@ export async function removeFileDurable(file: string): Promise<void> {
 }
 
 /**
- * Tighten a group/world-readable regular file to 0600 (a symlink or an absent file is left alone).
- * Returns a warning to log when the mode was (or could not be) fixed.
+ * Tighten a group/world-readable regular file to 0600, through a descriptor opened without following a
+ * symlink (a symlink, a FIFO or an absent file is left alone). Returns a warning to log when the mode was
+ * (or could not be) fixed.
  */
 export async function tightenFileMode(file: string): Promise<string | undefined> {
-  let stat;
+  let handle: fsp.FileHandle;
   try {
-    stat = await fsp.lstat(file);
+    handle = await fsp.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
     return undefined;
   }
-  const mode = stat.mode & 0o777;
-  if (!stat.isFile() || (mode & 0o077) === 0) return undefined;
   try {
-    await fsp.chmod(file, PRIVATE_FILE_MODE);
-    return `${file} had mode ${octal(mode)}; fixed to 0600`;
-  } catch (err) {
-    return `${file} has mode ${octal(mode)} and could not be fixed (${errnoCode(err)})`;
+    const stat = await handle.stat();
+    const mode = stat.mode & 0o777;
+    if (!stat.isFile() || (mode & 0o077) === 0) return undefined;
+    try {
+      await handle.chmod(PRIVATE_FILE_MODE);
+      return `${file} had mode ${octal(mode)}; fixed to 0600`;
+    } catch (err) {
+      return `${file} has mode ${octal(mode)} and could not be fixed (${errnoCode(err)})`;
+    }
+  } finally {
+    await handle.close().catch(() => undefined);
   }
 }
 
@@ -258,8 +268,4 @@ async function exists(file: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-export function octal(mode: number): string {
-  return '0' + (mode & 0o777).toString(8);
 }

@@ -18,18 +18,30 @@
  * A take-over is itself guarded (mkdir of <fileName>.takeover) so two starters cannot both win.
  * Within one process a second acquire of the same directory is refused too (the holder's nonce is
  * remembered), so two in-process instances cannot share a directory.
+ *
+ * Holding is re-checked: every `checkIntervalMs` (2 s by default) the holder verifies that its lock file
+ * is still there and still its own — the same inode, with exactly the content it wrote. A tmp cleaner
+ * deleting it, `rm -rf` of the directory, or another process's lock put in its place all mean that a
+ * second process may now believe it owns the directory; the holder is told at once (`onLost`) and must
+ * stop using the directory. `assertHeld()` makes the same check on demand, to fence a write. The lock
+ * file is never read through a symlink.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fsp, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, promises as fsp, readFileSync, readSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ensurePrivateDir, fsyncDir } from './atomic-file.js';
 import { errnoCode } from './fs-errors.js';
+import { openNoFollowSync, UntrustedPathError } from './private-files.js';
 
 /** Default lock file name (the service's). */
 export const LOCK_FILE_NAME = 'service.lock';
 const DEFAULT_OWNER = 'telegram-service';
 const HEARTBEAT_MS = 15_000;
+/** How often a holder verifies that its lock file is still its own, unless told otherwise. */
+export const DEFAULT_LOCK_CHECK_INTERVAL_MS = 2_000;
+/** Lock files are a few hundred bytes; anything longer is not one of ours. */
+const MAX_LOCK_FILE_BYTES = 64 * 1024;
 const FOREIGN_STALE_MS = 90_000;
 /** A lock file still being created (or a crashed take-over) is given this long before it counts as stale. */
 const YOUNG_MS = 10_000;
@@ -40,6 +52,22 @@ export class DataDirLockedError extends Error {
   constructor(
     readonly dataDir: string,
     readonly holder: LockHolderInfo | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The holder's lock file is gone or is not its own any more: another process may hold the directory now.
+ * `reason`: removed (the file or the whole directory was deleted), replaced (another file — another
+ * holder's lock, a copy, a symlink — is at its path), changed (its content was overwritten).
+ */
+export class DataDirLockLostError extends Error {
+  override readonly name = 'DataDirLockLostError';
+  constructor(
+    readonly file: string,
+    readonly reason: 'removed' | 'replaced' | 'changed',
     message: string,
   ) {
     super(message);
@@ -62,6 +90,13 @@ export interface DataDirLockOptions {
   fileName?: string;
   /** Who may hold the directory, as said in the error: "only one <owner> may use a data directory" (default `telegram-service`). */
   owner?: string;
+  /** How often the holder verifies that its lock file is still its own (default 2 s; 0 = never). */
+  checkIntervalMs?: number;
+  /**
+   * Called once, as soon as a check finds the lock lost. The holder must stop using the directory at once
+   * (another process may own it now) — and must not release the lock, which is not its own any more.
+   */
+  onLost?: (err: DataDirLockLostError) => void;
 }
 
 interface LockFileContent extends LockHolderInfo {
@@ -73,6 +108,13 @@ export interface DataDirLock {
   readonly file: string;
   /** Warnings about the data directory (e.g. its mode was tightened) for the caller to log. */
   readonly warnings: string[];
+  /** Why the lock was found lost (by a periodic check or assertHeld), or undefined while it is held. */
+  readonly lost: DataDirLockLostError | undefined;
+  /**
+   * Verifies now, synchronously, that the lock file is still this holder's; throws DataDirLockLostError
+   * (and calls onLost, once) if not. For callers that want to fence a write.
+   */
+  assertHeld(): void;
   release(): Promise<void>;
 }
 
@@ -97,10 +139,12 @@ export async function acquireDataDirLock(dataDir: string, opts: DataDirLockOptio
     nonce: randomBytes(12).toString('hex'),
   };
   const tmp = `${file}.${process.pid}.${me.nonce}`;
+  const content = JSON.stringify(me) + '\n';
   /** Said in the log when a stale lock (a crashed holder's) was taken over. */
   let tookOver: string | undefined;
-  await fsp.writeFile(tmp, JSON.stringify(me) + '\n', { mode: 0o600 });
+  await fsp.writeFile(tmp, content, { mode: 0o600, flag: 'wx' });
   try {
+    const { dev, ino } = await fsp.lstat(tmp); // the lock file is a hard link of it: the same inode
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
         await fsp.link(tmp, file);
@@ -108,7 +152,7 @@ export async function acquireDataDirLock(dataDir: string, opts: DataDirLockOptio
         heldHere.add(me.nonce);
         await removeLeftoverTempFiles(file);
         if (tookOver) warnings.push(tookOver);
-        return startHolding(file, me, warnings);
+        return startHolding({ file, nonce: me.nonce, dev, ino, content }, warnings, opts);
       } catch (err) {
         if (errnoCode(err) !== 'EEXIST') throw err;
       }
@@ -127,30 +171,112 @@ export async function acquireDataDirLock(dataDir: string, opts: DataDirLockOptio
   }
 }
 
-function startHolding(file: string, me: LockFileContent, warnings: string[]): DataDirLock {
+/** What a holder knows its lock file to be. */
+interface HeldLock {
+  file: string;
+  nonce: string;
+  dev: number;
+  ino: number;
+  content: string;
+}
+
+function startHolding(held: HeldLock, warnings: string[], opts: DataDirLockOptions): DataDirLock {
+  const { file } = held;
   // The heartbeat only matters to processes on other hosts sharing the directory.
   const heartbeat = setInterval(() => {
     const now = new Date();
-    fsp.utimes(file, now, now).catch(() => undefined);
+    fsp.lutimes(file, now, now).catch(() => undefined);
   }, HEARTBEAT_MS);
   heartbeat.unref();
   let released = false;
+  let lost: DataDirLockLostError | undefined;
+  const check = (): DataDirLockLostError | undefined => {
+    if (lost || released) return lost;
+    lost = findLoss(held);
+    if (lost) {
+      clearInterval(checker);
+      clearInterval(heartbeat);
+      heldHere.delete(held.nonce);
+      opts.onLost?.(lost);
+    }
+    return lost;
+  };
+  const interval = opts.checkIntervalMs ?? DEFAULT_LOCK_CHECK_INTERVAL_MS;
+  const checker = interval > 0 ? setInterval(check, interval) : undefined;
+  checker?.unref();
   return {
     file,
     warnings,
+    get lost() {
+      return lost;
+    },
+    assertHeld() {
+      const err = check();
+      if (err) throw err;
+    },
     async release() {
       if (released) return;
       released = true;
       clearInterval(heartbeat);
-      heldHere.delete(me.nonce);
+      clearInterval(checker);
+      heldHere.delete(held.nonce);
       const current = await readHolder(file);
       // Remove only our own lock (never one a take-over handed to someone else).
-      if (current !== 'gone' && current.content?.nonce === me.nonce) {
+      if (current !== 'gone' && current.content?.nonce === held.nonce) {
         await fsp.unlink(file).catch(() => undefined);
         await fsyncDir(path.dirname(file)).catch(() => undefined);
       }
     },
   };
+}
+
+/**
+ * Whether the lock file is still exactly the holder's (same inode, same content), checked on one
+ * descriptor opened without following a symlink. Only evidence counts as a loss: an error that says
+ * nothing about the file (EMFILE during a connection flood, EIO, EACCES) is not one, the next check
+ * tries again.
+ */
+function findLoss(held: HeldLock): DataDirLockLostError | undefined {
+  const { file } = held;
+  let fd: number;
+  try {
+    fd = openNoFollowSync(file, constants.O_RDONLY).fd;
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      return new DataDirLockLostError(file, 'removed', `lock file ${file} was removed`);
+    }
+    if (err instanceof UntrustedPathError) {
+      return new DataDirLockLostError(file, 'replaced', `lock file ${file} was replaced by ${err.reason === 'symlink' ? 'a symlink' : 'something that is not a regular file'}`);
+    }
+    return undefined;
+  }
+  try {
+    const { dev, ino } = fstatSync(fd);
+    const content = readAtMost(fd, MAX_LOCK_FILE_BYTES);
+    if (dev !== held.dev || ino !== held.ino) {
+      const other = parseLockFile(content);
+      const whose = other && other.nonce !== held.nonce ? ` (now naming process ${other.pid} on ${other.hostname})` : '';
+      return new DataDirLockLostError(file, 'replaced', `lock file ${file} was replaced by another file${whose}`);
+    }
+    if (content !== held.content) return new DataDirLockLostError(file, 'changed', `lock file ${file} was overwritten`);
+    return undefined;
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Up to `max` bytes of `fd` from its current position, as UTF-8. */
+function readAtMost(fd: number, max: number): string {
+  const buf = Buffer.alloc(max);
+  let length = 0;
+  for (;;) {
+    const n = readSync(fd, buf, length, max - length, null);
+    if (n === 0 || length + n >= max) return buf.toString('utf8', 0, length + n);
+    length += n;
+  }
 }
 
 interface HolderSnapshot {
@@ -160,13 +286,30 @@ interface HolderSnapshot {
   mtimeMs: number;
 }
 
+/** The lock file as a starter sees it, never read through a symlink (a link, FIFO or other non-file counts as unreadable content). */
 async function readHolder(file: string): Promise<HolderSnapshot | 'gone'> {
+  let handle: fsp.FileHandle;
   try {
-    const [raw, stat] = await Promise.all([fsp.readFile(file, 'utf8'), fsp.stat(file)]);
-    return { content: parseLockFile(raw), raw, mtimeMs: stat.mtimeMs };
+    handle = await fsp.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return 'gone';
-    throw err;
+    if (errnoCode(err) !== 'ELOOP') throw err;
+    // A symlink: judged by the link's own age; `raw` names its target so a take-over removes exactly it.
+    try {
+      const [stat, target] = await Promise.all([fsp.lstat(file), fsp.readlink(file)]);
+      return { content: undefined, raw: `symlink to ${target}`, mtimeMs: stat.mtimeMs };
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return 'gone';
+      throw e;
+    }
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) return { content: undefined, raw: `not a regular file (inode ${stat.ino})`, mtimeMs: stat.mtimeMs };
+    const raw = readAtMost(handle.fd, MAX_LOCK_FILE_BYTES);
+    return { content: parseLockFile(raw), raw, mtimeMs: stat.mtimeMs };
+  } finally {
+    await handle.close().catch(() => undefined);
   }
 }
 
@@ -209,7 +352,7 @@ async function takeOver(dataDir: string, file: string, seen: HolderSnapshot): Pr
   }
   try {
     // Who holds the guard, so a starter killed right here does not block the next start for YOUNG_MS.
-    await fsp.writeFile(path.join(guard, GUARD_OWNER_FILE), JSON.stringify({ pid: process.pid, procStartTime: procStartTime(process.pid), bootId: bootId() }), { mode: 0o600 });
+    await fsp.writeFile(path.join(guard, GUARD_OWNER_FILE), JSON.stringify({ pid: process.pid, procStartTime: procStartTime(process.pid), bootId: bootId() }), { mode: 0o600, flag: 'wx' });
     const now = await readHolder(file);
     // Remove exactly the stale lock we judged, not one a faster starter has put there since.
     if (now !== 'gone' && now.raw === seen.raw) await fsp.unlink(file);
@@ -229,7 +372,7 @@ async function guardIsDead(guard: string): Promise<boolean> {
   if (Date.now() - stat.mtimeMs > YOUNG_MS) return true;
   let owner: { pid?: unknown; procStartTime?: unknown; bootId?: unknown };
   try {
-    owner = JSON.parse(await fsp.readFile(path.join(guard, GUARD_OWNER_FILE), 'utf8')) as typeof owner;
+    owner = JSON.parse(await readFileNoFollow(path.join(guard, GUARD_OWNER_FILE))) as typeof owner;
   } catch {
     return Date.now() - stat.mtimeMs > GUARD_UNOWNED_MS;
   }
@@ -238,6 +381,15 @@ async function guardIsDead(guard: string): Promise<boolean> {
   if (!pidExists(owner.pid)) return true;
   const start = procStartTime(owner.pid);
   return Boolean(owner.procStartTime && start && start !== owner.procStartTime);
+}
+
+async function readFileNoFollow(file: string): Promise<string> {
+  const handle = await fsp.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    return readAtMost(handle.fd, MAX_LOCK_FILE_BYTES);
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
 }
 
 /** `<fileName>.<pid>.<nonce>` files of starters killed before they cleaned up. */

@@ -130,10 +130,10 @@ describe('crash safety (SIGKILL mid-write)', () => {
   const ITERATIONS = 50;
   let atomicModule: string;
 
-  // The writer child runs plain JS (no tsx start-up per child): atomic-file.ts and its one import, transpiled.
+  // The writer child runs plain JS (no tsx start-up per child): atomic-file.ts and its imports, transpiled.
   beforeAll(async () => {
     const out = await fsp.mkdtemp(path.join(os.tmpdir(), 'atomic-js-'));
-    for (const name of ['atomic-file.ts', 'fs-errors.ts']) {
+    for (const name of ['atomic-file.ts', 'fs-errors.ts', 'private-files.ts']) {
       const source = await fsp.readFile(path.join(LIB_SRC, name), 'utf8');
       const { outputText } = ts.transpileModule(source, {
         compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },

@@ -10,7 +10,7 @@
  * With a dataDir the RSA key, accounts, auth keys (with the user each is logged in as) and messages
  * survive a restart, so clients stay logged in; without one everything is in memory.
  */
-import { acquireDataDirLock } from '@telegram-service/durable-files';
+import { acquireDataDirLock, openFileLimit, type DataDirLockLostError } from '@telegram-service/durable-files';
 import { loadOrCreateDcRsaKey } from './crypto/rsa.js';
 import { createControls, type SandboxControls } from './controls/controls.js';
 import { startAdminServer, type AdminServer } from './controls/admin-http.js';
@@ -18,7 +18,7 @@ import type { DcAddress, SandboxLog } from './rpc/context.js';
 import { RpcDispatcher } from './rpc/dispatcher.js';
 import { FaultInjector } from './rpc/faults.js';
 import { UpdateFeed, type UpdateLimits } from './rpc/update-feed.js';
-import { DcServer } from './server/dc-server.js';
+import { DcServer, OVERLOAD_ALLOWANCE } from './server/dc-server.js';
 import { KeyReferee } from './state/key-referee.js';
 import { SandboxState } from './state/sandbox-state.js';
 import type { LiveSessions } from './types.js';
@@ -52,10 +52,18 @@ export interface StartSandboxDcOptions {
   /** true: key exchanges must name DCs as id + 10000 (as Telegram's test DCs); false: plain ids; omitted: either. */
   testMode?: boolean;
   /**
-   * Connection limits of each DC's TCP server; `pushGraceMs`: how long a session whose connection is
-   * gone still gets pushed updates (queued for its return; default 2 minutes, later it gets updatesTooLong).
+   * Connection limits of each DC's TCP server. maxConnections defaults to what the process's open-file
+   * limit allows for two DCs (at most 1,000 each; see defaultMaxConnections). `pushGraceMs`: how long a
+   * session whose connection is gone still gets pushed updates (queued for its return; default 2 minutes,
+   * later it gets updatesTooLong).
    */
   limits?: { maxConnections?: number; idleTimeoutMs?: number; maxFrameBytes?: number; pushGraceMs?: number };
+  /**
+   * Called once when the data directory's lock is found lost (deleted, or replaced by another
+   * process's): by then the DC has stopped writing its state — the directory may be another DC's now.
+   * The caller decides what follows (the CLI and the service exit); without it the DC also stops serving.
+   */
+  onLockLost?: (err: DataDirLockLostError) => void;
   log?: SandboxLog;
 }
 
@@ -84,6 +92,20 @@ function resolvePorts(ports: StartSandboxDcOptions['ports']): [number, number] {
   return [dc1, dc2];
 }
 
+/** Open files kept free for everything but the DCs' connections (state files, the admin endpoint, stdio, libuv). */
+const RESERVED_FILES = 128;
+const MAX_DEFAULT_CONNECTIONS = 1_000;
+
+/**
+ * Connections each of the two DCs accepts by default: at most 1,000, fewer when the process's
+ * open-file limit would not hold two DCs full of them (each connection is a file descriptor).
+ */
+export function defaultMaxConnections(fileLimit = openFileLimit()): number {
+  if (fileLimit === undefined) return MAX_DEFAULT_CONNECTIONS;
+  const perDc = Math.floor((fileLimit - RESERVED_FILES) / 2) - OVERLOAD_ALLOWANCE;
+  return Math.max(1, Math.min(MAX_DEFAULT_CONNECTIONS, perDc));
+}
+
 function checkPort(port: number): void {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port: ${port}`);
 }
@@ -110,18 +132,30 @@ export async function startSandboxDc(opts: StartSandboxDcOptions = {}): Promise<
     }
   };
 
+  /** Set once the state exists: what a lost lock must stop at once. */
+  let state: SandboxState | undefined;
+  const servers: DcServer[] = [];
+  const onLockLost = (err: DataDirLockLostError): void => {
+    state?.abandon();
+    log?.('error', 'data directory lock lost; the sandbox DC stopped writing its state', { err: err.message });
+    if (opts.onLockLost) opts.onLockLost(err);
+    else for (const server of servers) void server.close();
+  };
+
   try {
     if (opts.dataDir) {
       // One DC per data dir (also within this process): two would overwrite each other's state.
-      // Creates the directory (0700) if missing.
-      const lock = await acquireDataDirLock(opts.dataDir, { fileName: 'sandbox-dc.lock', owner: 'sandbox DC' });
+      // Creates the directory (0700) if missing; refuses one that is not private.
+      const lock = await acquireDataDirLock(opts.dataDir, { fileName: 'sandbox-dc.lock', owner: 'sandbox DC', onLost: onLockLost });
       cleanups.push(() => lock.release());
       for (const warning of lock.warnings) log?.('warn', warning);
     }
 
-    const rsaKey = await loadOrCreateDcRsaKey(opts.dataDir);
-    const state = new SandboxState({ dataDir: opts.dataDir, codeLifetimeMs: opts.codeLifetimeMs, keySealSecret: rsaKey.privateKeyPem });
-    cleanups.push(() => state.close());
+    const warn = (msg: string): void => log?.('warn', msg);
+    const rsaKey = await loadOrCreateDcRsaKey(opts.dataDir, warn);
+    state = new SandboxState({ dataDir: opts.dataDir, codeLifetimeMs: opts.codeLifetimeMs, keySealSecret: rsaKey.privateKeyPem, warn });
+    const dcState = state;
+    cleanups.push(() => dcState.close());
     if (state.keys.unrecoverableCount > 0) {
       log?.('warn', 'stored auth keys sealed with another RSA key cannot be used; their clients must log in again', {
         count: state.keys.unrecoverableCount,
@@ -130,7 +164,6 @@ export async function startSandboxDc(opts: StartSandboxDcOptions = {}): Promise<
     if (opts.loginTokenLifetimeMs !== undefined) state.loginTokens.lifetimeMs = opts.loginTokenLifetimeMs;
     if (opts.futureAuthTokenLifetimeMs !== undefined) state.futureAuthTokens.lifetimeMs = opts.futureAuthTokenLifetimeMs;
     const faults = new FaultInjector();
-    const servers: DcServer[] = [];
     const dcs = (): DcAddress[] => servers.map((s) => ({ id: s.dcId, host: advertisedHost(host), port: s.port }));
     // Both DCs' live sessions: a user's updates reach their keys wherever the key lives.
     const live: LiveSessions = {
@@ -140,6 +173,7 @@ export async function startSandboxDc(opts: StartSandboxDcOptions = {}): Promise<
     const feed = new UpdateFeed(state, live, opts.updateLimits);
     const referee = new KeyReferee(live);
     const rpc = new RpcDispatcher({ state, faults, dcs, testMode: opts.testMode === true, feed, referee, log });
+    const limits = { ...opts.limits, maxConnections: opts.limits?.maxConnections ?? defaultMaxConnections() };
 
     for (const [i, dcId] of SANDBOX_DC_IDS.entries()) {
       const server = new DcServer({
@@ -150,7 +184,7 @@ export async function startSandboxDc(opts: StartSandboxDcOptions = {}): Promise<
         authKeys: state.keys.forDc(dcId),
         rpc,
         testMode: opts.testMode,
-        limits: opts.limits,
+        limits,
         log,
       });
       await server.start();

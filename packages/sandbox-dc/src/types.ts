@@ -13,6 +13,28 @@ import type Long from 'long';
 /** A decoded TL object, mtcute's shape: `_` is the constructor name, int64 fields are `Long`, bytes are Uint8Array. */
 export type TlObject = { _: string } & Record<string, unknown>;
 
+/**
+ * A client's connection as the encrypted layer (mtproto/) uses it: it sends and closes through this and
+ * never sees the socket or the framing. Implemented by server/'s Connection.
+ */
+export interface PeerConnection {
+  /** For log lines. */
+  readonly id: number;
+  readonly isOpen: boolean;
+  /** Sends one MTProto payload, framed by the connection's transport. */
+  send(payload: Uint8Array): void;
+  /** Sends a transport error (e.g. 404 → -404), then closes once it is flushed. */
+  failWith(code: number, reason: string): void;
+  close(reason: string): void;
+  /** ping_delay_disconnect: close after `seconds` unless re-armed (0 disarms). */
+  armDisconnect(seconds: number): void;
+  /**
+   * Set once a message decrypted under a known auth key arrived on it: a proven client, never shed for a
+   * newcomer when the DC is at its connection cap.
+   */
+  proven: boolean;
+}
+
 /** An authorization key as the DC keeps it. `id` is auth_key_id (low 8 bytes of SHA1(key)), as 16 lower-case hex chars. */
 export interface AuthKeyRecord {
   id: string;

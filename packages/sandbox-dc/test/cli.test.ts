@@ -1,78 +1,11 @@
 /** `sandbox-dc` from the command line: its output, the admin endpoint, SIGTERM, and a restart on the same data. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
 import { sandboxClient } from '../src/testing/sandbox.js';
-
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
-
-const children: ChildProcess[] = [];
-const dirs: string[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-/** A port p with p and p + 1 both free right now. */
-async function freePortPair(): Promise<number> {
-  const tryListen = (port: number) =>
-    new Promise<number | null>((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(null));
-      s.listen(port, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
-  for (let i = 0; i < 50; i++) {
-    const p = await tryListen(0);
-    if (p && p < 65535 && (await tryListen(p + 1)) !== null) return p;
-  }
-  throw new Error('no free port pair');
-}
-
-interface Started {
-  child: ChildProcess;
-  lines: string[];
-  pem: string;
-  adminUrl: string;
-  exited: Promise<number | null>;
-}
-
-async function startCli(args: string[]): Promise<Started> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('-----END RSA PUBLIC KEY-----')) resolve();
-    });
-    void exited.then((code) => reject(new Error(`cli exited with ${code}: ${err}`)));
-  });
-  const lines = out.split('\n');
-  const pem = out.slice(out.indexOf('-----BEGIN RSA PUBLIC KEY-----'));
-  const adminUrl = lines.find((l) => l.startsWith('admin '))!.slice('admin '.length);
-  return { child, lines, pem, adminUrl, exited };
-}
-
-async function admin(url: string, control: string, body: unknown): Promise<unknown> {
-  const res = await fetch(`${url}/${control}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  expect(res.status).toBe(200);
-  return res.json();
-}
+import { admin, freePortPair, spawnCli, startCli, tempDir, type Started } from './helpers/cli-process.js';
 
 describe('sandbox-dc CLI', () => {
   it('prints its addresses and key, serves the admin endpoint, exits 0 on SIGTERM and keeps sessions across a restart', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'sandbox-dc-cli-'));
-    dirs.push(dataDir);
+    const dataDir = tempDir();
     const port = await freePortPair();
     const first = await startCli(['--port', String(port), '--data-dir', dataDir]);
     expect(first.lines[0]).toBe(`listening dc=1 127.0.0.1:${port}`);
@@ -116,8 +49,7 @@ describe('sandbox-dc CLI', () => {
   });
 
   it('comes back after SIGKILL (crash) right away, with the login made just before the crash', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'sandbox-dc-cli-'));
-    dirs.push(dataDir);
+    const dataDir = tempDir();
     const first = await startCli(['--port', '0', '--data-dir', dataDir]);
     const portOf = (s: Started, id: number) => Number(s.lines.find((l) => l.startsWith(`listening dc=${id} `))!.split(':').pop());
     const dcs = [
@@ -144,12 +76,8 @@ describe('sandbox-dc CLI', () => {
   });
 
   it('rejects bad arguments with usage and exit code 2', async () => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', CLI, '--port', 'abc'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise((resolve) => child.once('exit', resolve));
-    expect(code).toBe(2);
-    expect(err).toContain('usage: sandbox-dc');
+    const cli = spawnCli(['--port', 'abc']);
+    expect(await cli.exited).toBe(2);
+    expect(cli.stderr()).toContain('usage: sandbox-dc');
   });
 });

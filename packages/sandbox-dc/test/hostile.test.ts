@@ -2,22 +2,28 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import Long from 'long';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { garbageConnections, hit, le32, settledHeap } from './helpers/garbage.js';
 import { RawMtprotoClient, type RawTransport } from '../src/testing/raw-mtproto-client.js';
 import { startTestDc, type TestDc } from './core-fixtures.js';
 
+// Two DCs: `dc` waits 10 minutes for a silent connection, so a connection it closes within `hit`'s 10 s was
+// closed for what it sent, never by the idle timeout; `quick` times silent connections out after 2 s.
+const QUICK_IDLE_MS = 2_000;
 let dc: TestDc;
+let quick: TestDc;
 beforeAll(async () => {
-  dc = await startTestDc({ limits: { idleTimeoutMs: 2_000 }, log: () => undefined });
+  dc = await startTestDc({ limits: { idleTimeoutMs: 600_000 }, log: () => undefined });
+  quick = await startTestDc({ limits: { idleTimeoutMs: QUICK_IDLE_MS }, log: () => undefined });
 });
 afterAll(async () => {
   await dc.server.close();
+  await quick.server.close();
 });
 
-async function stillServes(transport: RawTransport = 'intermediate'): Promise<void> {
-  const c = await RawMtprotoClient.connect(dc.server.port, transport);
-  await c.exchangeKey(dc.rsa.publicKeyPem);
+async function stillServes(transport: RawTransport = 'intermediate', server: TestDc = dc): Promise<void> {
+  const c = await RawMtprotoClient.connect(server.server.port, transport);
+  await c.exchangeKey(server.rsa.publicKeyPem);
   const config = await c.callWithLayer({ _: 'help.getConfig' });
   expect(config._).toBe('config');
   c.close();
@@ -38,16 +44,26 @@ describe('hostile input', () => {
   });
 
   it('truncated frames and silent connections are closed by the idle timeout', async () => {
-    await hit(dc.server.port, Buffer.concat([Buffer.from([0xee, 0xee, 0xee, 0xee]), le32(1000), Buffer.alloc(10)]));
-    await hit(dc.server.port, Buffer.from([0xee, 0xee]));
-    await hit(dc.server.port, new Uint8Array(0));
-    await stillServes();
+    const waits = await Promise.all([
+      hit(quick.server.port, Buffer.concat([Buffer.from([0xee, 0xee, 0xee, 0xee]), le32(1000), Buffer.alloc(10)])),
+      hit(quick.server.port, Buffer.from([0xee, 0xee])),
+      hit(quick.server.port, new Uint8Array(0)),
+    ]);
+    // Not before the idle timeout (a timer never fires early; the slack covers clock granularity only).
+    for (const { closedAfterMs } of waits) expect(closedAfterMs).toBeGreaterThanOrEqual(QUICK_IDLE_MS - 50);
+    await stillServes('intermediate', quick);
   });
 
-  it('HTTP and random bytes are refused; the server keeps serving on every transport', async () => {
+  it('HTTP is refused at once; random bytes are refused or timed out; the server keeps serving on every transport', async () => {
     await hit(dc.server.port, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
-    for (let i = 0; i < 50; i++) await hit(dc.server.port, new Uint8Array(randomBytes(1 + (i * 37) % 500)), { end: i % 2 === 0 });
-    for (const t of ['abridged', 'full', 'obfuscated-padded'] as RawTransport[]) await stillServes(t);
+    // Random bytes that look like the start of a frame wait for the rest: the quick DC's idle timeout ends those.
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => hit(quick.server.port, new Uint8Array(randomBytes(1 + (i * 37) % 500)), { end: i % 2 === 0 })),
+    );
+    for (const t of ['abridged', 'full', 'obfuscated-padded'] as RawTransport[]) {
+      await stillServes(t);
+      await stillServes(t, quick);
+    }
   });
 
   it('unknown key ids and undecryptable messages get -404; frames shorter than a key id are dropped', async () => {
@@ -97,21 +113,60 @@ describe('hostile input', () => {
     await stillServes();
   });
 
-  it('maxConnections: a connection beyond the limit is answered -429 and closed, the rest keep working', async () => {
+  it('maxConnections: when every connection has proven an auth key, one more is answered -429 and closed; the rest keep working', async () => {
     const small = await startTestDc({ limits: { maxConnections: 3, idleTimeoutMs: 30_000 }, log: () => undefined });
     try {
-      const idle = await Promise.all([0, 1, 2].map(() => RawMtprotoClient.connect(small.server.port)));
-      // Wait until the server has accepted all three (accept is asynchronous to connect).
-      while (small.server.openConnections < 3) await new Promise((r) => setTimeout(r, 10));
+      const proven = await Promise.all([0, 1, 2].map(() => RawMtprotoClient.connect(small.server.port)));
+      for (const c of proven) {
+        await c.exchangeKey(small.rsa.publicKeyPem);
+        c.send({ _: 'mt_ping', pingId: Long.fromNumber(1) });
+        await c.waitForObject('mt_pong');
+      }
       const extra = await RawMtprotoClient.connect(small.server.port, 'padded');
       await expect(extra.exchangeKey(small.rsa.publicKeyPem)).rejects.toThrow(/transport error 429/);
       await extra.waitClosed();
-      idle[0].close();
-      await idle[0].waitClosed();
+      proven[0]!.close();
+      await proven[0]!.waitClosed();
+      while (small.server.openConnections > 2) await new Promise((r) => setTimeout(r, 10));
       const c = await RawMtprotoClient.connect(small.server.port);
       await c.exchangeKey(small.rsa.publicKeyPem);
       c.close();
-      idle.forEach((x) => x.close());
+      for (const p of proven.slice(1)) {
+        p.send({ _: 'mt_ping', pingId: Long.fromNumber(2) });
+        await p.waitFor((m) => m.obj?._ === 'mt_pong' && (m.obj.pingId as Long).eq(2));
+        p.close();
+      }
+    } finally {
+      await small.server.close();
+    }
+  });
+
+  it('maxConnections: at the limit, a newcomer takes the place of the oldest connection that has not proven a key (a flood is shed first)', async () => {
+    const small = await startTestDc({ limits: { maxConnections: 3, idleTimeoutMs: 30_000 }, log: () => undefined });
+    try {
+      const client = await RawMtprotoClient.connect(small.server.port);
+      await client.exchangeKey(small.rsa.publicKeyPem);
+      client.send({ _: 'mt_ping', pingId: Long.fromNumber(1) });
+      await client.waitForObject('mt_pong');
+      // Ten silent connections against a limit of 3: each newcomer closes the oldest silent one.
+      const flood: Socket[] = [];
+      const closed: boolean[] = [];
+      for (let i = 0; i < 10; i++) {
+        const s = connect({ port: small.server.port, host: '127.0.0.1' });
+        s.on('error', () => undefined);
+        closed.push(false);
+        s.on('close', () => (closed[i] = true));
+        flood.push(s);
+        await new Promise((r) => s.once('connect', r));
+      }
+      await vi.waitFor(() => expect(closed.filter(Boolean)).toHaveLength(8), { timeout: 5_000 });
+      expect(closed.slice(8)).toEqual([false, false]); // the newest two hold the free places
+      expect(small.server.openConnections).toBe(3);
+      // The client with a working session kept its connection all along.
+      client.send({ _: 'mt_ping', pingId: Long.fromNumber(2) });
+      await client.waitFor((m) => m.obj?._ === 'mt_pong' && (m.obj.pingId as Long).eq(2));
+      client.close();
+      flood.forEach((s) => s.destroy());
     } finally {
       await small.server.close();
     }

@@ -109,8 +109,18 @@ describe('sandbox DC state', () => {
 
   it('keeps everything in memory without a dataDir', async () => {
     const s = new SandboxState();
-    s.accounts.create({ phone: '15550005555' });
+    const account = s.accounts.create({ phone: '15550005555' });
+    const key = keyRecord();
+    s.keys.add(key);
+    await s.flush();
+    expect(s.accounts.byPhone('15550005555')).toEqual(account);
+    expect(s.keys.get(key.id)?.record.key).toEqual(key.key);
+    // Nothing went anywhere another instance would read it from.
+    const other = new SandboxState();
+    expect(other.accounts.byPhone('15550005555')).toBeUndefined();
+    expect(other.keys.get(key.id)).toBeUndefined();
     await s.close();
+    await other.close();
   });
 
   it('validates accounts', () => {

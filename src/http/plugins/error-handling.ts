@@ -116,15 +116,23 @@ export function handleFrameworkError(err: FastifyError, request: FastifyRequest,
 }
 
 /**
- * A request Node's HTTP parser rejected (malformed request line, headers too large): answered on the raw
- * socket with the same JSON shape, since no Fastify request exists.
+ * A request Node's HTTP parser rejected (malformed request line, headers too large) or that was not
+ * received in full within HTTP_REQUEST_TIMEOUT (408): answered on the raw socket with the same JSON
+ * shape, since no Fastify request exists. A connection whose answer already started (an early answer
+ * while its body was still arriving) is only closed: a second answer would be garbage to the client.
  */
 export function handleClientError(err: Error & { code?: string }, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || !socket.writable) return;
+  if ((socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+    socket.destroy();
+    return;
+  }
   const [status, code, message] =
     err.code === 'HPE_HEADER_OVERFLOW'
       ? [431, 'HEADERS_TOO_LARGE', 'The request headers are too large']
-      : [400, 'BAD_REQUEST', 'The request is malformed'];
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'REQUEST_TIMEOUT', 'The request was not received in full in time (HTTP_REQUEST_TIMEOUT)']
+        : [400, 'BAD_REQUEST', 'The request is malformed'];
   const body = JSON.stringify(errorBody(code, message));
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES_TEXT[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
@@ -132,7 +140,7 @@ export function handleClientError(err: Error & { code?: string }, socket: Duplex
   );
 }
 
-const STATUS_CODES_TEXT: Record<number, string> = { 400: 'Bad Request', 431: 'Request Header Fields Too Large' };
+const STATUS_CODES_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
 /**
  * The 404 message names the method but never echoes the path: a path may carry what a client pasted

@@ -45,6 +45,7 @@ import {
 import { bodyOf } from '../document-ops.js';
 import { WriteBehindSessionStore, type Stored } from '../write-behind-store.js';
 import type { LoadProblem, StoreLog } from '../types.js';
+import { LOG_MESSAGES } from '../../logging/messages.js';
 
 export const SESSION_FILE_NAME = 'session.json';
 export const SESSION_BACKUP_FILE_NAME = 'session.json.bak';
@@ -153,7 +154,7 @@ export class FileSessionStore extends WriteBehindSessionStore {
         const known = this.identities.get(file);
         if (stat && stat.isFile() && (!known || sameIdentity(identityOf(stat), known))) continue;
         const what = stat ? 'was replaced' : 'was removed';
-        this.log.error({ file, reason: stat ? 'replaced' : 'removed' }, `${path.basename(file)} ${what} while the service was running; writing it back from memory`);
+        this.log.error({ file, reason: stat ? 'replaced' : 'removed' }, LOG_MESSAGES.fileLostWhileRunning(path.basename(file), what));
         if (file === this.sessionFile) this.sessionStored = undefined;
         else this.authStored = undefined;
       }
@@ -201,7 +202,7 @@ export class FileSessionStore extends WriteBehindSessionStore {
     // Temp files of writes cut short by a crash (the lock guarantees no other process is writing).
     for (const file of [this.sessionFile, this.backupFile, this.authStateFile]) {
       const removed = await removeStaleTempFiles(file);
-      if (removed > 0) this.log.info({ file, removed }, 'removed temp files of an interrupted write');
+      if (removed > 0) this.log.info({ file, removed }, LOG_MESSAGES.tempFilesRemoved);
     }
     this.sessionWriteBlock = undefined;
     this.foreign = undefined;
@@ -236,7 +237,7 @@ export class FileSessionStore extends WriteBehindSessionStore {
         needsWrite = await this.restoreFromBackup(backup.doc, main);
       } else {
         await this.moveAsideLogged(this.sessionFile, main.reason, main.detail);
-        this.log.warn({ file: this.sessionFile }, 'no usable session.json or good copy; starting without a session');
+        this.log.warn({ file: this.sessionFile }, LOG_MESSAGES.noUsableSession);
         this.setDocument(emptyDocument(this.opts.environment), false);
         this.sessionStored = null; // main was moved aside
       }
@@ -257,14 +258,14 @@ export class FileSessionStore extends WriteBehindSessionStore {
     try {
       const kept = await setAside(this.sessionFile, 'corrupt');
       stillInPlace = kept.original === 'kept';
-      this.log.error({ file: this.sessionFile, reason: damaged.reason, movedTo: kept.path }, `${damaged.detail}; moved aside to ${path.basename(kept.path)}`);
+      this.log.error({ file: this.sessionFile, reason: damaged.reason, movedTo: kept.path }, LOG_MESSAGES.movedAside(damaged.detail, path.basename(kept.path)));
     } catch (err) {
       // Cannot keep a copy (the directory refuses changes): the good copy is served from memory and written
       // over the damaged file once the directory accepts writes again.
       this.log.error({ file: this.sessionFile, reason: damaged.reason, code: errnoCode(err) }, `${damaged.detail}; could not move it aside`);
       stillInPlace = true;
     }
-    this.log.warn({ file: this.sessionFile }, 'session.json restored from the last-known-good copy (session.json.bak)');
+    this.log.warn({ file: this.sessionFile }, LOG_MESSAGES.sessionFromBackup);
     this.setDocument(doc, true);
     this.sessionStored = stillInPlace ? undefined : null;
     const body = bodyOf(doc);
@@ -368,7 +369,7 @@ export class FileSessionStore extends WriteBehindSessionStore {
   private async moveAsideLogged(file: string, reason: string, detail: string): Promise<void> {
     try {
       const movedTo = await moveAside(file, 'corrupt');
-      this.log.error({ file, reason, movedTo }, `${detail}; moved aside to ${path.basename(movedTo)}`);
+      this.log.error({ file, reason, movedTo }, LOG_MESSAGES.movedAside(detail, path.basename(movedTo)));
     } catch (err) {
       // Could not even rename it: leave it, and never overwrite it blindly.
       this.log.error({ file, reason, code: (err as NodeJS.ErrnoException).code }, `${detail}; could not move it aside`);
@@ -424,7 +425,7 @@ export class FileSessionStore extends WriteBehindSessionStore {
       }
     }
     if (failure) this.recordWriteFailure(failure);
-    else if (!this.isDirty()) this.recordSuccess('data directory writable again; pending data written');
+    else if (!this.isDirty()) this.recordSuccess(LOG_MESSAGES.writableAgain);
   }
 
   private throwInjectedFault(file: string): void {
@@ -459,7 +460,7 @@ export class FileSessionStore extends WriteBehindSessionStore {
   }
 
   private recordWriteFailure(error: PersistenceWriteError): void {
-    this.recordFailure(error, `writing ${path.basename(error.file)}`);
+    this.recordFailure(error, LOG_MESSAGES.writeFailed(path.basename(error.file), error.code));
   }
 }
 

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fsyncDir, PRIVATE_DIR_MODE } from '@telegram-service/durable-files';
 import { errnoCode } from '../errors.js';
 import { DEFAULT_ACCOUNT_ID, type StoreLog } from '../types.js';
+import { LOG_MESSAGES } from '../../logging/messages.js';
 const STAGING = `.${DEFAULT_ACCOUNT_ID}.migrating`;
 
 /** The root files of the single-account layout (exact names), and the prefixes of their kept-aside copies. */
@@ -75,7 +76,7 @@ export async function migrateLegacyLayout(dataDir: string, accountsDir: string, 
     await fsp.rename(staging, target);
     await fsyncDir(accountsDir);
     opts.onStep?.('renamed');
-    opts.log.info({ files, account: DEFAULT_ACCOUNT_ID }, `Single-account data directory moved to accounts/${DEFAULT_ACCOUNT_ID}/`);
+    opts.log.info({ files, account: DEFAULT_ACCOUNT_ID }, LOG_MESSAGES.singleAccountLayoutMoved(DEFAULT_ACCOUNT_ID));
   }
 
   // Step 4: the root names that are the same files as the account's go; anything else stays, said once.

@@ -199,7 +199,9 @@ export class PostgresSessionStore extends WriteBehindSessionStore {
   }
 
   private recordWriteFailure(code: string, message: string): void {
-    this.recordFailure({ file: DATABASE_LABEL, code, message }, 'writing the account to PostgreSQL', { account: this.opts.accountId });
+    this.recordFailure({ file: DATABASE_LABEL, code, message }, `writing the account to PostgreSQL failed (${code}); serving from memory and retrying`, {
+      account: this.opts.accountId,
+    });
   }
 }
 

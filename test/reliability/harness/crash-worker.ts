@@ -13,9 +13,10 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { readLogLines, startService, type HttpResult, type ServiceProcess } from '../../helpers/service-process.js';
+import { type HttpResult, readLogLines, type ServiceProcess, startService, TEST_ENV } from '../../helpers/service-process.js';
 import { backdateAuthState, fileProblems, hasAuthKey, inspectDataDir, type DataDirSnapshot } from './data-dir.js';
-import { RELIABILITY_ENV, sandboxOf, sleep } from './shared-dc.js';
+import { sleep } from './shared-dc.js';
+import { LOG_MESSAGES } from '../../../src/logging/messages.js';
 
 type LoginState = 'logged_out' | 'code_sent' | 'password_required' | 'authenticated' | 'expired' | 'revoked';
 export type Moment = 'startup' | 'send-code' | 'resend-code' | 'verify-code' | 'verify-password' | 'refresh' | 'me' | 'logout';
@@ -135,8 +136,8 @@ export class CrashWorker {
   private async start(noWait = false): Promise<ServiceProcess> {
     return startService({
       dataDir: this.opts.dataDir,
-      env: { ...RELIABILITY_ENV },
-      sandbox: sandboxOf(this.opts.dc),
+      env: TEST_ENV,
+      dc: this.opts.dc,
       noWait,
     });
   }
@@ -432,7 +433,9 @@ export class CrashWorker {
     const lines = readLogLines(path.join(this.opts.dataDir, 'telegram_service.log'));
     for (const line of lines) {
       const msg = String(line.msg ?? '');
-      if (/moved aside|Start-up failed|Uncaught exception|Unhandled promise rejection/.test(msg)) {
+      const movedAside = line.movedTo !== undefined; // every line about a file moved aside names where to
+      const died = msg.startsWith(LOG_MESSAGES.startupFailed('')) || msg === LOG_MESSAGES.uncaughtException || msg === LOG_MESSAGES.unhandledRejection;
+      if (movedAside || died) {
         this.problem(`log: ${msg.slice(0, 300)}`);
       }
     }

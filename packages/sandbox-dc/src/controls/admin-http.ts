@@ -10,13 +10,25 @@
  *        POST /deliverMessage {"from":"+9996621111","to":"+9996622222","text":"hi"}   POST /pausePushes {"user":"+9996622222"}
  *        POST /acceptLoginToken {"user":"+9996621111","token":"tg://login?token=…"}
  * POSTs must carry `content-type: application/json`, so a web page cannot reach them without a CORS
- * preflight (which this server never approves).
+ * preflight (which this server never approves). Every request must be addressed to a loopback host
+ * (Host: 127.0.0.1, localhost or [::1], with this port or none): a web page whose own name an attacker
+ * re-points at 127.0.0.1 (DNS rebinding) sends its own name as Host and is refused with 403, so it
+ * cannot read login codes. At most 64 connections at once (each is a file descriptor).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ControlError, type SandboxControls } from './controls.js';
 
 const MAX_BODY = 64 * 1024;
+const MAX_CONNECTIONS = 64;
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** Whether a Host header names this endpoint by a loopback name (a port, if any, must be ours). */
+export function isLoopbackHost(host: string | undefined, port: number): boolean {
+  const match = /^(\[[^\]]*\]|[^:]+)(?::(\d+))?$/.exec((host ?? '').trim().toLowerCase());
+  if (!match) return false;
+  return LOOPBACK_HOSTS.has(match[1]!) && (match[2] === undefined || Number(match[2]) === port);
+}
 
 type Args = Record<string, unknown>;
 
@@ -133,9 +145,15 @@ export interface AdminServer {
 
 export async function startAdminServer(controls: SandboxControls, port = 0): Promise<AdminServer> {
   const table = controlTable(controls);
+  let boundPort = port;
   const server: Server = createServer((req, res) => {
     void (async () => {
       try {
+        if (!isLoopbackHost(req.headers.host, boundPort)) {
+          return send(res, 403, {
+            error: 'the admin endpoint only answers requests addressed to 127.0.0.1, localhost or [::1] (Host header refused, against DNS rebinding)',
+          });
+        }
         const url = new URL(req.url ?? '/', 'http://127.0.0.1');
         const name = url.pathname.replace(/^\/+|\/+$/g, '');
         if (req.method === 'GET' && name === '') return send(res, 200, { controls: Object.keys(table) });
@@ -163,6 +181,7 @@ export async function startAdminServer(controls: SandboxControls, port = 0): Pro
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;
+  server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {
@@ -171,6 +190,7 @@ export async function startAdminServer(controls: SandboxControls, port = 0): Pro
     });
   });
   const address = server.address() as AddressInfo;
+  boundPort = address.port;
   return {
     url: `http://127.0.0.1:${address.port}`,
     close: () =>

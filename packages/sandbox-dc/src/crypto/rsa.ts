@@ -5,10 +5,10 @@
  * to 255 bytes under raw RSA, which Telegram still accepts and Telethon and Pyrogram use.
  */
 import { constants, createPrivateKey, createPublicKey, generateKeyPairSync, privateDecrypt, type KeyObject } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import Long from 'long';
-import { writeFileAtomic } from '@telegram-service/durable-files';
+import { readPrivateFileSync, writeFileAtomic } from '@telegram-service/durable-files';
 import { aesIgeDecrypt } from './aes.js';
 import { bytesEqual, bytesToBigInt, xorBytes } from './bigint-bytes.js';
 import { sha1, sha256 } from './hash.js';
@@ -170,24 +170,21 @@ export function dcRsaKeyFromPem(privateKeyPem: string): DcRsaKey {
 }
 
 /**
- * The DC's key kept in `<dataDir>/rsa_key.pem` (created on first start); without dataDir a fresh
- * in-memory key. A stored key whose fingerprint mtcute cannot look up is replaced.
+ * The DC's key kept in `<dataDir>/rsa_key.pem` (created on first start; never read through a symlink);
+ * without dataDir a fresh in-memory key. A stored key whose fingerprint mtcute cannot look up is replaced.
  */
-export async function loadOrCreateDcRsaKey(dataDir?: string): Promise<DcRsaKey> {
+export async function loadOrCreateDcRsaKey(dataDir?: string, warn: (msg: string) => void = () => undefined): Promise<DcRsaKey> {
   if (!dataDir) return generateDcRsaKey();
   const file = join(dataDir, RSA_KEY_FILE);
-  let existing: string | undefined;
-  try {
-    existing = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+  const stored = readPrivateFileSync(file, { maxBytes: 64 * 1024 });
+  stored?.warnings.forEach(warn);
+  const existing = stored?.bytes.toString('utf8');
   if (existing !== undefined) {
     const key = dcRsaKeyFromPem(existing);
     if (mtcuteCanFind(key)) return key;
   }
   const key = generateDcRsaKey();
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   await writeFileAtomic(file, key.privateKeyPem);
   return key;
 }

@@ -7,7 +7,6 @@
 import type Long from 'long';
 import { TlBinaryReader, TlBinaryWriter } from '@mtcute/core/utils.js';
 import { decryptMessage, encryptMessage } from '../crypto/message-crypto.js';
-import type { Connection } from '../server/connection.js';
 import {
   encodeBadMsgNotification,
   encodeBadServerSalt,
@@ -40,7 +39,7 @@ import {
   type LayerChoice,
   type TlContainerMessage,
 } from '../tl/index.js';
-import type { AuthKeyRecord, AuthKeyStore, PushOptions, RpcCall, RpcHandler, RpcReply, TlObject } from '../types.js';
+import type { AuthKeyRecord, AuthKeyStore, PeerConnection, PushOptions, RpcCall, RpcHandler, RpcReply, TlObject } from '../types.js';
 import { asClientServiceMessage, isClientServiceConstructor, type ClientServiceMessage } from './client-service.js';
 import { checkClientMsgId, ServerMsgIdGenerator } from './msg-id.js';
 import { SaltBook } from './salts.js';
@@ -77,7 +76,7 @@ const MAX_FORGOTTEN_KEYS = 10_000;
 
 interface Incoming {
   session: MtSession;
-  conn: Connection;
+  conn: PeerConnection;
   key: AuthKeyRecord;
   msgId: Long;
   seqNo: number;
@@ -105,12 +104,12 @@ export class EncryptedLayer {
     }
   }
 
-  connectionClosed(conn: Connection): void {
+  connectionClosed(conn: PeerConnection): void {
     this.sessions.connectionClosed(conn);
   }
 
   /** One encrypted frame from `conn`. Bad input closes the connection; never throws. */
-  handleFrame(conn: Connection, frame: Uint8Array): void {
+  handleFrame(conn: PeerConnection, frame: Uint8Array): void {
     const keyId = Buffer.from(frame.buffer, frame.byteOffset, 8).toString('hex');
     const key = this.forgotten.has(keyId) ? undefined : this.opts.authKeys.get(keyId);
     if (!key) {
@@ -126,6 +125,7 @@ export class EncryptedLayer {
       conn.failWith(404, 'undecryptable message');
       return;
     }
+    conn.proven = true;
     // salt:long session_id:long msg_id:long seq_no:int length:int (decryptMessage guarantees ≥ 32 bytes).
     const r = TlBinaryReader.manual(plain);
     const salt = r.long();

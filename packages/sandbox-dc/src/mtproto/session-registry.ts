@@ -1,6 +1,5 @@
 import type Long from 'long';
-import type { Connection } from '../server/connection.js';
-import type { SessionInfo } from '../types.js';
+import type { SessionInfo, PeerConnection } from '../types.js';
 import { MtSession } from './session.js';
 
 /** A session id as 16 hex digits in wire (little-endian) order. */
@@ -19,7 +18,7 @@ const MAX_SESSIONS = 200_000;
 export class SessionRegistry {
   private readonly sessions = new Map<string, MtSession>();
   private readonly byKey = new Map<string, Set<MtSession>>();
-  private readonly byConnection = new Map<Connection, Set<MtSession>>();
+  private readonly byConnection = new Map<PeerConnection, Set<MtSession>>();
 
   get size(): number {
     return this.sessions.size;
@@ -49,7 +48,7 @@ export class SessionRegistry {
     return this.byKey.get(authKeyId) ?? EMPTY;
   }
 
-  bind(session: MtSession, conn: Connection): void {
+  bind(session: MtSession, conn: PeerConnection): void {
     session.attach(conn);
     let set = this.byConnection.get(conn);
     if (!set) this.byConnection.set(conn, (set = new Set()));
@@ -57,7 +56,7 @@ export class SessionRegistry {
   }
 
   /** A connection closed: its sessions stay, waiting for the client to reconnect. */
-  connectionClosed(conn: Connection): void {
+  connectionClosed(conn: PeerConnection): void {
     const set = this.byConnection.get(conn);
     if (!set) return;
     this.byConnection.delete(conn);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import Long from 'long';
-import type { Connection } from '../server/connection.js';
 import { MsgIdWindow } from './msg-id-window.js';
+import type { PeerConnection } from '../types.js';
 
 /** A message waiting to be sent to the client; its msg_id and seq_no are assigned when it leaves. */
 export interface OutgoingMessage {
@@ -34,8 +34,8 @@ export class MtSession {
   missedUpdates = false;
   lastSeenAt = Date.now();
   /** Where answers go: the connection this session last spoke on. */
-  current: Connection | null = null;
-  readonly connections = new Set<Connection>();
+  current: PeerConnection | null = null;
+  readonly connections = new Set<PeerConnection>();
   /** Messages produced while no connection was open; sent when the client comes back. */
   readonly outbox: OutgoingMessage[] = [];
   flushScheduled = false;
@@ -55,13 +55,13 @@ export class MtSession {
     return this.contentCount++ * 2 + 1;
   }
 
-  attach(conn: Connection): void {
+  attach(conn: PeerConnection): void {
     this.connections.add(conn);
     this.current = conn;
     this.lastSeenAt = Date.now();
   }
 
-  detach(conn: Connection): void {
+  detach(conn: PeerConnection): void {
     this.connections.delete(conn);
     if (this.current === conn) this.current = [...this.connections].find((c) => c.isOpen) ?? null;
   }

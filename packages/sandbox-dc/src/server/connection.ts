@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { detectTransport } from '../transport/detect.js';
 import { TransportViolation, transportErrorPayload, type FrameCodec } from '../transport/types.js';
+import type { PeerConnection } from '../types.js';
 
 export interface ConnectionLimits {
   idleTimeoutMs: number;
@@ -28,7 +29,7 @@ let nextConnectionId = 1;
  * One TCP connection: detects the framing from the first bytes, turns bytes into frames and frames into
  * bytes, enforces the per-connection limits. Knows nothing about MTProto beyond framing.
  */
-export class Connection {
+export class Connection implements PeerConnection {
   readonly id = nextConnectionId++;
   readonly remote: string;
   private codec: FrameCodec | null = null;
@@ -38,6 +39,8 @@ export class Connection {
   private heldBytes = 0;
   /** Timer armed by ping_delay_disconnect. */
   private disconnectTimer: NodeJS.Timeout | undefined;
+  /** A message on this connection decrypted under a known auth key (set by the encrypted layer). */
+  proven = false;
 
   constructor(
     private readonly socket: Socket,

@@ -2,6 +2,12 @@
  * One sandbox data center on one TCP port: accepts connections, routes plain frames to the key
  * exchange and encrypted frames to the encrypted layer, enforces connection limits, and offers the
  * fault switches the controls need (DC down/up, dropped connections, delayed answers).
+ *
+ * Connection limit: every connection is a file descriptor, so the limit must hold whatever anyone on
+ * the machine opens. At the limit a newcomer takes the place of the oldest connection that has not
+ * proven an auth key (no message that decrypted under one): a flood of idle or key-less connections
+ * is shed first, clients with a working session keep theirs. Only when every connection has proven a
+ * key is the newcomer told -429.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { DcRsaKey } from '../crypto/rsa.js';
@@ -36,7 +42,7 @@ export interface DcServerOptions {
 }
 
 const DEFAULT_LIMITS = {
-  maxConnections: 10_000,
+  maxConnections: 1_000,
   idleTimeoutMs: 5 * 60 * 1000,
   maxFrameBytes: 1024 * 1024 + 64 * 1024,
 };
@@ -44,7 +50,8 @@ const MAX_WRITE_BUFFER_BYTES = 16 * 1024 * 1024;
 /** Partial frames held across all connections of one DC. */
 const MAX_TOTAL_RECEIVE_BUFFER_BYTES = 256 * 1024 * 1024;
 const SESSION_SWEEP_MS = 60 * 1000;
-const OVERLOAD_ALLOWANCE = 256;
+/** Connections held over the limit only to be told -429 (beyond that the listener drops them unanswered). */
+export const OVERLOAD_ALLOWANCE = 16;
 const OVERLOADED_IDLE_MS = 2000;
 
 export class DcServer {
@@ -62,6 +69,8 @@ export class DcServer {
   private readonly limits: ConnectionLimits & { maxConnections: number };
   private readonly log: NonNullable<DcServerOptions['log']>;
   private answerDelayMs = 0;
+  /** Connections closed to make room at the limit, since start. */
+  private shed = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: DcServerOptions) {
@@ -176,7 +185,7 @@ export class DcServer {
       socket.destroy();
       return;
     }
-    if (this.connections.size >= this.limits.maxConnections) {
+    if (this.connections.size >= this.limits.maxConnections && !this.evictUnproven()) {
       this.refuseOverloaded(socket);
       return;
     }
@@ -189,6 +198,20 @@ export class DcServer {
       log: this.log,
     });
     this.connections.add(conn);
+  }
+
+  /** Closes the oldest connection that has not proven an auth key; false when every one has. */
+  private evictUnproven(): boolean {
+    for (const conn of this.connections) {
+      if (conn.proven) continue;
+      this.shed++;
+      if (this.shed === 1 || this.shed % 1000 === 0) {
+        this.log('warn', 'connection limit reached: closing connections that have not proven an auth key', { dc: this.dcId, limit: this.limits.maxConnections, shed: this.shed });
+      }
+      conn.close('shed at the connection limit');
+      return true;
+    }
+    return false;
   }
 
   /**

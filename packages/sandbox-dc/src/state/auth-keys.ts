@@ -6,9 +6,8 @@
  * survive a crash right after the client saw it succeed. The journal is compacted on open and close.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import type { AuthKeyRecord, AuthKeyStore } from '../types.js';
-import { appendLineDurableSync, writeFileAtomicSync } from '@telegram-service/durable-files';
+import { appendLineDurableSync, readPrivateFileSync, writeFileAtomicSync } from '@telegram-service/durable-files';
 import { decodeJson, encodeJson } from './json-codec.js';
 
 export interface Authorization {
@@ -37,6 +36,8 @@ type JournalOp =
   | { op: 'unbind'; id: string };
 
 const KEY_ID_RE = /^[0-9a-f]{16}$/;
+/** state.json and the key journal are refused beyond this (a sandbox's state is far smaller). */
+export const MAX_STATE_FILE_BYTES = 256 * 1024 * 1024;
 
 function sameClient(a: AuthKeyRecord['client'], b: AuthKeyRecord['client']): boolean {
   return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
@@ -49,19 +50,28 @@ export class AuthKeyRegistry {
   private readonly unrecoverable = new Map<string, JournalOp & { op: 'add' }>();
 
   /**
-   * @param journalPath where to keep the journal; undefined = memory only.
+   * @param journalPath where to keep the journal; undefined = memory only. Never read or appended
+   *   through a symlink (UntrustedPathError).
    * @param sealSecret when given, auth keys are stored AES-256-GCM-sealed under a key derived from it
    *   (the DC passes its RSA private key), so no state file holds an auth key in the clear.
    */
   constructor(
-    private readonly journalPath?: string,
+    private journalPath?: string,
     sealSecret?: string | Uint8Array,
+    warn: (msg: string) => void = () => undefined,
   ) {
     this.sealKey = sealSecret === undefined ? undefined : createHash('sha256').update('sandbox-dc auth-key journal\0').update(sealSecret).digest();
-    if (journalPath && existsSync(journalPath)) {
-      this.replay(readFileSync(journalPath, 'utf8'));
+    const journal = journalPath ? readPrivateFileSync(journalPath, { maxBytes: MAX_STATE_FILE_BYTES }) : undefined;
+    if (journal) {
+      journal.warnings.forEach(warn);
+      this.replay(journal.bytes.toString('utf8'));
       this.compact();
     }
+  }
+
+  /** From now on memory only: the data directory is not ours any more (its lock was lost). */
+  stopPersisting(): void {
+    this.journalPath = undefined;
   }
 
   /** The AuthKeyStore the protocol core of one DC uses: it sees only that DC's keys. */

@@ -6,16 +6,16 @@
  *                              written atomically, debounced, or at once via flush()
  * Without a dataDir everything lives in memory only.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type Long from 'long';
 import { AccountStore, type AccountsSnapshot } from './accounts.js';
-import { AuthKeyRegistry } from './auth-keys.js';
+import { AuthKeyRegistry, MAX_STATE_FILE_BYTES } from './auth-keys.js';
 import { FutureAuthTokens, type FutureAuthTokensSnapshot } from './future-auth-tokens.js';
 import { LoginTokens, type LoginTokensSnapshot } from './login-tokens.js';
 import { LoginCodes, type LoginCodesSnapshot } from './login-codes.js';
 import { MessageStore, type MessagesSnapshot } from './messages.js';
-import { writeFileAtomic, writeFileAtomicSync } from '@telegram-service/durable-files';
+import { readPrivateFileSync, writeFileAtomic, writeFileAtomicSync } from '@telegram-service/durable-files';
 import { decodeJson, encodeJson } from './json-codec.js';
 
 interface StateFile {
@@ -71,6 +71,8 @@ export interface SandboxStateOptions {
   keySealSecret?: string | Uint8Array;
   /** Clock for token lifetimes (tests). */
   now?: () => number;
+  /** Where warnings about the state files go (a loose mode fixed). */
+  warn?: (msg: string) => void;
 }
 
 export class SandboxState {
@@ -100,11 +102,16 @@ export class SandboxState {
     if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
     this.accounts = new AccountStore(() => this.markDirty());
     this.messages = new MessageStore(() => this.markDirty());
-    this.keys = new AuthKeyRegistry(opts.dataDir ? join(opts.dataDir, 'auth-keys.jsonl') : undefined, opts.keySealSecret);
+    this.keys = new AuthKeyRegistry(opts.dataDir ? join(opts.dataDir, 'auth-keys.jsonl') : undefined, opts.keySealSecret, opts.warn);
     this.codes = new LoginCodes(opts.codeLifetimeMs, () => this.markDirty());
     this.loginTokens = new LoginTokens(() => this.markDirty(), opts.now);
     this.futureAuthTokens = new FutureAuthTokens(() => this.markDirty(), opts.now);
-    if (this.statePath && existsSync(this.statePath)) this.load(readFileSync(this.statePath, 'utf8'));
+    // Never through a symlink: whoever placed one would choose the accounts we load (and see our writes).
+    const saved = this.statePath ? readPrivateFileSync(this.statePath, { maxBytes: MAX_STATE_FILE_BYTES }) : undefined;
+    if (saved) {
+      saved.warnings.forEach((w) => opts.warn?.(w));
+      this.load(saved.bytes.toString('utf8'));
+    }
   }
 
   /** Schedules a state.json write. */
@@ -138,6 +145,17 @@ export class SandboxState {
       });
       await this.writing;
     }
+  }
+
+  /**
+   * Stops every write at once, without a final save: the data directory is not ours any more (its lock
+   * was lost) and another DC may be using it. What is in memory stays usable until the DC is closed.
+   */
+  abandon(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.keys.stopPersisting();
   }
 
   /** Final save (after any write in flight, so an older snapshot cannot land last); compacts the key journal. Safe to call twice. */

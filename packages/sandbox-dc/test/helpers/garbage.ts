@@ -8,11 +8,16 @@ export function le32(n: number): Buffer {
   return b;
 }
 
-/** Connects, writes `bytes` (in pieces), half-closes when asked, resolves when the server has closed the socket. */
-export function hit(port: number, bytes: Uint8Array, opts: { end?: boolean; pieces?: number } = {}): Promise<{ received: Buffer }> {
+/**
+ * Connects, writes `bytes` (in pieces), half-closes when asked, resolves when the server has closed the
+ * socket (with how long after the connect that was); rejects when it is still open after 10 s.
+ */
+export function hit(port: number, bytes: Uint8Array, opts: { end?: boolean; pieces?: number } = {}): Promise<{ received: Buffer; closedAfterMs: number }> {
   return new Promise((resolve, reject) => {
     const received: Buffer[] = [];
+    let connectedAt = performance.now();
     const socket: Socket = connect({ port, host: '127.0.0.1' }, () => {
+      connectedAt = performance.now();
       const pieces = opts.pieces ?? 1;
       const size = Math.ceil(bytes.length / pieces);
       for (let i = 0; i < bytes.length; i += size) socket.write(bytes.subarray(i, i + size));
@@ -26,7 +31,7 @@ export function hit(port: number, bytes: Uint8Array, opts: { end?: boolean; piec
     }, 10_000);
     socket.on('close', () => {
       clearTimeout(timer);
-      resolve({ received: Buffer.concat(received) });
+      resolve({ received: Buffer.concat(received), closedAfterMs: performance.now() - connectedAt });
     });
   });
 }

@@ -1,0 +1,61 @@
+/**
+ * The log messages that people (README, Troubleshooting) and tests look for, word for word. The log
+ * call sites write these; tests import them instead of copying the text, so a reworded line cannot leave
+ * a test waiting for (or asserting the absence of) a message that no longer exists. A message with parts
+ * that vary is a function of those parts. Changing any text here changes what users grep for: update the
+ * README with it.
+ */
+export const LOG_MESSAGES = {
+  // The seed's four lines.
+  sessionRestored: 'Session restored successfully from persistent state',
+  recoveryAttempt: 'Attempting session recovery',
+  recoverySucceeded: 'Session recovery successful',
+  recoveryFailed: 'Session recovery failed, clearing auth state',
+
+  // One account's life.
+  accountState: (state: string) => `Account state: ${state}`,
+  authStateWithoutSession: 'auth_state.json found without session.json; removing it',
+  authStateTooOld: 'Auth state older than SESSION_MAX_IDLE; log in again',
+  sessionOfAnotherEnvironment: 'session.json belongs to another environment; starting logged out',
+  savedAtInFuture: 'auth_state.json saved_at is in the future; counting inactivity from now',
+  sessionExpired: 'Session expired: no API activity for SESSION_MAX_IDLE; log in again',
+  telegramUnreachable: 'Telegram unreachable; session kept, retrying with backoff',
+  connectionRestored: 'Connection to Telegram restored',
+  /** What the account's reconnect backoff is retrying (see `retrying`). */
+  telegramConnection: 'Telegram connection',
+  retrying: (what: string, attempt: number, delayMs: number) => `Retrying ${what} (attempt ${attempt}) in ${delayMs} ms`,
+  sessionRevoked: 'Telegram revoked the session; clearing the dead key and auth state',
+  floodWait: 'Telegram asked to wait (FLOOD_WAIT); the deadline is kept on disk',
+  loginStepWentThrough: 'A login step that got no answer had gone through at Telegram; login completed',
+  logoutAtTelegramFailed:
+    'Could not log out at Telegram; removing the local session anyway (the authorization may stay listed in Active sessions)',
+
+  // An account's files.
+  sessionFromBackup: 'session.json restored from the last-known-good copy (session.json.bak)',
+  noUsableSession: 'no usable session.json or good copy; starting without a session',
+  /** `detail` says what is wrong with the file; `movedTo` is the base name it was moved aside to. */
+  movedAside: (detail: string, movedTo: string) => `${detail}; moved aside to ${movedTo}`,
+  tempFilesRemoved: 'removed temp files of an interrupted write',
+  replacedStorageWrite: 'ignored a session write from a replaced mtcute storage',
+  /** `file` is a base name; `how` says whether it `was removed` or `was replaced`. */
+  fileLostWhileRunning: (file: string, how: 'was removed' | 'was replaced') =>
+    `${file} ${how} while the service was running; writing it back from memory`,
+  writeFailed: (file: string, code: string) => `writing ${file} failed (${code}); serving from memory and retrying`,
+  writableAgain: 'data directory writable again; pending data written',
+  singleAccountLayoutMoved: (account: string) => `Single-account data directory moved to accounts/${account}/`,
+
+  // The process.
+  starting: 'telegram-service starting',
+  sandboxBanner: 'SANDBOX MODE',
+  listening: 'HTTP API listening',
+  started: 'telegram-service started',
+  stopping: 'Shutting down',
+  stopped: 'telegram-service stopped',
+  lockLost: 'Data directory lock lost',
+  httpRequest: 'HTTP request',
+  apiTokenGenerated: (file: string) => `API token generated into ${file} (mode 0600)`,
+  apiTokenRead: (file: string) => `API token read from ${file}`,
+  startupFailed: (message: string) => `Start-up failed: ${message}`,
+  uncaughtException: 'Uncaught exception; shutting down',
+  unhandledRejection: 'Unhandled promise rejection',
+} as const;
