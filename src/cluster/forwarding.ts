@@ -39,9 +39,11 @@ export interface ForwardingOptions {
   create: (id: string) => Promise<void>;
   /** The account's live holder: from memory, or from the database when `fresh`. */
   ownerOf: (id: string, opts?: { fresh?: boolean }) => Promise<Owner | undefined>;
-  /** The holder as last seen, from memory only (watching a forwarded request), and that view's number. */
+  /** The holder as last seen, from memory only (watching a forwarded request). */
   cachedOwner: (id: string) => Owner | undefined;
+  /** The number of the view held now, and of the last view asked for (views are numbered as they are asked for). */
   viewSeq: () => number;
+  viewsStarted: () => number;
   /** The account's status from the database, for when no instance holds it. */
   storedStatus: (id: string) => Promise<AccountStatus>;
   /** How long a request waits for an owner (default 15 s). */
@@ -93,16 +95,18 @@ export class AccountForwarding {
       if (this.opts.isLocal(id)) return 'local';
       // The first look is from memory; after a miss the database is asked.
       const owner = await this.opts.ownerOf(id, { fresh: attempt > 0 });
-      if (!owner && attempt === 0 && !(await this.opts.exists(id))) {
-        if (!opts.createIfMissing) throw new HttpError(404, 'ACCOUNT_NOT_FOUND', 'No such account');
-        await this.opts.create(id);
-      }
       if (owner && !owner.self && owner.url) {
         const outcome = await this.forward(request, reply, owner, id);
         if (outcome === 'answered') return 'answered';
-      } else if (!owner && opts.storedStatusOk) {
-        await reply.send(await this.opts.storedStatus(id));
-        return 'answered';
+      } else if (!owner) {
+        // Nobody holds it: does it exist at all (it may have just been deleted, or never was)?
+        if (!(await this.opts.exists(id))) {
+          if (!opts.createIfMissing) throw new HttpError(404, 'ACCOUNT_NOT_FOUND', 'No such account');
+          await this.opts.create(id);
+        } else if (opts.storedStatusOk) {
+          await reply.send(await this.opts.storedStatus(id));
+          return 'answered';
+        }
       }
       if (Date.now() > deadline) {
         reply.header('retry-after', '1');
@@ -123,13 +127,13 @@ export class AccountForwarding {
     const hasBody = request.body !== undefined && request.method !== 'GET' && request.method !== 'HEAD';
     if (hasBody) headers['content-type'] = 'application/json';
     const isRead = request.method === 'GET';
-    const since = this.opts.viewSeq();
+    const since = this.opts.viewsStarted();
     let response: ForwardedResponse;
     try {
       response = await send(`${owner.url}${request.url}`, request.method, headers, hasBody ? JSON.stringify(request.body) : undefined, (abort) => {
         // The view of the cluster is refreshed every heartbeat: an owner whose lease ran out is abandoned.
         const watch = setInterval(() => {
-          if (this.opts.viewSeq() !== since && this.opts.cachedOwner(id)?.incarnation !== owner.incarnation) abort();
+          if (this.opts.viewSeq() > since && this.opts.cachedOwner(id)?.incarnation !== owner.incarnation) abort();
         }, 250);
         return () => clearInterval(watch);
       });

@@ -122,6 +122,7 @@ export async function openCluster(config: Config, databaseUrl: string, logger: L
     ownerOf: (id, opts) => ownership.ownerOf(id, opts),
     cachedOwner: (id) => ownership.cachedOwner(id),
     viewSeq: () => ownership.viewSeq,
+    viewsStarted: () => ownership.viewsStarted,
     storedStatus: async (id) => (await statusesOf([id])).get(id)!,
   });
 

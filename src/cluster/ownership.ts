@@ -87,7 +87,8 @@ export class Ownership {
   private tickAgain = false;
   private stopped = false;
   private lastView: ClusterView | undefined;
-  /** Counts views of the cluster (a forwarded request trusts only a view newer than itself). */
+  /** Views of the cluster asked for so far, and the number of the one held now: a forwarded request trusts only a view asked for after it began. */
+  viewsStarted = 0;
   viewSeq = 0;
   private lastSweep = 0;
   /** Where other instances reach this one's HTTP API. */
@@ -208,9 +209,10 @@ export class Ownership {
     await this.heartbeat();
     if (!this.leaseValid()) return;
     if (!this.listener) await this.listen();
+    const started = ++this.viewsStarted;
     const view = await this.db.view();
     this.lastView = view;
-    this.viewSeq++;
+    this.viewSeq = started;
     if (!this.leaseValid()) return;
     const liveIds = [...new Set(view.live.map((i) => i.instanceId))];
     const liveIncarnations = new Set(view.live.map((i) => i.incarnation));

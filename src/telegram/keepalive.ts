@@ -6,9 +6,10 @@
  * same auth key (two live connections for one key is how keys end up AUTH_KEY_DUPLICATED).
  *
  * mtcute 0.30 has no option for either: an idle connection pings every 60–65 s and asks for 137–142 s. Its
- * SessionConnection computes both in two small methods (`_pingMustDelay`, `_pingDisconnectDelay`; the
- * delay it sends is the latter in seconds + 2); this file replaces them on the class's prototype, once per
- * process, with the same values while a request is in flight (mtcute's own, shorter) and ours while idle.
+ * SessionConnection computes both in small methods (`_pingMustDelay`; `_pingDisconnectDelay`, whose value
+ * + 2 s is sent while `_doFlush` writes the ping, and which is also its own pong timeout); this file wraps
+ * them on the class's prototype, once per process: never longer than ours, and the short delay only in
+ * what is sent.
  * The class is not exported, so it is loaded from mtcute's own file next to its entry point — the same
  * module instance mtcute uses. A change of these internals fails loudly at start-up, and
  * test/cluster/keepalive.test.ts proves the effect against the sandbox DC.
@@ -23,6 +24,7 @@ export interface KeepaliveOptions {
 interface SessionConnectionPrototype {
   _pingMustDelay(this: unknown): number;
   _pingDisconnectDelay(this: unknown): number;
+  _doFlush(this: unknown, ...args: unknown[]): unknown;
 }
 
 /** The seconds mtcute adds to `_pingDisconnectDelay()` when it sends ping_delay_disconnect. */
@@ -41,17 +43,30 @@ export async function installKeepalive(opts: KeepaliveOptions): Promise<void> {
   const entry = import.meta.resolve('@mtcute/core');
   const module = (await import(new URL('./network/session-connection.js', entry).href)) as { SessionConnection?: { prototype: SessionConnectionPrototype } };
   const proto = module.SessionConnection?.prototype;
-  if (!proto || typeof proto._pingMustDelay !== 'function' || typeof proto._pingDisconnectDelay !== 'function') {
+  if (!proto || typeof proto._pingMustDelay !== 'function' || typeof proto._pingDisconnectDelay !== 'function' || typeof proto._doFlush !== 'function') {
     throw new Error('mtcute internals changed: SessionConnection ping methods not found (the cluster needs them; see src/telegram/keepalive.ts)');
   }
   const mustDelay = proto._pingMustDelay;
   const disconnectDelay = proto._pingDisconnectDelay;
+  const doFlush = proto._doFlush;
   const ourDelayMs = opts.disconnectDelaySeconds * 1000 - MTCUTE_DELAY_PADDING_MS;
+  // The short delay is only what is *sent* (while a flush writes the ping); mtcute's own "no pong, reset
+  // the session" timeout keeps its value, so a slow pong on a busy machine is not a reconnect.
+  let writingPing = false;
   proto._pingMustDelay = function pingMustDelay(this: unknown): number {
     return Math.min(mustDelay.call(this), opts.pingIntervalMs);
   };
   proto._pingDisconnectDelay = function pingDisconnectDelay(this: unknown): number {
-    return Math.min(disconnectDelay.call(this), ourDelayMs);
+    const theirs = disconnectDelay.call(this);
+    return writingPing ? Math.min(theirs, ourDelayMs) : theirs;
+  };
+  proto._doFlush = function flush(this: unknown, ...args: unknown[]): unknown {
+    writingPing = true;
+    try {
+      return doFlush.apply(this, args);
+    } finally {
+      writingPing = false;
+    }
   };
   installed = { ...opts };
 }

@@ -91,6 +91,11 @@ describe('cluster: any instance answers, accounts spread, hand-over and failover
       expect(me.status).toBe(200);
       expect(me.body.phone).toBe(phones.get(id));
     }
+    // Deleting an account through any instance logs it out at its owner and removes it everywhere.
+    const deleted = await survivor.svc.request('DELETE', '/api/accounts/a8');
+    expect(deleted.status, JSON.stringify(deleted.body)).toBe(204);
+    expect((await survivor.svc.request('GET', '/api/accounts/a8/status')).status).toBe(404);
+    expect((await pool.query("SELECT 1 FROM tgs_accounts WHERE id = 'a8'")).rowCount).toBe(0);
     console.log(`cluster: graceful hand-over ${handOverMs} ms, kill -9 failover ${failoverMs} ms (${ACCOUNTS.length} accounts)`);
   }, 120_000);
 });

@@ -21,7 +21,7 @@ const FAILOVER_LIMIT_MS = 10_000;
 const KINDS = ['kill -9', 'SIGSTOP', 'database cut'] as const;
 type Kind = (typeof KINDS)[number];
 
-const cluster = clusterPerFile({ ...CLUSTER_ENV, CLIENT_READY_TIMEOUT: '20s' });
+const cluster = clusterPerFile({ ...CLUSTER_ENV, CLIENT_READY_TIMEOUT: '20s', ...(SOAK ? { LEASE_TTL: '6s' } : {}) });
 
 const healthy = (body: Body): boolean => body.state === 'authenticated' && body.session.validation === 'valid' && body.session.connection === 'online';
 
