@@ -318,7 +318,7 @@ export function loadConfig(env: Env, cwd: string, facts: ProcessFacts = {}): Par
   const instanceId = read('INSTANCE_ID', instanceIdSchema);
   const instanceUrl = read('INSTANCE_URL', httpUrlSchema);
   const leaseTtlMs = read('LEASE_TTL', durationSchema({ allowZero: false, maxMs: 10 * 60_000 }), DEFAULTS.leaseTtl);
-  if (leaseTtlMs !== undefined && leaseTtlMs < 2000) problems.push('LEASE_TTL must be at least 2s');
+  if (leaseTtlMs !== undefined && leaseTtlMs < 4000) problems.push('LEASE_TTL must be at least 4s');
   const httpMaxConnections = fitConnectionCaps({
     fileLimit: facts.openFileLimit,
     http: httpMaxConnectionsSetting,

@@ -188,7 +188,7 @@ describe('loadConfig: a cluster (STORE=postgres)', () => {
     expect(bad).toContain('DATABASE_URL must be a URL like postgres://');
     expect(bad).not.toContain('hunter22');
     expect(problems({ ...cluster, STORE: 'redis' })).toContain('STORE="redis" must be files or postgres');
-    expect(problems({ ...cluster, LEASE_TTL: '1s' })).toContain('LEASE_TTL must be at least 2s');
+    expect(problems({ ...cluster, LEASE_TTL: '3s' })).toContain('LEASE_TTL must be at least 4s');
     expect(problems({ ...cluster, INSTANCE_ID: 'has space' })).toContain('INSTANCE_ID');
     expect(problems({ ...cluster, INSTANCE_URL: 'ftp://x' })).toContain('INSTANCE_URL');
   });
