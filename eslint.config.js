@@ -10,4 +10,11 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  {
+    // The bench measures what ships; it must not lean on test helpers.
+    files: ['bench/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/test/**'], message: 'bench/ must not import from test/' }] }],
+    },
+  },
 );

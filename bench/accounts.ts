@@ -1,0 +1,163 @@
+/**
+ * Many accounts in one service: 1, 100 and 1,000 logged-in accounts (created and logged in through the
+ * API once, then copied into a data directory per size). For each size: start → every account answers
+ * `authenticated`, start → every account validated, then idle (with the default HEALTH_PROBE_INTERVAL):
+ * RSS and CPU. Beside them, bare mtcute clients logged in the same way (1 and 100 in one process each),
+ * measured in the same run.
+ */
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { cpuMs, rssMiB, sleep, spawnService, startBareMtcute, waitUntil, type DcAddress, type ServiceProcess } from './processes.js';
+import { fmt, pool, row, section } from './report.js';
+
+const SIZES = [1, 100, 1000] as const;
+const FIXTURE_SIZE = 1000;
+const LOGIN_CONCURRENCY = 16;
+/** The idle window: long enough to hold one health probe per account (default interval 30 s ± 10 %). */
+const IDLE_MS = 30_000;
+const SHORT_IDLE_MS = 10_000;
+const SETTLE_MS = 3_000;
+const BARE_CLIENTS = 100;
+
+const accountId = (i: number) => `a${String(i).padStart(4, '0')}`;
+const phoneOf = (i: number) => `+999662${String(i).padStart(4, '0')}`;
+
+interface Listed {
+  id: string;
+  state: string;
+  session: { validation: string | null };
+}
+
+async function listAll(svc: ServiceProcess): Promise<Listed[]> {
+  const all: Listed[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor ? `&cursor=${cursor}` : '';
+    const page = await svc.request<{ accounts: Listed[]; nextCursor: string | null }>('GET', `/api/accounts?limit=1000${query}`);
+    if (page.status !== 200) throw new Error(`GET /api/accounts: ${page.status}`);
+    all.push(...page.body.accounts);
+    cursor = page.body.nextCursor;
+  } while (cursor);
+  return all;
+}
+
+/** 1,000 accounts created and logged in through the API (test numbers +999662XXXX, code 22222). */
+async function createFixture(dataDir: string, dc: DcAddress): Promise<number> {
+  const svc = await spawnService({ dataDir, dc, env: { LOGIN_RATE_LIMIT: '0' } });
+  try {
+    await waitUntil(async () => (await fetch(`${svc.baseUrl}/healthz`)).ok, 60_000, 'the service to listen');
+    const t0 = performance.now();
+    const result = await pool(FIXTURE_SIZE, LOGIN_CONCURRENCY, async (i) => {
+      const id = accountId(i);
+      const created = await svc.request('POST', '/api/accounts', { id });
+      if (created.status !== 201) throw new Error(`create ${id}: ${JSON.stringify(created.body)}`);
+      const sent = await svc.request('POST', `/api/accounts/${id}/auth/send-code`, { phone: phoneOf(i) });
+      if (sent.status !== 200) throw new Error(`send-code ${id}: ${JSON.stringify(sent.body)}`);
+      const verified = await svc.request('POST', `/api/accounts/${id}/auth/verify-code`, { code: '22222' });
+      if (verified.body?.state !== 'authenticated') throw new Error(`verify-code ${id}: ${JSON.stringify(verified.body)}`);
+    });
+    if (result.errors.length > 0) throw new Error(`fixture: ${result.errors.length} logins failed: ${result.errors[0]}`);
+    return performance.now() - t0;
+  } finally {
+    await svc.stop();
+  }
+}
+
+interface SizeFigures {
+  size: number;
+  authenticatedMs: number;
+  validatedMs: number;
+  rss: number;
+  idleCpuPercent: number;
+}
+
+async function measureSize(size: number, fixtureDir: string, root: string, dc: DcAddress, during?: () => Promise<void>): Promise<SizeFigures> {
+  const dataDir = path.join(root, `accounts-${size}`);
+  await fsp.mkdir(path.join(dataDir, 'accounts'), { recursive: true, mode: 0o700 });
+  for (let i = 0; i < size; i++) {
+    await fsp.cp(path.join(fixtureDir, 'accounts', accountId(i)), path.join(dataDir, 'accounts', accountId(i)), { recursive: true });
+  }
+  const svc = await spawnService({ dataDir, dc });
+  try {
+    const poll = size > 100 ? 20 : 2;
+    const everyAccount = async (pred: (a: Listed) => boolean) => {
+      const all = await listAll(svc);
+      return all.length === size && all.every(pred);
+    };
+    await waitUntil(() => everyAccount((a) => a.state === 'authenticated'), 60_000, `${size} accounts authenticated`);
+    const authenticatedMs = performance.now() - svc.spawnedAt;
+    for (;;) {
+      if (await everyAccount((a) => a.session.validation === 'valid').catch(() => false)) break;
+      if (performance.now() - svc.spawnedAt > 180_000) throw new Error(`${size} accounts not validated within 180 s`);
+      await sleep(poll * 5);
+    }
+    const validatedMs = performance.now() - svc.spawnedAt;
+    await sleep(SETTLE_MS);
+    const idleMs = size === 1 ? SHORT_IDLE_MS : IDLE_MS;
+    const cpu0 = cpuMs(svc.pid);
+    await Promise.all([sleep(idleMs), during?.()]);
+    const idleCpuPercent = ((cpuMs(svc.pid) - cpu0) / idleMs) * 100;
+    return { size, authenticatedMs, validatedMs, rss: rssMiB(svc.pid), idleCpuPercent };
+  } finally {
+    await svc.stop();
+    await fsp.rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Bare mtcute clients logged in in one process: RSS, and CPU over an idle window. */
+async function bareClients(dc: DcAddress, count: number, first: number, idleMs: number) {
+  const bare = startBareMtcute('many', dc, [String(count), String(first)]);
+  try {
+    await bare.next(300_000);
+    await sleep(SETTLE_MS);
+    const cpu0 = cpuMs(bare.pid);
+    await sleep(idleMs);
+    return { rss: rssMiB(bare.pid), cpuMsPerSecond: (cpuMs(bare.pid) - cpu0) / (idleMs / 1000) };
+  } finally {
+    await bare.stop();
+  }
+}
+
+export async function benchAccounts(dc: DcAddress): Promise<void> {
+  section(`Many accounts (logged in, idle; default VALIDATION_CONCURRENCY and HEALTH_PROBE_INTERVAL)`);
+  const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'bench-accounts-'));
+  try {
+    const fixtureDir = path.join(root, 'fixture');
+    const fixtureMs = await createFixture(fixtureDir, dc);
+    console.log(`  (fixture: ${FIXTURE_SIZE} accounts created and logged in through the API in ${fmt(fixtureMs / 1000)} s)`);
+
+    const bareOne = await bareClients(dc, 1, 9100, SHORT_IDLE_MS);
+    const figures: SizeFigures[] = [];
+    let bareMany: Awaited<ReturnType<typeof bareClients>> | undefined;
+    for (const size of SIZES) {
+      // The bare clients idle beside the largest size (their own process; CPU and RSS are per process).
+      const during = size === FIXTURE_SIZE ? async () => void (bareMany = await bareClients(dc, BARE_CLIENTS, 9200, IDLE_MS)) : undefined;
+      figures.push(await measureSize(size, fixtureDir, root, dc, during));
+    }
+    const bareRssPerClient = (bareMany!.rss - bareOne.rss) / (BARE_CLIENTS - 1);
+    const bareCpuPerClient = (bareMany!.cpuMsPerSecond * 1000) / BARE_CLIENTS; // µs per client-second
+    const one = figures[0]!;
+    for (const f of figures) {
+      const perAccountRss = f.size > 1 ? (f.rss - one.rss) / (f.size - 1) : NaN;
+      const perAccountCpu = (f.idleCpuPercent * 10_000) / f.size; // µs per account-second
+      row({
+        metric: `${f.size} account${f.size > 1 ? 's' : ''}: start → all authenticated (ms)`,
+        value: fmt(f.authenticatedMs),
+        note: `all validated ${fmt(f.validatedMs)} ms`,
+      });
+      row({
+        metric: `${f.size} account${f.size > 1 ? 's' : ''}: RSS idle (MiB)`,
+        value: fmt(f.rss),
+        ...(f.size > 1 ? { baseline: `${fmt(bareRssPerClient, 2)} MiB/client`, ratio: `${fmt(perAccountRss, 2)} MiB/account` } : {}),
+        note: `idle CPU ${fmt(f.idleCpuPercent, 2)} % of a core = ${fmt(perAccountCpu)} µs per account-second (bare mtcute ${fmt(bareCpuPerClient)} µs per client-second)`,
+      });
+    }
+    console.log(
+      `  (bare mtcute: 1 client ${fmt(bareOne.rss)} MiB, ${BARE_CLIENTS} clients ${fmt(bareMany!.rss)} MiB in one process, ` +
+        `${fmt(bareMany!.cpuMsPerSecond, 2)} ms CPU/s idle)`,
+    );
+  } finally {
+    await fsp.rm(root, { recursive: true, force: true });
+  }
+}
