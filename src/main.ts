@@ -23,9 +23,10 @@ import {
 } from './config/index.js';
 import { buildApp } from './http/index.js';
 import { createLogger, type Logger } from './logging/index.js';
-import { startSandboxDc, type SandboxLog } from '@telegram-service/sandbox-dc';
+import type { SandboxLog } from '@telegram-service/sandbox-dc';
 import { acquireDataDirLock, DataDirLockedError } from '@telegram-service/durable-files';
 import { createFileAccountsStore } from './store/files/accounts-dir.js';
+import { loadTelegram } from './telegram/load.js';
 
 /** A graceful stop must finish within this; then the process exits 1 whatever still hangs. */
 const SHUTDOWN_DEADLINE_MS = 5_000;
@@ -114,10 +115,11 @@ async function main(): Promise<void> {
   for (const warning of [...lock.warnings, ...resolved.warnings]) log.warn(warning);
   logApiTokenSource(log, config, resolved.apiTokenFile);
 
-  // 5. The sandbox DC, in-process, unless an external one is configured.
+  // 5. The sandbox DC, in-process, unless an external one is configured (only then is its code loaded).
   let sandbox: { dcs: { id: number; host: string; port: number }[]; publicKeyPem: string } | undefined;
   if (config.environment === 'sandbox' && !config.sandbox.external) {
     const ports: [number, number] = [config.sandbox.port, config.sandbox.port + 1];
+    const { startSandboxDc } = await import('@telegram-service/sandbox-dc');
     const dc = await startSandboxDc({
       host: '127.0.0.1',
       dataDir: path.join(config.dataDir, 'sandbox-dc'),
@@ -135,7 +137,8 @@ async function main(): Promise<void> {
   }
   if (config.environment === 'sandbox') announceSandbox(log, config, sandbox);
 
-  // 6. The accounts: every one restored from disk (never waits for the network; validation runs behind).
+  // 6. The accounts: every one restored from disk (never waits for the network; validation runs behind,
+  //    from step 8 on).
   const store = createFileAccountsStore({
     dataDir: config.dataDir,
     environment: config.environment,
@@ -176,6 +179,11 @@ async function main(): Promise<void> {
   if (!isLoopback(config.host)) {
     log.warn({ host: config.host }, 'The HTTP API listens beyond this machine: use TLS in front of it, and keep the API token secret');
   }
+  // 8. Background work: the restored sessions are validated against Telegram (which loads mtcute), now that
+  //    status answers; with no session to validate mtcute is loaded anyway, ready for the first request.
+  registry.startValidation();
+  setImmediate(() => void loadTelegram().catch((err: unknown) => log.error({ err }, 'Could not load the Telegram client library')));
+
   const defaultAccount = registry.get(DEFAULT_ACCOUNT_ID)?.status();
   log.info(
     { accounts: registry.size, environment: config.environment, ...(defaultAccount ? { state: defaultAccount.state } : {}) },

@@ -13,9 +13,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { maskPhone } from '../logging/index.js';
 import type { PendingLogin, SessionStore } from '../store/types.js';
-import { createTelegramClient, type SandboxDcAddress } from '../telegram/client-factory.js';
+import { TelegramCallError } from '../telegram/call-error.js';
+import type { SandboxDcAddress } from '../telegram/client-factory.js';
 import type { TelegramErrorKind } from '../telegram/errors.js';
-import { callTelegram, TelegramCallError } from '../telegram/rpc.js';
+import { loadTelegram } from '../telegram/load.js';
 import { AttemptGuard, GUESS_GUARD_DEFAULTS, WindowBudget, type AttemptGuardOptions } from './attempt-guard.js';
 import { type AttemptOutcome, RetryLoop } from './backoff.js';
 import { ClientHolder } from './client-holder.js';
@@ -115,8 +116,8 @@ class TelegramAccount implements Account {
     const clientLogger = opts.logger.child({ account: opts.id });
     this.clients = new ClientHolder({
       logger: this.log,
-      create: () =>
-        createTelegramClient({
+      create: async () =>
+        (await loadTelegram()).createTelegramClient({
           config: this.config,
           storage: (primaryDcs) => this.store.createStorage({ primaryDcs }),
           logger: clientLogger,
@@ -815,7 +816,8 @@ class TelegramAccount implements Account {
     return phone ? maskPhone(phone) : undefined;
   }
 
-  private call<T extends tl.RpcMethod>(client: TelegramClient, request: T): Promise<tl.RpcCallReturn[T['_']]> {
+  private async call<T extends tl.RpcMethod>(client: TelegramClient, request: T): Promise<tl.RpcCallReturn[T['_']]> {
+    const { callTelegram } = await loadTelegram();
     return callTelegram(client, request, { timeoutMs: this.config.clientReadyTimeoutMs, signal: this.stopController.signal });
   }
 

@@ -7,7 +7,7 @@ import type { tl } from '@mtcute/core';
 import type { Logger } from 'pino';
 import type { SessionStore } from '../store/types.js';
 import type { TelegramErrorKind } from '../telegram/errors.js';
-import { TelegramCallError } from '../telegram/rpc.js';
+import { TelegramCallError } from '../telegram/call-error.js';
 
 export type RecoveryResult =
   | { outcome: 'recovered'; user: tl.RawUser }

@@ -65,16 +65,32 @@ export class AccountRegistry {
   private readonly tokenOwners = new Map<string, string>();
   private readonly locks = new Map<string, Mutex>();
   private readonly validationLimiter: Limiter;
+  /** Validations wait for this: start-up answers status from disk first (see startValidation). */
+  private readonly validationAllowed: Promise<void>;
+  private allowValidation!: () => void;
   private readonly log: Logger;
   private stopped = false;
 
   constructor(private readonly opts: AccountRegistryOptions) {
     this.log = opts.logger.child({ module: 'registry' });
     const limit = pLimit(opts.config.validationConcurrency ?? 8);
-    this.validationLimiter = (task) => limit(task);
+    this.validationAllowed = new Promise((resolve) => (this.allowValidation = resolve));
+    this.validationLimiter = async (task) => {
+      await this.validationAllowed;
+      return limit(task);
+    };
   }
 
-  /** Opens the store and restores every account (files only; validation runs in the background). */
+  /**
+   * Lets the restored sessions' validation begin (bounded by VALIDATION_CONCURRENCY). main.ts calls it once
+   * the HTTP API listens: validating loads mtcute and connects to Telegram, and none of that should delay the
+   * first status answer.
+   */
+  startValidation(): void {
+    this.allowValidation();
+  }
+
+  /** Opens the store and restores every account (files only; validation waits for startValidation()). */
   async start(): Promise<void> {
     const ids = await this.opts.store.open();
     const restore = pLimit(RESTORE_CONCURRENCY);
@@ -285,6 +301,7 @@ export class AccountRegistry {
   /** Stops every account (each persists and disconnects). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.allowValidation(); // a validation still waiting finds its account stopped and ends
     await Promise.all([...this.entries.values()].map(({ account }) => account.stop().catch(() => undefined)));
   }
 }

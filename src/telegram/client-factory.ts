@@ -20,7 +20,7 @@ export interface SandboxDcAddress {
 export interface CreateClientOptions {
   config: Pick<Config, 'environment' | 'telegram' | 'sandbox'> & Partial<Pick<Config, 'retryMaxDelayMs'>>;
   /** The storage for a client that starts from these DCs (the store records them beside the first key). */
-  storage: (primaryDcs: DcOptions) => ITelegramStorageProvider;
+  storage: (primaryDcs: DcOptions) => Promise<ITelegramStorageProvider>;
   logger: Logger;
   /** The sandbox DC started in-process; wins over config.sandbox.external. */
   sandbox?: SandboxDcAddress;
@@ -110,7 +110,7 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
   const common: CommonOptions = {
     apiId: config.telegram.apiId,
     apiHash: config.telegram.apiHash,
-    storage: opts.storage(defaultDcs),
+    storage: await opts.storage(defaultDcs),
     crypto,
     defaultDcs,
     testMode: config.environment === 'test',

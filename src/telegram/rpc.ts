@@ -4,25 +4,8 @@
  */
 import type { RpcCallOptions, tl } from '@mtcute/core';
 import type { TelegramClient } from '@mtcute/node';
-import { classifyTelegramError, type TelegramErrorKind } from './errors.js';
-
-export class TelegramCallError extends Error {
-  constructor(
-    readonly method: string,
-    readonly classified: TelegramErrorKind,
-    options?: { cause?: unknown },
-  ) {
-    super(`${method} failed: ${classified.text}`, options);
-    this.name = 'TelegramCallError';
-  }
-}
-
-export class CallTimeoutError extends Error {
-  constructor(readonly timeoutMs: number) {
-    super(`No answer from Telegram within ${timeoutMs} ms`);
-    this.name = 'TimeoutError';
-  }
-}
+import { CallTimeoutError, TelegramCallError } from './call-error.js';
+import { classifyTelegramError } from './errors.js';
 
 type AnyCall = (request: tl.RpcMethod, params?: RpcCallOptions) => Promise<unknown>;
 

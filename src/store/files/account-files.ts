@@ -34,7 +34,6 @@ import {
 } from '@telegram-service/durable-files';
 import { AUTH_STATE_MAX_BYTES, decodeAuthState, encodeAuthState, touchIsDue } from '../auth-state.js';
 import { PersistenceWriteError, SessionFileError, errnoCode } from '../errors.js';
-import { createDocumentStorage } from '../mtcute-storage.js';
 import { readPrivateFile } from './safe-read.js';
 import { assertEncryptionKey } from '../session-crypto.js';
 import {
@@ -409,10 +408,12 @@ export class FileSessionStore implements SessionStore {
     return this.doc.authKeys.size > 0;
   }
 
-  createStorage(options: CreateStorageOptions = {}): ITelegramStorageProvider {
+  async createStorage(options: CreateStorageOptions = {}): Promise<ITelegramStorageProvider> {
     const generation = ++this.storageGeneration;
+    const initial = this.doc;
+    const { createDocumentStorage } = await import('../mtcute-storage.js');
     return createDocumentStorage({
-      initial: this.doc,
+      initial,
       primaryDcs: options.primaryDcs,
       writer: {
         update: (change) => {
