@@ -10,7 +10,9 @@ import { addPublicKey, NodeCryptoProvider } from '@mtcute/node/utils.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { redactSecretLikeText } from '../logging/index.js';
+import { KV_DC_MAIN } from '../store/session-document.js';
 import { classifyTelegramError } from './errors.js';
+import { observeFirstKey, startKeyExchange } from './first-key.js';
 
 export interface SandboxDcAddress {
   dcs: { id: number; host: string; port: number }[];
@@ -100,17 +102,56 @@ export function defaultDcsFor(config: CreateClientOptions['config'], sandbox?: S
   }
 }
 
+/**
+ * One crypto provider for every client: it holds no per-client state, and initializing it reads and
+ * instantiates mtcute's WebAssembly module — which mtcute asks for on every client's first connect, and
+ * a thousand accounts need done once.
+ */
+class SharedCryptoProvider extends NodeCryptoProvider {
+  private ready: Promise<void> | undefined;
+
+  override initialize(): Promise<void> {
+    this.ready ??= super.initialize();
+    return this.ready;
+  }
+}
+
+const sharedCrypto = new SharedCryptoProvider();
+/** The sandbox DC keys already trusted (mtcute keeps trusted keys process-wide). */
+const trustedKeys = new Set<string>();
+
+async function cryptoProvider(trustKeyPem?: string): Promise<NodeCryptoProvider> {
+  await sharedCrypto.initialize();
+  if (trustKeyPem !== undefined && !trustedKeys.has(trustKeyPem)) {
+    addPublicKey(sharedCrypto, trustKeyPem);
+    trustedKeys.add(trustKeyPem);
+  }
+  return sharedCrypto;
+}
+
+/**
+ * mtcute builds upload and download connection pools (4 + 2 + 2 sessions) for every client, though they
+ * connect only when files move; the service moves none, and each idle session costs memory in each of
+ * a thousand accounts. One each (mtcute needs at least one); the main pool keeps mtcute's own choice.
+ */
+function connectionCount(kind: 'main' | 'upload' | 'download' | 'downloadSmall'): number {
+  return kind === 'main' ? 0 : 1;
+}
+
 export async function createTelegramClient(opts: CreateClientOptions): Promise<TelegramClient> {
   const { config, logger } = opts;
-  const crypto = new NodeCryptoProvider();
-  await crypto.initialize();
-  if (config.environment === 'sandbox') addPublicKey(crypto, sandboxTarget(config, opts.sandbox).publicKeyPem);
+  const crypto = await cryptoProvider(config.environment === 'sandbox' ? sandboxTarget(config, opts.sandbox).publicKeyPem : undefined);
   const defaultDcs = defaultDcsFor(config, opts.sandbox);
+  let storage = await opts.storage(defaultDcs);
+  // No key and no other DC recorded: the client's first connection makes a key with the default DC.
+  const fresh = !(await storage.authKeys.get(defaultDcs.main.id)) && !(await storage.kv.get(KV_DC_MAIN));
+  const firstKey = fresh ? observeFirstKey(storage, defaultDcs.main.id) : undefined;
+  if (firstKey) storage = firstKey.storage;
 
   const common: CommonOptions = {
     apiId: config.telegram.apiId,
     apiHash: config.telegram.apiHash,
-    storage: await opts.storage(defaultDcs),
+    storage,
     crypto,
     defaultDcs,
     testMode: config.environment === 'test',
@@ -127,6 +168,7 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
         internalErrors: { maxRetries: 2 },
       }),
       floodControl: { sanity: [{ count: MTCUTE_SANITY_CONNECTS, windowMs: connectSanityWindowMs(config.retryMaxDelayMs) }] },
+      connectionCount,
     },
     initConnectionOptions: { deviceModel: 'telegram-service', appVersion: '0.1.0' },
     // After an outage the session must come back within RETRY_MAX_DELAY: mtcute's reconnects follow it too.
@@ -142,6 +184,7 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
     if (classified.kind === 'network') errorLog.debug({ error: classified.text }, 'mtcute connection error');
     else errorLog.warn({ error: classified.text }, redactSecretLikeText(`mtcute error: ${err.message}`));
   });
+  if (firstKey) startKeyExchange(client, firstKey.stored);
   return client;
 }
 
