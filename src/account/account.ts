@@ -52,6 +52,8 @@ export interface AccountOptions {
   sandbox?: SandboxDcAddress;
   /** Bounds how many accounts validate at once after a start (never a burst of connections). */
   validationLimiter?: Limiter;
+  /** The health probe's interval now (default: HEALTH_PROBE_INTERVAL; the registry stretches it for many accounts). */
+  probeIntervalMs?: () => number;
   /** Wrong-code and wrong-password guards (defaults: 5 free, then 30 s doubling up to 1 h). */
   guessGuard?: AttemptGuardOptions;
   now?: () => number;
@@ -82,6 +84,7 @@ class TelegramAccount implements Account {
   private readonly retry: RetryLoop;
   private readonly clients: ClientHolder;
   private readonly validationLimiter: Limiter;
+  private readonly probeIntervalMs: () => number;
   private readonly codeGuard: AttemptGuard;
   private readonly passwordGuard: AttemptGuard;
   private readonly loginBudget: WindowBudget;
@@ -109,6 +112,7 @@ class TelegramAccount implements Account {
     this.now = opts.now ?? Date.now;
     this.log = opts.logger.child({ account: opts.id, module: 'account' });
     this.validationLimiter = opts.validationLimiter ?? ((task) => task());
+    this.probeIntervalMs = opts.probeIntervalMs ?? (() => this.config.healthProbeIntervalMs ?? 0);
     const guard = { ...GUESS_GUARD_DEFAULTS, ...opts.guessGuard, now: this.now };
     this.codeGuard = new AttemptGuard(guard);
     this.passwordGuard = new AttemptGuard(guard);
@@ -317,7 +321,7 @@ class TelegramAccount implements Account {
    */
   private armProbe(): void {
     clearTimeout(this.probeTimer);
-    const interval = this.config.healthProbeIntervalMs ?? 0;
+    const interval = this.probeIntervalMs();
     if (interval <= 0 || this.stopped || this.state !== 'authenticated') return;
     // ±10 % so that many accounts restored together do not probe together.
     const delay = Math.round(interval * (0.9 + Math.random() * 0.2));

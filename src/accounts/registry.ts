@@ -18,6 +18,14 @@ import { isAccountId } from './account-id.js';
 import { issueToken, parseToken, secretMatches } from './scoped-tokens.js';
 
 export { DEFAULT_ACCOUNT_ID };
+/**
+ * Health probes (HEALTH_PROBE_INTERVAL) are spread to at most one per this many ms on average across all
+ * accounts: each account's interval is HEALTH_PROBE_INTERVAL or accounts × this, whichever is longer. With
+ * 30 s and a thousand accounts, probing each every 30 s would ask Telegram 33 times a second and keep the
+ * service busy while idle (each probe, and the reconnect mtcute makes when the server drops the connection
+ * seconds after it, costs about a millisecond of CPU); at ten a second each of them is probed every 100 s.
+ */
+export const PROBE_SPACING_MS = 100;
 /** Accounts whose files are read at once during start-up. */
 const RESTORE_CONCURRENCY = 16;
 const MAX_LIST_LIMIT = 1000;
@@ -134,8 +142,14 @@ export class AccountRegistry {
       logger: log,
       sandbox: this.opts.sandbox,
       validationLimiter: this.validationLimiter,
+      probeIntervalMs: () => this.probeIntervalMs(),
       ...this.opts.accountOptions,
     });
+  }
+
+  private probeIntervalMs(): number {
+    const interval = this.opts.config.healthProbeIntervalMs ?? 0;
+    return interval > 0 ? Math.max(interval, this.entries.size * PROBE_SPACING_MS) : 0;
   }
 
   private add(id: string, entry: Entry): void {
