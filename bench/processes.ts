@@ -156,7 +156,15 @@ export interface ServiceProcess {
 export const BENCH_TOKEN = 'bench-api-token-0123456789abcdef';
 
 /** Starts `node dist/main.js` on a data directory, talking to the external sandbox DC; does not wait. */
-export async function spawnService(opts: { dataDir: string; dc: DcAddress; env?: Record<string, string> }): Promise<ServiceProcess> {
+export async function spawnService(opts: {
+  dataDir: string;
+  dc: DcAddress;
+  env?: Record<string, string>;
+  /** Options for node itself (e.g. --cpu-prof or --trace-gc when looking into a figure). */
+  nodeArgs?: string[];
+  /** Where the process's stdout goes (default: nowhere; the service logs to its log file). */
+  stdoutFile?: string;
+}): Promise<ServiceProcess> {
   const port = await freePort();
   const cwd = await fsp.mkdtemp(path.join(os.tmpdir(), 'bench-cwd-'));
   const keyFile = path.join(cwd, 'sandbox-dc-public.pem');
@@ -175,7 +183,9 @@ export async function spawnService(opts: { dataDir: string; dc: DcAddress; env?:
     ...opts.env,
   };
   const spawnedAt = performance.now();
-  const proc = track(spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'main.js')], { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] }));
+  const stdout = opts.stdoutFile ? fs.openSync(opts.stdoutFile, 'w') : 'ignore';
+  const proc = track(spawn(process.execPath, [...(opts.nodeArgs ?? []), path.join(REPO_ROOT, 'dist', 'main.js')], { cwd, env, stdio: ['ignore', stdout, 'pipe'] }));
+  if (typeof stdout === 'number') fs.closeSync(stdout);
   let stderr = '';
   proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
     if (stderr.length < 10_000) stderr += chunk;
