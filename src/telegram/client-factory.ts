@@ -5,7 +5,7 @@
 import { format } from 'node:util';
 import { networkMiddlewares, type ITelegramStorageProvider } from '@mtcute/core';
 import { defaultProductionDc, defaultTestDc, type DcOptions, LogManager } from '@mtcute/core/utils.js';
-import { NodePlatform, TelegramClient } from '@mtcute/node';
+import { BaseTelegramClient, NodePlatform, TelegramClient } from '@mtcute/node';
 import { addPublicKey, NodeCryptoProvider } from '@mtcute/node/utils.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
@@ -13,6 +13,7 @@ import { redactSecretLikeText } from '../logging/index.js';
 import { KV_DC_MAIN } from '../store/session-document.js';
 import { classifyTelegramError } from './errors.js';
 import { observeFirstKey, startKeyExchange } from './first-key.js';
+import { IdleConnection, setIdleConnection } from './idle-connection.js';
 
 export interface SandboxDcAddress {
   dcs: { id: number; host: string; port: number }[];
@@ -148,7 +149,9 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
   const firstKey = fresh ? observeFirstKey(storage, defaultDcs.main.id) : undefined;
   if (firstKey) storage = firstKey.storage;
 
-  const common: CommonOptions = {
+  // After an outage the session must come back within RETRY_MAX_DELAY: mtcute's reconnects follow it too.
+  const idle = new IdleConnection((previousWait) => reconnectionDelayMs(previousWait, config.retryMaxDelayMs));
+  const options: BaseOptions = {
     apiId: config.telegram.apiId,
     apiHash: config.telegram.apiHash,
     storage,
@@ -171,11 +174,16 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
       connectionCount,
     },
     initConnectionOptions: { deviceModel: 'telegram-service', appVersion: '0.1.0' },
-    // After an outage the session must come back within RETRY_MAX_DELAY: mtcute's reconnects follow it too.
-    reconnectionStrategy: ({ previousWait }) => reconnectionDelayMs(previousWait, config.retryMaxDelayMs),
+    reconnectionStrategy: idle.strategy,
   };
 
-  const client = new TelegramClient(common);
+  const base = new BaseTelegramClient(options);
+  const client = new TelegramClient({ client: base, disableUpdates: true });
+  idle.attach(
+    () => base.mt.network.notifyNetworkChanged(true),
+    (listener) => client.onConnectionState.add((state) => state === 'connected' && listener()),
+  );
+  setIdleConnection(client, idle);
   // Without a listener mtcute logs every failed reconnect as an "unhandled error"; the account service
   // reports connectivity itself (status + one line per retry), so connection noise goes to debug.
   const errorLog = logger.child({ module: 'mtcute' });
@@ -188,4 +196,4 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
   return client;
 }
 
-type CommonOptions = ConstructorParameters<typeof TelegramClient>[0];
+type BaseOptions = ConstructorParameters<typeof BaseTelegramClient>[0];

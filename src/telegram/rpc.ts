@@ -7,6 +7,7 @@ import type { TelegramClient } from '@mtcute/node';
 import { CallTimeoutError, TelegramCallError } from './call-error.js';
 import { classifyTelegramError } from './errors.js';
 import { keyExchangeOf } from './first-key.js';
+import { idleConnectionOf } from './idle-connection.js';
 
 type AnyCall = (request: tl.RpcMethod, params?: RpcCallOptions) => Promise<unknown>;
 
@@ -27,6 +28,8 @@ export async function callTelegram<T extends tl.RpcMethod>(
       reject(err);
     }, opts.timeoutMs);
   });
+  const idle = idleConnectionOf(client);
+  idle?.begin();
   try {
     const invoke = () => (client.call as AnyCall).call(client, request, { abortSignal: controller.signal, floodSleepThreshold: 0 });
     // A client still making its first key: the request goes to mtcute once the key is there (first-key.ts).
@@ -37,6 +40,7 @@ export async function callTelegram<T extends tl.RpcMethod>(
   } catch (err) {
     throw new TelegramCallError(request._, classifyTelegramError(err), { cause: err });
   } finally {
+    idle?.end();
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onOuterAbort);
   }
