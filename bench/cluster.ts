@@ -5,23 +5,21 @@
  * the same load generator; with 3, two requests in three are forwarded to the owner), and kill -9
  * failover time (until every account of the killed instance is valid on a survivor).
  */
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import autocannon from 'autocannon';
 import pLimit from 'p-limit';
 import pg from 'pg';
 import { startTestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { createDatabase, startEmbeddedPostgres } from '../dev/postgres.js';
-import { startService, type ServiceProcess } from '../test/helpers/service-process.js';
+import { BENCH_TOKEN, rssMiB, spawnService, stopProcess, waitUntil, type ServiceProcess } from './processes.js';
 import { fmt, percentile, ratio, row, section } from './report.js';
 
 const ACCOUNTS = Number(process.env.BENCH_CLUSTER_ACCOUNTS ?? 60);
 const FAILOVERS = 3;
-
-function rssMib(pid: number): number {
-  const match = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) / 1024 : NaN;
-}
+/** How often the bench looks again while it waits for the cluster (each look asks every account's status). */
+const POLL_MS = 50;
 
 async function holders(pool: pg.Pool): Promise<Map<string, string>> {
   const { rows } = await pool.query<{ account_id: string; instance_id: string }>(
@@ -30,12 +28,14 @@ async function holders(pool: pg.Pool): Promise<Map<string, string>> {
   return new Map(rows.map((r) => [r.account_id, r.instance_id]));
 }
 
-async function until(ok: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error('bench: condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+function until(ok: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  return waitUntil(ok, timeoutMs, what, POLL_MS);
+}
+
+/** The instance at `url` has joined the cluster (its incarnation's lease is live). */
+async function joined(pool: pg.Pool, url: string): Promise<boolean> {
+  const { rowCount } = await pool.query('SELECT 1 FROM tgs_instances WHERE url = $1 AND expires_at > clock_timestamp()', [url]);
+  return (rowCount ?? 0) > 0;
 }
 
 async function allValid(via: ServiceProcess[], ids: string[]): Promise<boolean> {
@@ -68,17 +68,17 @@ export async function benchCluster(): Promise<void> {
   const serverUrl = process.env.DATABASE_URL ?? embedded!.url;
   const databaseUrl = await createDatabase(serverUrl, `tgs_bench_${Date.now().toString(36)}`);
   const dc = await startTestSandbox();
-  const dc2 = dc.dcs.find((d) => d.id === 2)!;
-  const sandbox = { host: dc2.host, port: dc2.port, publicKeyPem: dc.publicKeyPem };
-  const token = randomBytes(24).toString('base64url');
-  const env = { STORE: 'postgres', DATABASE_URL: databaseUrl, API_TOKEN: token, LEASE_TTL: '6s', LOGIN_RATE_LIMIT: 'off', HEALTH_PROBE_INTERVAL: '0', CLIENT_READY_TIMEOUT: '20s' };
+  const env = { STORE: 'postgres', DATABASE_URL: databaseUrl, LEASE_TTL: '6s', LOGIN_RATE_LIMIT: 'off', HEALTH_PROBE_INTERVAL: '0', CLIENT_READY_TIMEOUT: '20s' };
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'bench-cluster-'));
   const running: ServiceProcess[] = [];
   const byName = new Map<string, ServiceProcess>();
   const start = async (name: string): Promise<ServiceProcess> => {
-    const svc = await startService({ sandbox, env: { ...env, INSTANCE_ID: name } });
-    await svc.waitForLog('Joined the cluster');
+    // Each process its own data directory (its log, its lock); the accounts are in PostgreSQL.
+    const dataDir = await fsp.mkdtemp(path.join(root, `${name}-`));
+    const svc = await spawnService({ dataDir, dc, env: { ...env, INSTANCE_ID: name } });
     running.push(svc);
+    await until(() => joined(pool, svc.baseUrl), 60_000, `${name} to join the cluster`);
     byName.set(name, svc);
     return svc;
   };
@@ -99,19 +99,19 @@ export async function benchCluster(): Promise<void> {
         }),
       ),
     );
-    await until(() => allValid([one], ids), 60_000);
-    const single = await statusLoad([one], ids, token);
-    const rssOne = rssMib(one.proc.pid!);
+    await until(() => allValid([one], ids), 60_000, 'every account valid on one instance');
+    const single = await statusLoad([one], ids, BENCH_TOKEN);
+    const rssOne = rssMiB(one.pid);
 
     // Three instances: the accounts spread; the same load through all three.
     const instances = [one, await start('b2'), await start('b3')];
-    await until(async () => new Set((await holders(pool)).values()).size === 3 && (await holders(pool)).size === ACCOUNTS, 60_000);
-    await until(() => allValid(instances, ids), 60_000);
+    await until(async () => new Set((await holders(pool)).values()).size === 3 && (await holders(pool)).size === ACCOUNTS, 60_000, 'the accounts spread over 3 instances');
+    await until(() => allValid(instances, ids), 60_000, 'every account valid on 3 instances');
     const spread = [...(await holders(pool)).values()].reduce((m, n) => m.set(n, (m.get(n) ?? 0) + 1), new Map<string, number>());
     const counts = [...spread.values()].sort((a, b) => a - b);
     row({ metric: 'accounts per instance (3 instances)', value: counts.join(' / '), note: `even share ${fmt(ACCOUNTS / 3)}; rendezvous hashing` });
-    row({ metric: 'RSS per instance (MiB)', value: instances.map((s) => fmt(rssMib(s.proc.pid!))).join(' / '), note: `1 instance with all ${ACCOUNTS}: ${fmt(rssOne)} MiB` });
-    const three = await statusLoad(instances, ids, token);
+    row({ metric: 'RSS per instance (MiB)', value: instances.map((s) => fmt(rssMiB(s.pid))).join(' / '), note: `1 instance with all ${ACCOUNTS}: ${fmt(rssOne)} MiB` });
+    const three = await statusLoad(instances, ids, BENCH_TOKEN);
     row({ metric: 'GET status req/s, 1 instance', value: fmt(single.rps), note: `48 connections, 5 s, p99 ${single.p99} ms, ${single.errors} errors` });
     row({
       metric: 'GET status req/s, 3 instances',
@@ -130,15 +130,15 @@ export async function benchCluster(): Promise<void> {
       const survivors = instances.filter((s) => s !== victim);
       const its = [...owners].filter(([, n]) => n === victimName).map(([id]) => id);
       const t0 = performance.now();
-      await victim.kill9();
+      await stopProcess(victim.proc, 'SIGKILL');
       await until(async () => {
         const now = await holders(pool);
         return its.every((id) => now.get(id) !== undefined && now.get(id) !== victimName) && (await allValid(survivors, its));
-      }, 30_000);
+      }, 30_000, `the accounts of ${victimName} valid on a survivor`);
       times.push(performance.now() - t0);
       instances[instances.indexOf(victim)] = await start(victimName);
-      await until(async () => new Set((await holders(pool)).values()).size === 3, 30_000);
-      await until(() => allValid(instances, ids), 60_000);
+      await until(async () => new Set((await holders(pool)).values()).size === 3, 30_000, `${victimName} back in the cluster`);
+      await until(() => allValid(instances, ids), 60_000, 'every account valid again');
     }
     const sorted = [...times].sort((a, b) => a - b);
     row({ metric: 'kill -9 → its accounts valid elsewhere (ms)', value: fmt(percentile(sorted, 50)), note: `p50 of ${FAILOVERS}, max ${fmt(sorted[sorted.length - 1]!)} ms, LEASE_TTL 6s; double-owner moments at the DC: ${dc.controls.doubleOwnerMoments().count}` });
@@ -147,5 +147,6 @@ export async function benchCluster(): Promise<void> {
     await pool.end();
     await dc.dispose();
     await embedded?.dispose();
+    await fsp.rm(root, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,8 @@
 /**
  * telegram-service start-up and shutdown:
  *   config → data dir (0700) + lock → API token → logger → sandbox DC (sandbox mode) → accounts store
- *   → account registry (restore every account) → HTTP.
+ *   → account registry (restore every account) → HTTP → joining the cluster (STORE=postgres); then
+ *   validation runs in the background, and mtcute is loaded on first use (telegram/load.ts).
  * SIGINT/SIGTERM: stop accepting and finish in-flight requests, stop every account (persist, disconnect),
  * the sandbox DC and the lock, exit 0 — within 5 s, or exit 1 if something hangs.
  * A data-directory lock found lost while running (ours, or the in-process sandbox DC's): exit 1 at once,
@@ -26,11 +27,11 @@ import {
   type Config,
   type ResolvedConfig,
 } from './config/index.js';
-import { openCluster } from './cluster/index.js';
+import type { Cluster } from './cluster/index.js';
 import { buildApp } from './http/index.js';
 import { createLogger, type Logger } from './logging/index.js';
 import { LOG_MESSAGES } from './logging/messages.js';
-import { startSandboxDc, type SandboxLog } from '@telegram-service/sandbox-dc';
+import type { SandboxLog } from '@telegram-service/sandbox-dc';
 import {
   acquireDataDirLock,
   DataDirLockedError,
@@ -40,6 +41,7 @@ import {
 } from '@telegram-service/durable-files';
 import { createFileAccountsStore } from './store/files/accounts-dir.js';
 import type { AccountsStore } from './store/types.js';
+import { loadTelegram } from './telegram/load.js';
 
 /** A graceful stop must finish within this; then the process exits 1 whatever still hangs. */
 const SHUTDOWN_DEADLINE_MS = 5_000;
@@ -144,10 +146,11 @@ async function main(): Promise<void> {
   for (const warning of [...lock.warnings, ...resolved.warnings]) log.warn(warning);
   logApiTokenSource(log, config, resolved.apiTokenFile);
 
-  // 5. The sandbox DC, in-process, unless an external one is configured.
+  // 5. The sandbox DC, in-process, unless an external one is configured (only then is its code loaded).
   let sandbox: { dcs: { id: number; host: string; port: number }[]; publicKeyPem: string } | undefined;
   if (config.environment === 'sandbox' && !config.sandbox.external) {
     const ports: [number, number] = [config.sandbox.port, config.sandbox.port + 1];
+    const { startSandboxDc } = await import('@telegram-service/sandbox-dc');
     const dc = await startSandboxDc({
       host: '127.0.0.1',
       dataDir: path.join(config.dataDir, 'sandbox-dc'),
@@ -168,14 +171,18 @@ async function main(): Promise<void> {
   }
   if (config.environment === 'sandbox') announceSandbox(log, config, sandbox);
 
-  // 6. The accounts: every one restored from disk (never waits for the network; validation runs behind).
-  //    With STORE=postgres this process is one instance of a cluster: it holds the accounts ownership
-  //    gives it, and forwards requests for the others to their owner (src/cluster/).
-  const cluster = config.store?.kind === 'postgres' ? await openCluster(config, config.store.databaseUrl, log) : undefined;
-  if (cluster) {
-    cleanups.push({ name: 'database', run: () => cluster.close() });
-    config.instanceId = cluster.instanceId;
-    log.info({ instanceId: cluster.instanceId, leaseTtlMs: config.leaseTtlMs }, 'Cluster instance: accounts in PostgreSQL');
+  // 6. The accounts: every one restored from disk (never waits for the network; validation runs behind,
+  //    from step 8 on). With STORE=postgres this process is one instance of a cluster: it holds the
+  //    accounts ownership gives it, and forwards requests for the others to their owner (src/cluster/,
+  //    loaded only then, with pg and mtcute's transport).
+  let cluster: Cluster | undefined;
+  if (config.store?.kind === 'postgres') {
+    const { openCluster } = await import('./cluster/index.js');
+    const opened = await openCluster(config, config.store.databaseUrl, log);
+    cleanups.push({ name: 'database', run: () => opened.close() });
+    config.instanceId = opened.instanceId;
+    log.info({ instanceId: opened.instanceId, leaseTtlMs: config.leaseTtlMs }, 'Cluster instance: accounts in PostgreSQL');
+    cluster = opened;
   }
   const store: AccountsStore =
     cluster?.store ??
@@ -236,6 +243,10 @@ async function main(): Promise<void> {
   if (!isLoopback(config.host)) {
     log.warn({ host: config.host }, 'The HTTP API listens beyond this machine: use TLS in front of it, and keep the API token secret');
   }
+  // 8. Background work: the restored sessions are validated against Telegram (which loads mtcute), now that
+  //    status answers; with no session to validate mtcute is loaded anyway, ready for the first request.
+  //    A cluster instance joins now, and the accounts it takes are validated as they come.
+  registry.startValidation();
   if (cluster) {
     const url = config.instanceUrl ?? `http://${urlHost(advertisedHost(config.host))}:${address.port}`;
     await cluster.start(
@@ -248,6 +259,8 @@ async function main(): Promise<void> {
       url,
     );
   }
+  setImmediate(() => void loadTelegram().catch((err: unknown) => log.error({ err }, 'Could not load the Telegram client library')));
+
   const defaultAccount = registry.get(DEFAULT_ACCOUNT_ID)?.status();
   log.info(
     { accounts: registry.size, environment: config.environment, ...(defaultAccount ? { state: defaultAccount.state } : {}) },

@@ -13,9 +13,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { maskPhone } from '../logging/index.js';
 import type { PendingLogin, SessionStore } from '../store/types.js';
-import { createTelegramClient, type CreateClientOptions, type SandboxDcAddress } from '../telegram/client-factory.js';
+import { TelegramCallError } from '../telegram/call-error.js';
+import type { CreateClientOptions, SandboxDcAddress } from '../telegram/client-factory.js';
 import type { TelegramErrorKind } from '../telegram/errors.js';
-import { callTelegram, TelegramCallError } from '../telegram/rpc.js';
+import { loadTelegram } from '../telegram/load.js';
 import { AttemptGuard, GUESS_GUARD_DEFAULTS, WindowBudget, type AttemptGuardOptions } from './attempt-guard.js';
 import { type AttemptOutcome, RetryLoop } from './backoff.js';
 import { ClientHolder, SessionEndingError } from './client-holder.js';
@@ -55,6 +56,8 @@ export interface AccountOptions {
   validationLimiter?: Limiter;
   /** Told of validations, recoveries, revocations, reconnects and flood waits (metrics). */
   observer?: AccountObserver;
+  /** The health probe's interval now (default: HEALTH_PROBE_INTERVAL; the registry stretches it for many accounts). */
+  probeIntervalMs?: () => number;
   /** Wrong-code and wrong-password guards (defaults: 5 free, then 30 s doubling up to 1 h). */
   guessGuard?: AttemptGuardOptions;
   now?: () => number;
@@ -87,6 +90,7 @@ class TelegramAccount implements Account {
   private readonly retry: RetryLoop;
   private readonly clients: ClientHolder;
   private readonly validationLimiter: Limiter;
+  private readonly probeIntervalMs: () => number;
   private readonly codeGuard: AttemptGuard;
   private readonly passwordGuard: AttemptGuard;
   private readonly loginBudget: WindowBudget;
@@ -116,6 +120,7 @@ class TelegramAccount implements Account {
     this.log = opts.logger.child({ account: opts.id, module: 'account' });
     this.validationLimiter = opts.validationLimiter ?? ((task) => task());
     this.observer = opts.observer ?? {};
+    this.probeIntervalMs = opts.probeIntervalMs ?? (() => this.config.healthProbeIntervalMs ?? 0);
     const guard = { ...GUESS_GUARD_DEFAULTS, ...opts.guessGuard, now: this.now };
     this.codeGuard = new AttemptGuard(guard);
     this.passwordGuard = new AttemptGuard(guard);
@@ -123,8 +128,8 @@ class TelegramAccount implements Account {
     const clientLogger = opts.logger.child({ account: opts.id });
     this.clients = new ClientHolder({
       logger: this.log,
-      create: () =>
-        createTelegramClient({
+      create: async () =>
+        (await loadTelegram()).createTelegramClient({
           config: this.config,
           storage: (primaryDcs) => this.store.createStorage({ primaryDcs }),
           logger: clientLogger,
@@ -332,7 +337,7 @@ class TelegramAccount implements Account {
    */
   private armProbe(): void {
     clearTimeout(this.probeTimer);
-    const interval = this.config.healthProbeIntervalMs ?? 0;
+    const interval = this.probeIntervalMs();
     if (interval <= 0 || this.stopped || this.state !== 'authenticated') return;
     // ±10 % so that many accounts restored together do not probe together.
     const delay = Math.round(interval * (0.9 + Math.random() * 0.2));
@@ -843,7 +848,8 @@ class TelegramAccount implements Account {
     return phone ? maskPhone(phone) : undefined;
   }
 
-  private call<T extends tl.RpcMethod>(client: TelegramClient, request: T): Promise<tl.RpcCallReturn[T['_']]> {
+  private async call<T extends tl.RpcMethod>(client: TelegramClient, request: T): Promise<tl.RpcCallReturn[T['_']]> {
+    const { callTelegram } = await loadTelegram();
     return callTelegram(client, request, { timeoutMs: this.config.clientReadyTimeoutMs, signal: this.stopController.signal });
   }
 

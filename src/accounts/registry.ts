@@ -18,6 +18,14 @@ import { isAccountId } from './account-id.js';
 import { issueToken, parseToken, secretMatches } from './scoped-tokens.js';
 
 export { DEFAULT_ACCOUNT_ID };
+/**
+ * Health probes (HEALTH_PROBE_INTERVAL) are spread to at most one per this many ms on average across all
+ * accounts: each account's interval is HEALTH_PROBE_INTERVAL or accounts × this, whichever is longer. With
+ * 30 s and a thousand accounts, probing each every 30 s would ask Telegram 33 times a second and keep the
+ * service busy while idle (each probe, and the reconnect mtcute makes when the server drops the connection
+ * seconds after it, costs about a millisecond of CPU); at ten a second each of them is probed every 100 s.
+ */
+export const PROBE_SPACING_MS = 100;
 /** Accounts whose files are read at once during start-up. */
 const RESTORE_CONCURRENCY = 16;
 const MAX_LIST_LIMIT = 1000;
@@ -82,16 +90,32 @@ export class AccountRegistry {
   private readonly tokenOwners = new Map<string, string>();
   private readonly locks = new Map<string, Mutex>();
   private readonly validationLimiter: Limiter;
+  /** Validations wait for this: start-up answers status from disk first (see startValidation). */
+  private readonly validationAllowed: Promise<void>;
+  private allowValidation!: () => void;
   private readonly log: Logger;
   private stopped = false;
 
   constructor(private readonly opts: AccountRegistryOptions) {
     this.log = opts.logger.child({ module: 'registry' });
     const limit = pLimit(opts.config.validationConcurrency ?? 8);
-    this.validationLimiter = (task) => limit(task);
+    this.validationAllowed = new Promise((resolve) => (this.allowValidation = resolve));
+    this.validationLimiter = async (task) => {
+      await this.validationAllowed;
+      return limit(task);
+    };
   }
 
-  /** Opens the store and restores every account (files only; validation runs in the background). */
+  /**
+   * Lets the restored sessions' validation begin (bounded by VALIDATION_CONCURRENCY). main.ts calls it once
+   * the HTTP API listens: validating loads mtcute and connects to Telegram, and none of that should delay the
+   * first status answer.
+   */
+  startValidation(): void {
+    this.allowValidation();
+  }
+
+  /** Opens the store and restores every account (files only; validation waits for startValidation()). */
   async start(): Promise<void> {
     const ids = await this.opts.store.open();
     if (this.opts.cluster) {
@@ -141,6 +165,7 @@ export class AccountRegistry {
       sandbox: this.opts.sandbox,
       validationLimiter: this.validationLimiter,
       ...(connections ? { connections } : {}),
+      probeIntervalMs: () => this.probeIntervalMs(),
       ...this.opts.accountOptions,
     });
   }
@@ -171,6 +196,12 @@ export class AccountRegistry {
     for (const token of entry.tokens) this.tokenOwners.delete(token.id);
     const at = this.sortedIds.indexOf(id);
     if (at >= 0) this.sortedIds.splice(at, 1);
+  }
+
+  /** Each account's health-probe interval now (see PROBE_SPACING_MS; in a cluster, the accounts held here). */
+  private probeIntervalMs(): number {
+    const interval = this.opts.config.healthProbeIntervalMs ?? 0;
+    return interval > 0 ? Math.max(interval, this.entries.size * PROBE_SPACING_MS) : 0;
   }
 
   private add(id: string, entry: Entry): void {
@@ -366,6 +397,7 @@ export class AccountRegistry {
   /** Stops every account (each persists and disconnects). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.allowValidation(); // a validation still waiting finds its account stopped and ends
     await Promise.all([...this.entries.values()].map(({ account }) => account.stop().catch(() => undefined)));
   }
 }

@@ -3,12 +3,12 @@
  * writer (SerialQueue), "dirty" = the stored body differs from the wanted one, and failed writes kept in
  * memory, reported (persistenceError) and retried with a doubling delay. A backend says how it loads and
  * how one flush brings the stored copy to the in-memory state (files/account-files.ts,
- * postgres/session-store.ts).
+ * postgres/session-store.ts). Whether anything is dirty is asked on every flush request, so the wanted
+ * bodies are computed once per change, not once per question.
  */
 import type { ITelegramStorageProvider } from '@mtcute/core';
 import { applyMetaPatch, authContent, bodyOf, checkedAuthState, checkMetaPatch, metaOf, touchedAuthState } from './document-ops.js';
 import { LOG_MESSAGES } from '../logging/messages.js';
-import { createDocumentStorage } from './mtcute-storage.js';
 import { emptyDocument, type SessionDocument } from './session-document.js';
 import { SerialQueue } from './serial-queue.js';
 import type { AuthStateFile, CreateStorageOptions, LoadProblem, PersistenceError, SessionMeta, SessionStore, StoreLog } from './types.js';
@@ -28,7 +28,12 @@ export abstract class WriteBehindSessionStore implements SessionStore {
   protected readonly log: StoreLog;
   protected readonly queue = new SerialQueue(() => this.flushOnce());
   protected loaded = false;
+  /** Replaced whole (setDocument, clearSession); changed in place only through update(), which the body memo counts on. */
   protected doc: SessionDocument;
+  /** Bumped by every change made to `doc` in place (update()); with `doc` itself, keys the body memo. */
+  private docRevision = 0;
+  private bodyMemo: { doc: SessionDocument; revision: number; body: string } | undefined;
+  private authMemo: { auth: AuthStateFile; content: string } | undefined;
   /** False after clearSession() until something is written again: no session should be stored. */
   protected sessionWanted = false;
   protected sessionStored: Stored = undefined;
@@ -62,10 +67,13 @@ export abstract class WriteBehindSessionStore implements SessionStore {
     return this.doc.authKeys.size > 0;
   }
 
-  createStorage(options: CreateStorageOptions = {}): ITelegramStorageProvider {
+  /** Loads the provider's code (which needs mtcute, see telegram/load.ts) on first use. */
+  async createStorage(options: CreateStorageOptions = {}): Promise<ITelegramStorageProvider> {
     const generation = ++this.storageGeneration;
+    const initial = this.doc;
+    const { createDocumentStorage } = await import('./mtcute-storage.js');
     return createDocumentStorage({
-      initial: this.doc,
+      initial,
       primaryDcs: options.primaryDcs,
       writer: {
         update: (change) => {
@@ -99,6 +107,7 @@ export abstract class WriteBehindSessionStore implements SessionStore {
   /** Apply a change to the document; persist when its body changed. */
   private update(change: (doc: SessionDocument) => void): Promise<void> {
     change(this.doc);
+    this.docRevision++;
     this.sessionWanted = true;
     return this.flushIfDirty();
   }
@@ -149,11 +158,19 @@ export abstract class WriteBehindSessionStore implements SessionStore {
   }
 
   protected desiredSession(): string | null {
-    return this.sessionWanted ? bodyOf(this.doc) : null;
+    if (!this.sessionWanted) return null;
+    const memo = this.bodyMemo;
+    if (memo?.doc === this.doc && memo.revision === this.docRevision) return memo.body;
+    const body = bodyOf(this.doc);
+    this.bodyMemo = { doc: this.doc, revision: this.docRevision, body };
+    return body;
   }
 
+  /** The auth state's stored content (`auth` is replaced, never changed in place, on every change). */
   protected desiredAuth(): string | null {
-    return this.auth ? authContent(this.auth) : null;
+    if (!this.auth) return null;
+    if (this.authMemo?.auth !== this.auth) this.authMemo = { auth: this.auth, content: authContent(this.auth) };
+    return this.authMemo.content;
   }
 
   /** A write failed: kept in memory, reported (`logMessage`), retried on a doubling delay. */

@@ -10,9 +10,11 @@
  * + 2 s is sent while `_doFlush` writes the ping, and which is also its own pong timeout); this file wraps
  * them on the class's prototype, once per process: never longer than ours, and the short delay only in
  * what is sent.
- * The class is not exported, so it is loaded from mtcute's own file next to its entry point — the same
- * module instance mtcute uses. A change of these internals fails loudly at start-up, and
- * test/cluster/keepalive.test.ts proves the effect against the sandbox DC.
+ * The class is exported by mtcute's entry point though not by its types, so it is taken from there: the
+ * same module instance mtcute's clients use, also in the service's bundle (scripts/bundle.mjs), where a
+ * file of node_modules loaded by path would be a second copy that no client uses. A change of these
+ * internals fails loudly at start-up, and test/cluster/failover.test.ts proves the effect against the
+ * sandbox DC (its referee counts a moment of two owners if a frozen owner's connection stays open).
  */
 
 export interface KeepaliveOptions {
@@ -40,8 +42,7 @@ export async function installKeepalive(opts: KeepaliveOptions): Promise<void> {
     return;
   }
   if (opts.disconnectDelaySeconds < 3) throw new RangeError('disconnectDelaySeconds must be at least 3');
-  const entry = import.meta.resolve('@mtcute/core');
-  const module = (await import(new URL('./network/session-connection.js', entry).href)) as { SessionConnection?: { prototype: SessionConnectionPrototype } };
+  const module = (await import('@mtcute/core')) as unknown as { SessionConnection?: { prototype: SessionConnectionPrototype } };
   const proto = module.SessionConnection?.prototype;
   if (!proto || typeof proto._pingMustDelay !== 'function' || typeof proto._pingDisconnectDelay !== 'function' || typeof proto._doFlush !== 'function') {
     throw new Error('mtcute internals changed: SessionConnection ping methods not found (the cluster needs them; see src/telegram/keepalive.ts)');

@@ -28,7 +28,7 @@ const authKey = (length = 256): Uint8Array => {
 const pending: PendingLogin = { phone: '+9996621234', phoneCodeHash: 'abc123', dcId: 2, codeType: 'app', codeLength: 5, sentAt: '2025-01-01T00:00:00.000Z' };
 const authState = (savedAt = new Date().toISOString()): AuthStateFile => ({ user_auth: true, user_id: 700000001, phone: '+9996621234', saved_at: savedAt, version: '1.0' });
 
-async function keyOf(storage: ReturnType<SessionStore['createStorage']>, dc: number): Promise<Buffer | undefined> {
+async function keyOf(storage: Awaited<ReturnType<SessionStore['createStorage']>>, dc: number): Promise<Buffer | undefined> {
   const key = await storage.authKeys.get(dc);
   return key ? Buffer.from(key) : undefined;
 }
@@ -73,7 +73,7 @@ export function describeStoreContract(backend: StoreBackend): void {
       const session = accounts.sessionStore('bob', quietLog);
       sessions.push(session);
       await session.load();
-      await session.createStorage().authKeys.set(2, authKey());
+      await (await session.createStorage()).authKeys.set(2, authKey());
       await session.writeAuthState(authState());
       await accounts.saveTokens('bob', [{ id: '0123456789abcdef', hash: 'a'.repeat(64), createdAt: '2025-01-01T00:00:00.000Z' }]);
       await accounts.remove('bob');
@@ -106,26 +106,26 @@ export function describeStoreContract(backend: StoreBackend): void {
 
     it('an auth key is durable once set() resolves, byte for byte (255-byte keys too)', async () => {
       const { session } = await freshAccount();
-      const storage = session.createStorage();
+      const storage = await session.createStorage();
       const key2 = authKey();
       const key4 = authKey(255);
       await storage.authKeys.set(2, key2);
       await storage.authKeys.set(4, key4);
       const restarted = await reopen();
       expect(restarted.hasSession()).toBe(true);
-      const back = restarted.createStorage();
+      const back = await restarted.createStorage();
       expect(await keyOf(back, 2)).toEqual(Buffer.from(key2));
       expect(await keyOf(back, 4)).toEqual(Buffer.from(key4));
     });
 
     it('keeps a login in progress and flood waits with the session; clearSession forgets the keys', async () => {
       const { session } = await freshAccount();
-      await session.createStorage().authKeys.set(2, authKey());
+      await (await session.createStorage()).authKeys.set(2, authKey());
       await session.updateMeta({ pendingLogin: pending, floodWaits: { 'auth.sendCode': 1_900_000_000_000 } });
       let restarted = await reopen();
       expect(restarted.meta()).toEqual({ environment: 'sandbox', pendingLogin: pending, floodWaits: { 'auth.sendCode': 1_900_000_000_000 } });
 
-      const storage = restarted.createStorage();
+      const storage = await restarted.createStorage();
       await restarted.clearSession();
       await storage.authKeys.set(2, authKey()); // the replaced storage cannot write a key back
       restarted = await reopen();
@@ -148,7 +148,7 @@ export function describeStoreContract(backend: StoreBackend): void {
 
     it('concurrent writes from mtcute and meta end as one consistent document', async () => {
       const { session } = await freshAccount();
-      const storage = session.createStorage();
+      const storage = await session.createStorage();
       const keys = [1, 2, 3, 4, 5].map(() => authKey());
       await Promise.all([
         ...keys.map((key, i) => storage.authKeys.set(i + 1, key)),
@@ -156,7 +156,7 @@ export function describeStoreContract(backend: StoreBackend): void {
         session.writeAuthState(authState()),
       ]);
       const restarted = await reopen();
-      const back = restarted.createStorage();
+      const back = await restarted.createStorage();
       for (const [i, key] of keys.entries()) expect(await keyOf(back, i + 1)).toEqual(Buffer.from(key));
       expect(restarted.meta()?.pendingLogin).toEqual(pending);
       expect(restarted.authState()?.user_id).toBe(700000001);
@@ -166,11 +166,11 @@ export function describeStoreContract(backend: StoreBackend): void {
       const key = new Uint8Array(randomBytes(32));
       const { session } = await freshAccount('alice', { encryptionKey: key });
       const authKeyBytes = authKey();
-      await session.createStorage().authKeys.set(2, authKeyBytes);
+      await (await session.createStorage()).authKeys.set(2, authKeyBytes);
       await session.writeAuthState(authState());
 
       const good = await reopen('alice', { encryptionKey: key });
-      expect(await keyOf(good.createStorage(), 2)).toEqual(Buffer.from(authKeyBytes));
+      expect(await keyOf(await good.createStorage(), 2)).toEqual(Buffer.from(authKeyBytes));
 
       for (const opts of [{ encryptionKey: new Uint8Array(randomBytes(32)) }, {}]) {
         const accounts = backend.open(opts);
@@ -194,11 +194,11 @@ export function describeStoreContract(backend: StoreBackend): void {
     it('a stored plaintext session is encrypted once a key is configured', async () => {
       const { session } = await freshAccount();
       const bytes = authKey();
-      await session.createStorage().authKeys.set(2, bytes);
+      await (await session.createStorage()).authKeys.set(2, bytes);
       const key = new Uint8Array(randomBytes(32));
       await reopen('alice', { encryptionKey: key });
       // Readable with the key, and no longer without it.
-      expect(await keyOf((await reopen('alice', { encryptionKey: key })).createStorage(), 2)).toEqual(Buffer.from(bytes));
+      expect(await keyOf(await (await reopen('alice', { encryptionKey: key })).createStorage(), 2)).toEqual(Buffer.from(bytes));
       const withoutKey = backend.open().sessionStore('alice', quietLog);
       sessions.push(withoutKey);
       await expect(withoutKey.load()).rejects.toMatchObject({ reason: 'encryption_key_missing' });
@@ -206,7 +206,7 @@ export function describeStoreContract(backend: StoreBackend): void {
 
     it("another environment's session is left untouched, said why, and set aside only when this environment writes", async () => {
       const { session } = await freshAccount('alice', { environment: 'production' });
-      await session.createStorage().authKeys.set(2, authKey());
+      await (await session.createStorage()).authKeys.set(2, authKey());
       await session.writeAuthState(authState());
 
       const sandbox = await reopen('alice', { environment: 'sandbox' });
@@ -216,7 +216,7 @@ export function describeStoreContract(backend: StoreBackend): void {
       // Untouched so far: production still reads its session.
       expect((await reopen('alice', { environment: 'production' })).hasSession()).toBe(true);
 
-      await sandbox.createStorage().authKeys.set(2, authKey());
+      await (await sandbox.createStorage()).authKeys.set(2, authKey());
       const ours = await reopen('alice', { environment: 'sandbox' });
       expect(ours.hasSession()).toBe(true);
       expect(ours.loadProblem?.()).toBeUndefined();

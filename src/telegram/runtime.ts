@@ -1,0 +1,3 @@
+/** What the service needs of mtcute at run time, as one module loaded on first use (see load.ts). */
+export { createTelegramClient } from './client-factory.js';
+export { callTelegram } from './rpc.js';
