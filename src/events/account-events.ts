@@ -67,6 +67,8 @@ export class AccountEvents {
   private committing: Promise<void> | null = null;
   private writeError: { message: string; at: string } | undefined;
   private retryDelayMs = RETRY_BASE_MS;
+  /** Woken when a journal write fails (see flushUnlessFailing). */
+  private readonly writeFailed: Array<() => void> = [];
   private retentionTimer: NodeJS.Timeout | undefined;
   private opened = false;
   private closed = false;
@@ -143,7 +145,7 @@ export class AccountEvents {
     this.keys.clear();
     this.pendingState = null;
     this.kick();
-    await this.flush();
+    await this.flushUnlessFailing();
   }
 
   private overflow(): void {
@@ -200,6 +202,7 @@ export class AccountEvents {
   }
 
   private recordWriteError(err: unknown): void {
+    for (const wake of this.writeFailed.splice(0)) wake();
     const code = (err as NodeJS.ErrnoException).code;
     const message = `the event journal cannot be written${typeof code === 'string' ? ` (${code})` : ''}; events wait in memory`;
     if (!this.writeError) this.log.error({ err, pending: this.queue.length }, LOG_MESSAGES.journalWriteFailed);
@@ -209,6 +212,20 @@ export class AccountEvents {
   /** Resolves once everything queued so far is on disk (or the pipeline closed). */
   async flush(): Promise<void> {
     while (this.committing) await this.committing;
+  }
+
+  /**
+   * As flush(), but also resolves as soon as the journal cannot be written: what is queued waits in memory
+   * and is retried (the status says so), and a logout on a read-only or full disk is not held up by it.
+   */
+  private async flushUnlessFailing(): Promise<void> {
+    while (this.committing && !this.writeError) {
+      let wake!: () => void;
+      const failed = new Promise<void>((resolve) => this.writeFailed.push((wake = resolve)));
+      await Promise.race([this.committing, failed]);
+      const at = this.writeFailed.indexOf(wake);
+      if (at >= 0) this.writeFailed.splice(at, 1);
+    }
   }
 
   // ───────────────────────────── out ─────────────────────────────

@@ -52,6 +52,24 @@ export async function mountTmpfs(sizeKb: number): Promise<Tmpfs> {
 
 /** `mount -t tmpfs` options, and the remount form that works both as root and inside a user namespace. */
 const mountArgs = (sizeKb: number, dir: string) => ['-t', 'tmpfs', '-o', `size=${sizeKb}k,mode=0700`, 'tmpfs', dir];
+/**
+ * The kernel refuses a read-only remount while a file on it is open for writing (the service's event journal
+ * holds its segment open for a second after each append): tried again for up to 15 s.
+ */
+function retryWhileBusy(remount: () => unknown): void {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      remount();
+      return;
+    } catch (err) {
+      const stderr = String((err as { stderr?: unknown }).stderr ?? '');
+      if (!/busy/i.test(stderr) || Date.now() > deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+}
+
 const remountArgs = (mode: 'ro' | 'rw', dir: string) => ['-t', 'tmpfs', '-o', `remount,${mode}`, 'tmpfs', dir];
 const UNSHARE = ['--user', '--map-root-user', '--mount'];
 
@@ -88,7 +106,7 @@ function mountHere(root: string, mountPoint: string, sizeKb: number): Tmpfs {
     dir: mountPoint,
     via: 'mount',
     fill: () => fillDisk(mountPoint),
-    remount: (mode) => void execFileSync('mount', remountArgs(mode, mountPoint)),
+    remount: (mode) => retryWhileBusy(() => execFileSync('mount', remountArgs(mode, mountPoint), { stdio: 'pipe' })),
     async dispose() {
       try {
         execFileSync('umount', [mountPoint], { stdio: 'ignore' });
@@ -127,7 +145,9 @@ async function mountInNamespace(root: string, mountPoint: string, sizeKb: number
     via: 'user namespace',
     fill: () => fillDisk(dir),
     remount: (mode) =>
-      void execFileSync('nsenter', ['--target', String(holder.pid), '--user', '--mount', '--preserve-credentials', 'mount', ...remountArgs(mode, mountPoint)]),
+      retryWhileBusy(() =>
+        execFileSync('nsenter', ['--target', String(holder.pid), '--user', '--mount', '--preserve-credentials', 'mount', ...remountArgs(mode, mountPoint)], { stdio: 'pipe' }),
+      ),
     async dispose() {
       holder.stdin!.end();
       holder.kill('SIGKILL');

@@ -83,13 +83,20 @@ export function createFileEventJournal(opts: FileEventJournalOptions): EventJour
   return new FileEventJournal(opts);
 }
 
+/** How long the active segment stays open after the last append. */
+const IDLE_CLOSE_MS = 1000;
+
 class FileEventJournal implements EventJournal {
   /** Opens, appends, retention and close, one at a time in call order. */
   private readonly queue = new SerialQueue(async () => undefined);
   private readonly now: () => number;
   private readonly segmentBytes: number;
   private segments: Segment[] = [];
+  /** The active segment, open for appending while events come; closed after IDLE_CLOSE_MS without any. */
   private handle: fsp.FileHandle | undefined;
+  private idleClose: NodeJS.Timeout | undefined;
+  /** A failed write could not be taken back: the next append starts a new segment. */
+  private mustRoll = false;
   private lastId = 0;
   private state: UpdateState | null = null;
   private tail: JournalEvent[] = [];
@@ -119,9 +126,9 @@ class FileEventJournal implements EventJournal {
         recentKeys = scanned.keys;
         this.lastId = scanned.lastId ?? last.firstId - 1;
         this.state = scanned.state === undefined ? await this.stateBefore(this.segments.length - 1) : scanned.state;
-        this.handle = await fsp.open(last.file, 'a', PRIVATE_FILE_MODE);
       } else {
         await this.startSegment(1);
+        this.closeWhenIdle();
       }
       await this.retainExclusive(this.now());
       return { ...this.boundsNow(), updateState: this.state, recentKeys };
@@ -206,7 +213,9 @@ class FileEventJournal implements EventJournal {
     return this.queue.run(async () => {
       if (this.closed) throw new Error('the event journal is closed');
       const segment = this.segments.at(-1)!;
-      if (!this.handle || segment.bytes >= this.segmentBytes) await this.startSegment(this.lastId + 1);
+      if (this.mustRoll || segment.bytes >= this.segmentBytes) await this.startSegment(this.lastId + 1);
+      else this.handle ??= await this.openAppending(segment.file);
+      this.closeWhenIdle();
       const active = this.segments.at(-1)!;
       const stored: JournalEvent[] = [];
       const chunks: string[] = [];
@@ -254,6 +263,7 @@ class FileEventJournal implements EventJournal {
         // Cannot even take it back: the next append starts a new segment (open() cuts the torn line later).
         await handle.close().catch(() => undefined);
         this.handle = undefined;
+        this.mustRoll = true;
       }
       throw err;
     }
@@ -263,6 +273,7 @@ class FileEventJournal implements EventJournal {
   private async startSegment(firstId: number): Promise<void> {
     await this.handle?.close().catch(() => undefined);
     this.handle = undefined;
+    this.mustRoll = false;
     const file = path.join(this.opts.dir, `${String(firstId).padStart(20, '0')}.jsonl`);
     const previous = this.segments.at(-1);
     if (previous && previous.firstId === firstId) {
@@ -278,6 +289,21 @@ class FileEventJournal implements EventJournal {
     segment.bytes = head.length;
     await fsyncDir(this.opts.dir);
     this.segments.push(segment);
+  }
+
+  /**
+   * An idle journal holds no file open: a thousand idle accounts hold no thousand descriptors, and a data
+   * directory can be remounted read-only (the kernel refuses while a file is open for writing).
+   */
+  private closeWhenIdle(): void {
+    clearTimeout(this.idleClose);
+    this.idleClose = setTimeout(() => {
+      void this.queue.run(async () => {
+        await this.handle?.close().catch(() => undefined);
+        this.handle = undefined;
+      });
+    }, IDLE_CLOSE_MS);
+    this.idleClose.unref();
   }
 
   private async openAppending(file: string): Promise<fsp.FileHandle> {
@@ -464,6 +490,7 @@ class FileEventJournal implements EventJournal {
   async close(): Promise<void> {
     await this.queue.run(async () => {
       this.closed = true;
+      clearTimeout(this.idleClose);
       await this.handle?.close().catch(() => undefined);
       this.handle = undefined;
     });
