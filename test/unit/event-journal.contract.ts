@@ -42,6 +42,36 @@ export function journalContract(name: string, backend: JournalBackend): void {
       }
     });
 
+    it('bytes(): grows with what it holds, shrinks when retention drops events, is the same after a reopen', async () => {
+      const place = await backend.storage();
+      try {
+        let now = 1_000_000;
+        const retention = { maxBytes: 64 * 1024 * 1024, maxAgeMs: 60_000 };
+        const journal = place.journal({ retention, now: () => now });
+        await journal.open();
+        const empty = journal.bytes();
+        await journal.append([event(1), event(2)], state(2));
+        const two = journal.bytes();
+        expect(two).toBeGreaterThan(empty);
+        await journal.append([event(3, undefined, 1000)]);
+        const three = journal.bytes();
+        expect(three).toBeGreaterThan(two + 1000);
+        now += 120_000;
+        await journal.applyRetention(now);
+        expect(journal.bounds()).toEqual({ firstId: 4, lastId: 3 });
+        expect(journal.bytes()).toBeLessThan(three);
+        await journal.append([event(4)]);
+        const kept = journal.bytes();
+        await journal.close();
+        const again = place.journal({ retention, now: () => now });
+        await again.open();
+        expect(again.bytes()).toBe(kept);
+        await again.close();
+      } finally {
+        await place.dispose();
+      }
+    });
+
     it('keeps events, the newest state and the recent keys across a reopen; ids are never reused', async () => {
       const place = await backend.storage();
       try {
@@ -111,15 +141,19 @@ export function journalContract(name: string, backend: JournalBackend): void {
         const { firstId, lastId } = journal.bounds();
         expect(lastId).toBe(200);
         expect(firstId).toBeGreaterThan(1);
+        expect(journal.bytes()).toBeGreaterThan(0);
+        expect(journal.bytes()).toBeLessThanOrEqual(retention.maxBytes);
         const read = await journal.read(0, 1000);
         expect(read[0]!.id).toBe(firstId);
         expect(read.at(-1)!.id).toBe(200);
         expect(read.map((e) => e.id)).toEqual(Array.from({ length: 200 - firstId + 1 }, (_, i) => firstId + i));
         await journal.close();
         const again = place.journal({ retention, now: Date.now });
+        const kept = journal.bytes();
         const opened = await again.open();
         expect(opened.updateState).toEqual(state(199));
         expect(opened.firstId).toBe(firstId);
+        expect(again.bytes()).toBe(kept);
         await again.close();
       } finally {
         await place.dispose();
