@@ -325,6 +325,8 @@ describe('web console (Chromium, real process, sandbox DC)', () => {
       // has (Last-Event-ID) and shows what arrives next, once.
       const { port, dataDir } = svc;
       expect(await svc.stop()).toBe(0);
+      // Said in words while the service is away.
+      await page.locator('#events-state', { hasText: /^(The event stream ended|The service cannot be reached\. Is it still running\?) — reconnecting in \d+ s…$/ }).waitFor({ timeout: 20_000 });
       svc = await sandbox.service({ dataDir, env: { PORT: String(port) } });
       await live();
       expect(streams().at(-1)!.lastEventId).toBe(String(second));
