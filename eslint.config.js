@@ -13,6 +13,7 @@ const forbid = (regex, message) => ({ regex, message });
 
 /** Importing a workspace package's files instead of its name (`@telegram-service/…`). */
 const packageFiles = forbid('(^|/)packages/', 'import the workspace packages by their package name (@telegram-service/…), never their files');
+const testHelpers = forbid('(^|/)test/', 'bench/ must not import from test/: the bench measures what ships (shared tooling lives in dev/)');
 const mtcute = forbid('^@mtcute/', 'http/ never touches mtcute: go through accounts/ and account/');
 const fileSystem = forbid('^(node:)?fs(/promises)?$', 'http/ never touches the file system: files belong to store/');
 const store = forbid('(^|/)store/', 'http/ never touches storage: go through accounts/ and account/');
@@ -43,9 +44,10 @@ export default tseslint.config(
     },
   },
 
-  // The service (src/), its tests and its bench reach the workspace packages by name only.
+  // The service (src/), its tests and its bench reach the workspace packages by name only; the bench
+  // measures what ships and never leans on test helpers.
   boundaries(['src/**/*.ts', 'test/**/*.ts'], packageFiles),
-  boundaries(['bench/**/*.ts', 'bench/**/*.mjs'], packageFiles),
+  boundaries(['bench/**/*.ts', 'bench/**/*.mjs'], packageFiles, testHelpers),
   boundaries(['src/http/**/*.ts'], packageFiles, mtcute, fileSystem, store),
   boundaries(['src/account/**/*.ts', 'src/accounts/**/*.ts'], packageFiles, storeFiles),
   boundaries(['src/store/**/*.ts'], packageFiles, aboveStore),

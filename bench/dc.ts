@@ -2,14 +2,9 @@
  * Sandbox DC figures: key exchanges per second and complete login flows per second with 200
  * concurrent clients, beside a bare TCP connect + round trip to an echo server measured in the same run.
  */
-import { spawn } from 'node:child_process';
 import net from 'node:net';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
-import type { DcAddress } from '@telegram-service/sandbox-dc';
-import { RawMtprotoClient } from '@telegram-service/sandbox-dc/testing';
-import { sandboxClient } from '@telegram-service/sandbox-dc/testing';
-import { REPO_ROOT } from '../test/helpers/service-process.js';
+import { RawMtprotoClient, sandboxClient } from '@telegram-service/sandbox-dc/testing';
+import { dc2Of, startDcProcess } from './processes.js';
 import { fmt, percentile, pool, ratio, row, section } from './report.js';
 
 const CONCURRENCY = 200;
@@ -34,17 +29,9 @@ async function bareEchoRoundTrips(total: number): Promise<number> {
 export async function benchSandboxDc(): Promise<void> {
   section('Sandbox DC (200 concurrent clients, 127.0.0.1)');
   // The DC runs in its own process (one core), the clients in this one (the other core).
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(REPO_ROOT, 'bench', 'dc-process.ts')], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const firstLine = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`sandbox DC process exited with ${code}`)));
-  });
-  const dc = JSON.parse(firstLine) as { dcs: DcAddress[]; publicKeyPem: string };
+  const dc = await startDcProcess();
   try {
-    const dc2 = dc.dcs.find((d) => d.id === 2)!;
+    const dc2 = dc2Of(dc);
     const baseline = await bareEchoRoundTrips(2_000);
 
     const kx = await pool(1_000, CONCURRENCY, async () => {
@@ -86,6 +73,6 @@ export async function benchSandboxDc(): Promise<void> {
       process.exitCode = 1;
     }
   } finally {
-    child.kill('SIGTERM');
+    await dc.stop();
   }
 }

@@ -14,20 +14,20 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { TelegramClient } from '@mtcute/node';
 import { loginSandboxClient, sandboxClient, startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { startService, type ServiceProcess } from '../test/helpers/service-process.js';
-import { sseClient, webhookReceiver } from '../test/helpers/event-clients.js';
+import { sseClient, webhookReceiver } from '../dev/event-clients.js';
+import { rssMiB, sleep, spawnService, waitUntil, type ServiceProcess } from './processes.js';
 import { fmt, percentile, pool, ratio, row, section } from './report.js';
 
 const LATENCY_SAMPLES = 300;
 const BURST = 5_000;
 const RECONNECT_WINDOW_MS = 30_000;
 
-function sandboxOf(dc: TestSandbox): { host: string; port: number; publicKeyPem: string } {
-  const dc2 = dc.dcs.find((d) => d.id === 2)!;
-  return { host: dc2.host, port: dc2.port, publicKeyPem: dc.publicKeyPem };
+/** The service on its own data directory, talking to the in-process DC; resolves once its API answers. */
+async function startService(opts: { dataDir: string; dc: TestSandbox; env: Record<string, string> }): Promise<ServiceProcess> {
+  const svc = await spawnService({ dataDir: opts.dataDir, dc: opts.dc, env: opts.env });
+  await waitUntil(async () => (await svc.request('GET', '/api/telegram/status').catch(() => ({ status: 0 }))).status === 200, 60_000, 'the service to answer');
+  return svc;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -43,12 +43,12 @@ async function login(svc: ServiceProcess, id: string, phone: string): Promise<vo
   const created = await svc.request('POST', '/api/accounts', { id });
   if (created.status !== 201) throw new Error(`create ${id}: ${created.status} ${JSON.stringify(created.body)}`);
   for (let attempt = 1; ; attempt++) {
-    const sent = await svc.request('POST', `/api/accounts/${id}/auth/send-code`, { phone }, { signal: AbortSignal.timeout(120_000) });
+    const sent = await svc.request('POST', `/api/accounts/${id}/auth/send-code`, { phone });
     if (sent.status === 200 || (sent.status === 409 && sent.body?.error?.code === 'ALREADY_AUTHENTICATED')) break;
     if (attempt === 5) throw new Error(`send-code ${id}: ${sent.status} ${JSON.stringify(sent.body)}`);
   }
   for (let attempt = 1; ; attempt++) {
-    const verified = await svc.request('POST', `/api/accounts/${id}/auth/verify-code`, { code: phone.charAt(6).repeat(5) }, { signal: AbortSignal.timeout(120_000) });
+    const verified = await svc.request('POST', `/api/accounts/${id}/auth/verify-code`, { code: phone.charAt(6).repeat(5) });
     if (verified.body?.state === 'authenticated') return;
     if (attempt === 5) throw new Error(`login ${id}: ${verified.status} ${JSON.stringify(verified.body)}`);
   }
@@ -63,7 +63,7 @@ async function latencyAndThroughput(dc: TestSandbox, root: string, where: string
   // A user the service logs in, the same user on a bare mtcute client (another device), and a sender.
   const senderPhone = '+9996627000';
   if (!dc.controls.getUser(senderPhone)) dc.controls.createUser({ phone: senderPhone, firstName: 'Sender' });
-  const svc = await startService({ dataDir: path.join(root, 'latency'), sandbox: sandboxOf(dc), env: { LOGIN_RATE_LIMIT: '0', WEBHOOK_RETRY_MAX: '1s' } });
+  const svc = await startService({ dataDir: path.join(root, 'latency'), dc, env: { LOGIN_RATE_LIMIT: '0', WEBHOOK_RETRY_MAX: '1s' } });
   const secret = randomBytes(16).toString('hex');
   const receiver = await webhookReceiver(secret);
   let bare: TelegramClient | undefined;
@@ -152,17 +152,12 @@ async function reconnectsOf(svc: ServiceProcess): Promise<number> {
   return Number(/^telegram_service_reconnects_total (\d+)/m.exec(String(metrics.body))?.[1] ?? NaN);
 }
 
-function rssMiB(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
-}
-
 /** Idle logged-in accounts in one service process: reconnects per minute after they settled. */
 async function serviceReconnects(dc: TestSandbox, root: string, accounts: number, firstNumber: number): Promise<{ perMinute: number; rss: number; loginsPerSecond: number }> {
   const svc = await startService({
     dataDir: path.join(root, `reconnects-${accounts}`),
-    sandbox: sandboxOf(dc),
+    dc,
     env: { LOGIN_RATE_LIMIT: '0', CLIENT_READY_TIMEOUT: '60s' },
-    readyTimeoutMs: 60_000,
   });
   try {
     const logins = await pool(accounts, 20, (i) => login(svc, `idle-${i}`, `+999662${String(firstNumber + i).padStart(4, '0')}`));
@@ -173,7 +168,7 @@ async function serviceReconnects(dc: TestSandbox, root: string, accounts: number
     const delta = (await reconnectsOf(svc)) - before;
     return { perMinute: (delta * 60_000) / RECONNECT_WINDOW_MS, rss: rssMiB(svc.proc.pid!), loginsPerSecond: logins.perSecond };
   } finally {
-    await svc.stop(undefined, 30_000);
+    await svc.stop();
   }
 }
 

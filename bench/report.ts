@@ -65,3 +65,12 @@ export async function pool(total: number, concurrency: number, task: (i: number)
   durations.sort((a, b) => a - b);
   return { durations, errors, elapsedMs, perSecond: (durations.length / elapsedMs) * 1000 };
 }
+
+export function median(values: number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50);
+}
+
+/** "a / b / c" of a few repeated measurements, for the note beside a median. */
+export function spread(values: number[], digits = 0): string {
+  return values.map((v) => v.toFixed(digits)).join(' / ');
+}

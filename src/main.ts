@@ -1,7 +1,8 @@
 /**
  * telegram-service start-up and shutdown:
  *   config → data dir (0700) + lock → API token → logger → sandbox DC (sandbox mode) → accounts store
- *   → account registry (restore every account) → HTTP.
+ *   → account registry (restore every account) → HTTP → joining the cluster (STORE=postgres); then
+ *   validation runs in the background, and mtcute is loaded on first use (telegram/load.ts).
  * SIGINT/SIGTERM: stop accepting and finish in-flight requests, stop every account (persist, disconnect),
  * the sandbox DC and the lock, exit 0 — within 5 s, or exit 1 if something hangs.
  * A data-directory lock found lost while running (ours, or the in-process sandbox DC's): exit 1 at once,
@@ -9,6 +10,8 @@
  * Exit codes: 0 clean stop, 1 failure (including "data directory in use" and a lost lock), 2 invalid
  * configuration or a data directory refused (not private, or a file in it a symlink or FIFO).
  */
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -25,11 +28,12 @@ import {
   type Config,
   type ResolvedConfig,
 } from './config/index.js';
+import type { Cluster } from './cluster/index.js';
 import { buildApp } from './http/index.js';
 import { loadConsoleAssets } from './console/assets.js';
 import { createLogger, type Logger } from './logging/index.js';
 import { LOG_MESSAGES } from './logging/messages.js';
-import { startSandboxDc, type SandboxLog } from '@telegram-service/sandbox-dc';
+import type { SandboxLog } from '@telegram-service/sandbox-dc';
 import {
   acquireDataDirLock,
   DataDirLockedError,
@@ -38,6 +42,8 @@ import {
   type DataDirLockLostError,
 } from '@telegram-service/durable-files';
 import { createFileAccountsStore } from './store/files/accounts-dir.js';
+import type { AccountsStore } from './store/types.js';
+import { loadTelegram } from './telegram/load.js';
 
 /** A graceful stop must finish within this; then the process exits 1 whatever still hangs. */
 const SHUTDOWN_DEADLINE_MS = 5_000;
@@ -142,10 +148,11 @@ async function main(): Promise<void> {
   for (const warning of [...lock.warnings, ...resolved.warnings]) log.warn(warning);
   logApiTokenSource(log, config, resolved.apiTokenFile);
 
-  // 5. The sandbox DC, in-process, unless an external one is configured.
+  // 5. The sandbox DC, in-process, unless an external one is configured (only then is its code loaded).
   let sandbox: { dcs: { id: number; host: string; port: number }[]; publicKeyPem: string } | undefined;
   if (config.environment === 'sandbox' && !config.sandbox.external) {
     const ports: [number, number] = [config.sandbox.port, config.sandbox.port + 1];
+    const { startSandboxDc } = await import('@telegram-service/sandbox-dc');
     const dc = await startSandboxDc({
       host: '127.0.0.1',
       dataDir: path.join(config.dataDir, 'sandbox-dc'),
@@ -166,13 +173,27 @@ async function main(): Promise<void> {
   }
   if (config.environment === 'sandbox') announceSandbox(log, config, sandbox);
 
-  // 6. The accounts: every one restored from disk (never waits for the network; validation runs behind).
-  const store = createFileAccountsStore({
-    dataDir: config.dataDir,
-    environment: config.environment,
-    log: log.child({ module: 'store' }),
-    ...(config.sessionEncryptionKey ? { encryptionKey: config.sessionEncryptionKey } : {}),
-  });
+  // 6. The accounts: every one restored from disk (never waits for the network; validation runs behind,
+  //    from step 8 on). With STORE=postgres this process is one instance of a cluster: it holds the
+  //    accounts ownership gives it, and forwards requests for the others to their owner (src/cluster/,
+  //    loaded only then, with pg and mtcute's transport).
+  let cluster: Cluster | undefined;
+  if (config.store?.kind === 'postgres') {
+    const { openCluster } = await import('./cluster/index.js');
+    const opened = await openCluster(config, config.store.databaseUrl, log);
+    cleanups.push({ name: 'database', run: () => opened.close() });
+    config.instanceId = opened.instanceId;
+    log.info({ instanceId: opened.instanceId, leaseTtlMs: config.leaseTtlMs }, 'Cluster instance: accounts in PostgreSQL');
+    cluster = opened;
+  }
+  const store: AccountsStore =
+    cluster?.store ??
+    createFileAccountsStore({
+      dataDir: config.dataDir,
+      environment: config.environment,
+      log: log.child({ module: 'store' }),
+      ...(config.sessionEncryptionKey ? { encryptionKey: config.sessionEncryptionKey } : {}),
+    });
   // Metrics read the accounts' states at scrape time (never before the registry exists).
   const metrics = createServiceMetrics({ statuses: () => registry.statuses(), events: () => registry.eventParts() });
   const registry = new AccountRegistry({
@@ -182,12 +203,24 @@ async function main(): Promise<void> {
     accountOptions: { observer: metrics.accountObserver },
     userAgent: `telegram-service/${version()}`,
     ...(sandbox ? { sandbox } : {}),
+    ...(cluster ? { cluster: cluster.directory } : {}),
   });
   cleanups.push({ name: 'accounts', run: () => registry.stop() });
   await registry.start();
+  // Graceful stop hands every account over at once (after HTTP stopped taking requests).
+  if (cluster) cleanups.push({ name: 'cluster', run: () => cluster.stop() });
 
   // 7. HTTP.
-  const app = buildApp({ config, registry, logger: log, version: version(), metrics, console: loadConsoleAssets() });
+  const app = buildApp({
+    config,
+    registry,
+    logger: log,
+    version: version(),
+    metrics,
+    // console/ beside dist/ and src/, where main.js and main.ts are (the bundle keeps dist/main.js there).
+    console: loadConsoleAssets(fileURLToPath(new URL('../console/', import.meta.url))),
+    ...(cluster ? { forwarding: cluster.forwarding } : {}),
+  });
   cleanups.push({
     name: 'HTTP server',
     run: async () => {
@@ -222,6 +255,24 @@ async function main(): Promise<void> {
   if (!isLoopback(config.host)) {
     log.warn({ host: config.host }, 'The HTTP API listens beyond this machine: use TLS in front of it, and keep the API token secret');
   }
+  // 8. Background work: the restored sessions are validated against Telegram (which loads mtcute), now that
+  //    status answers; with no session to validate mtcute is loaded anyway, ready for the first request.
+  //    A cluster instance joins now, and the accounts it takes are validated as they come.
+  registry.startValidation();
+  if (cluster) {
+    const url = config.instanceUrl ?? `http://${urlHost(advertisedHost(config.host))}:${address.port}`;
+    await cluster.start(
+      {
+        has: (id) => registry.has(id) && cluster.ownership.holds(id),
+        adopt: (id) => registry.adopt(id),
+        release: (id, opts) => registry.release(id, opts),
+        status: (id) => registry.get(id)?.status(),
+      },
+      url,
+    );
+  }
+  setImmediate(() => void loadTelegram().catch((err: unknown) => log.error({ err }, 'Could not load the Telegram client library')));
+
   const defaultAccount = registry.get(DEFAULT_ACCOUNT_ID)?.status();
   log.info(
     { accounts: registry.size, environment: config.environment, ...(defaultAccount ? { state: defaultAccount.state } : {}) },
@@ -243,6 +294,11 @@ function dataDirProblem(dataDir: string, err: unknown): string {
 /** The sandbox DC's log sink, onto our logger (its own lines stay apart from the service's via `component`). */
 function sandboxLog(log: Logger): SandboxLog {
   return (level, msg, fields) => log[level](fields ?? {}, msg);
+}
+
+/** The host other instances use to reach this one when INSTANCE_URL is not set. */
+function advertisedHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? os.hostname() : host;
 }
 
 function isLoopback(host: string): boolean {

@@ -14,11 +14,10 @@ import type { Config } from '../config/types.js';
 import type { AccountEvents } from '../events/account-events.js';
 import { maskPhone } from '../logging/index.js';
 import type { IdempotencyStore, LoginMethod, PendingLogin, PendingQrLogin, SessionMeta, SessionStore } from '../store/types.js';
-import { createTelegramClient, type SandboxDcAddress } from '../telegram/client-factory.js';
-import { gapEvent } from '../telegram/message-json.js';
-import { feedUpdates } from '../telegram/update-feed.js';
+import { TelegramCallError } from '../telegram/call-error.js';
+import type { CreateClientOptions, SandboxDcAddress } from '../telegram/client-factory.js';
 import type { TelegramErrorKind } from '../telegram/errors.js';
-import { callTelegram, TelegramCallError } from '../telegram/rpc.js';
+import { loadTelegram } from '../telegram/load.js';
 import { AttemptGuard, GUESS_GUARD_DEFAULTS, WindowBudget, type AttemptGuardOptions } from './attempt-guard.js';
 import { type AttemptOutcome, RetryLoop } from './backoff.js';
 import { ClientHolder, SessionEndingError } from './client-holder.js';
@@ -63,6 +62,8 @@ export interface AccountOptions {
   validationLimiter?: Limiter;
   /** Told of validations, recoveries, revocations, reconnects and flood waits (metrics). */
   observer?: AccountObserver;
+  /** The health probe's interval now (default: HEALTH_PROBE_INTERVAL; the registry stretches it for many accounts). */
+  probeIntervalMs?: () => number;
   /** Wrong-code and wrong-password guards (defaults: 5 free, then 30 s doubling up to 1 h). */
   guessGuard?: AttemptGuardOptions;
   now?: () => number;
@@ -76,6 +77,8 @@ export interface AccountOptions {
   idempotencyTtlMs?: number;
   /** More of the status (webhook delivery), from whoever owns it. */
   statusExtras?: () => Partial<AccountStatus>;
+  /** How the account's client connects (a cluster gates connections on the account's lease). */
+  connections?: Pick<CreateClientOptions, 'transport' | 'pingIntervalMs'>;
 }
 
 const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60_000;
@@ -121,6 +124,7 @@ class TelegramAccount implements Account {
   /** Builds an mtcute client over the account's store (the holder's, or a QR login's own). */
   private readonly createClient: (options?: { rawUpdates?: boolean }) => Promise<TelegramClient>;
   private readonly validationLimiter: Limiter;
+  private readonly probeIntervalMs: () => number;
   private readonly codeGuard: AttemptGuard;
   private readonly passwordGuard: AttemptGuard;
   private readonly loginBudget: WindowBudget;
@@ -156,6 +160,7 @@ class TelegramAccount implements Account {
     this.log = opts.logger.child({ account: opts.id, module: 'account' });
     this.validationLimiter = opts.validationLimiter ?? ((task) => task());
     this.observer = opts.observer ?? {};
+    this.probeIntervalMs = opts.probeIntervalMs ?? (() => this.config.healthProbeIntervalMs ?? 0);
     const guard = { ...GUESS_GUARD_DEFAULTS, ...opts.guessGuard, now: this.now };
     this.codeGuard = new AttemptGuard(guard);
     this.passwordGuard = new AttemptGuard(guard);
@@ -164,22 +169,27 @@ class TelegramAccount implements Account {
     this.events = opts.events;
     this.statusExtras = opts.statusExtras;
     const events = opts.events;
-    this.createClient = (options = {}) =>
-      createTelegramClient({
+    this.createClient = async (options = {}) => {
+      const telegram = await loadTelegram();
+      // A QR login's own client hears pushes raw: it keeps no updates state of the account's, and its
+      // pushes are no events.
+      const journaled = events && !options.rawUpdates ? events : undefined;
+      const client = await telegram.createTelegramClient({
         config: this.config,
-        // A QR login's own client hears pushes raw: it keeps no updates state of the account's.
-        storage: (primaryDcs) =>
-          this.store.createStorage({ primaryDcs, ...(events && !options.rawUpdates ? { updates: events.updateStateBinding() } : {}) }),
+        storage: (primaryDcs) => this.store.createStorage({ primaryDcs, ...(journaled ? { updates: journaled.updateStateBinding() } : {}) }),
         logger: clientLogger,
         sandbox: opts.sandbox,
-        ...(events && !options.rawUpdates ? { onUpdatesGap: (detail: string) => events.add(gapEvent(detail, this.now())) } : {}),
+        ...(journaled ? { onUpdatesGap: (detail: string) => journaled.add(telegram.gapEvent(detail, this.now())) } : {}),
+        ...opts.connections,
         ...options,
       });
+      if (journaled) telegram.feedUpdates(client, (event) => journaled.add(event), this.log);
+      return client;
+    };
     this.clients = new ClientHolder({
       logger: this.log,
       create: () => this.createClient(),
       onCreated: (client) => {
-        if (events) feedUpdates(client, (event) => events.add(event), this.log);
         let previous: string | undefined;
         client.onConnectionState.add((state) => {
           // mtcute also says `connected` when a catch-up ends (after `updating`): that is no reconnection.
@@ -414,7 +424,7 @@ class TelegramAccount implements Account {
    */
   private armProbe(): void {
     clearTimeout(this.probeTimer);
-    const interval = this.config.healthProbeIntervalMs ?? 0;
+    const interval = this.probeIntervalMs();
     if (interval <= 0 || this.stopped || this.state !== 'authenticated') return;
     // ±10 % so that many accounts restored together do not probe together.
     const delay = Math.round(interval * (0.9 + Math.random() * 0.2));
@@ -1053,8 +1063,13 @@ class TelegramAccount implements Account {
     return user;
   }
 
-  async stop(): Promise<void> {
+  async stop(opts: { drainMs?: number } = {}): Promise<void> {
     if (this.stopped) return;
+    if (opts.drainMs) {
+      // Handing the account to another instance: a login step or logout under way finishes first.
+      await Promise.race([this.mutex.run(() => Promise.resolve()), new Promise((resolve) => setTimeout(resolve, opts.drainMs).unref())]);
+      if (this.stopped) return;
+    }
     this.stopped = true;
     this.epoch++;
     this.retry.stop();
@@ -1150,7 +1165,8 @@ class TelegramAccount implements Account {
   }
 
   /** One bounded call; it also stops when the service stops (and when `signal` aborts, if given). */
-  private call<T extends tl.RpcMethod>(client: TelegramClient, request: T, signal?: AbortSignal): Promise<tl.RpcCallReturn[T['_']]> {
+  private async call<T extends tl.RpcMethod>(client: TelegramClient, request: T, signal?: AbortSignal): Promise<tl.RpcCallReturn[T['_']]> {
+    const { callTelegram } = await loadTelegram();
     const stop = this.stopController.signal;
     return callTelegram(client, request, { timeoutMs: this.config.clientReadyTimeoutMs, signal: signal ? AbortSignal.any([stop, signal]) : stop });
   }

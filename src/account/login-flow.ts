@@ -8,7 +8,7 @@
  */
 import type { tl } from '@mtcute/core';
 import type { PendingLogin } from '../store/types.js';
-import { TelegramCallError } from '../telegram/rpc.js';
+import { TelegramCallError } from '../telegram/call-error.js';
 import { phoneDigits } from './phone.js';
 
 export type Rpc = <T extends tl.RpcMethod>(request: T) => Promise<tl.RpcCallReturn[T['_']]>;

@@ -35,7 +35,7 @@ import {
   sendText,
   textHash,
 } from '../telegram/messages.js';
-import { TelegramCallError } from '../telegram/rpc.js';
+import { TelegramCallError } from '../telegram/call-error.js';
 import { AccountError } from './types.js';
 
 export const MAX_TEXT_LENGTH = 4096;

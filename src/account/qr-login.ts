@@ -13,7 +13,7 @@
  * Every wait and call stops when `signal` aborts; nothing is done on the client after that.
  */
 import type { tl } from '@mtcute/core';
-import { TelegramCallError } from '../telegram/rpc.js';
+import { TelegramCallError } from '../telegram/call-error.js';
 import { isPasswordNeeded, onAuthorization, passwordStep, type LoginClient } from './login-flow.js';
 import { AccountError, type QrCode } from './types.js';
 

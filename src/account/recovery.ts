@@ -7,7 +7,7 @@ import type { tl } from '@mtcute/core';
 import type { Logger } from 'pino';
 import type { SessionStore } from '../store/types.js';
 import type { TelegramErrorKind } from '../telegram/errors.js';
-import { TelegramCallError } from '../telegram/rpc.js';
+import { TelegramCallError } from '../telegram/call-error.js';
 import { LOG_MESSAGES } from '../logging/messages.js';
 
 export type RecoveryResult =

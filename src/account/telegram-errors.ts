@@ -1,5 +1,5 @@
 /** Telegram's refusals → the service's stable AccountError codes (and never a secret in the message). */
-import { TelegramCallError } from '../telegram/rpc.js';
+import { TelegramCallError } from '../telegram/call-error.js';
 import { SignUpRequiredError } from './login-flow.js';
 import { AccountError, type AccountErrorCode } from './types.js';
 

@@ -165,8 +165,8 @@ export interface Account {
   me(): Promise<PublicUser>;
   /** Marks API activity (refreshes saved_at, throttled; never revives an expired session). */
   touch(): void;
-  /** Persist and disconnect. */
-  stop(): Promise<void>;
+  /** Persist and disconnect (after letting a login step under way finish, for at most `drainMs`). */
+  stop(opts?: { drainMs?: number }): Promise<void>;
   /** The account API: dialogs, history, send (Idempotency-Key), read marks. */
   readonly messaging: AccountMessaging;
 }

@@ -23,6 +23,14 @@ import { isAccountId } from './account-id.js';
 import { issueToken, parseToken, secretMatches } from './scoped-tokens.js';
 
 export { DEFAULT_ACCOUNT_ID };
+/**
+ * Health probes (HEALTH_PROBE_INTERVAL) are spread to at most one per this many ms on average across all
+ * accounts: each account's interval is HEALTH_PROBE_INTERVAL or accounts × this, whichever is longer. With
+ * 30 s and a thousand accounts, probing each every 30 s would ask Telegram 33 times a second and keep the
+ * service busy while idle (each probe, and the reconnect mtcute makes when the server drops the connection
+ * seconds after it, costs about a millisecond of CPU); at ten a second each of them is probed every 100 s.
+ */
+export const PROBE_SPACING_MS = 100;
 /** Accounts whose files are read at once during start-up. */
 const RESTORE_CONCURRENCY = 16;
 const MAX_LIST_LIMIT = 1000;
@@ -55,6 +63,25 @@ export interface AccountRegistryOptions {
   accountOptions?: Partial<Pick<AccountOptions, 'guessGuard' | 'now' | 'observer'>>;
   /** Sent as the User-Agent of webhook deliveries. */
   userAgent?: string;
+  /**
+   * A cluster (STORE=postgres): the registry holds live only the accounts ownership gives it (adopt /
+   * release); the others are known through the directory.
+   */
+  cluster?: ClusterDirectory;
+}
+
+/** What the registry needs of the cluster for the accounts other instances hold. */
+export interface ClusterDirectory {
+  /** How an account held here connects (gated on its lease). */
+  connectionsFor(id: string): AccountOptions['connections'];
+  /** Account ids after `after`, in order. */
+  listIds(limit: number, after?: string): Promise<string[]>;
+  /** Statuses of accounts held elsewhere (or by nobody right now). */
+  statusesOf(ids: string[]): Promise<Map<string, AccountStatus>>;
+  /** The account and stored hash of a scoped token id. */
+  findToken(tokenId: string): Promise<{ accountId: string; record: ScopedTokenRecord } | undefined>;
+  /** An account was created: the instance it belongs on takes it. */
+  created(id: string): void;
 }
 
 interface Entry {
@@ -71,6 +98,9 @@ export class AccountRegistry {
   private readonly tokenOwners = new Map<string, string>();
   private readonly locks = new Map<string, Mutex>();
   private readonly validationLimiter: Limiter;
+  /** Validations wait for this: start-up answers status from disk first (see startValidation). */
+  private readonly validationAllowed: Promise<void>;
+  private allowValidation!: () => void;
   private readonly log: Logger;
   private readonly partsContext: EventPartsContext;
   private stopped = false;
@@ -78,7 +108,11 @@ export class AccountRegistry {
   constructor(private readonly opts: AccountRegistryOptions) {
     this.log = opts.logger.child({ module: 'registry' });
     const limit = pLimit(opts.config.validationConcurrency ?? 8);
-    this.validationLimiter = (task) => limit(task);
+    this.validationAllowed = new Promise((resolve) => (this.allowValidation = resolve));
+    this.validationLimiter = async (task) => {
+      await this.validationAllowed;
+      return limit(task);
+    };
     const allowList = new WebhookAllowList((opts.config.events ?? DEFAULT_EVENTS_CONFIG).webhookAllowedHosts);
     this.partsContext = {
       config: opts.config,
@@ -89,9 +123,22 @@ export class AccountRegistry {
     };
   }
 
-  /** Opens the store and restores every account (files only; validation runs in the background). */
+  /**
+   * Lets the restored sessions' validation begin (bounded by VALIDATION_CONCURRENCY). main.ts calls it once
+   * the HTTP API listens: validating loads mtcute and connects to Telegram, and none of that should delay the
+   * first status answer.
+   */
+  startValidation(): void {
+    this.allowValidation();
+  }
+
+  /** Opens the store and restores every account (files only; validation waits for startValidation()). */
   async start(): Promise<void> {
     const ids = await this.opts.store.open();
+    if (this.opts.cluster) {
+      this.log.info({ accounts: ids.length }, 'Accounts store open; accounts start as this instance takes them');
+      return;
+    }
     const restore = pLimit(RESTORE_CONCURRENCY);
     await Promise.all(ids.map((id) => restore(() => this.restore(id))));
     const states = new Map<string, number>();
@@ -137,6 +184,7 @@ export class AccountRegistry {
 
   private newAccount(id: string, parts: AccountEventParts): Account {
     const log = this.opts.logger;
+    const connections = this.opts.cluster?.connectionsFor(id);
     return createAccount({
       id,
       config: this.opts.config,
@@ -151,6 +199,8 @@ export class AccountRegistry {
         ...(parts.events ? { events: parts.events.status() } : {}),
         webhook: parts.webhook?.view() ?? null,
       }),
+      ...(connections ? { connections } : {}),
+      probeIntervalMs: () => this.probeIntervalMs(),
       ...this.opts.accountOptions,
     });
   }
@@ -159,6 +209,41 @@ export class AccountRegistry {
   eventsOf(id: string): { events: AccountEvents; webhook: WebhookDelivery } | undefined {
     const parts = this.entries.get(id)?.parts;
     return parts?.events && parts.webhook ? { events: parts.events, webhook: parts.webhook } : undefined;
+  }
+
+  /** Cluster: starts an account this instance just took (restored from the store, validated in the background). */
+  adopt(id: string): Promise<void> {
+    return this.lockFor(id).run(async () => {
+      if (this.stopped || this.entries.has(id)) return;
+      await this.restore(id);
+    });
+  }
+
+  /**
+   * Cluster: stops an account held here (connections closed, pending writes written) and forgets it here;
+   * with `drainMs` (a hand-over) a login step under way may finish first.
+   */
+  release(id: string, opts: { drainMs?: number } = {}): Promise<void> {
+    return this.lockFor(id).run(async () => {
+      const entry = this.entries.get(id);
+      if (!entry) return;
+      await entry.account.stop(opts);
+      await closeEventParts(entry.parts);
+      this.forget(id, entry);
+    });
+  }
+
+  private forget(id: string, entry: Entry): void {
+    this.entries.delete(id);
+    for (const token of entry.tokens) this.tokenOwners.delete(token.id);
+    const at = this.sortedIds.indexOf(id);
+    if (at >= 0) this.sortedIds.splice(at, 1);
+  }
+
+  /** Each account's health-probe interval now (see PROBE_SPACING_MS; in a cluster, the accounts held here). */
+  private probeIntervalMs(): number {
+    const interval = this.opts.config.healthProbeIntervalMs ?? 0;
+    return interval > 0 ? Math.max(interval, this.entries.size * PROBE_SPACING_MS) : 0;
   }
 
   private add(id: string, entry: Entry): void {
@@ -206,11 +291,22 @@ export class AccountRegistry {
     return account;
   }
 
+  /** Creates the account and answers its status (in a cluster, the instance it belongs on starts it). */
+  async createAndDescribe(id: string): Promise<AccountStatus> {
+    const cluster = this.opts.cluster;
+    if (!cluster) return (await this.create(id)).status();
+    checkAccountId(id);
+    if (!(await this.opts.store.create(id))) throw new RegistryError('ACCOUNT_EXISTS', `An account with the id "${id}" exists already`);
+    this.log.info({ account: id }, 'Account created');
+    cluster.created(id);
+    return this.get(id)?.status() ?? (await cluster.statusesOf([id])).get(id)!;
+  }
+
   create(id: string): Promise<Account> {
-    if (!isAccountId(id)) {
-      return Promise.reject(
-        new RegistryError('INVALID_ACCOUNT_ID', 'id must be 1 to 64 characters: lower-case letters, digits, "-" and "_", starting with a letter or digit'),
-      );
+    try {
+      checkAccountId(id);
+    } catch (err) {
+      return Promise.reject(err);
     }
     return this.lockFor(id).run(async () => {
       if (this.stopped) throw new RegistryError('ACCOUNT_NOT_FOUND', 'The service is shutting down');
@@ -255,10 +351,7 @@ export class AccountRegistry {
         await startDelivery(id, entry.parts, this.log);
         throw err;
       }
-      this.entries.delete(id);
-      for (const token of entry.tokens) this.tokenOwners.delete(token.id);
-      const at = this.sortedIds.indexOf(id);
-      if (at >= 0) this.sortedIds.splice(at, 1);
+      this.forget(id, entry);
       this.log.info({ account: id }, 'Account deleted');
     });
   }
@@ -274,9 +367,20 @@ export class AccountRegistry {
   }
 
   /** Statuses in id order, `limit` at a time, after the cursor (an opaque id). */
-  list(limit: number, cursor?: string): { accounts: AccountStatus[]; nextCursor: string | null } {
+  async list(limit: number, cursor?: string): Promise<{ accounts: AccountStatus[]; nextCursor: string | null }> {
     const after = cursor ? decodeCursor(cursor) : undefined;
     const size = Math.min(Math.max(1, limit), MAX_LIST_LIMIT);
+    const cluster = this.opts.cluster;
+    if (cluster) {
+      const page = await cluster.listIds(size + 1, after);
+      const ids = page.slice(0, size);
+      const elsewhere = await cluster.statusesOf(ids.filter((id) => !this.entries.has(id)));
+      const accounts = ids.flatMap((id) => {
+        const status = this.get(id)?.status() ?? elsewhere.get(id);
+        return status ? [status] : [];
+      });
+      return { accounts, nextCursor: page.length > size && ids.length > 0 ? encodeCursor(ids[ids.length - 1]!) : null };
+    }
     const start = after === undefined ? 0 : upperBound(this.sortedIds, after);
     const ids = this.sortedIds.slice(start, start + size);
     const accounts = ids.map((id) => this.entries.get(id)!.account.status());
@@ -318,11 +422,17 @@ export class AccountRegistry {
   }
 
   /** The account a presented scoped token belongs to (undefined: not a valid scoped token). */
-  authenticateScoped(presented: string): { accountId: string; tokenId: string } | undefined {
+  async authenticateScoped(presented: string): Promise<{ accountId: string; tokenId: string } | undefined> {
     const parsed = parseToken(presented);
     if (!parsed) return undefined;
-    const accountId = this.tokenOwners.get(parsed.id);
-    const record = accountId ? this.entries.get(accountId)?.tokens.find((t) => t.id === parsed.id) : undefined;
+    let accountId = this.tokenOwners.get(parsed.id);
+    let record = accountId ? this.entries.get(accountId)?.tokens.find((t) => t.id === parsed.id) : undefined;
+    if (!record && this.opts.cluster) {
+      // An account held by another instance: its tokens are in the database (revocations seen at once).
+      const found = await this.opts.cluster.findToken(parsed.id);
+      accountId = found?.accountId;
+      record = found?.record;
+    }
     if (!accountId || !record || !secretMatches(parsed.secret, record.hash)) return undefined;
     return { accountId, tokenId: record.id };
   }
@@ -336,13 +446,19 @@ export class AccountRegistry {
   /** Stops every account (each persists and disconnects). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.allowValidation(); // a validation still waiting finds its account stopped and ends
     await Promise.all(
       [...this.entries.values()].map(async ({ account, parts }) => {
-        await parts.webhook?.stop().catch(() => undefined);
         await account.stop().catch(() => undefined);
         await closeEventParts(parts);
       }),
     );
+  }
+}
+
+function checkAccountId(id: string): void {
+  if (!isAccountId(id)) {
+    throw new RegistryError('INVALID_ACCOUNT_ID', 'id must be 1 to 64 characters: lower-case letters, digits, "-" and "_", starting with a letter or digit');
   }
 }
 

@@ -43,6 +43,8 @@ export const DEFAULTS = {
   webhookTimeout: '10s',
   webhookRetryMax: '5m',
   idempotencyKeyTtl: '24h',
+  store: 'files',
+  leaseTtl: '6s',
 } as const;
 
 /** The events settings when nothing is set (also for a Config built by hand). */
@@ -208,6 +210,42 @@ const allowListSchema = z.string().transform((text, ctx) => {
   return entries;
 });
 
+const storeSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(['files', 'postgres'], { error: 'must be files or postgres' }));
+
+// Never echo it: the URL usually carries the database password.
+const databaseUrlSchema = z.string().transform((text, ctx) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || !url.hostname) {
+    ctx.addIssue({ code: 'custom', message: 'must be a URL like postgres://user:password@host:5432/database' });
+    return z.NEVER;
+  }
+  return text.trim();
+});
+
+const instanceIdSchema = z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
+  error: 'must be 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit',
+});
+
+const httpUrlSchema = z.string().transform((text, ctx) => {
+  try {
+    const url = new URL(text.trim());
+    if (url.protocol === 'http:' || url.protocol === 'https:') return url.toString().replace(/\/$/, '');
+  } catch {
+    // reported below
+  }
+  ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL, e.g. http://10.0.0.5:8080' });
+  return z.NEVER;
+});
+
 /** Quote a user-supplied (non-secret) value for an error line, shortened. */
 function shown(value: string): string {
   const short = value.length > 60 ? `${value.slice(0, 57)}...` : value;
@@ -329,6 +367,20 @@ export function loadConfig(env: Env, cwd: string, facts: ProcessFacts = {}): Par
     idempotencyTtlMs: read('IDEMPOTENCY_KEY_TTL', positiveDuration, DEFAULTS.idempotencyKeyTtl)!,
   };
 
+  // Where accounts live; a cluster of instances with PostgreSQL.
+  const storeKind = read('STORE', storeSchema, DEFAULTS.store);
+  const databaseUrl = read('DATABASE_URL', databaseUrlSchema, undefined, { secret: true });
+  if (storeKind === 'postgres' && raw('DATABASE_URL') === undefined) problems.push('DATABASE_URL is missing: STORE=postgres needs it');
+  if (storeKind === 'postgres' && raw('API_TOKEN') === undefined) {
+    problems.push('API_TOKEN is missing: with STORE=postgres every instance must accept the same token (set it in every instance\'s environment)');
+  }
+  if (storeKind === 'postgres' && sandboxMode && !hasExternalDc) {
+    problems.push('SANDBOX_DC is missing: with STORE=postgres in sandbox mode every instance must talk to one shared sandbox DC (npm run sandbox-dc)');
+  }
+  const instanceId = read('INSTANCE_ID', instanceIdSchema);
+  const instanceUrl = read('INSTANCE_URL', httpUrlSchema);
+  const leaseTtlMs = read('LEASE_TTL', durationSchema({ allowZero: false, maxMs: 10 * 60_000 }), DEFAULTS.leaseTtl);
+  if (leaseTtlMs !== undefined && leaseTtlMs < 4000) problems.push('LEASE_TTL must be at least 4s');
   const httpMaxConnections = fitConnectionCaps({
     fileLimit: facts.openFileLimit,
     http: httpMaxConnectionsSetting,
@@ -367,6 +419,10 @@ export function loadConfig(env: Env, cwd: string, facts: ProcessFacts = {}): Par
     ...(sessionEncryptionKey ? { sessionEncryptionKey } : {}),
     loginRateLimit: loginRateLimit!,
     events,
+    store: storeKind === 'postgres' ? { kind: 'postgres', databaseUrl: databaseUrl! } : { kind: 'files' },
+    ...(instanceId ? { instanceId } : {}),
+    ...(instanceUrl ? { instanceUrl } : {}),
+    leaseTtlMs: leaseTtlMs!,
   };
 }
 

@@ -64,6 +64,17 @@ export interface Config {
    * max 0 = no limit. Absent (a Config built by hand) = the default.
    */
   loginRateLimit?: { max: number; windowMs: number };
+  /**
+   * STORE, default `files`: where accounts live. `postgres` (with DATABASE_URL) makes this process one
+   * instance of a cluster sharing the accounts. Absent (a Config built by hand) = files.
+   */
+  store?: { kind: 'files' } | { kind: 'postgres'; databaseUrl: string };
+  /** INSTANCE_ID: this instance's name (logs, initConnection's device model, the cluster). Absent = the host name. */
+  instanceId?: string;
+  /** INSTANCE_URL: where other instances reach this one's HTTP API (cluster). Absent = derived from HOST and the port. */
+  instanceUrl?: string;
+  /** LEASE_TTL in ms, default 5s: how long an instance's lease on its accounts lasts without a heartbeat (cluster). */
+  leaseTtlMs?: number;
   /** Events, delivery and the account API's Idempotency-Keys. Absent (a Config built by hand) = the defaults. */
   events?: EventsConfig;
 }

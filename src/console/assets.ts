@@ -4,10 +4,6 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** console/ at the repository root: the same distance from src/console and dist/console. */
-export const CONSOLE_DIR = fileURLToPath(new URL('../../console/', import.meta.url));
 
 export interface ConsoleAsset {
   /** Its Content-Type. */
@@ -25,7 +21,8 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
-export function loadConsoleAssets(dir = CONSOLE_DIR): ConsoleAssets {
+/** `dir`: the repository's console/ folder (main.ts knows where it is, bundled or not). */
+export function loadConsoleAssets(dir: string): ConsoleAssets {
   const assets = new Map<string, ConsoleAsset>();
   for (const name of readdirSync(dir).sort()) {
     const type = TYPES[path.extname(name)];

@@ -25,6 +25,7 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AccountRegistry } from '../accounts/registry.js';
+import type { AccountForwarding } from '../cluster/forwarding.js';
 import { DEFAULTS } from '../config/load-config.js';
 import { parseDuration } from '../config/duration.js';
 import type { Config } from '../config/types.js';
@@ -65,9 +66,11 @@ export interface BuildAppOptions {
   /** Prometheus metrics: GET /metrics and the HTTP measurements (absent: no /metrics). */
   metrics?: ServiceMetrics;
   logger: FastifyBaseLogger;
+  /** A cluster (STORE=postgres): requests for accounts held by other instances are forwarded there. */
+  forwarding?: AccountForwarding;
 }
 
-export function buildApp({ config, registry, logger, version = '0.0.0', metrics, console: consoleAssets }: BuildAppOptions): FastifyInstance {
+export function buildApp({ config, registry, logger, version = '0.0.0', metrics, console: consoleAssets, forwarding }: BuildAppOptions): FastifyInstance {
   const requestTimeoutMs = config.httpRequestTimeoutMs ?? parseDuration(DEFAULTS.httpRequestTimeout)!;
   const app = Fastify({
     loggerInstance: logger,
@@ -173,16 +176,16 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
       api.setNotFoundHandler({ preHandler: authenticate }, async (request) => {
         throw new HttpError(404, 'NOT_FOUND', notFoundMessage(request.method));
       });
-      await applyLoginRateLimit(api, (config.loginRateLimit ?? DEFAULT_LOGIN_RATE_LIMIT) satisfies LoginRateLimit);
-      await api.register(accountsRoutes, { registry, events: { settings: config.events ?? DEFAULT_EVENTS_CONFIG, streams } });
+      await applyLoginRateLimit(api, (config.loginRateLimit ?? DEFAULT_LOGIN_RATE_LIMIT) satisfies LoginRateLimit, forwarding ? (request) => forwarding.isForwarded(request) : undefined);
+      await api.register(accountsRoutes, { registry, events: { settings: config.events ?? DEFAULT_EVENTS_CONFIG, streams }, ...(forwarding ? { forwarding } : {}) });
     },
     { prefix: '/api' },
   );
   return app;
 }
 
-function scopedPrincipal(registry: AccountRegistry, token: string): Principal | undefined {
-  const owner = registry.authenticateScoped(token);
+async function scopedPrincipal(registry: AccountRegistry, token: string): Promise<Principal | undefined> {
+  const owner = await registry.authenticateScoped(token);
   return owner ? { kind: 'account', ...owner } : undefined;
 }
 

@@ -10,6 +10,7 @@
  * Peers and reference messages are memory only. driver.save() — which mtcute calls after caching peers
  * and from the updates loop — only retries a write that failed earlier; with nothing login-relevant
  * changed it never touches the disk (the store compares document bodies).
+ * The store loads this module when a client is first built (it needs mtcute; restoring does not).
  */
 import {
   MemoryAuthKeysRepository,
@@ -22,7 +23,8 @@ import {
   type IStorageDriver,
   type ITelegramStorageProvider,
 } from '@mtcute/core';
-import { serializeBasicDcOption, type DcOptions } from '@mtcute/core/utils.js';
+import type { DcOptions } from '@mtcute/core/utils.js';
+import { serializeDcOption } from './mtcute-values.js';
 import { KV_DC_MAIN, KV_DC_MEDIA, LOGIN_KV_KEYS, type SessionDocument } from './session-document.js';
 import type { UpdateStateBinding } from './types.js';
 import { UpdateStateKv } from './update-state-kv.js';
@@ -123,10 +125,10 @@ class WriteThroughAuthKeys implements IAuthKeysRepository {
   /** dc_main/dc_media to record with the first key of the configured primary DC, if none is recorded. */
   private primaryDcSeed(dc: number): Array<[string, Uint8Array]> | undefined {
     if (!this.primaryDcs || this.primaryDcs.main.id !== dc || this.kv.get(KV_DC_MAIN)) return undefined;
-    const seed: Array<[string, Uint8Array]> = [[KV_DC_MAIN, serializeBasicDcOption(this.primaryDcs.main)]];
+    const seed: Array<[string, Uint8Array]> = [[KV_DC_MAIN, serializeDcOption(this.primaryDcs.main)]];
     // mtcute's own convention: dc_media is absent when media and main are the same option.
     if (this.primaryDcs.media !== this.primaryDcs.main) {
-      seed.push([KV_DC_MEDIA, serializeBasicDcOption(this.primaryDcs.media)]);
+      seed.push([KV_DC_MEDIA, serializeDcOption(this.primaryDcs.media)]);
     }
     return seed;
   }

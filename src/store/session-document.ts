@@ -20,9 +20,9 @@
  * readable fields are derived from them on every write, for people and tools; on read they are used
  * only when the raw entry is missing (a hand-written file), and only for the DCs.
  */
-import { parseBasicDcOption, serializeBasicDcOption, type BasicDcOption } from '@mtcute/core/utils.js';
 import { z } from 'zod';
 import { SessionFileError } from './errors.js';
+import { decodeSelf, parseDcOption, serializeDcOption } from './mtcute-values.js';
 import { decryptEnvelope, encryptDocumentText, looksEncrypted } from './session-crypto.js';
 import type { LoginMethod, PendingLogin, PendingQrLogin } from './types.js';
 
@@ -56,13 +56,6 @@ export interface SessionDocument {
   qrLogin?: PendingQrLogin;
   loginMethod?: LoginMethod;
   floodWaits?: Record<string, number>;
-}
-
-export interface SelfInfo {
-  userId: number;
-  isBot: boolean;
-  isPremium: boolean;
-  usernames: string[];
 }
 
 export function emptyDocument(environment: string): SessionDocument {
@@ -212,14 +205,14 @@ export function decodeSessionFile(
     if (LOGIN_KV_KEYS.has(key)) doc.mtcuteKv.set(key, fromBase64(valueB64));
   }
   const dcMain = doc.mtcuteKv.get(KV_DC_MAIN);
-  if (dcMain && !parseDcSafe(dcMain)) {
+  if (dcMain && !parseDcOption(dcMain)) {
     throw new SessionFileError(file, 'corrupt', `${file}: mtcute.dc_main is not a DC option`);
   }
   if (!doc.mtcuteKv.has(KV_DC_MAIN) && onDisk.primaryDc) {
-    doc.mtcuteKv.set(KV_DC_MAIN, serializeBasicDcOption(onDisk.primaryDc));
+    doc.mtcuteKv.set(KV_DC_MAIN, serializeDcOption(onDisk.primaryDc));
   }
   if (!doc.mtcuteKv.has(KV_DC_MEDIA) && onDisk.mediaDc) {
-    doc.mtcuteKv.set(KV_DC_MEDIA, serializeBasicDcOption(onDisk.mediaDc));
+    doc.mtcuteKv.set(KV_DC_MEDIA, serializeDcOption(onDisk.mediaDc));
   }
   if (onDisk.pendingLogin) doc.pendingLogin = onDisk.pendingLogin;
   if (onDisk.qrLogin) doc.qrLogin = onDisk.qrLogin;
@@ -241,65 +234,14 @@ function parseJson(file: string, bytes: Uint8Array): unknown {
 
 // ---------- readable views of mtcute's bytes ----------
 
-function parseDcSafe(bytes: Uint8Array): BasicDcOption | null {
-  try {
-    return parseBasicDcOption(bytes);
-  } catch {
-    return null;
-  }
-}
-
 function readableDc(bytes: Uint8Array): z.infer<typeof dcOptionSchema> | undefined {
-  const dc = parseDcSafe(bytes);
+  const dc = parseDcOption(bytes);
   if (!dc) return undefined;
   const out: z.infer<typeof dcOptionSchema> = { id: dc.id, ipAddress: dc.ipAddress, port: dc.port };
   if (dc.ipv6) out.ipv6 = true;
   if (dc.mediaOnly) out.mediaOnly = true;
   if (dc.testMode) out.testMode = true;
   return out;
-}
-
-/**
- * mtcute 0.30's current_user value: empty = logged out; else int32 1 (format version), int32 flags
- * (1 bot, 2 has usernames, 4 premium), int53 user id (8 bytes LE), then if flag 2 a count and TL strings.
- * Returns undefined when the bytes do not decode (the raw value is still kept and written).
- */
-export function decodeSelf(bytes: Uint8Array): SelfInfo | null | undefined {
-  if (bytes.length === 0) return null;
-  try {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    let pos = 0;
-    const int32 = (): number => {
-      const v = view.getInt32(pos, true);
-      pos += 4;
-      return v;
-    };
-    if (int32() !== 1) return undefined;
-    const flags = int32();
-    const lo = int32() >>> 0;
-    const hi = int32();
-    const userId = hi * 2 ** 32 + lo;
-    const usernames: string[] = [];
-    if (flags & 2) {
-      const count = int32();
-      if (count < 0 || count > 64) return undefined;
-      for (let i = 0; i < count; i++) {
-        let length = view.getUint8(pos);
-        let header = 1;
-        if (length === 254) {
-          length = view.getUint8(pos + 1) | (view.getUint8(pos + 2) << 8) | (view.getUint8(pos + 3) << 16);
-          header = 4;
-        }
-        if (pos + header + length > bytes.length) return undefined;
-        usernames.push(Buffer.from(bytes.subarray(pos + header, pos + header + length)).toString('utf8'));
-        pos += header + length;
-        pos += (4 - (pos % 4)) % 4; // TL strings are padded to 4 bytes
-      }
-    }
-    return { userId, isBot: (flags & 1) !== 0, isPremium: (flags & 4) !== 0, usernames };
-  } catch {
-    return undefined;
-  }
 }
 
 export function toBase64(bytes: Uint8Array): string {

@@ -133,9 +133,10 @@ export interface SessionStore {
   hasSession(): boolean;
   /**
    * An mtcute storage provider over the in-memory document. Auth key writes go through to disk at once;
-   * salts, peers and update state stay in memory and never cause a rewrite.
+   * salts, peers and update state stay in memory and never cause a rewrite. Asynchronous: the provider's
+   * code (which needs mtcute) is loaded on first use.
    */
-  createStorage(options?: CreateStorageOptions): ITelegramStorageProvider;
+  createStorage(options?: CreateStorageOptions): Promise<ITelegramStorageProvider>;
   meta(): SessionMeta | undefined;
   updateMeta(patch: Partial<SessionMeta>): Promise<void>;
   authState(): AuthStateFile | undefined;

@@ -5,14 +5,16 @@
  * and idle connections stay open (idle-ping.ts).
  */
 import { format } from 'node:util';
-import { networkMiddlewares, type ITelegramStorageProvider, type RpcCallMiddleware } from '@mtcute/core';
+import { networkMiddlewares, type ITelegramStorageProvider, type RpcCallMiddleware, type TelegramTransport } from '@mtcute/core';
 import { defaultProductionDc, defaultTestDc, type DcOptions, LogManager } from '@mtcute/core/utils.js';
-import { NodePlatform, TelegramClient } from '@mtcute/node';
+import { BaseTelegramClient, NodePlatform, TelegramClient } from '@mtcute/node';
 import { addPublicKey, NodeCryptoProvider } from '@mtcute/node/utils.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { redactSecretLikeText } from '../logging/index.js';
+import { KV_DC_MAIN } from '../store/session-document.js';
 import { classifyTelegramError } from './errors.js';
+import { observeFirstKey, startKeyExchange } from './first-key.js';
 import { installIdlePing } from './idle-ping.js';
 
 export interface SandboxDcAddress {
@@ -21,9 +23,9 @@ export interface SandboxDcAddress {
 }
 
 export interface CreateClientOptions {
-  config: Pick<Config, 'environment' | 'telegram' | 'sandbox'> & Partial<Pick<Config, 'retryMaxDelayMs'>>;
+  config: Pick<Config, 'environment' | 'telegram' | 'sandbox'> & Partial<Pick<Config, 'retryMaxDelayMs' | 'instanceId'>>;
   /** The storage for a client that starts from these DCs (the store records them beside the first key). */
-  storage: (primaryDcs: DcOptions) => ITelegramStorageProvider;
+  storage: (primaryDcs: DcOptions) => Promise<ITelegramStorageProvider>;
   logger: Logger;
   /** The sandbox DC started in-process; wins over config.sandbox.external. */
   sandbox?: SandboxDcAddress;
@@ -37,6 +39,15 @@ export interface CreateClientOptions {
    * (differenceTooLong): mtcute then skips to the present, and what happened in between is not delivered.
    */
   onUpdatesGap?: (detail: string) => void;
+  /** How connections are made (a cluster gates them on the account's lease); default mtcute's TCP transport. */
+  transport?: TelegramTransport;
+  /** Ping interval of idle connections (ms; a cluster shortens it, see keepalive.ts); default mtcute's. */
+  pingIntervalMs?: number;
+}
+
+/** initConnection's device model: names this instance to Telegram (Active sessions) and to the sandbox DC's referee. */
+export function deviceModelFor(instanceId: string | undefined): string {
+  return instanceId ? `telegram-service/${instanceId}` : 'telegram-service';
 }
 
 /** The sandbox DC the client talks to: DC 2, as on Telegram's test network. */
@@ -126,18 +137,57 @@ function updatesGapWatcher(onGap: (detail: string) => void): RpcCallMiddleware {
   };
 }
 
+/**
+ * One crypto provider for every client: it holds no per-client state, and initializing it reads and
+ * instantiates mtcute's WebAssembly module — which mtcute asks for on every client's first connect, and
+ * a thousand accounts need done once.
+ */
+class SharedCryptoProvider extends NodeCryptoProvider {
+  private ready: Promise<void> | undefined;
+
+  override initialize(): Promise<void> {
+    this.ready ??= super.initialize();
+    return this.ready;
+  }
+}
+
+const sharedCrypto = new SharedCryptoProvider();
+/** The sandbox DC keys already trusted (mtcute keeps trusted keys process-wide). */
+const trustedKeys = new Set<string>();
+
+async function cryptoProvider(trustKeyPem?: string): Promise<NodeCryptoProvider> {
+  await sharedCrypto.initialize();
+  if (trustKeyPem !== undefined && !trustedKeys.has(trustKeyPem)) {
+    addPublicKey(sharedCrypto, trustKeyPem);
+    trustedKeys.add(trustKeyPem);
+  }
+  return sharedCrypto;
+}
+
+/**
+ * mtcute builds upload and download connection pools (4 + 2 + 2 sessions) for every client, though they
+ * connect only when files move; the service moves none, and each idle session costs memory in each of
+ * a thousand accounts. One each (mtcute needs at least one); the main pool keeps mtcute's own choice.
+ */
+function connectionCount(kind: 'main' | 'upload' | 'download' | 'downloadSmall'): number {
+  return kind === 'main' ? 0 : 1;
+}
+
 export async function createTelegramClient(opts: CreateClientOptions): Promise<TelegramClient> {
   const { config, logger } = opts;
   installIdlePing();
-  const crypto = new NodeCryptoProvider();
-  await crypto.initialize();
-  if (config.environment === 'sandbox') addPublicKey(crypto, sandboxTarget(config, opts.sandbox).publicKeyPem);
+  const crypto = await cryptoProvider(config.environment === 'sandbox' ? sandboxTarget(config, opts.sandbox).publicKeyPem : undefined);
   const defaultDcs = defaultDcsFor(config, opts.sandbox);
+  let storage = await opts.storage(defaultDcs);
+  // No key and no other DC recorded: the client's first connection makes a key with the default DC.
+  const fresh = !(await storage.authKeys.get(defaultDcs.main.id)) && !(await storage.kv.get(KV_DC_MAIN));
+  const firstKey = fresh ? observeFirstKey(storage, defaultDcs.main.id) : undefined;
+  if (firstKey) storage = firstKey.storage;
 
-  const common: CommonOptions = {
+  const options: BaseOptions = {
     apiId: config.telegram.apiId,
     apiHash: config.telegram.apiHash,
-    storage: opts.storage(defaultDcs),
+    storage,
     crypto,
     defaultDcs,
     testMode: config.environment === 'test',
@@ -159,13 +209,18 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
         }),
       ],
       floodControl: { sanity: [{ count: MTCUTE_SANITY_CONNECTS, windowMs: connectSanityWindowMs(config.retryMaxDelayMs) }] },
+      connectionCount,
+      ...(opts.pingIntervalMs ? { pingInterval: opts.pingIntervalMs } : {}),
     },
-    initConnectionOptions: { deviceModel: 'telegram-service', appVersion: '0.1.0' },
+    ...(opts.transport ? { transport: opts.transport } : {}),
+    initConnectionOptions: { deviceModel: deviceModelFor(config.instanceId), appVersion: '0.1.0' },
     // After an outage the session must come back within RETRY_MAX_DELAY: mtcute's reconnects follow it too.
     reconnectionStrategy: ({ previousWait }) => reconnectionDelayMs(previousWait, config.retryMaxDelayMs),
   };
 
-  const client = new TelegramClient(common);
+  const base = new BaseTelegramClient(options);
+  // The events read mtcute's raw updates (telegram/update-feed.ts): its parsed-update layer is not built.
+  const client = new TelegramClient({ client: base, disableUpdates: true });
   // Without a listener mtcute logs every failed reconnect as an "unhandled error"; the account service
   // reports connectivity itself (status + one line per retry), so connection noise goes to debug.
   const errorLog = logger.child({ module: 'mtcute' });
@@ -174,7 +229,8 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
     if (classified.kind === 'network') errorLog.debug({ error: classified.text }, 'mtcute connection error');
     else errorLog.warn({ error: classified.text }, redactSecretLikeText(`mtcute error: ${err.message}`));
   });
+  if (firstKey) startKeyExchange(client, firstKey.stored);
   return client;
 }
 
-type CommonOptions = ConstructorParameters<typeof TelegramClient>[0];
+type BaseOptions = ConstructorParameters<typeof BaseTelegramClient>[0];

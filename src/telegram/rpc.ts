@@ -4,25 +4,9 @@
  */
 import type { RpcCallOptions, tl } from '@mtcute/core';
 import type { TelegramClient } from '@mtcute/node';
-import { classifyTelegramError, type TelegramErrorKind } from './errors.js';
-
-export class TelegramCallError extends Error {
-  constructor(
-    readonly method: string,
-    readonly classified: TelegramErrorKind,
-    options?: { cause?: unknown },
-  ) {
-    super(`${method} failed: ${classified.text}`, options);
-    this.name = 'TelegramCallError';
-  }
-}
-
-export class CallTimeoutError extends Error {
-  constructor(readonly timeoutMs: number) {
-    super(`No answer from Telegram within ${timeoutMs} ms`);
-    this.name = 'TimeoutError';
-  }
-}
+import { CallTimeoutError, TelegramCallError } from './call-error.js';
+import { classifyTelegramError } from './errors.js';
+import { keyExchangeOf } from './first-key.js';
 
 type AnyCall = (request: tl.RpcMethod, params?: RpcCallOptions) => Promise<unknown>;
 
@@ -44,10 +28,10 @@ export async function callTelegram<T extends tl.RpcMethod>(
     }, opts.timeoutMs);
   });
   try {
-    const call = (client.call as AnyCall).call(client, request, {
-      abortSignal: controller.signal,
-      floodSleepThreshold: 0,
-    });
+    const invoke = () => (client.call as AnyCall).call(client, request, { abortSignal: controller.signal, floodSleepThreshold: 0 });
+    // A client still making its first key: the request goes to mtcute once the key is there (first-key.ts).
+    const keyExchange = keyExchangeOf(client);
+    const call = keyExchange ? Promise.race([keyExchange, abortedBy(controller.signal)]).then(invoke) : invoke();
     call.catch(() => undefined); // a late rejection after the deadline won is not an unhandled one
     return (await Promise.race([call, deadline])) as tl.RpcCallReturn[T['_']];
   } catch (err) {
@@ -56,4 +40,12 @@ export async function callTelegram<T extends tl.RpcMethod>(
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onOuterAbort);
   }
+}
+
+/** Rejects with the signal's reason when it aborts; never settles otherwise. */
+function abortedBy(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
 }

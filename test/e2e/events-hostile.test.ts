@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
-import { type Event, sseClient, webhookReceiver } from '../helpers/event-clients.js';
+import { type Event, sseClient, webhookReceiver } from '../../dev/event-clients.js';
 import { eventually, loginThrough, sandboxPerFile, uniquePhone } from '../helpers/sandbox-service.js';
 import type { ServiceProcess } from '../helpers/service-process.js';
 

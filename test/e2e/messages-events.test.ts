@@ -5,7 +5,7 @@
  * single-account routes (/api/telegram = the account `default`).
  */
 import { describe, expect, it } from 'vitest';
-import { deduped, type Event, sseClient, webhookReceiver } from '../helpers/event-clients.js';
+import { deduped, type Event, sseClient, webhookReceiver } from '../../dev/event-clients.js';
 import { eventually, loginThrough, sandboxPerFile, uniquePhone, type Body } from '../helpers/sandbox-service.js';
 import type { ServiceProcess } from '../helpers/service-process.js';
 

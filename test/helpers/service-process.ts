@@ -29,6 +29,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../../dev/ports.js';
 import { fileURLToPath } from 'node:url';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
@@ -148,18 +149,7 @@ vitest?.afterAll(stopAllServices);
 
 // ---- ports ----
 
-/** A TCP port free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 async function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { deduped, type Event, sseClient, webhookReceiver } from '../helpers/event-clients.js';
+import { deduped, type Event, sseClient, webhookReceiver } from '../../dev/event-clients.js';
 import { freePort, type ServiceProcess } from '../helpers/service-process.js';
 import { loginThrough } from '../helpers/sandbox-service.js';
 import { RELIABILITY_ENV, seededRandom, sleep, startOn, uniquePhone } from './harness/shared-dc.js';

@@ -415,7 +415,7 @@ describe('keys as mtcute makes them', () => {
     const quiet = { info() {}, warn() {}, error() {}, debug() {} };
     const writer = createSessionStore({ dataDir: dir, environment: 'sandbox', log: quiet });
     await writer.load();
-    await writer.createStorage().authKeys.set(2, key);
+    await (await writer.createStorage()).authKeys.set(2, key);
     await writer.close();
     const errors: string[] = [];
     const reader = createSessionStore({ dataDir: dir, environment: 'sandbox', log: { ...quiet, error: (_o: object, m: string) => void errors.push(m) } });
@@ -423,7 +423,7 @@ describe('keys as mtcute makes them', () => {
     counts.casesTried++;
     expect(errors).toEqual([]);
     expect(reader.hasSession()).toBe(true);
-    expect(reader.createStorage().authKeys.get(2)).toEqual(key);
+    expect((await reader.createStorage()).authKeys.get(2)).toEqual(key);
     expect(fs.readdirSync(dir).filter((n) => n.includes('.corrupt-'))).toEqual([]);
     await reader.close();
   });

@@ -116,7 +116,8 @@ describe('files lost while running', () => {
     fs.writeFileSync(`${authState}/inside`, 'x');
     counts.faultsInjected++;
     await svc.waitForLog(LOG_MESSAGES.fileLostWhileRunning('auth_state.json', 'was replaced'), 15_000);
-    await waitFor(() => fs.statSync(authState).isFile(), 'auth_state.json written back as a file');
+    // Absent for a moment between the obstacle moved aside and the file written back: keep waiting.
+    await waitFor(() => fs.statSync(authState, { throwIfNoEntry: false })?.isFile() === true, 'auth_state.json written back as a file');
     expect(fs.readdirSync(accountDir(svc.dataDir)).some((n) => n.startsWith('auth_state.json.obstacle-'))).toBe(true);
 
     fs.rmSync(accountDir(svc.dataDir), { recursive: true });

@@ -145,7 +145,7 @@ describe('a message is sent once', () => {
       const serviceClient = (): Promise<TelegramClient> =>
         createTelegramClient({
           config: { environment: 'sandbox', telegram: { apiId: 1, apiHash: '0'.repeat(32) }, sandbox: { port: 0 }, retryMaxDelayMs: 500 },
-          storage: () => storage,
+          storage: () => Promise.resolve(storage),
           logger: pino({ level: 'silent' }),
           sandbox: { dcs: dc.dcs, publicKeyPem: dc.publicKeyPem },
         });

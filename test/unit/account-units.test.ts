@@ -6,7 +6,7 @@ import { normalizePhone } from '../../src/account/phone.js';
 import { toAccountError } from '../../src/account/telegram-errors.js';
 import { redactSecretLikeText as redactSecrets } from '../../src/logging/redact.js';
 import { classifyTelegramError } from '../../src/telegram/errors.js';
-import { TelegramCallError } from '../../src/telegram/rpc.js';
+import { TelegramCallError } from '../../src/telegram/call-error.js';
 
 const rpc = (code: number, text: string): tl.RpcError => tl.RpcError.fromTl({ _: 'mt_rpc_error', errorCode: code, errorMessage: text });
 

@@ -70,6 +70,8 @@ describe('loadConfig defaults', () => {
         webhookAllowedHosts: [],
         idempotencyTtlMs: 24 * 3600 * 1000,
       },
+      store: { kind: 'files' },
+      leaseTtlMs: 6000,
     });
     expect(config.events).toEqual(DEFAULT_EVENTS_CONFIG);
     expect(config.apiToken).toBeUndefined();
@@ -213,6 +215,39 @@ describe('loadConfig: events, webhooks, Idempotency-Keys', () => {
     expect(() => loadConfig({ EVENTS_MAX_SIZE: '10KB', SSE_MAX_STREAMS: '0', WEBHOOK_ALLOWED_HOSTS: '10.0.0.0/99', WEBHOOK_TIMEOUT: '0' }, CWD)).toThrow(
       /EVENTS_MAX_SIZE="10KB" must be a size of at least 1MB[\s\S]*SSE_MAX_STREAMS="0" must be from 1[\s\S]*WEBHOOK_TIMEOUT="0" must be greater than 0[\s\S]*WEBHOOK_ALLOWED_HOSTS="10.0.0.0\/99" must list host names/,
     );
+  });
+});
+
+describe('loadConfig: a cluster (STORE=postgres)', () => {
+  const cluster = { STORE: 'postgres', DATABASE_URL: 'postgres://tgs:secret@db:5432/tgs', API_TOKEN: 'a-token-of-sixteen+', SANDBOX_DC: '127.0.0.1:9444', SANDBOX_DC_PUBLIC_KEY_FILE: 'key.pem' };
+
+  it('reads STORE, DATABASE_URL, INSTANCE_ID, INSTANCE_URL and LEASE_TTL', () => {
+    const config = loadConfig({ ...cluster, INSTANCE_ID: 'node-1', INSTANCE_URL: 'http://10.0.0.5:8080/', LEASE_TTL: '10s' }, CWD);
+    expect(config.store).toEqual({ kind: 'postgres', databaseUrl: cluster.DATABASE_URL });
+    expect(config.instanceId).toBe('node-1');
+    expect(config.instanceUrl).toBe('http://10.0.0.5:8080');
+    expect(config.leaseTtlMs).toBe(10_000);
+  });
+
+  it('needs DATABASE_URL, one API_TOKEN for every instance and a shared sandbox DC; never echoes the URL', () => {
+    const problems = (env: Record<string, string>): string => {
+      try {
+        loadConfig(env, CWD);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return '';
+    };
+    expect(problems({ STORE: 'postgres' })).toContain('DATABASE_URL is missing');
+    expect(problems({ STORE: 'postgres' })).toContain('API_TOKEN is missing');
+    expect(problems({ STORE: 'postgres', DATABASE_URL: cluster.DATABASE_URL, API_TOKEN: cluster.API_TOKEN })).toContain('SANDBOX_DC is missing');
+    const bad = problems({ ...cluster, DATABASE_URL: 'mysql://root:hunter22@db/x' });
+    expect(bad).toContain('DATABASE_URL must be a URL like postgres://');
+    expect(bad).not.toContain('hunter22');
+    expect(problems({ ...cluster, STORE: 'redis' })).toContain('STORE="redis" must be files or postgres');
+    expect(problems({ ...cluster, LEASE_TTL: '3s' })).toContain('LEASE_TTL must be at least 4s');
+    expect(problems({ ...cluster, INSTANCE_ID: 'has space' })).toContain('INSTANCE_ID');
+    expect(problems({ ...cluster, INSTANCE_URL: 'ftp://x' })).toContain('INSTANCE_URL');
   });
 });
 

@@ -13,6 +13,7 @@ import { AccountRegistry } from '../../src/accounts/registry.js';
 import { buildApp } from '../../src/http/app.js';
 import { createFileAccountsStore } from '../../src/store/files/accounts-dir.js';
 import { testConfig } from './account.harness.js';
+import { fileURLToPath } from 'node:url';
 import { loadConsoleAssets } from '../../src/console/assets.js';
 
 const HIDDEN = new Set(['/openapi.json']);
@@ -27,7 +28,7 @@ beforeAll(async () => {
   const config = testConfig(dir);
   const registry = new AccountRegistry({ config, store: createFileAccountsStore({ dataDir: dir, environment: 'sandbox', log: logger }), logger });
   await registry.start();
-  app = buildApp({ config, registry, logger, version: '1.2.3', console: loadConsoleAssets() });
+  app = buildApp({ config, registry, logger, version: '1.2.3', console: loadConsoleAssets(fileURLToPath(new URL('../../console/', import.meta.url))) });
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) routes.push({ method, url: route.url });
   });

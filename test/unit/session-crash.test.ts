@@ -30,7 +30,7 @@ async function runChildAndKill(dataDir: string, afterMs: number): Promise<void> 
     const noop = () => {};
     const store = createSessionStore({ dataDir: ${JSON.stringify(dataDir)}, environment: 'sandbox', log: { info: noop, warn: noop, error: noop, debug: noop } });
     await store.load();
-    const storage = store.createStorage();
+    const storage = await store.createStorage();
     let n = store.meta()?.floodWaits?.n ?? 0;
     if (!store.hasSession()) await storage.authKeys.set(2, new Uint8Array(randomBytes(256)));
     process.stdout.write('ready\\n');

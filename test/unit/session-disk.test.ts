@@ -73,7 +73,7 @@ describe('disk trouble on a real tmpfs', () => {
   it('full disk (ENOSPC): keeps serving from memory, reports, keeps the old file, retries and recovers', async () => {
     const store = newStore();
     await store.load();
-    const storage = store.createStorage();
+    const storage = await store.createStorage();
     const key = new Uint8Array(randomBytes(256));
     await storage.authKeys.set(2, key);
     await store.close();
@@ -106,7 +106,7 @@ describe('disk trouble on a real tmpfs', () => {
   it('full disk: an auth key set by mtcute is kept in memory and written when space returns', async () => {
     const store = newStore();
     await store.load();
-    const storage = store.createStorage();
+    const storage = await store.createStorage();
     const filler = await fillDisk();
     const key = new Uint8Array(randomBytes(256));
     await storage.authKeys.set(2, key);
@@ -120,7 +120,7 @@ describe('disk trouble on a real tmpfs', () => {
   it('read-only filesystem (EROFS): session and auth state writes fail safely, then succeed after remount', async () => {
     const store = newStore();
     await store.load();
-    await store.createStorage().authKeys.set(2, new Uint8Array(randomBytes(256)));
+    await (await store.createStorage()).authKeys.set(2, new Uint8Array(randomBytes(256)));
     await store.close();
     const before = await sessionText();
 
@@ -166,7 +166,7 @@ describe('injected write errors (runs everywhere, also where no tmpfs can be mou
     });
     stores.push(store);
     await store.load();
-    const storage = store.createStorage();
+    const storage = await store.createStorage();
     await storage.authKeys.set(2, new Uint8Array(randomBytes(256)));
     const before = await sessionText();
 

@@ -59,7 +59,7 @@ async function writeGoodSession(opts: { encryptionKey?: Uint8Array } = {}): Prom
   const store = createSessionStore({ dataDir, environment: 'sandbox', log: captureLogger(), ...opts });
   await store.load();
   const key = key256();
-  await store.createStorage().authKeys.set(2, key);
+  await (await store.createStorage()).authKeys.set(2, key);
   await store.close();
   return key;
 }
@@ -97,7 +97,7 @@ describe('damaged session.json: moved aside, start from the good copy (or withou
       const store = newStore();
       await store.load(); // never throws
       expect(store.hasSession()).toBe(true);
-      expect(await store.createStorage().authKeys.get(2)).toEqual(key);
+      expect(await (await store.createStorage()).authKeys.get(2)).toEqual(key);
       expect(await movedAside()).toHaveLength(1);
       const line = log.lines.find((l) => l.level === 'error' && (l.obj as { reason?: string }).reason === c.reason);
       const movedTo = path.basename(String((line?.obj as { movedTo?: string } | undefined)?.movedTo));
@@ -136,7 +136,7 @@ describe('damaged session.json: moved aside, start from the good copy (or withou
     await fsp.symlink(target, sessionPath());
     const store = newStore();
     await store.load();
-    expect(await store.createStorage().authKeys.get(2)).toEqual(key); // from the good copy, not the target
+    expect(await (await store.createStorage()).authKeys.get(2)).toEqual(key); // from the good copy, not the target
     const aside = await movedAside();
     expect(aside).toHaveLength(1);
     expect((await fsp.lstat(path.join(dataDir, aside[0]!))).isSymbolicLink()).toBe(true);
@@ -165,7 +165,7 @@ describe('damaged session.json: moved aside, start from the good copy (or withou
     await fsp.chmod(sessionPath(), 0o644);
     const store = newStore();
     await store.load();
-    expect(await store.createStorage().authKeys.get(2)).toEqual(key);
+    expect(await (await store.createStorage()).authKeys.get(2)).toEqual(key);
     expect(await modeOf(sessionPath())).toBe(0o600);
     expect(log.lines.some((l) => l.level === 'warn' && /0644; fixed to 0600/.test(l.msg))).toBe(true);
     expect(await movedAside()).toHaveLength(0);
@@ -201,7 +201,7 @@ describe('damaged session.json: moved aside, start from the good copy (or withou
     );
     const store = newStore();
     await store.load();
-    const storage = store.createStorage();
+    const storage = await store.createStorage();
     expect(await storage.authKeys.get(2)).toEqual(key);
     expect(await storage.kv.get('dc_main')).not.toBeNull();
   });
@@ -285,7 +285,7 @@ describe('encryption at rest (AES-256-GCM)', () => {
 
     const store = newStore({ encryptionKey });
     await store.load();
-    expect(await store.createStorage().authKeys.get(2)).toEqual(key);
+    expect(await (await store.createStorage()).authKeys.get(2)).toEqual(key);
   });
 
   it('a wrong key is a clear typed error; the file is neither moved nor overwritten', async () => {
@@ -295,7 +295,7 @@ describe('encryption at rest (AES-256-GCM)', () => {
     const err = await store.load().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SessionFileError);
     expect(err).toMatchObject({ reason: 'decrypt_failed', message: expect.stringMatching(/wrong SESSION_ENCRYPTION_KEY/) });
-    await store.createStorage().authKeys.set(2, key256()); // must not clobber the encrypted file
+    await (await store.createStorage()).authKeys.set(2, key256()); // must not clobber the encrypted file
     await store.close();
     expect(await fsp.readFile(sessionPath())).toEqual(before);
     expect(await movedAside()).toHaveLength(0);
@@ -314,7 +314,7 @@ describe('encryption at rest (AES-256-GCM)', () => {
     await store.close();
     expect(JSON.parse(await fsp.readFile(sessionPath(), 'utf8'))).toHaveProperty('encrypted');
     expect(JSON.parse(await fsp.readFile(bakPath(), 'utf8'))).toHaveProperty('encrypted');
-    expect(await store.createStorage().authKeys.get(2)).toEqual(key);
+    expect(await (await store.createStorage()).authKeys.get(2)).toEqual(key);
   });
 
   it('a tampered ciphertext is refused as decrypt_failed, not moved aside', async () => {

@@ -49,7 +49,7 @@ async function openClient(store: FileSessionStore): Promise<TelegramClient> {
   return new TelegramClient({
     apiId: 1,
     apiHash: '00000000000000000000000000000000',
-    storage: store.createStorage({ primaryDcs: defaultDcs }),
+    storage: await store.createStorage({ primaryDcs: defaultDcs }),
     crypto,
     defaultDcs,
     logger,

@@ -68,7 +68,7 @@ describe('session store: files and write-through', () => {
   it('writes an auth key through to disk before the repository call resolves', async () => {
     const store = newStore();
     await store.load();
-    const storage = store.createStorage();
+    const storage = await store.createStorage();
     const key = authKey();
     await storage.authKeys.set(2, key);
     const onDisk = await readSessionJson();
@@ -87,7 +87,7 @@ describe('session store: files and write-through', () => {
   it('never rewrites session.json for salts, peers, update state, temp keys or a bare save()', async () => {
     const store = newStore();
     await store.load();
-    const storage = store.createStorage();
+    const storage = await store.createStorage();
     await storage.authKeys.set(2, authKey());
     await store.close();
     const before = await fsp.stat(sessionPath());
@@ -116,7 +116,7 @@ describe('session store: files and write-through', () => {
   it('writes login-relevant mtcute keys (dc_main, dc_media, current_user) faithfully and readably', async () => {
     const store = newStore();
     await store.load();
-    const storage = store.createStorage();
+    const storage = await store.createStorage();
     const main = serializeBasicDcOption({ id: 2, ipAddress: '127.0.0.1', port: 4430 });
     const media = serializeBasicDcOption({ id: 2, ipAddress: '127.0.0.1', port: 4431, mediaOnly: true });
     // current_user as mtcute 0.30 writes it: v1, flags (2 = usernames), int53 id, 1 username.
@@ -140,7 +140,7 @@ describe('session store: files and write-through', () => {
     await store.close();
     const again = newStore();
     await again.load();
-    const restored = again.createStorage();
+    const restored = await again.createStorage();
     expect(await restored.kv.get('dc_main')).toEqual(main);
     expect(await restored.kv.get('current_user')).toEqual(new Uint8Array(self));
     expect(await restored.authKeys.get(2)).toEqual(await storage.authKeys.get(2));
@@ -154,7 +154,7 @@ describe('session store: files and write-through', () => {
     const store = newStore();
     await store.load();
     const main = { id: 2, ipAddress: '127.0.0.1', port: 9444 };
-    const storage = store.createStorage({ primaryDcs: { main, media: main } });
+    const storage = await store.createStorage({ primaryDcs: { main, media: main } });
     await storage.authKeys.set(2, authKey());
     const onDisk = await readSessionJson();
     expect(onDisk.primaryDc).toEqual(main);
@@ -165,7 +165,7 @@ describe('session store: files and write-through', () => {
   it('deletes keys through to disk (deleteByDc, deleteAll, set null)', async () => {
     const store = newStore();
     await store.load();
-    const storage = store.createStorage();
+    const storage = await store.createStorage();
     await storage.authKeys.set(1, authKey());
     await storage.authKeys.set(2, authKey());
     await storage.authKeys.set(4, authKey());
@@ -181,7 +181,7 @@ describe('session store: files and write-through', () => {
   it('keeps meta (pending login, flood waits) in the same document and restores it', async () => {
     const store = newStore();
     await store.load();
-    const storage = store.createStorage();
+    const storage = await store.createStorage();
     await storage.authKeys.set(2, authKey());
     await store.updateMeta({ pendingLogin: pending, floodWaits: { 'auth.sendCode': 1_900_000_000_000 } });
     expect((await readSessionJson()).pendingLogin).toEqual(pending);
@@ -200,7 +200,7 @@ describe('session store: files and write-through', () => {
   it('serializes concurrent writes from mtcute and meta into one consistent document', async () => {
     const store = newStore();
     await store.load();
-    const storage = store.createStorage();
+    const storage = await store.createStorage();
     const keys = [1, 2, 3, 4, 5].map(() => authKey());
     await Promise.all([
       ...keys.map((k, i) => storage.authKeys.set(i + 1, k)),
@@ -217,7 +217,7 @@ describe('session store: files and write-through', () => {
   it('clearSession removes session.json and its good copy; the old storage cannot write the key back', async () => {
     const store = newStore();
     await store.load();
-    const storage = store.createStorage();
+    const storage = await store.createStorage();
     await storage.authKeys.set(2, authKey());
     await store.close();
     await store.clearSession();
@@ -230,7 +230,7 @@ describe('session store: files and write-through', () => {
     await expect(fsp.stat(sessionPath())).rejects.toMatchObject({ code: 'ENOENT' });
 
     // A new storage after clearing starts a new session file.
-    const fresh = store.createStorage();
+    const fresh = await store.createStorage();
     expect(await fresh.authKeys.get(2)).toBeNull();
     await fresh.authKeys.set(2, authKey());
     expect(Object.keys((await readSessionJson()).authKeys as object)).toEqual(['2']);
@@ -240,10 +240,10 @@ describe('session store: files and write-through', () => {
     const store = newStore();
     await store.load();
     const dead = authKey();
-    void store.createStorage().authKeys.set(2, dead);
+    void (await store.createStorage()).authKeys.set(2, dead);
     void store.clearSession();
     const live = authKey();
-    await store.createStorage().authKeys.set(2, live);
+    await (await store.createStorage()).authKeys.set(2, live);
     await store.close();
     const bak = await fsp.readFile(path.join(dataDir, 'session.json.bak'), 'utf8');
     expect(bak).toBe(await fsp.readFile(sessionPath(), 'utf8'));
@@ -254,8 +254,8 @@ describe('session store: files and write-through', () => {
   it('only the newest storage writes (a replaced client is ignored)', async () => {
     const store = newStore();
     await store.load();
-    const old = store.createStorage();
-    const current = store.createStorage();
+    const old = await store.createStorage();
+    const current = await store.createStorage();
     const key = authKey();
     await current.authKeys.set(2, key);
     await old.authKeys.set(2, authKey());
@@ -305,7 +305,7 @@ describe('auth_state.json', () => {
     const store = newStore();
     await store.load();
     expect(await store.touchAuthState(new Date())).toBe(false);
-    await store.createStorage().authKeys.set(2, authKey());
+    await (await store.createStorage()).authKeys.set(2, authKey());
     await store.writeAuthState(state);
     const writes = store.sessionWrites;
     await store.removeAuthState();

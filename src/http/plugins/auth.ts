@@ -27,7 +27,7 @@ function digest(text: string): Buffer {
 export interface AuthOptions {
   adminToken: string;
   /** Resolves a token that is not the admin token (undefined when it is not a valid one). */
-  scoped?: (token: string) => Principal | undefined;
+  scoped?: (token: string) => Principal | undefined | Promise<Principal | undefined>;
 }
 
 export function createAuthHook({ adminToken, scoped }: AuthOptions): (request: FastifyRequest) => Promise<void> {
@@ -45,7 +45,7 @@ export function createAuthHook({ adminToken, scoped }: AuthOptions): (request: F
       request.principal = { kind: 'admin' };
       return;
     }
-    const principal = scoped?.(token);
+    const principal = await scoped?.(token);
     if (!principal) throw new HttpError(401, 'UNAUTHORIZED', 'Invalid API token');
     request.principal = principal;
   };

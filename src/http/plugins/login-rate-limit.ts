@@ -43,15 +43,18 @@ function expandIPv6(ip: string): string[] {
   return [...left, ...fill, ...right].map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''));
 }
 
-/** Registers the limit on `scope`; it applies to the routes whose config says `loginStep: true`. */
-export async function applyLoginRateLimit(scope: FastifyInstance, limit: LoginRateLimit): Promise<void> {
+/**
+ * Registers the limit on `scope`; it applies to the routes whose config says `loginStep: true`, except to
+ * requests `exempt` says were counted already (forwarded by another instance of a cluster).
+ */
+export async function applyLoginRateLimit(scope: FastifyInstance, limit: LoginRateLimit, exempt?: (request: FastifyRequest) => boolean): Promise<void> {
   if (limit.max <= 0) return;
   await scope.register(rateLimit, {
     global: true,
     max: limit.max,
     timeWindow: limit.windowMs,
     keyGenerator: (request: FastifyRequest) => addressBucket(request.ip),
-    allowList: (request: FastifyRequest) => request.routeOptions.config?.loginStep !== true,
+    allowList: (request: FastifyRequest) => request.routeOptions.config?.loginStep !== true || exempt?.(request) === true,
     // The plugin has already set Retry-After; the error handler turns this into the JSON error shape.
     errorResponseBuilder: (_request, context) =>
       new HttpError(429, 'RATE_LIMITED', `Too many login requests, retry in ${context.after}`),

@@ -17,7 +17,7 @@ export interface MetricsPluginOptions {
   /** A token for the scraper only (METRICS_TOKEN). */
   metricsToken?: string;
   /** Resolves an account-scoped token (to answer it 403 rather than 401). */
-  scoped: (token: string) => Principal | undefined;
+  scoped: (token: string) => Principal | undefined | Promise<Principal | undefined>;
 }
 
 async function metricsPlugin(app: FastifyInstance, opts: MetricsPluginOptions): Promise<void> {

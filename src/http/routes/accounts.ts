@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DEFAULT_ACCOUNT_ID, RegistryError, type AccountRegistry } from '../../accounts/registry.js';
 import { mayReach, requireAdmin } from '../plugins/auth.js';
 import { ACCOUNT_LIST_SCHEMA, ACCOUNT_STATUS_SCHEMA, apiResponses, CREATE_ACCOUNT_BODY, LIST_ACCOUNTS_QUERY, STATUS_SCHEMA } from '../schemas.js';
+import type { AccountForwarding } from '../../cluster/forwarding.js';
 import { accountRoutes, type AccountScopeOptions } from './account/index.js';
 
 const DEFAULT_PAGE = 100;
@@ -14,7 +15,10 @@ function notFound(): RegistryError {
   return new RegistryError('ACCOUNT_NOT_FOUND', 'No such account');
 }
 
-export async function accountsRoutes(app: FastifyInstance, { registry, events }: { registry: AccountRegistry; events: AccountScopeOptions['events'] }): Promise<void> {
+export async function accountsRoutes(
+  app: FastifyInstance,
+  { registry, events, forwarding }: { registry: AccountRegistry; events: AccountScopeOptions['events']; forwarding?: AccountForwarding },
+): Promise<void> {
   app.post<{ Body: { id: string } }>(
     '/accounts',
     {
@@ -27,8 +31,7 @@ export async function accountsRoutes(app: FastifyInstance, { registry, events }:
     },
     async (request, reply) => {
       requireAdmin(request);
-      const account = await registry.create(request.body.id);
-      return reply.code(201).send(account.status());
+      return reply.code(201).send(await registry.createAndDescribe(request.body.id));
     },
   );
 
@@ -56,11 +59,13 @@ export async function accountsRoutes(app: FastifyInstance, { registry, events }:
     tag: 'account',
     events,
     statusSchema: ACCOUNT_STATUS_SCHEMA,
+    idOf: (request: FastifyRequest) => (request.params as { id: string }).id,
+    ...(forwarding ? { forwarding } : {}),
     resolve: async (request: FastifyRequest) => {
       const { id } = request.params as { id: string };
       // Existence is not revealed to a token scoped to another account.
       if (!mayReach(request, id)) throw notFound();
-      return registry.require(id);
+      return forwarding ? (forwarding.isLocal(id) ? registry.get(id) : undefined) : registry.require(id);
     },
   });
 
@@ -71,9 +76,11 @@ export async function accountsRoutes(app: FastifyInstance, { registry, events }:
     tag: 'single account',
     events,
     statusSchema: STATUS_SCHEMA,
+    idOf: () => DEFAULT_ACCOUNT_ID,
+    ...(forwarding ? { forwarding } : {}),
     resolve: async (request: FastifyRequest) => {
       if (!mayReach(request, DEFAULT_ACCOUNT_ID)) throw notFound();
-      return registry.defaultAccount();
+      return forwarding ? (forwarding.isLocal(DEFAULT_ACCOUNT_ID) ? registry.get(DEFAULT_ACCOUNT_ID) : undefined) : registry.defaultAccount();
     },
   });
 }

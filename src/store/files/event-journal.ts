@@ -26,7 +26,7 @@ import { ensurePrivateDir, fsyncDir, PRIVATE_FILE_MODE } from '@telegram-service
 import { errnoCode } from '../errors.js';
 import { openSealed, sealText } from '../session-crypto.js';
 import type { EventJournal, JournalEvent, JournalOpened, JournalRetention, NewJournalEvent, StoreLog, UpdateState } from '../types.js';
-import { SerialQueue } from './serial-queue.js';
+import { SerialQueue } from '../serial-queue.js';
 import { LOG_MESSAGES } from '../../logging/messages.js';
 
 export const EVENTS_DIR_NAME = 'events';

@@ -43,16 +43,21 @@ export async function readPrivateFile(file: string, maxBytes: number): Promise<S
         warnings.push(`${file} has mode ${octal(mode)} and could not be fixed (${errnoCode(err)})`);
       }
     }
-    // Read at most maxBytes + 1 so a file growing after fstat is still caught.
-    const buf = Buffer.alloc(maxBytes + 1);
+    // Sized by fstat (not by the cap: a thousand accounts must not each zero a megabyte), one byte more
+    // so that reaching the end is seen in the same read; grown, up to the cap + 1, while a file growing
+    // after fstat keeps filling it.
+    let buf = Buffer.alloc(Math.min(stat.size, maxBytes) + 1);
     let length = 0;
     for (;;) {
       const { bytesRead } = await handle.read(buf, length, buf.length - length, null);
-      if (bytesRead === 0) break;
       length += bytesRead;
       if (length > maxBytes) {
         return { kind: 'refused', reason: 'too_large', detail: `${file} is over ${maxBytes} bytes` };
       }
+      if (bytesRead === 0 || length < buf.length) break; // a short read of a regular file is its end
+      const grown = Buffer.alloc(Math.min(buf.length * 2, maxBytes + 1));
+      buf.copy(grown, 0, 0, length);
+      buf = grown;
     }
     return { kind: 'ok', bytes: buf.subarray(0, length), warnings };
   } catch (err) {

@@ -9,6 +9,7 @@ import type { AccountRegistry } from '../../../accounts/registry.js';
 import type { Account } from '../../../account/types.js';
 import { ACCOUNT_ID_PATTERN } from '../../../accounts/account-id.js';
 import type { EventsConfig } from '../../../config/types.js';
+import type { AccountForwarding } from '../../../cluster/forwarding.js';
 import { deleteAccountRoute } from './delete.js';
 import { eventsRoute, type StreamBook } from './events.js';
 import { messagesRoutes } from './messages.js';
@@ -25,12 +26,23 @@ declare module 'fastify' {
     /** The account the route acts on; set before validation by the account scope. */
     account: Account | null;
   }
+  interface FastifyContextConfig {
+    /** This route only reads the account's status: without an owner it may be answered from the store. */
+    statusRead?: boolean;
+  }
 }
 
 export interface AccountScopeOptions {
   registry: AccountRegistry;
-  /** The account a request means (throws ACCOUNT_NOT_FOUND for one the token may not reach). */
-  resolve: (request: FastifyRequest) => Promise<Account>;
+  /**
+   * The account a request means (throws ACCOUNT_NOT_FOUND for one the token may not reach); undefined in a
+   * cluster when another instance holds it.
+   */
+  resolve: (request: FastifyRequest) => Promise<Account | undefined>;
+  /** The id of the account a request means (a cluster routes by it). */
+  idOf: (request: FastifyRequest) => string;
+  /** A cluster: requests for accounts held elsewhere are forwarded to their owner. */
+  forwarding?: AccountForwarding;
   /** The by-id mount: adds GET / and DELETE / (the account itself) and the token routes. */
   byId: boolean;
   statusSchema: object;
@@ -53,8 +65,22 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountScopeOpti
     route.schema = { tags: [opts.tag], ...route.schema, ...(params ? { params } : {}) };
   });
   app.addHook('onRequest', async (request) => {
-    request.account = await opts.resolve(request);
+    request.account = (await opts.resolve(request)) ?? null;
   });
+  const forwarding = opts.forwarding;
+  if (forwarding) {
+    // Held by another instance: forwarded once the body is parsed (the owner validates it).
+    app.addHook('preValidation', async (request, reply) => {
+      if (request.account) return;
+      const id = opts.idOf(request);
+      const outcome = await forwarding.route(request, reply, id, {
+        createIfMissing: !opts.byId,
+        storedStatusOk: request.routeOptions.config?.statusRead === true,
+      });
+      if (outcome === 'answered') return reply;
+      request.account = opts.registry.require(id); // taken by this instance meanwhile
+    });
+  }
   app.addHook('preHandler', async (request) => {
     try {
       accountOf(request).touch();

@@ -1,0 +1,77 @@
+// Bare mtcute clients, plain JavaScript run by plain node: the baselines the service's Telegram side is
+// measured against. Configured as the service configures mtcute where it matters (memory storage, no
+// updates loop), pointed at the sandbox DC (SANDBOX_DC_PUBLIC_KEY in the environment). One JSON line per step.
+//   node bench/bare-mtcute.mjs login HOST:PORT PHONE           → {"session"}      (then exits)
+//   node bench/bare-mtcute.mjs restore HOST:PORT SESSION       → {"event":"valid"} after storage → getMe, then idles
+//   node bench/bare-mtcute.mjs send-code HOST:PORT PHONE       → {"ms"}: connect + key exchange + auth.sendCode
+//   node bench/bare-mtcute.mjs many HOST:PORT COUNT FIRST      → {"event":"ready"} with COUNT clients logged in, then idles
+import { performance } from 'node:perf_hooks';
+import process from 'node:process';
+import { MemoryStorage, TelegramClient } from '@mtcute/node';
+import { addPublicKey, NodeCryptoProvider } from '@mtcute/node/utils.js';
+
+const [mode, target, ...args] = process.argv.slice(2);
+const [host, port] = target.split(':');
+const crypto = new NodeCryptoProvider();
+await crypto.initialize();
+addPublicKey(crypto, process.env.SANDBOX_DC_PUBLIC_KEY);
+const dc = { id: 2, ipAddress: host, port: Number(port) };
+
+function client(opts = {}) {
+  return new TelegramClient({
+    apiId: 1,
+    apiHash: 'sandbox-api-hash',
+    storage: new MemoryStorage(),
+    defaultDcs: { main: dc, media: { ...dc, mediaOnly: true } },
+    disableUpdates: true,
+    storageOptions: { cleanup: false },
+    logLevel: 0,
+    ...opts,
+  });
+}
+
+const print = (value) => process.stdout.write(JSON.stringify(value) + '\n');
+const phoneOf = (i) => `+999662${String(i).padStart(4, '0')}`;
+process.on('SIGTERM', () => process.exit(0));
+
+async function login(c, phone) {
+  await c.start({ phone, code: () => '22222', codeSentCallback: () => {} });
+}
+
+if (mode === 'login') {
+  const c = client();
+  await login(c, args[0]);
+  print({ session: await c.exportSession() });
+  await c.destroy();
+  process.exit(0);
+} else if (mode === 'restore') {
+  const c = client();
+  await c.importSession(args[0]);
+  await c.getMe();
+  print({ event: 'valid' });
+} else if (mode === 'send-code') {
+  // mtcute's defaults (updates loop on): its flush right after the key exchange is not held back.
+  const c = client({ disableUpdates: false });
+  const t0 = performance.now();
+  await c.call({ _: 'auth.sendCode', phoneNumber: args[0], apiId: 1, apiHash: 'sandbox-api-hash', settings: { _: 'codeSettings' } });
+  print({ ms: performance.now() - t0 });
+  await c.destroy();
+  process.exit(0);
+} else if (mode === 'many') {
+  const [count, first] = args.map(Number);
+  const clients = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(20, count) }, async () => {
+      while (next < count) {
+        const c = client();
+        await login(c, phoneOf(first + next++));
+        clients.push(c);
+      }
+    }),
+  );
+  print({ event: 'ready', clients: clients.length });
+} else {
+  process.stderr.write(`unknown mode ${mode}\n`);
+  process.exit(2);
+}

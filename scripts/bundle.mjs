@@ -1,0 +1,42 @@
+// `npm run build`'s second step, after `tsc -b` (which type-checks everything, builds the workspace
+// packages and writes each module of the service to dist/, where tests that run one module in a child
+// process find it): the service as one bundled ES module written over tsc's dist/main.js — what
+// `npm start` and the end-to-end tests run.
+//
+// Why a bundle: unbundled, a start spent most of its time resolving and loading ~920 ES modules. Bundled,
+// the start-up path is one file, and what it does not need is split into chunks loaded on first use
+// (dist/chunks/): mtcute (telegram/load.ts) and the in-process sandbox DC (main.ts). Tree-shaking drops
+// what the service never uses (mtcute's HTML/Markdown parsers, its SQLite storage).
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const outdir = path.join(root, 'dist');
+
+// No stale chunk survives a rebuild.
+rmSync(path.join(outdir, 'chunks'), { recursive: true, force: true });
+
+await build({
+  absWorkingDir: root,
+  entryPoints: { main: 'src/main.ts' },
+  outdir,
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  // The workspace packages from their TypeScript sources, as the tests run them.
+  conditions: ['source'],
+  // pino-pretty: an optional devDependency, required at run time only on a terminal (logging/logger.ts).
+  // better-sqlite3: a native module behind mtcute's SQLite storage, which the service does not use.
+  // @fastify/swagger and @fastify/swagger-ui read files beside their own code (package.json, Swagger UI's
+  // assets under __dirname): loaded from node_modules, where those files are.
+  external: ['pino-pretty', 'better-sqlite3', '@fastify/swagger', '@fastify/swagger-ui'],
+  // Some bundled CommonJS dependencies call require() (for Node's own modules): give the ES module one.
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});
