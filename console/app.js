@@ -1,8 +1,11 @@
 // telegram-service web console: the API token once (this tab's sessionStorage), the accounts and their
-// state, creating one, logging in by phone → code → 2FA password or by QR code, live status, logging out.
+// state, creating one, logging in by phone → code → 2FA password or by QR code, live status, logging out,
+// and a logged-in account's incoming events as they arrive.
 // Plain DOM: text is only ever set as text (no HTML from data), so the page runs under a strict CSP
 // with Trusted Types.
 import { ApiError, createApi } from './api.js';
+import { createEventList, MAX_ROWS } from './event-list.js';
+import { watchEvents } from './events.js';
 
 const TOKEN_KEY = 'telegram-service.token';
 const ACCOUNT_KEY = 'telegram-service.account';
@@ -32,6 +35,11 @@ let statusTimer = null;
 let listTimer = null;
 let expiryTimer = null;
 let qr = { url: null, objectUrl: null, expiresAt: null };
+let lastStatus = null; // the shown account's newest status
+let eventList = null;
+let watcher = null; // the shown account's event stream, while it runs
+let eventsOf = null; // the account whose events the list holds
+let lastEventId = 0; // the newest event in the list
 
 // ───────────── errors ─────────────
 
@@ -107,6 +115,7 @@ async function useToken(token) {
 
 function forget() {
   stopTimers();
+  resetEvents();
   clearInterval(listTimer);
   listTimer = null;
   sessionStorage.removeItem(TOKEN_KEY);
@@ -163,8 +172,10 @@ const base = () => `/api/accounts/${encodeURIComponent(current)}`;
 
 async function openAccount(id) {
   stopTimers();
+  if (id !== eventsOf) resetEvents();
   current = id;
   lastState = null;
+  lastStatus = null;
   sessionStorage.setItem(ACCOUNT_KEY, id);
   $('account-id').textContent = id;
   $('back').hidden = !admin;
@@ -175,6 +186,7 @@ async function openAccount(id) {
 
 function backToList() {
   stopTimers();
+  resetEvents();
   current = null;
   sessionStorage.removeItem(ACCOUNT_KEY);
   setQr(null);
@@ -203,7 +215,9 @@ async function refresh() {
     return;
   }
   if (id !== current) return;
+  lastStatus = status;
   render(status);
+  syncEvents();
   if (status.state === 'qr_pending' && status.qr && status.qr.url !== qr.url) await loadQr();
 }
 
@@ -245,6 +259,65 @@ function render(status) {
     if (lastState !== null && visible) focusFirstField($(visible));
     lastState = state;
   }
+}
+
+// ───────────── incoming events ─────────────
+
+/**
+ * Watches the shown account's events while it is logged in and the page is visible; stops otherwise (a
+ * hidden or closed page holds no stream open). The list stays for the account while it is paused, and a
+ * stream that starts again resumes after the newest event in it.
+ */
+function syncEvents() {
+  const loggedIn = lastStatus !== null && lastStatus.state === 'authenticated';
+  $('events-section').hidden = !loggedIn;
+  if (!loggedIn || document.visibilityState === 'hidden') return stopEvents();
+  if (watcher) return;
+  eventsOf = current;
+  // A first look shows at most a list's worth of the newest events, not the whole journal.
+  const journal = lastStatus.events;
+  const after = journal ? Math.max(lastEventId, journal.firstId - 1, journal.lastId - MAX_ROWS) : lastEventId;
+  watcher = watchEvents({
+    api,
+    path: `${base()}/events`,
+    after,
+    onEvent(event) {
+      lastEventId = event.id;
+      eventList.add(event);
+    },
+    onState: showEventsState,
+    onReset() {
+      eventList.clear();
+      lastEventId = 0;
+    },
+  });
+}
+
+function stopEvents() {
+  if (!watcher) return;
+  watcher.stop();
+  watcher = null;
+  showEventsState({ state: 'paused' });
+}
+
+/** Another account, or none: its rows go. */
+function resetEvents() {
+  stopEvents();
+  eventList.clear();
+  eventsOf = null;
+  lastEventId = 0;
+  $('events-state').textContent = '';
+}
+
+function showEventsState({ state, error, retryInMs, notice }) {
+  const line = $('events-state');
+  line.classList.toggle('error', state === 'stopped');
+  if (notice) line.textContent = notice;
+  else if (state === 'connecting') line.textContent = 'Connecting to the event stream…';
+  else if (state === 'live') line.textContent = 'Live: new events appear at the top.';
+  else if (state === 'reconnecting') line.textContent = `${describe(error)} — reconnecting in ${Math.ceil(retryInMs / 1000)} s…`;
+  else if (state === 'stopped') line.textContent = `Not watching events: ${describe(error)}`;
+  else line.textContent = 'Paused while this page is hidden or the account is logged out.';
 }
 
 // ───────────── QR code ─────────────
@@ -344,6 +417,16 @@ function wire() {
   );
   $('back').addEventListener('click', backToList);
   $('forget').addEventListener('click', forget);
+  eventList = createEventList($('events'));
+  $('events-help').textContent = `Newest first; this page keeps the last ${MAX_ROWS}.`;
+  // A hidden page (another tab, a locked phone) or one being left holds no stream open.
+  document.addEventListener('visibilitychange', () => {
+    if (current) syncEvents();
+  });
+  window.addEventListener('pagehide', stopEvents);
+  window.addEventListener('pageshow', (event) => {
+    if (event.persisted && current) syncEvents();
+  });
 }
 
 wire();

@@ -195,7 +195,7 @@ async function main(): Promise<void> {
       ...(config.sessionEncryptionKey ? { encryptionKey: config.sessionEncryptionKey } : {}),
     });
   // Metrics read the accounts' states at scrape time (never before the registry exists).
-  const metrics = createServiceMetrics(() => registry.statuses());
+  const metrics = createServiceMetrics({ statuses: () => registry.statuses(), events: () => registry.eventParts() });
   const registry = new AccountRegistry({
     config,
     store,

@@ -356,6 +356,11 @@ export class AccountRegistry {
     });
   }
 
+  /** Every account's event pipeline and webhook delivery, by account id (for metrics; accounts without events are left out). */
+  *eventParts(): Iterable<{ id: string; events: AccountEvents; webhook: WebhookDelivery | undefined }> {
+    for (const [id, { parts }] of this.entries) if (parts.events) yield { id, events: parts.events, webhook: parts.webhook };
+  }
+
   /** Every account's status (for metrics). */
   *statuses(): Iterable<AccountStatus> {
     for (const { account } of this.entries.values()) yield account.status();

@@ -248,6 +248,11 @@ export class AccountEvents {
     return { id: event.id, type: event.type, at: event.at, account: this.accountId, ...event.data };
   }
 
+  /** The space the journal takes, in bytes. */
+  journalBytes(): number {
+    return this.opened ? this.journal.bytes() : 0;
+  }
+
   status(): EventsStatus {
     const { firstId, lastId } = this.opened ? this.journal.bounds() : { firstId: 1, lastId: 0 };
     return { firstId, lastId, pending: this.queue.length, ...(this.writeError ? { error: { ...this.writeError } } : {}) };

@@ -60,6 +60,8 @@ export class WebhookDelivery {
   private lastError: WebhookView['lastError'] = null;
   private failures = 0;
   private nextAttemptAt: number | null = null;
+  /** The event the loop is delivering (or waiting to retry): when it was journaled. */
+  private attempting: { id: number; at: number } | null = null;
   private expiredUndelivered = 0;
   private loop: { controller: AbortController; done: Promise<void> } | null = null;
   private wake: (() => void) | null = null;
@@ -98,6 +100,18 @@ export class WebhookDelivery {
       nextAttemptAt: this.nextAttemptAt === null ? null : new Date(this.nextAttemptAt).toISOString(),
       expiredUndelivered: this.expiredUndelivered,
     };
+  }
+
+  /**
+   * When the oldest event the receiver has not acknowledged was journaled (ms since the epoch), or null when it
+   * has them all (or no webhook is set): what the delivery lag is measured from.
+   */
+  async oldestUndeliveredAt(): Promise<number | null> {
+    if (!this.record.config || this.opts.events.bounds().lastId <= this.record.deliveredId) return null;
+    if (this.attempting?.id === this.record.deliveredId + 1) return this.attempting.at;
+    // Not picked up by the loop yet (journaled a moment ago): read from the journal.
+    const [event] = await this.opts.events.read(this.record.deliveredId, 1);
+    return event ? Date.parse(event.at) : null;
   }
 
   /**
@@ -201,6 +215,7 @@ export class WebhookDelivery {
         await this.waitForEvent(signal);
         continue;
       }
+      this.attempting = { id: event.id, at: Date.parse(event.at) };
       const body = JSON.stringify(this.opts.events.toWire(event));
       const outcome = await postWebhook({
         config,

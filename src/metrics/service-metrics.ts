@@ -1,12 +1,15 @@
 /**
  * The service's Prometheus metrics (prom-client), in one registry: accounts by state (read at scrape
  * time), what the accounts report (validations, recoveries, revocations, reconnects, flood waits), login
- * attempts by outcome, and HTTP requests by route and status with latency histograms. Labels hold only
- * outcomes, error codes, Telegram method names and route templates — never a phone number, an account's
- * data or a token.
+ * attempts by outcome, HTTP requests by route and status with latency histograms, and each account's events
+ * (journal and webhook delivery, read at scrape time from the journal and the delivery loop themselves).
+ * Labels hold only outcomes, error codes, Telegram method names, route templates and account ids — never a
+ * phone number, an account's data or a token.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AccountObserver, AccountStatus } from '../account/types.js';
+import type { AccountEvents } from '../events/account-events.js';
+import type { WebhookDelivery } from '../events/webhook-delivery.js';
 
 const PREFIX = 'telegram_service_';
 
@@ -22,10 +25,27 @@ export interface ServiceMetrics {
   contentType: string;
 }
 
-/** `statuses` is read at every scrape (accounts by state, persistence errors). */
-export function createServiceMetrics(statuses: () => Iterable<AccountStatus>): ServiceMetrics {
+/** One account's event pipeline and webhook delivery (AccountRegistry.eventParts()). */
+export interface AccountEventsSource {
+  id: string;
+  events: AccountEvents;
+  webhook: WebhookDelivery | undefined;
+}
+
+export interface MetricsSources {
+  /** Read at every scrape: accounts by state, persistence errors. */
+  statuses(): Iterable<AccountStatus>;
+  /** Read at every scrape: each account's journal and webhook delivery (an account gone has no series). */
+  events?(): Iterable<AccountEventsSource>;
+  /** The clock the delivery lag is measured with. */
+  now?(): number;
+}
+
+export function createServiceMetrics(sources: MetricsSources): ServiceMetrics {
+  const { statuses } = sources;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
+  registerEventMetrics(registry, sources.events ?? (() => []), sources.now ?? Date.now);
 
   const states = ['logged_out', 'code_sent', 'qr_pending', 'password_required', 'authenticated', 'expired', 'revoked'] as const;
   new Gauge({
@@ -103,6 +123,68 @@ export function createServiceMetrics(statuses: () => Iterable<AccountStatus>): S
     loginAttempt,
     render: () => registry.metrics(),
   };
+}
+
+/**
+ * Per account (labelled by its id only), read at scrape time from the journal and the webhook delivery
+ * themselves, never from counts kept beside them. Every scrape starts from no series, so a deleted account's
+ * series go with it.
+ */
+function registerEventMetrics(registry: Registry, parts: () => Iterable<AccountEventsSource>, now: () => number): void {
+  const perAccount = (name: string, help: string, read: (part: AccountEventsSource) => number | undefined): void => {
+    new Gauge({
+      name: `${PREFIX}${name}`,
+      help,
+      labelNames: ['account'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const part of parts()) {
+          const value = read(part);
+          if (value !== undefined) this.set({ account: part.id }, value);
+        }
+      },
+    });
+  };
+  new Counter({
+    name: `${PREFIX}events_journaled_total`,
+    help: 'Events journaled per account, ever (the newest event id: ids are never reused, so it counts across restarts)',
+    labelNames: ['account'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const part of parts()) this.inc({ account: part.id }, part.events.bounds().lastId);
+    },
+  });
+  perAccount('events_journal_events', 'Events the journal holds now (EVENTS_MAX_SIZE and EVENTS_MAX_AGE drop the oldest)', ({ events }) => {
+    const { firstId, lastId } = events.bounds();
+    return lastId - firstId + 1;
+  });
+  perAccount('events_journal_bytes', 'Bytes the event journal takes on disk', ({ events }) => events.journalBytes());
+  perAccount('events_pending', 'Events waiting to be written to the journal (grows while the disk refuses writes)', ({ events }) => events.status().pending);
+  perAccount('webhook_backlog_events', 'Journaled events the webhook receiver has not acknowledged yet (accounts with a webhook)', ({ webhook }) => webhook?.view()?.backlog);
+  new Gauge({
+    name: `${PREFIX}webhook_lag_seconds`,
+    help: 'Age of the oldest event the webhook receiver has not acknowledged (0: it has them all; accounts with a webhook)',
+    labelNames: ['account'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const lags = await Promise.all(
+        [...parts()].map(async ({ id, webhook }) => {
+          if (!webhook?.view()) return undefined;
+          let oldest: number | null;
+          try {
+            oldest = await webhook.oldestUndeliveredAt();
+          } catch {
+            return undefined; // the journal cannot be read right now: no value rather than a wrong one
+          }
+          return { id, seconds: oldest === null ? 0 : Math.max(0, (now() - oldest) / 1000) };
+        }),
+      );
+      for (const lag of lags) if (lag) this.set({ account: lag.id }, lag.seconds);
+    },
+  });
 }
 
 /** Only an identifier-like code becomes a label value (bounded, and never free text). */

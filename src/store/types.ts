@@ -217,6 +217,8 @@ export interface EventJournal {
   read(afterId: number, limit: number): Promise<JournalEvent[]>;
   /** The retained ids right now. */
   bounds(): { firstId: number; lastId: number };
+  /** The space it takes right now, in bytes (what EVENTS_MAX_SIZE bounds; for metrics). */
+  bytes(): number;
   /** Applies retention now (appends apply it too). */
   applyRetention(now: number): Promise<void>;
   close(): Promise<void>;

@@ -1,10 +1,13 @@
 /**
  * Prometheus metrics through the real process: scraped and parsed after logins, a flood wait, a restart
  * and a revocation — names and values checked; the admin token or METRICS_TOKEN reads them, a scoped
- * token gets 403, no token 401; no phone number or token anywhere in them.
+ * token gets 403, no token 401; no phone number or token anywhere in them. Events: journal size, events
+ * journaled, webhook backlog and lag per account while the receiver is down and after it is back; a deleted
+ * account's series are gone.
  */
 import { describe, expect, it } from 'vitest';
-import { loginThrough, uniquePhone, waitForStatus } from '../helpers/sandbox-service.js';
+import { webhookReceiver } from '../../dev/event-clients.js';
+import { eventually, loginThrough, uniquePhone, waitForStatus } from '../helpers/sandbox-service.js';
 import { sandboxPerFile, type ServiceProcess } from '../helpers/service-process.js';
 
 const METRICS_TOKEN = 'metrics-reader-token-0123456789';
@@ -85,6 +88,65 @@ describe('GET /metrics (real process)', () => {
     expect(value(second, 'telegram_service_revocations_total', { reason: 'SESSION_REVOKED' })).toBe(1);
     expect(value(second, 'telegram_service_accounts', { state: 'revoked' })).toBe(1);
     expect(value(second, 'telegram_service_accounts', { state: 'authenticated' })).toBe(1);
+  });
+
+  it('per account: events journaled, journal size, webhook backlog and lag — while the receiver is down, then delivered; a deleted account loses its series', async () => {
+    const dc = sandbox.dc;
+    const svc = await sandbox.service({ env: { WEBHOOK_RETRY_MAX: '1s' } });
+    const [sender, hooked, quiet] = [uniquePhone(), uniquePhone(), uniquePhone()];
+    for (const phone of [sender, hooked, quiet]) dc.controls.createUser({ phone });
+    for (const id of ['hooked', 'quiet']) await svc.request('POST', '/api/accounts', { id });
+    await loginThrough(svc, dc, hooked, undefined, 'hooked');
+    await loginThrough(svc, dc, quiet, undefined, 'quiet');
+    const secret = 'a-metrics-webhook-secret';
+    const receiver = await webhookReceiver(secret);
+    try {
+      expect((await svc.request('PUT', '/api/accounts/hooked/webhook', { url: receiver.url, secret })).status).toBe(200);
+      const idle = (await scrape(svc)).samples;
+      expect(value(idle, 'telegram_service_webhook_backlog_events', { account: 'hooked' })).toBe(0);
+      expect(value(idle, 'telegram_service_webhook_lag_seconds', { account: 'hooked' })).toBe(0);
+      // An account without a webhook has journal series but no delivery series.
+      expect(idle.some((x) => x.name === 'telegram_service_events_journal_bytes' && x.labels.account === 'quiet')).toBe(true);
+      expect(idle.some((x) => x.name.startsWith('telegram_service_webhook_') && x.labels.account === 'quiet')).toBe(false);
+
+      // The receiver goes away (connections refused); a message arrives and cannot be delivered.
+      await receiver.down();
+      dc.controls.deliverMessage(sender, hooked, 'counted, not yet delivered');
+      const failing = await waitForStatus(svc, (b) => b.events.lastId >= 1 && b.webhook.failures >= 1, 'a failed delivery', { account: 'hooked' });
+      const down = await scrape(svc);
+      const d = down.samples;
+      const held = failing.events.lastId - failing.events.firstId + 1;
+      expect(value(d, 'telegram_service_events_journaled_total', { account: 'hooked' })).toBe(failing.events.lastId);
+      expect(value(d, 'telegram_service_events_journal_events', { account: 'hooked' })).toBe(held);
+      expect(value(d, 'telegram_service_events_journal_bytes', { account: 'hooked' })).toBeGreaterThan(0);
+      expect(value(d, 'telegram_service_events_pending', { account: 'hooked' })).toBe(0);
+      expect(value(d, 'telegram_service_webhook_backlog_events', { account: 'hooked' })).toBeGreaterThanOrEqual(1);
+      expect(value(d, 'telegram_service_webhook_backlog_events', { account: 'hooked' })).toBe(failing.webhook.backlog);
+      expect(value(d, 'telegram_service_webhook_lag_seconds', { account: 'hooked' })).toBeGreaterThan(0);
+      expect(value(d, 'telegram_service_events_journaled_total', { account: 'quiet' })).toBe(0);
+      // Labelled by the account id alone: no phone number, no token, no message text.
+      for (const sample of d.filter((x) => /^telegram_service_(events|webhook)_/.test(x.name))) expect(Object.keys(sample.labels)).toEqual(['account']);
+      for (const secretText of [sender, hooked, quiet, hooked.slice(1), svc.token, secret, 'counted, not yet delivered']) expect(down.text).not.toContain(secretText);
+
+      // The receiver is back: the backlog drains and the lag is 0 again.
+      await receiver.up();
+      await waitForStatus(svc, (b) => b.webhook.backlog === 0, 'the backlog delivered', { account: 'hooked', timeoutMs: 20_000 });
+      expect(receiver.accepted.map((e) => e.message?.text)).toContain('counted, not yet delivered');
+      const up = (await scrape(svc)).samples;
+      expect(value(up, 'telegram_service_webhook_backlog_events', { account: 'hooked' })).toBe(0);
+      expect(value(up, 'telegram_service_webhook_lag_seconds', { account: 'hooked' })).toBe(0);
+      expect(value(up, 'telegram_service_events_journaled_total', { account: 'hooked' })).toBeGreaterThanOrEqual(1);
+
+      // A deleted account's series go with it.
+      expect((await svc.request('DELETE', '/api/accounts/quiet')).status).toBe(204);
+      const after = await eventually(async () => {
+        const samples = (await scrape(svc)).samples;
+        return samples.some((x) => x.labels.account === 'quiet') ? undefined : samples;
+      }, 'the deleted account gone from /metrics');
+      expect(after.some((x) => x.name === 'telegram_service_events_journal_bytes' && x.labels.account === 'hooked')).toBe(true);
+    } finally {
+      await receiver.close();
+    }
   });
 
   it('admin token or METRICS_TOKEN: 200; an account-scoped token: 403; none or a wrong one: 401', async () => {

@@ -111,37 +111,49 @@ export function journalContract(name: string, backend: JournalBackend): void {
         const { firstId, lastId } = journal.bounds();
         expect(lastId).toBe(200);
         expect(firstId).toBeGreaterThan(1);
+        expect(journal.bytes()).toBeGreaterThan(0);
+        expect(journal.bytes()).toBeLessThanOrEqual(retention.maxBytes);
         const read = await journal.read(0, 1000);
         expect(read[0]!.id).toBe(firstId);
         expect(read.at(-1)!.id).toBe(200);
         expect(read.map((e) => e.id)).toEqual(Array.from({ length: 200 - firstId + 1 }, (_, i) => firstId + i));
         await journal.close();
         const again = place.journal({ retention, now: Date.now });
+        const kept = journal.bytes();
         const opened = await again.open();
         expect(opened.updateState).toEqual(state(199));
         expect(opened.firstId).toBe(firstId);
+        expect(again.bytes()).toBe(kept);
         await again.close();
       } finally {
         await place.dispose();
       }
     });
 
-    it('retention by age drops events older than maxAge, even when nothing new comes', async () => {
+    it('retention by age drops events older than maxAge, even when nothing new comes; bytes() follows what it holds', async () => {
       const place = await backend.storage();
       try {
         let now = 1_000_000;
         const retention = { maxBytes: 64 * 1024 * 1024, maxAgeMs: 60_000 };
         const journal = place.journal({ retention, now: () => now });
         await journal.open();
+        const empty = journal.bytes();
         await journal.append([event(1), event(2)], state(2));
+        const two = journal.bytes();
+        expect(two).toBeGreaterThan(empty);
         now += 120_000;
         await journal.applyRetention(now);
         expect(journal.bounds()).toEqual({ firstId: 3, lastId: 2 });
+        expect(journal.bytes()).toBeLessThan(two);
         expect(await journal.read(0, 10)).toEqual([]);
-        expect((await journal.append([event(3)]))[0]!.id).toBe(3);
+        const none = journal.bytes();
+        expect((await journal.append([event(3, undefined, 1000)]))[0]!.id).toBe(3);
+        const kept = journal.bytes();
+        expect(kept).toBeGreaterThan(none + 1000);
         await journal.close();
         const again = place.journal({ retention, now: () => now });
         expect(await again.open()).toMatchObject({ firstId: 3, lastId: 3, updateState: state(2) });
+        expect(again.bytes()).toBe(kept);
         await again.close();
       } finally {
         await place.dispose();

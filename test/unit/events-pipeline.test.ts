@@ -41,6 +41,7 @@ function failingWhen(journal: EventJournal, failing: () => boolean): EventJourna
     open: () => journal.open(),
     read: (afterId, limit) => journal.read(afterId, limit),
     bounds: () => journal.bounds(),
+    bytes: () => journal.bytes(),
     applyRetention: (now) => journal.applyRetention(now),
     close: () => journal.close(),
     append: (events, state) => (failing() ? Promise.reject(Object.assign(new Error('no space'), { code: 'ENOSPC' })) : journal.append(events, state)),

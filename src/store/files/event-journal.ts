@@ -241,7 +241,7 @@ class FileEventJournal implements EventJournal {
       active.lastAt = this.now();
       this.lastId = id;
       if (updateState !== undefined) this.state = updateState;
-      if (active.bytes >= this.segmentBytes || this.totalBytes() > this.opts.retention.maxBytes) await this.retainExclusive(this.now());
+      if (active.bytes >= this.segmentBytes || this.bytes() > this.opts.retention.maxBytes) await this.retainExclusive(this.now());
       return stored;
     });
   }
@@ -445,6 +445,13 @@ class FileEventJournal implements EventJournal {
     return this.boundsNow();
   }
 
+  /** Every segment's size: events, state lines and seals (a write cut short by a crash is cut off at open). */
+  bytes(): number {
+    let total = 0;
+    for (const segment of this.segments) total += segment.bytes;
+    return total;
+  }
+
   private boundsNow(): { firstId: number; lastId: number } {
     const firstId = Math.min(this.segments[0]?.firstId ?? this.lastId + 1, this.lastId + 1);
     return { firstId, lastId: this.lastId };
@@ -465,7 +472,7 @@ class FileEventJournal implements EventJournal {
     let removed = 0;
     while (this.segments.length > 1) {
       const oldest = this.segments[0]!;
-      if (!(this.totalBytes() > maxBytes || tooOld(oldest))) break;
+      if (!(this.bytes() > maxBytes || tooOld(oldest))) break;
       try {
         await fsp.rm(oldest.file, { force: true });
       } catch (err) {
@@ -479,12 +486,6 @@ class FileEventJournal implements EventJournal {
       await fsyncDir(this.opts.dir).catch(() => undefined);
       this.opts.log.info({ dir: this.opts.dir, segments: removed, firstId: this.boundsNow().firstId }, 'event journal: old events removed by retention');
     }
-  }
-
-  private totalBytes(): number {
-    let total = 0;
-    for (const segment of this.segments) total += segment.bytes;
-    return total;
   }
 
   async close(): Promise<void> {
