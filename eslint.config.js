@@ -23,7 +23,7 @@ const aboveEvents = forbid('(^|/)(http|accounts|account|telegram)/|(^|/)store/fi
 const mtcuteInEvents = forbid('^@mtcute/', 'events/ never touches mtcute: telegram/ turns updates into events');
 const aboveBase = forbid(
   '(^|/)(http|accounts|account|telegram|events|store)/|(^|/)main(\\.js)?$',
-  'config/ and logging/ are the bottom layer: they import nothing of the layers above',
+  'config/, logging/ and timing/ are the bottom layer: they import nothing of the layers above',
 );
 const dcApiHalf = forbid('(^|/)(rpc|state|controls)/', "the DC's protocol core knows nothing about accounts: reach them through the interfaces in src/types.ts");
 const dcServer = forbid('(^|/)server/', 'mtproto/ never imports server/: it sees a connection only as PeerConnection (src/types.ts)');
@@ -51,7 +51,7 @@ export default tseslint.config(
   boundaries(['src/http/**/*.ts'], packageFiles, mtcute, fileSystem, store),
   boundaries(['src/account/**/*.ts', 'src/accounts/**/*.ts'], packageFiles, storeFiles),
   boundaries(['src/store/**/*.ts'], packageFiles, aboveStore),
-  boundaries(['src/config/**/*.ts', 'src/logging/**/*.ts'], packageFiles, aboveBase),
+  boundaries(['src/config/**/*.ts', 'src/logging/**/*.ts', 'src/timing/**/*.ts'], packageFiles, aboveBase),
   boundaries(['src/events/**/*.ts'], packageFiles, aboveEvents, mtcuteInEvents),
 
   // The workspace packages.

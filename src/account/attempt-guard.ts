@@ -3,6 +3,8 @@
  * after that each attempt must wait, doubling from `baseMs` up to `capMs`. A right guess resets it.
  * Per account, in memory: an attacker rotating client addresses still meets the same account's guard.
  */
+import { exponentialDelayMs } from '../timing/backoff.js';
+
 export interface AttemptGuardOptions {
   free: number;
   baseMs: number;
@@ -31,7 +33,7 @@ export class AttemptGuard {
     this.failures++;
     const over = this.failures - this.opts.free + 1;
     if (over <= 0) return;
-    const delay = Math.min(this.opts.capMs, this.opts.baseMs * 2 ** Math.min(over - 1, 30));
+    const delay = exponentialDelayMs(over, this.opts.baseMs, this.opts.capMs);
     this.blockedUntil = this.now() + delay;
   }
 

@@ -8,12 +8,8 @@
  */
 import type { Logger } from 'pino';
 import { LOG_MESSAGES } from '../logging/messages.js';
+import { fullJitterDelayMs } from '../timing/backoff.js';
 
-/** Full jitter: a uniform delay in [0, min(cap, base·2^(attempt-1))). */
-export function backoffDelayMs(attempt: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
-  return Math.floor(random() * ceiling);
-}
 
 /** What one attempt tells the loop: finished, try again with backoff, or try again after a fixed wait. */
 export type AttemptOutcome = 'done' | 'retry' | { retryAfterMs: number };
@@ -76,7 +72,7 @@ export class RetryLoop {
     let fixedWaitMs: number | undefined;
     while (this.running) {
       this.attemptNumber += 1;
-      const delayMs = fixedWaitMs ?? backoffDelayMs(this.attemptNumber, this.opts.baseMs, this.opts.capMs, this.opts.random);
+      const delayMs = fixedWaitMs ?? fullJitterDelayMs(this.attemptNumber, this.opts.baseMs, this.opts.capMs, this.opts.random);
       this.opts.logger.info({ attempt: this.attemptNumber, delayMs }, LOG_MESSAGES.retrying(this.opts.what, this.attemptNumber, delayMs));
       await this.sleep(delayMs);
       if (!this.running) return;

@@ -16,6 +16,7 @@ import type { tl } from '@mtcute/core';
 import { TelegramCallError } from '../telegram/call-error.js';
 import { isPasswordNeeded, onAuthorization, passwordStep, type LoginClient } from './login-flow.js';
 import { AccountError, type QrCode } from './types.js';
+import { exponentialDelayMs } from '../timing/backoff.js';
 
 export interface QrLoginClient extends LoginClient {
   /** Makes `dcId` the client's primary DC (its key there is made on first use). */
@@ -171,5 +172,5 @@ function transientWaitMs(err: unknown, failures: number, capMs = 30_000): number
   if (!(err instanceof TelegramCallError)) return undefined;
   if (err.classified.kind === 'flood_wait') return err.classified.seconds * 1000;
   if (err.classified.kind !== 'network') return undefined;
-  return Math.min(capMs, RETRY_BASE_MS * 2 ** Math.min(failures - 1, 10));
+  return exponentialDelayMs(failures, RETRY_BASE_MS, capMs);
 }

@@ -16,6 +16,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AccountStatus } from '../account/types.js';
 import { HttpError } from '../http/errors.js';
+import { exponentialDelayMs } from '../timing/backoff.js';
 
 export const FORWARDED_HEADER = 'x-tgs-forwarded';
 export const NOT_OWNER_STATUS = 421;
@@ -112,7 +113,7 @@ export class AccountForwarding {
         reply.header('retry-after', '1');
         throw new HttpError(503, 'ACCOUNT_UNAVAILABLE', 'No instance holds this account right now (a take-over is under way); retry shortly');
       }
-      await sleep(Math.min(250, 25 * 2 ** Math.min(attempt, 4)));
+      await sleep(exponentialDelayMs(attempt + 1, 25, 250));
     }
   }
 

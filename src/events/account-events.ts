@@ -17,6 +17,7 @@ import type { EventJournal, JournalEvent, UpdateState, UpdateStateBinding } from
 import { KeyWindow } from './key-window.js';
 import type { NewEvent, WireEvent } from './types.js';
 import { LOG_MESSAGES } from '../logging/messages.js';
+import { exponentialDelayMs } from '../timing/backoff.js';
 
 /** Events appended at once at most (one write, one fsync). */
 const MAX_BATCH = 512;
@@ -66,7 +67,8 @@ export class AccountEvents {
   private overflowed = false;
   private committing: Promise<void> | null = null;
   private writeError: { message: string; at: string } | undefined;
-  private retryDelayMs = RETRY_BASE_MS;
+  /** Journal writes failed in a row (the retry waits grow with it). */
+  private writeFailures = 0;
   /** Woken when a journal write fails (see flushUnlessFailing). */
   private readonly writeFailed: Array<() => void> = [];
   private retentionTimer: NodeJS.Timeout | undefined;
@@ -178,8 +180,7 @@ export class AccountEvents {
         await this.journal.append(batch, state);
       } catch (err) {
         this.recordWriteError(err);
-        await sleep(this.retryDelayMs);
-        this.retryDelayMs = Math.min(this.retryDelayMs * 2, RETRY_MAX_MS);
+        await sleep(exponentialDelayMs(++this.writeFailures, RETRY_BASE_MS, RETRY_MAX_MS));
         continue;
       }
       this.queue.splice(0, batch.length);
@@ -189,7 +190,7 @@ export class AccountEvents {
       }
       if (this.writeError) this.log.info({}, LOG_MESSAGES.journalWritableAgain);
       this.writeError = undefined;
-      this.retryDelayMs = RETRY_BASE_MS;
+      this.writeFailures = 0;
       if (this.overflowed && this.queue.length === 0) this.endOverflow();
       if (batch.length > 0) for (const listener of this.listeners) listener();
     }

@@ -14,6 +14,7 @@ import type { AccountEvents } from './account-events.js';
 import { ACCOUNT_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER, postWebhook } from './webhook-post.js';
 import { parseWebhookUrl, type WebhookTargetPolicy } from './webhook-target.js';
 import { LOG_MESSAGES } from '../logging/messages.js';
+import { spreadDelayMs } from '../timing/backoff.js';
 
 /** The cursor is written at most this often while deliveries succeed (and on stop). */
 const CURSOR_WRITE_INTERVAL_MS = 1000;
@@ -263,11 +264,8 @@ export class WebhookDelivery {
     this.scheduleCursorWrite();
   }
 
-  /** 2^n × base with ±25 % jitter, capped. */
   private backoffMs(): number {
-    const exponential = this.opts.retryBaseMs * 2 ** Math.min(30, this.failures - 1);
-    const capped = Math.min(this.opts.retryMaxMs, exponential);
-    return Math.max(1, Math.round(capped * (0.75 + this.random() * 0.5)));
+    return spreadDelayMs(this.failures, this.opts.retryBaseMs, this.opts.retryMaxMs, this.random);
   }
 
   private waitForEvent(signal: AbortSignal): Promise<void> {

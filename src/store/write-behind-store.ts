@@ -12,6 +12,7 @@ import { LOG_MESSAGES } from '../logging/messages.js';
 import { emptyDocument, type SessionDocument } from './session-document.js';
 import { SerialQueue } from './serial-queue.js';
 import type { AuthStateFile, CreateStorageOptions, FutureAuthToken, LoadProblem, PersistenceError, SessionMeta, SessionStore, StoreLog } from './types.js';
+import { exponentialDelayMs } from '../timing/backoff.js';
 
 /** What is stored for a part, as far as the store knows: its content, null = absent, undefined = unknown. */
 export type Stored = string | null | undefined;
@@ -43,12 +44,12 @@ export abstract class WriteBehindSessionStore implements SessionStore {
   protected storageGeneration = 0;
   private lastError: PersistenceError | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private retryDelayMs: number;
+  /** Writes failed in a row (the retry waits grow with it). */
+  private writeFailures = 0;
 
   constructor(private readonly base: WriteBehindOptions) {
     this.log = base.log;
     this.doc = emptyDocument(base.environment);
-    this.retryDelayMs = base.retryInitialMs ?? 1000;
   }
 
   abstract load(): Promise<void>;
@@ -180,10 +181,10 @@ export abstract class WriteBehindSessionStore implements SessionStore {
   /** A write failed: kept in memory, reported (`logMessage`), retried on a doubling delay. */
   protected recordFailure(error: { file: string; code: string; message: string }, logMessage: string, fields: object = {}): void {
     this.lastError = { file: error.file, code: error.code, message: error.message, at: new Date().toISOString() };
-    this.log.error({ ...fields, file: error.file, code: error.code, retryInMs: this.retryDelayMs }, logMessage);
+    const delay = exponentialDelayMs(this.writeFailures + 1, this.base.retryInitialMs ?? 1000, this.base.retryMaxMs ?? 60_000);
+    this.log.error({ ...fields, file: error.file, code: error.code, retryInMs: delay }, logMessage);
     if (!this.retryTimer) {
-      const delay = this.retryDelayMs;
-      this.retryDelayMs = Math.min(delay * 2, this.base.retryMaxMs ?? 60_000);
+      this.writeFailures++;
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         void this.flushIfDirty();
@@ -196,7 +197,7 @@ export abstract class WriteBehindSessionStore implements SessionStore {
   protected recordSuccess(backAgain: string, fields: object = {}): void {
     if (this.lastError) this.log.info({ ...fields, file: this.lastError.file }, backAgain);
     this.lastError = undefined;
-    this.retryDelayMs = this.base.retryInitialMs ?? 1000;
+    this.writeFailures = 0;
     this.clearRetryTimer();
   }
 

@@ -1,7 +1,7 @@
 /** Pure parts of the account service: backoff delays, mtcute error classification, phone normalisation. */
 import { MtTimeoutError, tl } from '@mtcute/core';
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs } from '../../src/account/backoff.js';
+import { exponentialDelayMs, fullJitterDelayMs, spreadDelayMs } from '../../src/timing/backoff.js';
 import { normalizePhone } from '../../src/account/phone.js';
 import { toAccountError } from '../../src/account/telegram-errors.js';
 import { redactSecretLikeText as redactSecrets } from '../../src/logging/redact.js';
@@ -10,14 +10,26 @@ import { TelegramCallError } from '../../src/telegram/call-error.js';
 
 const rpc = (code: number, text: string): tl.RpcError => tl.RpcError.fromTl({ _: 'mt_rpc_error', errorCode: code, errorMessage: text });
 
-describe('backoffDelayMs (full jitter, capped)', () => {
-  it('grows exponentially up to the cap, uniformly below the ceiling', () => {
-    expect(backoffDelayMs(1, 1000, 60_000, () => 0.999)).toBe(999);
-    expect(backoffDelayMs(2, 1000, 60_000, () => 0.999)).toBe(1998);
-    expect(backoffDelayMs(5, 1000, 60_000, () => 0.5)).toBe(8000);
-    expect(backoffDelayMs(30, 1000, 60_000, () => 0.999)).toBe(59_940);
-    expect(backoffDelayMs(10_000, 1000, 60_000, () => 0.999)).toBeLessThan(60_000);
-    expect(backoffDelayMs(3, 1000, 60_000, () => 0)).toBe(0);
+describe('the one backoff rule (timing/backoff.ts)', () => {
+  it('base · 2^(n−1), capped; never below the base, never overflowing', () => {
+    expect([0, 1, 2, 3, 7].map((n) => exponentialDelayMs(n, 200, 30_000))).toEqual([200, 200, 400, 800, 12_800]);
+    expect(exponentialDelayMs(9, 200, 30_000)).toBe(30_000);
+    expect(exponentialDelayMs(10_000, 1000, 60_000)).toBe(60_000);
+  });
+
+  it('full jitter: uniform below the ceiling', () => {
+    expect(fullJitterDelayMs(1, 1000, 60_000, () => 0.999)).toBe(999);
+    expect(fullJitterDelayMs(2, 1000, 60_000, () => 0.999)).toBe(1998);
+    expect(fullJitterDelayMs(5, 1000, 60_000, () => 0.5)).toBe(8000);
+    expect(fullJitterDelayMs(30, 1000, 60_000, () => 0.999)).toBe(59_940);
+    expect(fullJitterDelayMs(3, 1000, 60_000, () => 0)).toBe(0);
+  });
+
+  it('spread: ±25 % around the exponential delay, at least 1 ms', () => {
+    expect(spreadDelayMs(3, 1000, 60_000, () => 0)).toBe(3000);
+    expect(spreadDelayMs(3, 1000, 60_000, () => 0.5)).toBe(4000);
+    expect(spreadDelayMs(3, 1000, 60_000, () => 1)).toBe(5000);
+    expect(spreadDelayMs(1, 1, 60_000, () => 0)).toBe(1);
   });
 });
 

@@ -6,7 +6,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSessionStore, type FileSessionStore } from '../../src/store/files/account-files.js';
@@ -28,7 +27,6 @@ function captureLogger(): StoreLog & { lines: LogLine[] } {
 
 const pending: PendingLogin = { phone: '+9996621234', phoneCodeHash: 'h', dcId: 2, codeType: 'app', sentAt: '2025-01-01T00:00:00.000Z' };
 
-let root: string;
 let disk: Tmpfs;
 let dataDir: string;
 let log: ReturnType<typeof captureLogger>;
@@ -140,48 +138,5 @@ describe('disk trouble on a real tmpfs', () => {
     await eventually(() => store.persistenceError() === undefined, 'the retry to succeed');
     expect(JSON.parse(await sessionText()).floodWaits).toEqual({ 'auth.sendCode': 1 });
     expect(JSON.parse(await fsp.readFile(path.join(dataDir, 'auth_state.json'), 'utf8')).user_id).toBe(7);
-  });
-});
-
-describe('injected write errors (runs everywhere, also where no tmpfs can be mounted)', () => {
-  beforeEach(async () => {
-    root = await fsp.mkdtemp(path.join(os.tmpdir(), 'session-inject-'));
-    dataDir = path.join(root, 'data');
-    log = captureLogger();
-  });
-  afterEach(async () => {
-    for (const store of stores.splice(0)) await store.close();
-    await fsp.rm(root, { recursive: true, force: true });
-  });
-
-  it('EIO on every write: served from memory, reported, old files kept, written once the fault clears', async () => {
-    let fault: string | undefined;
-    const store = createSessionStore({
-      dataDir,
-      environment: 'sandbox',
-      log,
-      retryInitialMs: 20,
-      retryMaxMs: 100,
-      injectWriteFault: () => (fault ? Object.assign(new Error(`${fault}: injected`), { code: fault }) : undefined),
-    });
-    stores.push(store);
-    await store.load();
-    const storage = await store.createStorage();
-    await storage.authKeys.set(2, new Uint8Array(randomBytes(256)));
-    const before = await sessionText();
-
-    fault = 'EIO';
-    const key4 = new Uint8Array(randomBytes(256));
-    await storage.authKeys.set(4, key4);
-    await store.writeAuthState({ user_auth: true, user_id: 9, phone: '+1', saved_at: new Date().toISOString(), version: '1.0' });
-    expect(store.persistenceError()).toMatchObject({ code: 'EIO' });
-    expect(await sessionText()).toBe(before);
-    expect(await storage.authKeys.get(4)).toEqual(key4);
-    expect(store.authState()?.user_id).toBe(9);
-
-    fault = undefined;
-    await eventually(() => store.persistenceError() === undefined, 'the retry to succeed');
-    expect(JSON.parse(await sessionText()).authKeys['4']).toBe(Buffer.from(key4).toString('base64'));
-    expect(JSON.parse(await fsp.readFile(path.join(dataDir, 'auth_state.json'), 'utf8')).user_id).toBe(9);
   });
 });

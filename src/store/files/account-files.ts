@@ -67,13 +67,7 @@ export interface SessionStoreOptions {
   /** Retry backoff after a failed write: first delay and cap (ms). */
   retryInitialMs?: number;
   retryMaxMs?: number;
-  /**
-   * Tests only, for machines where a full or read-only filesystem cannot be made (no tmpfs mount):
-   * return an errno error to make the write of `file` fail as the disk would. Never set in the service.
-   */
-  injectWriteFault?: (file: string) => NodeJS.ErrnoException | undefined;
 }
-
 
 export function createSessionStore(opts: SessionStoreOptions): FileSessionStore {
   return new FileSessionStore(opts);
@@ -431,7 +425,6 @@ export class FileSessionStore extends WriteBehindSessionStore {
     const sessionBody = this.desiredSession();
     if (sessionBody !== this.sessionStored) {
       try {
-        this.throwInjectedFault(this.sessionFile);
         await this.writeSession(sessionBody);
         this.sessionStored = sessionBody;
       } catch (err) {
@@ -441,7 +434,6 @@ export class FileSessionStore extends WriteBehindSessionStore {
     const authContent = this.desiredAuth();
     if (authContent !== this.authStored) {
       try {
-        this.throwInjectedFault(this.authStateFile);
         if (authContent === null) await removeFileDurable(this.authStateFile);
         else await this.writeHealing(this.authStateFile, authContent);
         this.authStored = authContent;
@@ -451,11 +443,6 @@ export class FileSessionStore extends WriteBehindSessionStore {
     }
     if (failure) this.recordWriteFailure(failure);
     else if (!this.isDirty()) this.recordSuccess(LOG_MESSAGES.writableAgain);
-  }
-
-  private throwInjectedFault(file: string): void {
-    const fault = this.opts.injectWriteFault?.(file);
-    if (fault) throw fault;
   }
 
   private async writeSession(body: string | null): Promise<void> {
