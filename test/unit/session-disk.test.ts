@@ -9,27 +9,17 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSessionStore, type FileSessionStore } from '../../src/store/files/account-files.js';
-import type { StoreLog } from '../../src/store/types.js';
 import type { PendingLogin } from '../../src/store/types.js';
 import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
+import { captureStoreLog } from '../helpers/store-log.js';
 
-interface LogLine {
-  level: string;
-  obj: object;
-  msg: string;
-}
-function captureLogger(): StoreLog & { lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at = (level: string) => (obj: object, msg: string) => void lines.push({ level, obj, msg });
-  return { lines, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
-}
 
 const pending: PendingLogin = { phone: '+9996621234', phoneCodeHash: 'h', dcId: 2, codeType: 'app', sentAt: '2025-01-01T00:00:00.000Z' };
 
 let disk: Tmpfs;
 let dataDir: string;
-let log: ReturnType<typeof captureLogger>;
+let log: ReturnType<typeof captureStoreLog>;
 const stores: FileSessionStore[] = [];
 
 function newStore(): FileSessionStore {
@@ -61,7 +51,7 @@ describe('disk trouble on a real tmpfs', () => {
   beforeEach(async () => {
     disk = await mountTmpfs(128);
     dataDir = path.join(disk.dir, 'data');
-    log = captureLogger();
+    log = captureStoreLog();
   });
   afterEach(async () => {
     for (const store of stores.splice(0)) await store.close();

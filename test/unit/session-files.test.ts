@@ -10,23 +10,13 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SessionFileError } from '../../src/store/errors.js';
 import { createSessionStore, type FileSessionStore } from '../../src/store/files/account-files.js';
-import type { StoreLog } from '../../src/store/types.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
+import { captureStoreLog } from '../helpers/store-log.js';
 
-interface LogLine {
-  level: string;
-  obj: object;
-  msg: string;
-}
-function captureLogger(): StoreLog & { lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at = (level: string) => (obj: object, msg: string) => void lines.push({ level, obj, msg });
-  return { lines, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
-}
 
 let root: string;
 let dataDir: string;
-let log: ReturnType<typeof captureLogger>;
+let log: ReturnType<typeof captureStoreLog>;
 const stores: FileSessionStore[] = [];
 
 function newStore(extra: { encryptionKey?: Uint8Array; environment?: string } = {}): FileSessionStore {
@@ -39,7 +29,7 @@ beforeEach(async () => {
   root = await fsp.mkdtemp(path.join(os.tmpdir(), 'session-files-'));
   dataDir = path.join(root, 'data');
   await fsp.mkdir(dataDir, { mode: 0o700 });
-  log = captureLogger();
+  log = captureStoreLog();
 });
 afterEach(async () => {
   for (const store of stores.splice(0)) await store.close();
@@ -56,7 +46,7 @@ const movedAside = async (base = 'session.json') =>
 
 /** A valid session.json (and its .bak) written by the store itself; returns the key. */
 async function writeGoodSession(opts: { encryptionKey?: Uint8Array } = {}): Promise<Uint8Array> {
-  const store = createSessionStore({ dataDir, environment: 'sandbox', log: captureLogger(), ...opts });
+  const store = createSessionStore({ dataDir, environment: 'sandbox', log: captureStoreLog(), ...opts });
   await store.load();
   const key = key256();
   await (await store.createStorage()).authKeys.set(2, key);

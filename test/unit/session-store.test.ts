@@ -5,24 +5,14 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { serializeBasicDcOption } from '@mtcute/core/utils.js';
 import { createSessionStore, type FileSessionStore } from '../../src/store/files/account-files.js';
-import type { StoreLog } from '../../src/store/types.js';
 import type { AuthStateFile, PendingLogin } from '../../src/store/types.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
+import { captureStoreLog } from '../helpers/store-log.js';
 
-interface LogLine {
-  level: 'info' | 'warn' | 'error' | 'debug';
-  obj: object;
-  msg: string;
-}
 
-function captureLogger(): StoreLog & { lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at = (level: LogLine['level']) => (obj: object, msg: string) => void lines.push({ level, obj, msg });
-  return { lines, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
-}
 
 let dataDir: string;
-let log: ReturnType<typeof captureLogger>;
+let log: ReturnType<typeof captureStoreLog>;
 const stores: FileSessionStore[] = [];
 
 function newStore(extra: { encryptionKey?: Uint8Array; environment?: string } = {}): FileSessionStore {
@@ -33,7 +23,7 @@ function newStore(extra: { encryptionKey?: Uint8Array; environment?: string } = 
 
 beforeEach(async () => {
   dataDir = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'session-store-')), 'data');
-  log = captureLogger();
+  log = captureStoreLog();
 });
 afterEach(async () => {
   for (const store of stores.splice(0)) await store.close();
