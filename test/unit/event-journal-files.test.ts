@@ -120,11 +120,15 @@ describe('kill -9 of a process appending to the journal', () => {
     for (let round = 0; round < KILLS; round++) {
       const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', writer, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
       let lastAck = 0;
+      let firstAck!: () => void;
+      const writing = new Promise<void>((resolve) => (firstAck = resolve));
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
         for (const line of chunk.split('\n')) if (/^\d+$/.test(line)) lastAck = Number(line);
+        if (lastAck > 0) firstAck();
       });
-      // Let it write for a while (its start-up included), then kill it at a random moment.
-      await new Promise((resolve) => setTimeout(resolve, 600 + Math.random() * 600));
+      // Once it writes (its start-up is slow on a busy machine), let it go on a while, then kill it at a random moment.
+      await Promise.race([writing, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 500));
       child.kill('SIGKILL');
       await new Promise((resolve) => child.once('exit', resolve));
       acknowledged = Math.max(acknowledged, lastAck);
