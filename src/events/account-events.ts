@@ -14,6 +14,7 @@
  */
 import type { Logger } from 'pino';
 import type { EventJournal, JournalEvent, UpdateState, UpdateStateBinding } from '../store/types.js';
+import { wireEvent, type EventFeed } from './feed.js';
 import { KeyWindow } from './key-window.js';
 import type { NewEvent, WireEvent } from './types.js';
 import { LOG_MESSAGES } from '../logging/messages.js';
@@ -46,7 +47,7 @@ export interface EventsStatus {
   error?: { message: string; at: string };
 }
 
-export class AccountEvents {
+export class AccountEvents implements EventFeed {
   readonly accountId: string;
   private readonly journal: EventJournal;
   private readonly log: Logger;
@@ -228,7 +229,7 @@ export class AccountEvents {
   }
 
   toWire(event: JournalEvent): WireEvent {
-    return { id: event.id, type: event.type, at: event.at, account: this.accountId, ...event.data };
+    return wireEvent(this.accountId, event);
   }
 
   status(): EventsStatus {

@@ -285,9 +285,10 @@ export class WebhookDelivery {
       await this.opts.store.save(record);
       this.savedDeliveredId = record.deliveredId;
     } catch (err) {
-      // Not fatal: delivery goes on, and events since the saved cursor may be sent again after a restart.
+      // Not fatal: delivery goes on, and events since the saved cursor may be sent again after a restart (or by
+      // the account's next owner). Once stopped (the account let go here) it is not retried.
       this.log.warn({ err }, 'Could not save the webhook delivery cursor; retrying');
-      this.scheduleCursorWrite();
+      if (!this.stopped) this.scheduleCursorWrite();
     }
   }
 }
