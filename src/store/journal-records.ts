@@ -18,6 +18,35 @@ export const KEY_WINDOW = 1024;
 /** Events kept in memory for readers of the newest ones (SSE, webhooks), per journal. */
 export const TAIL_EVENTS = 256;
 
+/** An event as a backend keeps it: in clear, or sealed (moved as it is, without the key, by migrate-store). */
+export type StoredEvent = { id: number; writtenAt: number } & ({ event: JournalEvent; sealed?: undefined } | { sealed: Buffer; event?: undefined });
+
+/** A whole journal as migrate-store copies it from one backend to the other (one account at a time). */
+export interface JournalDump {
+  firstId: number;
+  lastId: number;
+  updateState: UpdateState | null;
+  /** The dedupe keys count from the events after this id (the last reset). */
+  keysFrom: number;
+  /** Oldest first. */
+  events: StoredEvent[];
+}
+
+/** The event as `key` wants it kept: sealed with it, or in clear. */
+export function storedEvent(event: JournalEvent, writtenAt: number, key: Uint8Array | undefined): StoredEvent {
+  return key ? { id: event.id, writtenAt, sealed: sealEvent(event, key) } : { id: event.id, writtenAt, event };
+}
+
+/** Its line in the file journal (without the newline). */
+export function storedLine(stored: StoredEvent): string {
+  return stored.sealed ? sealedLine(stored.id, stored.sealed) : eventLine(stored.event, undefined);
+}
+
+/** What retention counts for it, in every backend: its file line and newline. */
+export function storedSize(stored: StoredEvent): number {
+  return Buffer.byteLength(storedLine(stored)) + 1;
+}
+
 /** A line of the file journal: an event, an update state (null: a reset), or a sealed event the key does not open. */
 export type JournalLine = { kind: 'event'; event: JournalEvent } | { kind: 'state'; state: UpdateState | null } | { kind: 'sealed'; id: number; sealed: Buffer };
 

@@ -1,18 +1,23 @@
 /**
  * What only PostgreSQL can do wrong with an account's events, webhook, Idempotency-Keys and future auth
  * tokens (the contracts both backends pass are in store-backends.test.ts): every write fenced by the lease, a
- * commit whose answer was lost never journaled twice, readers elsewhere told at commit, sealed at rest, and
- * everything gone with the account.
+ * commit whose answer was lost never journaled twice, readers elsewhere told at commit, sealed at rest, a
+ * journal moved between the backends as it is (migrate-store), and everything gone with the account.
  */
 import { randomUUID } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFileEventJournal } from '../../src/store/files/event-journal.js';
+import { dumpFileJournal, writeFileJournal } from '../../src/store/files/journal-copy.js';
 import { JournalKeyError } from '../../src/store/journal-records.js';
 import { createPostgresAccountsStore, type PostgresAccountsStore } from '../../src/store/postgres/accounts-store.js';
-import { EVENTS_CHANNEL } from '../../src/store/postgres/event-journal.js';
+import { dumpPostgresJournal, EVENTS_CHANNEL, loadPostgresJournal } from '../../src/store/postgres/event-journal.js';
 import { FencedError, type Fence } from '../../src/store/postgres/fence.js';
 import { migrate } from '../../src/store/postgres/migrations.js';
-import { createPool, type Pool } from '../../src/store/postgres/pool.js';
+import { createPool, inTransaction, type Pool } from '../../src/store/postgres/pool.js';
 import type { FutureAuthToken, JournalRetention } from '../../src/store/types.js';
 import { postgresPerFile } from '../helpers/postgres.js';
 import { quietLog } from '../helpers/store-contract.js';
@@ -177,6 +182,40 @@ describe('PostgreSQL: an account’s events, webhook, Idempotency-Keys and futur
     const reread = store.sessionStore(id, quietLog);
     await reread.load();
     expect(reread.futureAuthTokens()).toEqual([token(9)]);
+  });
+
+  it('a journal moves between the backends as it is: ids, sealed events, the update state, where the keys restart', async () => {
+    const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'journal-copy-'));
+    try {
+      const fileJournal = (dir: string) => createFileEventJournal({ dir, log: quietLog, retention: RETENTION, encryptionKey: KEY });
+      const original = fileJournal(path.join(root, 'a'));
+      await original.open();
+      await original.append([event(1), event(2)], { pts: 2, qts: 0, date: 1, seq: 0 });
+      await original.append([], null); // a reset: the keys restart after id 2
+      await original.append([event(3)], { pts: 3, qts: 0, date: 1, seq: 0 });
+      const events = await original.read(0, 10);
+      await original.close();
+
+      const fromFiles = await dumpFileJournal(path.join(root, 'a')); // no key needed
+      expect(fromFiles).toMatchObject({ firstId: 1, lastId: 3, keysFrom: 2, updateState: { pts: 3 } });
+      expect(fromFiles.events.every((e) => e.sealed)).toBe(true);
+      const { id, store } = await account({ key: KEY });
+      await inTransaction(pool, (client) => loadPostgresJournal(client, id, fromFiles));
+      const inPostgres = store.eventJournal(id, quietLog, RETENTION);
+      expect(await inPostgres.open()).toEqual({ firstId: 1, lastId: 3, updateState: { pts: 3, qts: 0, date: 1, seq: 0 }, recentKeys: ['n:1:3'] });
+      expect(await inPostgres.read(0, 10)).toEqual(events);
+
+      const fromPostgres = await dumpPostgresJournal(pool, id);
+      expect(fromPostgres.events.map((e) => e.writtenAt)).toEqual(fromFiles.events.map((e) => e.writtenAt));
+      await writeFileJournal(path.join(root, 'b'), fromPostgres);
+      const back = fileJournal(path.join(root, 'b'));
+      expect(await back.open()).toEqual({ firstId: 1, lastId: 3, updateState: { pts: 3, qts: 0, date: 1, seq: 0 }, recentKeys: ['n:1:3'] });
+      expect(await back.read(0, 10)).toEqual(events);
+      expect((await back.append([event(4)]))[0]!.id).toBe(4);
+      await back.close();
+    } finally {
+      await fsp.rm(root, { recursive: true, force: true });
+    }
   });
 
   it('future auth tokens outlive the session; deleting the account removes everything it had', async () => {

@@ -30,10 +30,10 @@ import { SerialQueue } from '../serial-queue.js';
 import { LOG_MESSAGES } from '../../logging/messages.js';
 
 export const EVENTS_DIR_NAME = 'events';
-const SEGMENT_NAME = /^(\d{20})\.jsonl$/;
+export const SEGMENT_NAME = /^(\d{20})\.jsonl$/;
 const MIN_SEGMENT_BYTES = 64 * 1024;
 /** The active segment is read whole at open: a small one keeps starts with many accounts quick. */
-const MAX_SEGMENT_BYTES = 4 * 1024 * 1024;
+export const MAX_SEGMENT_BYTES = 4 * 1024 * 1024;
 /** One offset remembered every this many events of a segment. */
 const INDEX_STRIDE = 64;
 const READ_CHUNK_BYTES = 64 * 1024;
@@ -59,6 +59,11 @@ interface Segment {
   index: Array<[number, number]> | null;
   /** Events in it (for the index stride). */
   events: number;
+}
+
+/** A segment's file name: its first event id, 20 digits (so names sort as ids do). */
+export function segmentFileName(firstId: number): string {
+  return `${String(firstId).padStart(20, '0')}.jsonl`;
 }
 
 export function createFileEventJournal(opts: FileEventJournalOptions): EventJournal {
@@ -245,7 +250,7 @@ class FileEventJournal implements EventJournal {
   private async startSegment(firstId: number): Promise<void> {
     await this.handle?.close().catch(() => undefined);
     this.handle = undefined;
-    const file = path.join(this.opts.dir, `${String(firstId).padStart(20, '0')}.jsonl`);
+    const file = path.join(this.opts.dir, segmentFileName(firstId));
     const previous = this.segments.at(-1);
     if (previous && previous.firstId === firstId) {
       // The active segment holds no event yet (only state lines): reuse it rather than name two files alike.

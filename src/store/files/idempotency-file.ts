@@ -30,6 +30,14 @@ export function createFileIdempotencyStore(opts: FileIdempotencyStoreOptions): I
   return new FileIdempotencyStore(opts);
 }
 
+/** Every key in `dir` not expired yet (migrate-store). */
+export async function liveRecords(dir: string, log: StoreLog): Promise<IdempotencyRecord[]> {
+  const store = new FileIdempotencyStore({ dir, log });
+  await store.open();
+  await store.close();
+  return store.live();
+}
+
 class FileIdempotencyStore implements IdempotencyStore {
   private readonly file: string;
   private readonly now: () => number;
@@ -138,6 +146,10 @@ class FileIdempotencyStore implements IdempotencyStore {
       await writeFileAtomic(this.file, text);
     }
     this.lines = this.records.size;
+  }
+
+  live(): IdempotencyRecord[] {
+    return [...this.records.values()].map((record) => structuredClone(record));
   }
 
   async close(): Promise<void> {

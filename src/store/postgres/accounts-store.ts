@@ -9,6 +9,7 @@ import { createPostgresEventJournal, PostgresJournalReader } from './event-journ
 import type { Fence, FencedTarget } from './fence.js';
 import { createPostgresIdempotencyStore } from './idempotency-store.js';
 import { migrate } from './migrations.js';
+import type { PoolClient } from 'pg';
 import { inTransaction, type Pool } from './pool.js';
 import { PostgresSessionStore } from './session-store.js';
 import { createPostgresWebhookStore } from './webhook-store.js';
@@ -114,15 +115,7 @@ export function createPostgresAccountsStore(opts: PostgresAccountsStoreOptions):
     async saveTokens(id, tokens) {
       await inTransaction(pool, async (client) => {
         await client.query('DELETE FROM tgs_tokens WHERE account_id = $1', [id]);
-        for (const token of tokens) {
-          await client.query('INSERT INTO tgs_tokens (id, account_id, hash, created_at, label) VALUES ($1, $2, $3, $4, $5)', [
-            token.id,
-            id,
-            token.hash,
-            token.createdAt,
-            token.label ?? null,
-          ]);
-        }
+        await insertTokens(client, id, tokens);
       });
     },
 
@@ -145,4 +138,11 @@ export function createPostgresAccountsStore(opts: PostgresAccountsStoreOptions):
       return rows.map((r) => r.id);
     },
   };
+}
+
+/** Adds the account's token records (hashes only), in the caller's transaction. */
+export async function insertTokens(client: PoolClient, accountId: string, tokens: ScopedTokenRecord[]): Promise<void> {
+  for (const token of tokens) {
+    await client.query('INSERT INTO tgs_tokens (id, account_id, hash, created_at, label) VALUES ($1, $2, $3, $4, $5)', [token.id, accountId, token.hash, token.createdAt, token.label ?? null]);
+  }
 }

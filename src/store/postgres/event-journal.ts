@@ -17,16 +17,17 @@
  *   so a full journal is not trimmed on every append.
  * - Reads of recent events come from a small in-memory tail, older ones from the table.
  */
+import type pg from 'pg';
 import type { Pool } from './pool.js';
 import { fencedTransaction, type FencedTarget } from './fence.js';
-import { eventLine, eventOf, EventTail, isUpdateState, JournalKeyError, KEY_WINDOW, openSealedEvent, retentionDrops, sealedLine, sealEvent } from '../journal-records.js';
+import { eventOf, EventTail, isUpdateState, JournalKeyError, KEY_WINDOW, openSealedEvent, retentionDrops, storedEvent, storedSize, type JournalDump, type StoredEvent } from '../journal-records.js';
 import { SerialQueue } from '../serial-queue.js';
 import type { EventJournal, EventJournalReader, JournalEvent, JournalOpened, JournalRetention, NewJournalEvent, StoreLog, UpdateState } from '../types.js';
 
 /** LISTEN/NOTIFY channel: "account <payload> journaled new events". */
 export const EVENTS_CHANNEL = 'tgs_events';
-/** Rows looked at per query by retention. */
-const RETENTION_PAGE = 512;
+/** Rows read or written per query (retention, migrate-store). */
+const ROWS_PER_QUERY = 512;
 /** Retention trims a journal over maxBytes down to this much below it. */
 const RETENTION_STEP_DIVISOR = 64;
 
@@ -164,27 +165,13 @@ class PostgresEventJournal implements EventJournal {
 
   /** One transaction: the events with ids lastId + 1, …, then the journal's row (and the state). */
   private async write(events: NewJournalEvent[], updateState: UpdateState | null | undefined): Promise<JournalEvent[]> {
-    const key = this.opts.encryptionKey;
     const previous = this.lastId;
+    const writtenAt = this.now();
     const stored = events.map((e, i): JournalEvent => ({ id: previous + 1 + i, at: e.at, type: e.type, key: e.key, data: e.data }));
-    const sealed = stored.map((e) => (key ? sealEvent(e, key) : null));
-    const sizes = stored.map((e, i) => Buffer.byteLength(sealed[i] ? sealedLine(e.id, sealed[i]) : eventLine(e, undefined)) + 1);
-    const added = sizes.reduce((sum, n) => sum + n, 0);
+    const rows = stored.map((e) => storedEvent(e, writtenAt, this.opts.encryptionKey));
     const row = await fencedTransaction(this.opts, async (client) => {
-      if (stored.length > 0) {
-        await client.query(INSERT_EVENTS, [
-          this.opts.accountId,
-          new Date(this.now()),
-          stored.map((e) => e.id),
-          sizes,
-          stored.map((e, i) => (sealed[i] ? null : e.type)),
-          stored.map((e, i) => (sealed[i] ? null : e.key)),
-          stored.map((e, i) => (sealed[i] ? null : e.at)),
-          stored.map((e, i) => (sealed[i] ? null : JSON.stringify(e.data))),
-          sealed,
-        ]);
-      }
-      const { rows } = await client.query<JournalRow>(UPSERT_JOURNAL, [
+      const added = await insertEvents(client, this.opts.accountId, rows);
+      const { rows: journal } = await client.query<JournalRow>(UPSERT_JOURNAL, [
         this.opts.accountId,
         previous,
         previous + stored.length,
@@ -194,8 +181,8 @@ class PostgresEventJournal implements EventJournal {
         updateState ? JSON.stringify(updateState) : null,
         stored.length > 0 ? EVENTS_CHANNEL : null,
       ]);
-      if (!rows[0]) throw new IdsTaken();
-      return rows[0];
+      if (!journal[0]) throw new IdsTaken();
+      return journal[0];
     });
     this.setFromRow(row);
     if (updateState !== undefined) this.state = updateState;
@@ -256,14 +243,14 @@ class PostgresEventJournal implements EventJournal {
     scan: for (;;) {
       const { rows } = await this.opts.pool.query<{ id: string; size: number; written_at: Date }>(
         'SELECT id, size, written_at FROM tgs_events WHERE account_id = $1 AND id > $2 AND id <= $3 ORDER BY id LIMIT $4',
-        [this.opts.accountId, cut, this.lastId, RETENTION_PAGE],
+        [this.opts.accountId, cut, this.lastId, ROWS_PER_QUERY],
       );
       for (const row of rows) {
         if (!retentionDrops({ bytes: row.size, lastAt: row.written_at.getTime() }, bytes, retention, now)) break scan;
         bytes -= row.size;
         cut = Number(row.id);
       }
-      if (rows.length < RETENTION_PAGE) break;
+      if (rows.length < ROWS_PER_QUERY) break;
     }
     if (cut < this.firstId) return;
     const row = await fencedTransaction(this.opts, async (client) => (await client.query<JournalRow>(TRIM_JOURNAL, [this.opts.accountId, cut])).rows[0]);
@@ -279,10 +266,29 @@ class PostgresEventJournal implements EventJournal {
   }
 }
 
+/** Inserts the rows (in clear, or sealed); returns their size as retention counts it. */
+async function insertEvents(client: pg.PoolClient, accountId: string, events: StoredEvent[]): Promise<number> {
+  if (events.length === 0) return 0;
+  const sizes = events.map(storedSize);
+  await client.query(INSERT_EVENTS, [
+    accountId,
+    events.map((e) => e.id),
+    events.map((e) => new Date(e.writtenAt)),
+    sizes,
+    events.map((e) => e.event?.type ?? null),
+    events.map((e) => e.event?.key ?? null),
+    events.map((e) => e.event?.at ?? null),
+    events.map((e) => (e.event ? JSON.stringify(e.event.data) : null)),
+    events.map((e) => e.sealed ?? null),
+  ]);
+  return sizes.reduce((sum, n) => sum + n, 0);
+}
+
 const INSERT_EVENTS = `
   INSERT INTO tgs_events (account_id, id, written_at, size, type, key, at, data, sealed)
-  SELECT $1, e.id, $2, e.size, e.type, e.key, e.at, e.data, e.sealed
-  FROM unnest($3::bigint[], $4::int[], $5::text[], $6::text[], $7::text[], $8::json[], $9::bytea[]) AS e(id, size, type, key, at, data, sealed)`;
+  SELECT $1, e.id, e.written_at, e.size, e.type, e.key, e.at, e.data, e.sealed
+  FROM unnest($2::bigint[], $3::timestamptz[], $4::int[], $5::text[], $6::text[], $7::text[], $8::json[], $9::bytea[])
+    AS e(id, written_at, size, type, key, at, data, sealed)`;
 
 /**
  * The journal's row after an append: last_id moves from $2 to $3 (no row is returned when it was not at $2),
@@ -335,4 +341,43 @@ export class PostgresJournalReader implements EventJournalReader {
   read(afterId: number, limit: number): Promise<JournalEvent[]> {
     return readRows(this.opts.pool, this.opts.accountId, this.opts.encryptionKey, Math.max(afterId, this.firstId - 1), this.lastId, limit);
   }
+}
+
+// ───────────────────────────── migrate-store ─────────────────────────────
+
+/** The account's whole journal as it is kept (sealed events stay sealed: no key needed). */
+export async function dumpPostgresJournal(pool: Pool, accountId: string): Promise<JournalDump> {
+  const [journal, events] = await Promise.all([
+    pool.query<JournalRow>('SELECT first_id, last_id, bytes, keys_from, update_state FROM tgs_event_journals WHERE account_id = $1', [accountId]),
+    pool.query<EventRow & { written_at: Date }>(`SELECT ${EVENT_COLUMNS}, written_at FROM tgs_events WHERE account_id = $1 ORDER BY id`, [accountId]),
+  ]);
+  const row = journal.rows[0];
+  const lastId = Number(row?.last_id ?? 0);
+  return {
+    firstId: Math.min(Number(row?.first_id ?? 1), lastId + 1),
+    lastId,
+    updateState: isUpdateState(row?.update_state) ? row.update_state : null,
+    keysFrom: Number(row?.keys_from ?? 0),
+    events: events.rows.flatMap((r): StoredEvent[] => {
+      const id = Number(r.id);
+      const writtenAt = r.written_at.getTime();
+      if (r.sealed) return [{ id, writtenAt, sealed: r.sealed }];
+      const event = eventOfRow(r, undefined);
+      return event ? [{ id, writtenAt, event }] : [];
+    }),
+  };
+}
+
+/** Writes `dump` as the journal of an account that has none, in the caller's transaction. */
+export async function loadPostgresJournal(client: pg.PoolClient, accountId: string, dump: JournalDump): Promise<void> {
+  let bytes = 0;
+  for (let i = 0; i < dump.events.length; i += ROWS_PER_QUERY) bytes += await insertEvents(client, accountId, dump.events.slice(i, i + ROWS_PER_QUERY));
+  await client.query('INSERT INTO tgs_event_journals (account_id, first_id, last_id, bytes, keys_from, update_state) VALUES ($1, $2, $3, $4, $5, $6::jsonb)', [
+    accountId,
+    dump.firstId,
+    dump.lastId,
+    bytes,
+    dump.keysFrom,
+    dump.updateState === null ? null : JSON.stringify(dump.updateState),
+  ]);
 }

@@ -7,7 +7,9 @@
 import { claimedMessageId, idempotencyRecordOf } from '../idempotency-record.js';
 import { SerialQueue } from '../serial-queue.js';
 import type { IdempotencyRecord, IdempotencyStore, StoreLog } from '../types.js';
+import type { PoolClient } from 'pg';
 import { fencedTransaction, type FencedTarget } from './fence.js';
+import type { Pool } from './pool.js';
 
 export interface PostgresIdempotencyStoreOptions extends FencedTarget {
   log: StoreLog;
@@ -41,11 +43,7 @@ export function createPostgresIdempotencyStore(opts: PostgresIdempotencyStoreOpt
       const copy = structuredClone(record);
       return writes.run(() =>
         fencedTransaction(opts, async (client) => {
-          await client.query(
-            `INSERT INTO tgs_idempotency_keys (account_id, key, record, expires_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (account_id, key) DO UPDATE SET record = EXCLUDED.record, expires_at = EXCLUDED.expires_at`,
-            [opts.accountId, copy.key, JSON.stringify(copy), new Date(copy.expiresAt)],
-          );
+          await putRecord(client, opts.accountId, copy);
           await client.query(DELETE_EXPIRED, [opts.accountId, now()]);
         }),
       );
@@ -64,4 +62,19 @@ export function createPostgresIdempotencyStore(opts: PostgresIdempotencyStoreOpt
       await writes.idle();
     },
   };
+}
+
+/** Stores (or replaces) the key's record, in the caller's transaction. */
+export async function putRecord(client: PoolClient, accountId: string, record: IdempotencyRecord): Promise<void> {
+  await client.query(
+    `INSERT INTO tgs_idempotency_keys (account_id, key, record, expires_at) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (account_id, key) DO UPDATE SET record = EXCLUDED.record, expires_at = EXCLUDED.expires_at`,
+    [accountId, record.key, JSON.stringify(record), new Date(record.expiresAt)],
+  );
+}
+
+/** Every key of the account not expired yet (migrate-store). */
+export async function liveRecords(pool: Pool, accountId: string): Promise<IdempotencyRecord[]> {
+  const { rows } = await pool.query<{ record: unknown }>('SELECT record FROM tgs_idempotency_keys WHERE account_id = $1 AND expires_at > now() ORDER BY key', [accountId]);
+  return rows.flatMap((row) => idempotencyRecordOf(row.record) ?? []);
 }
