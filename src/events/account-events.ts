@@ -70,6 +70,8 @@ export class AccountEvents implements EventFeed {
   private retryDelayMs = RETRY_BASE_MS;
   private retentionTimer: NodeJS.Timeout | undefined;
   private opened = false;
+  /** close() began: a failing write is not retried any more. */
+  private closing = false;
   private closed = false;
   /** Told when events had to be let go (see the module comment). */
   onResyncNeeded: (() => void) | undefined;
@@ -177,6 +179,9 @@ export class AccountEvents implements EventFeed {
         await this.journal.append(batch, state);
       } catch (err) {
         this.recordWriteError(err);
+        // Closing: what is not journaled is let go — the state it would have moved is not journaled either, so
+        // the next start (or the account's next owner) fetches it again.
+        if (this.closing) return;
         await sleep(this.retryDelayMs);
         this.retryDelayMs = Math.min(this.retryDelayMs * 2, RETRY_MAX_MS);
         continue;
@@ -237,10 +242,11 @@ export class AccountEvents implements EventFeed {
     return { firstId, lastId, pending: this.queue.length, ...(this.writeError ? { error: { ...this.writeError } } : {}) };
   }
 
-  /** Writes what is queued (briefly retrying), then closes the journal. */
+  /** Writes what is queued (unless writes fail), then closes the journal. */
   async close(): Promise<void> {
     if (this.closed) return;
     clearInterval(this.retentionTimer);
+    this.closing = true;
     if (this.opened && !this.writeError) await this.flush();
     this.closed = true;
     for (const listener of this.listeners) listener(); // readers notice and end

@@ -37,6 +37,8 @@ export function wireEvent(accountId: string, event: JournalEvent): WireEvent {
 export class StoredEventFeed implements EventFeed {
   private readonly listeners = new Set<() => void>();
   private closed = false;
+  private refreshing: Promise<void> | undefined;
+  private again = false;
 
   constructor(
     readonly accountId: string,
@@ -64,12 +66,29 @@ export class StoredEventFeed implements EventFeed {
     return this.closed;
   }
 
-  /** Reads the bounds again; throws when the database cannot be asked (the next refresh tries again). */
-  async refresh(): Promise<void> {
-    if (this.closed) return;
-    const before = this.reader.bounds().lastId;
-    if (!(await this.reader.refresh())) return this.close();
-    if (this.reader.bounds().lastId > before) this.tell();
+  /**
+   * Reads the bounds again; throws when the database cannot be asked (the next refresh tries again). One read
+   * at a time (a later answer never overtaken by an earlier one); asked meanwhile, it reads once more after.
+   */
+  refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.again = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      try {
+        do {
+          this.again = false;
+          if (this.closed) return;
+          const before = this.reader.bounds().lastId;
+          if (!(await this.reader.refresh())) return this.close();
+          if (this.reader.bounds().lastId > before) this.tell();
+        } while (this.again);
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
   }
 
   close(): void {

@@ -113,7 +113,7 @@ export class WebhookDelivery {
       const deliveredId = input.after !== undefined ? Math.min(input.after, lastId) : sameUrl ? this.record.deliveredId : lastId;
       const config: WebhookConfig = { url: url.href, secret: input.secret, setBy, createdAt: new Date(this.now()).toISOString() };
       await this.stopLoop();
-      await this.opts.store.save({ config, deliveredId });
+      await this.saveOrResume({ config, deliveredId });
       this.record = { config, deliveredId };
       this.savedDeliveredId = deliveredId;
       this.resetFailures();
@@ -128,13 +128,23 @@ export class WebhookDelivery {
     return this.exclusive(async () => {
       if (!this.record.config) return false;
       await this.stopLoop();
-      await this.opts.store.save({ config: null, deliveredId: 0 });
+      await this.saveOrResume({ config: null, deliveredId: 0 });
       this.record = { config: null, deliveredId: 0 };
       this.savedDeliveredId = 0;
       this.resetFailures();
       this.log.info({}, 'Webhook removed');
       return true;
     });
+  }
+
+  /** Stores a new configuration; when the store refuses, delivery goes on as it was (and the caller is told). */
+  private async saveOrResume(record: WebhookRecord): Promise<void> {
+    try {
+      await this.opts.store.save(record);
+    } catch (err) {
+      this.startLoop();
+      throw err;
+    }
   }
 
   async stop(): Promise<void> {
