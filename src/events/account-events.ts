@@ -13,10 +13,10 @@
  * durable state once writes work again (onResyncNeeded), so nothing is lost then either.
  */
 import type { Logger } from 'pino';
-import type { EventJournal, JournalEvent, UpdateState, UpdateStateBinding } from '../store/types.js';
-import { wireEvent, type EventFeed } from './feed.js';
+import type { EventJournal, UpdateState, UpdateStateBinding } from '../store/types.js';
+import { JournalFeed } from './feed.js';
 import { KeyWindow } from './key-window.js';
-import type { NewEvent, WireEvent } from './types.js';
+import type { NewEvent } from './types.js';
 import { LOG_MESSAGES } from '../logging/messages.js';
 
 /** Events appended at once at most (one write, one fsync). */
@@ -47,14 +47,12 @@ export interface EventsStatus {
   error?: { message: string; at: string };
 }
 
-export class AccountEvents implements EventFeed {
-  readonly accountId: string;
+export class AccountEvents extends JournalFeed {
   private readonly journal: EventJournal;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly maxPending: number;
   private readonly keys = new KeyWindow(KEY_WINDOW);
-  private readonly listeners = new Set<() => void>();
   private queue: JournalEventInput[] = [];
   /** A state (or a reset, null) to append once every event queued before it is in the batch. */
   private pendingState: UpdateState | null | undefined;
@@ -77,7 +75,7 @@ export class AccountEvents implements EventFeed {
   onResyncNeeded: (() => void) | undefined;
 
   constructor(opts: AccountEventsOptions) {
-    this.accountId = opts.accountId;
+    super(opts.accountId, opts.journal);
     this.journal = opts.journal;
     this.log = opts.logger.child({ account: opts.accountId, module: 'events' });
     this.now = opts.now ?? Date.now;
@@ -195,7 +193,7 @@ export class AccountEvents implements EventFeed {
       this.writeError = undefined;
       this.retryDelayMs = RETRY_BASE_MS;
       if (this.overflowed && this.queue.length === 0) this.endOverflow();
-      if (batch.length > 0) for (const listener of this.listeners) listener();
+      if (batch.length > 0) this.tell();
     }
   }
 
@@ -219,24 +217,6 @@ export class AccountEvents implements EventFeed {
 
   // ───────────────────────────── out ─────────────────────────────
 
-  read(afterId: number, limit: number): Promise<JournalEvent[]> {
-    return this.journal.read(afterId, limit);
-  }
-
-  bounds(): { firstId: number; lastId: number } {
-    return this.journal.bounds();
-  }
-
-  /** Calls `listener` after new events reach the journal; returns the unsubscribe. */
-  subscribe(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  toWire(event: JournalEvent): WireEvent {
-    return wireEvent(this.accountId, event);
-  }
-
   status(): EventsStatus {
     const { firstId, lastId } = this.opened ? this.journal.bounds() : { firstId: 1, lastId: 0 };
     return { firstId, lastId, pending: this.queue.length, ...(this.writeError ? { error: { ...this.writeError } } : {}) };
@@ -249,7 +229,7 @@ export class AccountEvents implements EventFeed {
     this.closing = true;
     if (this.opened && !this.writeError) await this.flush();
     this.closed = true;
-    for (const listener of this.listeners) listener(); // readers notice and end
+    this.tell(); // readers notice and end
     this.listeners.clear();
     await this.committing?.catch(() => undefined);
     if (this.opened) await this.journal.close();

@@ -29,28 +29,23 @@ export function wireEvent(accountId: string, event: JournalEvent): WireEvent {
   return { id: event.id, type: event.type, at: event.at, account: accountId, ...event.data };
 }
 
-/**
- * An account's committed events as another instance reads them from the database: bounds as of the last
- * refresh(), which whoever hears of new events (NOTIFY, a timer) calls; listeners are told when lastId grew.
- * Closed when the account no longer exists, or by close().
- */
-export class StoredEventFeed implements EventFeed {
-  private readonly listeners = new Set<() => void>();
-  private closed = false;
-  private refreshing: Promise<void> | undefined;
-  private again = false;
+/** What both feeds share: reads and bounds from their journal, listeners told of new events. */
+export abstract class JournalFeed implements EventFeed {
+  protected readonly listeners = new Set<() => void>();
 
   constructor(
     readonly accountId: string,
-    private readonly reader: EventJournalReader,
+    private readonly source: Pick<EventJournalReader, 'read' | 'bounds'>,
   ) {}
 
+  abstract readonly isClosed: boolean;
+
   read(afterId: number, limit: number): Promise<JournalEvent[]> {
-    return this.reader.read(afterId, limit);
+    return this.source.read(afterId, limit);
   }
 
   bounds(): { firstId: number; lastId: number } {
-    return this.reader.bounds();
+    return this.source.bounds();
   }
 
   subscribe(listener: () => void): () => void {
@@ -60,6 +55,28 @@ export class StoredEventFeed implements EventFeed {
 
   toWire(event: JournalEvent): WireEvent {
     return wireEvent(this.accountId, event);
+  }
+
+  protected tell(): void {
+    for (const listener of [...this.listeners]) listener();
+  }
+}
+
+/**
+ * An account's committed events as another instance reads them from the database: bounds as of the last
+ * refresh(), which whoever hears of new events (NOTIFY, a timer) calls; listeners are told when lastId grew.
+ * Closed when the account no longer exists, or by close().
+ */
+export class StoredEventFeed extends JournalFeed {
+  private closed = false;
+  private refreshing: Promise<void> | undefined;
+  private again = false;
+
+  constructor(
+    accountId: string,
+    private readonly reader: EventJournalReader,
+  ) {
+    super(accountId, reader);
   }
 
   get isClosed(): boolean {
@@ -96,10 +113,6 @@ export class StoredEventFeed implements EventFeed {
     this.closed = true;
     this.tell(); // readers notice and end
     this.listeners.clear();
-  }
-
-  private tell(): void {
-    for (const listener of [...this.listeners]) listener();
   }
 }
 

@@ -22,14 +22,23 @@ export interface StoreBackend<T> {
   storage(): Promise<StorePlace<T>>;
 }
 
+/** Runs `test` on a fresh place, disposed of afterwards whatever happens. */
+async function inPlace<T>(backend: StoreBackend<T>, test: (place: StorePlace<T>) => Promise<void>): Promise<void> {
+  const place = await backend.storage();
+  try {
+    await test(place);
+  } finally {
+    await place.dispose();
+  }
+}
+
 const SECRET = 'a-webhook-secret-nobody-sees';
 const config = (url = 'https://hooks.example.com/a'): WebhookRecord['config'] => ({ url, secret: SECRET, setBy: 'admin', createdAt: '2025-01-01T00:00:00.000Z' });
 
 export function webhookContract(name: string, backend: StoreBackend<WebhookStore>): void {
   describe(`WebhookStore contract: ${name}`, () => {
-    it('starts without a webhook; a saved webhook and cursor are there after a restart; the cursor moves', async () => {
-      const place = await backend.storage();
-      try {
+    it('starts without a webhook; a saved webhook and cursor are there after a restart; the cursor moves', () =>
+      inPlace(backend, async (place) => {
         expect(await place.store().load()).toEqual({ config: null, deliveredId: 0 });
         await place.store().save({ config: config(), deliveredId: 7 });
         expect(await place.store().load()).toEqual({ config: config(), deliveredId: 7 });
@@ -39,15 +48,11 @@ export function webhookContract(name: string, backend: StoreBackend<WebhookStore
         expect(await place.store().load()).toEqual({ config: config(), deliveredId: 9 });
         await store.save({ config: null, deliveredId: 0 });
         expect(await place.store().load()).toEqual({ config: null, deliveredId: 0 });
-      } finally {
-        await place.dispose();
-      }
-    });
+      }));
 
-    it('encrypted at rest: the secret is never kept in clear; without the key or with another one, load refuses', async () => {
-      const place = await backend.storage();
-      const key = new Uint8Array(randomBytes(32));
-      try {
+    it('encrypted at rest: the secret is never kept in clear; without the key or with another one, load refuses', () =>
+      inPlace(backend, async (place) => {
+        const key = new Uint8Array(randomBytes(32));
         await place.store({ encryptionKey: key }).save({ config: config(), deliveredId: 3 });
         const bytes = await place.stored();
         expect(bytes.length).toBeGreaterThan(0);
@@ -57,23 +62,16 @@ export function webhookContract(name: string, backend: StoreBackend<WebhookStore
           await expect(place.store(other ? { encryptionKey: other } : {}).load()).rejects.toBeInstanceOf(SessionFileError);
         }
         expect(await place.stored()).toEqual(bytes);
-      } finally {
-        await place.dispose();
-      }
-    });
+      }));
 
-    it('a damaged document means no webhook (said, never a crash), and a new one can be set', async () => {
-      const place = await backend.storage();
-      try {
+    it('a damaged document means no webhook (said, never a crash), and a new one can be set', () =>
+      inPlace(backend, async (place) => {
         await place.store().save({ config: config(), deliveredId: 2 });
         await place.damage();
         expect(await place.store().load()).toEqual({ config: null, deliveredId: 0 });
         await place.store().save({ config: config('https://hooks.example.com/b'), deliveredId: 0 });
         expect((await place.store().load()).config?.url).toBe('https://hooks.example.com/b');
-      } finally {
-        await place.dispose();
-      }
-    });
+      }));
   });
 }
 
@@ -106,9 +104,8 @@ export function idempotencyContract(name: string, backend: StoreBackend<Idempote
       return opened(place, now);
     }
 
-    it('keeps a key durably from put(), replaces it, removes it; others are untouched', async () => {
-      const place = await backend.storage();
-      try {
+    it('keeps a key durably from put(), replaces it, removes it; others are untouched', () =>
+      inPlace(backend, async (place) => {
         let store = await opened(place);
         expect(await store.get('k1')).toBeUndefined();
         await store.put(record('k1'));
@@ -125,14 +122,10 @@ export function idempotencyContract(name: string, backend: StoreBackend<Idempote
         expect(await store.get('k1')).toBeUndefined();
         expect(await store.get('k2')).toEqual(record('k2'));
         await store.close();
-      } finally {
-        await place.dispose();
-      }
-    });
+      }));
 
-    it('tells the message ids answered in a chat, for done keys only', async () => {
-      const place = await backend.storage();
-      try {
+    it('tells the message ids answered in a chat, for done keys only', () =>
+      inPlace(backend, async (place) => {
         let store = await opened(place);
         await store.put(record('a', { state: 'done', answer: { status: 200, body: { id: 5 } } }));
         await store.put(record('b', { state: 'done', answer: { status: 200, body: { id: 6 } } }));
@@ -143,14 +136,10 @@ export function idempotencyContract(name: string, backend: StoreBackend<Idempote
         expect([...(await store.claimedMessageIds(1))]).toEqual([7]);
         expect((await store.claimedMessageIds(2)).size).toBe(0);
         await store.close();
-      } finally {
-        await place.dispose();
-      }
-    });
+      }));
 
-    it('forgets a key at its expiry, and after a restart past it', async () => {
-      const place = await backend.storage();
-      try {
+    it('forgets a key at its expiry, and after a restart past it', () =>
+      inPlace(backend, async (place) => {
         let store = await opened(place);
         await store.put(record('short', { expiresAt: '2025-01-01T12:00:01.000Z' }));
         await store.put(record('long'));
@@ -161,9 +150,6 @@ export function idempotencyContract(name: string, backend: StoreBackend<Idempote
         store = await restart(place, store, Date.parse('2025-01-03T00:00:00.000Z'));
         expect(await store.get('long')).toBeUndefined();
         await store.close();
-      } finally {
-        await place.dispose();
-      }
-    });
+      }));
   });
 }
