@@ -110,6 +110,10 @@ describe('cluster: any instance answers, accounts spread, hand-over and failover
     try {
       send(3, 'before');
       await eventually(() => received(sse.received).length === 3, 'the first messages over SSE from the non-owner');
+      // Polling and the webhook routes work through the non-owner too (the webhook's state is the owner's).
+      const early = await survivor.svc.request('GET', `/api/accounts/${rx}/events?after=0`, undefined, { headers: { accept: 'application/json' } });
+      expect(early.body.events.map((e: Event) => e.id)).toEqual(sse.received.map((e) => e.id));
+      await eventually(async () => (await survivor.svc.request('GET', `/api/accounts/${rx}/webhook`)).body.lastDeliveredId === early.body.lastId, 'the webhook state through the non-owner');
       const keysAtKill = cluster.dc.controls.listAuthKeys().length;
       const killedAt = Date.now();
       await victim.svc.kill9();
