@@ -29,7 +29,6 @@ export interface RemoteEventsOptions {
 interface Entry {
   feed: StoredEventFeed;
   users: number;
-  ready: Promise<void>;
 }
 
 export class RemoteEvents {
@@ -45,13 +44,15 @@ export class RemoteEvents {
     this.log = opts.logger.child({ module: 'remote-events' });
   }
 
-  /** The account's committed events, read here; release() when done. Throws when the database cannot be asked. */
+  /**
+   * The account's committed events, read here; release() when done. Its bounds are read afresh (a client
+   * resuming after an id it got elsewhere must find it), so this throws when the database cannot be asked.
+   */
   async open(accountId: string): Promise<HeldFeed> {
     if (this.stopped) throw new Error('the service is stopping');
     let entry = this.feeds.get(accountId);
     if (!entry) {
-      const feed = new StoredEventFeed(accountId, this.opts.readerOf(accountId));
-      entry = { feed, users: 0, ready: feed.refresh() };
+      entry = { feed: new StoredEventFeed(accountId, this.opts.readerOf(accountId)), users: 0 };
       this.feeds.set(accountId, entry);
       this.start();
     }
@@ -67,9 +68,9 @@ export class RemoteEvents {
       if (this.feeds.size === 0) this.idle();
     };
     try {
-      await held.ready;
+      await held.feed.refresh();
     } catch (err) {
-      release(); // the entry goes with its last reader: the next one asks again
+      release();
       throw err;
     }
     return { feed: held.feed, release };

@@ -14,7 +14,7 @@ import { createFileEventJournal } from '../../src/store/files/event-journal.js';
 import { dumpFileJournal, writeFileJournal } from '../../src/store/files/journal-copy.js';
 import { JournalKeyError } from '../../src/store/journal-records.js';
 import { createPostgresAccountsStore, type PostgresAccountsStore } from '../../src/store/postgres/accounts-store.js';
-import { dumpPostgresJournal, EVENTS_CHANNEL, loadPostgresJournal } from '../../src/store/postgres/event-journal.js';
+import { createPostgresEventJournal, dumpPostgresJournal, EVENTS_CHANNEL, loadPostgresJournal } from '../../src/store/postgres/event-journal.js';
 import { FencedError, type Fence } from '../../src/store/postgres/fence.js';
 import { migrate } from '../../src/store/postgres/migrations.js';
 import { createPool, inTransaction, type Pool } from '../../src/store/postgres/pool.js';
@@ -216,6 +216,19 @@ describe('PostgreSQL: an account’s events, webhook, Idempotency-Keys and futur
     } finally {
       await fsp.rm(root, { recursive: true, force: true });
     }
+  });
+
+  it('retention removes more old events than one statement deletes, in several', async () => {
+    let now = 1_000_000;
+    const { id } = await account();
+    const journal = createPostgresEventJournal({ pool, accountId: id, log: quietLog, retention: { maxBytes: 64 * 1024 * 1024, maxAgeMs: 60_000 }, now: () => now });
+    await journal.open();
+    for (let batch = 0; batch < 20; batch++) await journal.append(Array.from({ length: 500 }, (_, i) => event(batch * 500 + i)));
+    now += 120_000;
+    await journal.applyRetention(now);
+    expect(journal.bounds()).toEqual({ firstId: 10_001, lastId: 10_000 });
+    expect((await pool.query('SELECT count(*)::int AS n FROM tgs_events WHERE account_id = $1', [id])).rows[0].n).toBe(0);
+    expect((await journal.append([event(1)]))[0]!.id).toBe(10_001);
   });
 
   it('future auth tokens outlive the session; deleting the account removes everything it had', async () => {

@@ -28,6 +28,8 @@ import type { EventJournal, EventJournalReader, JournalEvent, JournalOpened, Jou
 export const EVENTS_CHANNEL = 'tgs_events';
 /** Rows read or written per query (retention, migrate-store). */
 const ROWS_PER_QUERY = 512;
+/** Rows retention deletes in one transaction at most. */
+const MAX_TRIM = 16 * ROWS_PER_QUERY;
 /** Retention trims a journal over maxBytes down to this much below it. */
 const RETENTION_STEP_DIVISOR = 64;
 
@@ -233,30 +235,41 @@ class PostgresEventJournal implements EventJournal {
     }
   }
 
-  /** Finds the newest id retention drops (oldest rows first), then deletes up to it in one fenced transaction. */
+  /**
+   * Finds the newest id retention drops (oldest rows first), then deletes up to it in one fenced transaction
+   * — at most MAX_TRIM rows at a time, so one statement never runs long.
+   */
   private async retainExclusive(now: number): Promise<void> {
     const { retention } = this.opts;
     // Over maxBytes, the journal counts as over until it is a step below it.
     const slack = this.bytes > retention.maxBytes ? Math.floor(retention.maxBytes / RETENTION_STEP_DIVISOR) : 0;
-    let bytes = this.bytes + slack;
-    let cut = this.firstId - 1;
-    scan: for (;;) {
-      const { rows } = await this.opts.pool.query<{ id: string; size: number; written_at: Date }>(
-        'SELECT id, size, written_at FROM tgs_events WHERE account_id = $1 AND id > $2 AND id <= $3 ORDER BY id LIMIT $4',
-        [this.opts.accountId, cut, this.lastId, ROWS_PER_QUERY],
-      );
-      for (const row of rows) {
-        if (!retentionDrops({ bytes: row.size, lastAt: row.written_at.getTime() }, bytes, retention, now)) break scan;
-        bytes -= row.size;
-        cut = Number(row.id);
+    for (;;) {
+      let bytes = this.bytes + slack;
+      let cut = this.firstId - 1;
+      let more = false;
+      scan: for (let scanned = 0; ; scanned += ROWS_PER_QUERY) {
+        if (scanned >= MAX_TRIM) {
+          more = true;
+          break;
+        }
+        const { rows } = await this.opts.pool.query<{ id: string; size: number; written_at: Date }>(
+          'SELECT id, size, written_at FROM tgs_events WHERE account_id = $1 AND id > $2 AND id <= $3 ORDER BY id LIMIT $4',
+          [this.opts.accountId, cut, this.lastId, ROWS_PER_QUERY],
+        );
+        for (const row of rows) {
+          if (!retentionDrops({ bytes: row.size, lastAt: row.written_at.getTime() }, bytes, retention, now)) break scan;
+          bytes -= row.size;
+          cut = Number(row.id);
+        }
+        if (rows.length < ROWS_PER_QUERY) break;
       }
-      if (rows.length < ROWS_PER_QUERY) break;
+      if (cut < this.firstId) return;
+      const row = await fencedTransaction(this.opts, async (client) => (await client.query<JournalRow>(TRIM_JOURNAL, [this.opts.accountId, cut])).rows[0]);
+      const dropped = Number(row?.first_id ?? cut + 1) - this.firstId;
+      this.setFromRow(row);
+      this.opts.log.info({ account: this.opts.accountId, events: dropped, firstId: this.firstId }, 'event journal: old events removed by retention');
+      if (!more) return;
     }
-    if (cut < this.firstId) return;
-    const row = await fencedTransaction(this.opts, async (client) => (await client.query<JournalRow>(TRIM_JOURNAL, [this.opts.accountId, cut])).rows[0]);
-    const dropped = Number(row?.first_id ?? cut + 1) - this.firstId;
-    this.setFromRow(row);
-    this.opts.log.info({ account: this.opts.accountId, events: dropped, firstId: this.firstId }, 'event journal: old events removed by retention');
   }
 
   async close(): Promise<void> {
