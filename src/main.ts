@@ -219,7 +219,7 @@ async function main(): Promise<void> {
     metrics,
     // console/ beside dist/ and src/, where main.js and main.ts are (the bundle keeps dist/main.js there).
     console: loadConsoleAssets(fileURLToPath(new URL('../console/', import.meta.url))),
-    ...(cluster ? { forwarding: cluster.forwarding } : {}),
+    ...(cluster ? { forwarding: cluster.forwarding, remoteEvents: cluster.remoteEvents } : {}),
   });
   cleanups.push({
     name: 'HTTP server',

@@ -99,15 +99,10 @@ export class AccountForwarding {
       if (owner && !owner.self && owner.url) {
         const outcome = await this.forward(request, reply, owner, id);
         if (outcome === 'answered') return 'answered';
-      } else if (!owner) {
-        // Nobody holds it: does it exist at all (it may have just been deleted, or never was)?
-        if (!(await this.opts.exists(id))) {
-          if (!opts.createIfMissing) throw new HttpError(404, 'ACCOUNT_NOT_FOUND', 'No such account');
-          await this.opts.create(id);
-        } else if (opts.storedStatusOk) {
-          await reply.send(await this.opts.storedStatus(id));
-          return 'answered';
-        }
+      } else if (!owner && (await this.ensureAccount(id, opts.createIfMissing)) && opts.storedStatusOk) {
+        // Nobody holds it, and it exists (it may have just been deleted, or never was: 404, above).
+        await reply.send(await this.opts.storedStatus(id));
+        return 'answered';
       }
       if (Date.now() > deadline) {
         reply.header('retry-after', '1');
@@ -115,6 +110,18 @@ export class AccountForwarding {
       }
       await sleep(exponentialDelayMs(attempt + 1, 25, 250));
     }
+  }
+
+  /**
+   * The account must exist: true when it does, false when it was just created (`createIfMissing`: the
+   * single-account routes' `default`); ACCOUNT_NOT_FOUND otherwise. Also for the routes every instance serves
+   * itself, whoever holds the account (events, read from the database).
+   */
+  async ensureAccount(id: string, createIfMissing: boolean): Promise<boolean> {
+    if (this.opts.isLocal(id) || (await this.opts.exists(id))) return true;
+    if (!createIfMissing) throw new HttpError(404, 'ACCOUNT_NOT_FOUND', 'No such account');
+    await this.opts.create(id);
+    return false;
   }
 
   /**

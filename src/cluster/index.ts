@@ -16,6 +16,7 @@ import { createPool, type Pool } from '../store/postgres/pool.js';
 import { installKeepalive, keepaliveForLease } from '../telegram/keepalive.js';
 import { ClusterDb } from './cluster-db.js';
 import { AccountForwarding } from './forwarding.js';
+import { RemoteEvents } from './remote-events.js';
 import { leaseTimings, Ownership, type HeldAccounts } from './ownership.js';
 
 export { Ownership } from './ownership.js';
@@ -29,6 +30,8 @@ export interface Cluster {
   ownership: Ownership;
   directory: ClusterDirectory;
   forwarding: AccountForwarding;
+  /** The events of accounts held elsewhere, read from the database. */
+  remoteEvents: RemoteEvents;
   /** Starts holding accounts (after the HTTP API listens at `url`). */
   start(accounts: HeldAccounts & { has(id: string): boolean }, url: string): Promise<void>;
   /** Hands every account over and leaves the cluster. */
@@ -126,6 +129,8 @@ export async function openCluster(config: Config, databaseUrl: string, logger: L
     storedStatus: async (id) => (await statusesOf([id])).get(id)!,
   });
 
+  const remoteEvents = new RemoteEvents({ databaseUrl, readerOf: (id) => store.journalReader(id), logger });
+
   return {
     instanceId,
     pool,
@@ -133,11 +138,15 @@ export async function openCluster(config: Config, databaseUrl: string, logger: L
     ownership,
     directory,
     forwarding,
+    remoteEvents,
     async start(accounts, url) {
       local = accounts;
       await ownership.start(accounts, url);
     },
-    stop: () => ownership.stop(),
+    stop: async () => {
+      await remoteEvents.stop();
+      await ownership.stop();
+    },
     close: () => pool.end(),
   };
 }

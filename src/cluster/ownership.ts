@@ -21,7 +21,7 @@ import pLimit from 'p-limit';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { AccountStatus } from '../account/types.js';
-import type { Fence } from '../store/postgres/session-store.js';
+import type { Fence } from '../store/postgres/fence.js';
 import { pgErrorCode, type Pool } from '../store/postgres/pool.js';
 import { GatedTransport } from '../telegram/gated-transport.js';
 import { targetInstance } from './assignment.js';

@@ -13,9 +13,10 @@
  * durable state once writes work again (onResyncNeeded), so nothing is lost then either.
  */
 import type { Logger } from 'pino';
-import type { EventJournal, JournalEvent, UpdateState, UpdateStateBinding } from '../store/types.js';
+import type { EventJournal, UpdateState, UpdateStateBinding } from '../store/types.js';
+import { JournalFeed } from './feed.js';
 import { KeyWindow } from './key-window.js';
-import type { NewEvent, WireEvent } from './types.js';
+import type { NewEvent } from './types.js';
 import { LOG_MESSAGES } from '../logging/messages.js';
 import { exponentialDelayMs } from '../timing/backoff.js';
 
@@ -47,14 +48,12 @@ export interface EventsStatus {
   error?: { message: string; at: string };
 }
 
-export class AccountEvents {
-  readonly accountId: string;
+export class AccountEvents extends JournalFeed {
   private readonly journal: EventJournal;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly maxPending: number;
   private readonly keys = new KeyWindow(KEY_WINDOW);
-  private readonly listeners = new Set<() => void>();
   private queue: JournalEventInput[] = [];
   /** A state (or a reset, null) to append once every event queued before it is in the batch. */
   private pendingState: UpdateState | null | undefined;
@@ -73,12 +72,14 @@ export class AccountEvents {
   private readonly writeFailed: Array<() => void> = [];
   private retentionTimer: NodeJS.Timeout | undefined;
   private opened = false;
+  /** close() began: a failing write is not retried any more. */
+  private closing = false;
   private closed = false;
   /** Told when events had to be let go (see the module comment). */
   onResyncNeeded: (() => void) | undefined;
 
   constructor(opts: AccountEventsOptions) {
-    this.accountId = opts.accountId;
+    super(opts.accountId, opts.journal);
     this.journal = opts.journal;
     this.log = opts.logger.child({ account: opts.accountId, module: 'events' });
     this.now = opts.now ?? Date.now;
@@ -180,6 +181,9 @@ export class AccountEvents {
         await this.journal.append(batch, state);
       } catch (err) {
         this.recordWriteError(err);
+        // Closing: what is not journaled is let go — the state it would have moved is not journaled either, so
+        // the next start (or the account's next owner) fetches it again.
+        if (this.closing) return;
         await sleep(exponentialDelayMs(++this.writeFailures, RETRY_BASE_MS, RETRY_MAX_MS));
         continue;
       }
@@ -192,7 +196,7 @@ export class AccountEvents {
       this.writeError = undefined;
       this.writeFailures = 0;
       if (this.overflowed && this.queue.length === 0) this.endOverflow();
-      if (batch.length > 0) for (const listener of this.listeners) listener();
+      if (batch.length > 0) this.tell();
     }
   }
 
@@ -231,24 +235,6 @@ export class AccountEvents {
 
   // ───────────────────────────── out ─────────────────────────────
 
-  read(afterId: number, limit: number): Promise<JournalEvent[]> {
-    return this.journal.read(afterId, limit);
-  }
-
-  bounds(): { firstId: number; lastId: number } {
-    return this.journal.bounds();
-  }
-
-  /** Calls `listener` after new events reach the journal; returns the unsubscribe. */
-  subscribe(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  toWire(event: JournalEvent): WireEvent {
-    return { id: event.id, type: event.type, at: event.at, account: this.accountId, ...event.data };
-  }
-
   /** The space the journal takes, in bytes. */
   journalBytes(): number {
     return this.opened ? this.journal.bytes() : 0;
@@ -259,13 +245,14 @@ export class AccountEvents {
     return { firstId, lastId, pending: this.queue.length, ...(this.writeError ? { error: { ...this.writeError } } : {}) };
   }
 
-  /** Writes what is queued (briefly retrying), then closes the journal. */
+  /** Writes what is queued (unless writes fail), then closes the journal. */
   async close(): Promise<void> {
     if (this.closed) return;
     clearInterval(this.retentionTimer);
+    this.closing = true;
     if (this.opened && !this.writeError) await this.flush();
     this.closed = true;
-    for (const listener of this.listeners) listener(); // readers notice and end
+    this.tell(); // readers notice and end
     this.listeners.clear();
     await this.committing?.catch(() => undefined);
     if (this.opened) await this.journal.close();

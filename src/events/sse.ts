@@ -6,7 +6,7 @@
  * Last-Event-ID, losing nothing). A comment line every `heartbeatMs` keeps proxies and clients from timing out.
  */
 import type { ServerResponse } from 'node:http';
-import type { AccountEvents } from './account-events.js';
+import type { EventFeed } from './feed.js';
 
 /** Events read from the journal at a time. */
 const BATCH = 64;
@@ -27,7 +27,7 @@ export interface SseOptions {
 export type SseEnd = 'client-closed' | 'too-slow' | 'stopped';
 
 /** Writes the stream until the client goes, is too slow, or `signal` fires. Headers must be sent already. */
-export async function streamEvents(res: ServerResponse, events: AccountEvents, opts: SseOptions): Promise<SseEnd> {
+export async function streamEvents(res: ServerResponse, events: EventFeed, opts: SseOptions): Promise<SseEnd> {
   let cursor = opts.after;
   let wake: (() => void) | null = null;
   const wakeUp = (): void => {

@@ -128,7 +128,7 @@ export class WebhookDelivery {
       const deliveredId = input.after !== undefined ? Math.min(input.after, lastId) : sameUrl ? this.record.deliveredId : lastId;
       const config: WebhookConfig = { url: url.href, secret: input.secret, setBy, createdAt: new Date(this.now()).toISOString() };
       await this.stopLoop();
-      await this.opts.store.save({ config, deliveredId });
+      await this.saveOrResume({ config, deliveredId });
       this.record = { config, deliveredId };
       this.savedDeliveredId = deliveredId;
       this.resetFailures();
@@ -143,13 +143,23 @@ export class WebhookDelivery {
     return this.exclusive(async () => {
       if (!this.record.config) return false;
       await this.stopLoop();
-      await this.opts.store.save({ config: null, deliveredId: 0 });
+      await this.saveOrResume({ config: null, deliveredId: 0 });
       this.record = { config: null, deliveredId: 0 };
       this.savedDeliveredId = 0;
       this.resetFailures();
       this.log.info({}, 'Webhook removed');
       return true;
     });
+  }
+
+  /** Stores a new configuration; when the store refuses, delivery goes on as it was (and the caller is told). */
+  private async saveOrResume(record: WebhookRecord): Promise<void> {
+    try {
+      await this.opts.store.save(record);
+    } catch (err) {
+      this.startLoop();
+      throw err;
+    }
   }
 
   async stop(): Promise<void> {
@@ -298,9 +308,10 @@ export class WebhookDelivery {
       await this.opts.store.save(record);
       this.savedDeliveredId = record.deliveredId;
     } catch (err) {
-      // Not fatal: delivery goes on, and events since the saved cursor may be sent again after a restart.
+      // Not fatal: delivery goes on, and events since the saved cursor may be sent again after a restart (or by
+      // the account's next owner). Once stopped (the account let go here) it is not retried.
       this.log.warn({ err }, 'Could not save the webhook delivery cursor; retrying');
-      this.scheduleCursorWrite();
+      if (!this.stopped) this.scheduleCursorWrite();
     }
   }
 }

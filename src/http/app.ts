@@ -26,6 +26,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AccountRegistry } from '../accounts/registry.js';
 import type { AccountForwarding } from '../cluster/forwarding.js';
+import type { RemoteFeeds } from '../events/feed.js';
 import { DEFAULTS } from '../config/load-config.js';
 import { parseDuration } from '../config/duration.js';
 import type { Config } from '../config/types.js';
@@ -66,11 +67,13 @@ export interface BuildAppOptions {
   /** Prometheus metrics: GET /metrics and the HTTP measurements (absent: no /metrics). */
   metrics?: ServiceMetrics;
   logger: FastifyBaseLogger;
-  /** A cluster (STORE=postgres): requests for accounts held by other instances are forwarded there. */
+  /** A cluster (STORE=postgres): requests for accounts held by other instances are forwarded there… */
   forwarding?: AccountForwarding;
+  /** … except their events, read here from the database. */
+  remoteEvents?: RemoteFeeds;
 }
 
-export function buildApp({ config, registry, logger, version = '0.0.0', metrics, console: consoleAssets, forwarding }: BuildAppOptions): FastifyInstance {
+export function buildApp({ config, registry, logger, version = '0.0.0', metrics, console: consoleAssets, forwarding, remoteEvents }: BuildAppOptions): FastifyInstance {
   const requestTimeoutMs = config.httpRequestTimeoutMs ?? parseDuration(DEFAULTS.httpRequestTimeout)!;
   const app = Fastify({
     loggerInstance: logger,
@@ -177,7 +180,8 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
         throw new HttpError(404, 'NOT_FOUND', notFoundMessage(request.method));
       });
       await applyLoginRateLimit(api, (config.loginRateLimit ?? DEFAULT_LOGIN_RATE_LIMIT) satisfies LoginRateLimit, forwarding ? (request) => forwarding.isForwarded(request) : undefined);
-      await api.register(accountsRoutes, { registry, events: { settings: config.events ?? DEFAULT_EVENTS_CONFIG, streams }, ...(forwarding ? { forwarding } : {}) });
+      const events = { settings: config.events ?? DEFAULT_EVENTS_CONFIG, streams, ...(remoteEvents ? { remote: remoteEvents } : {}) };
+      await api.register(accountsRoutes, { registry, events, ...(forwarding ? { forwarding } : {}) });
     },
     { prefix: '/api' },
   );

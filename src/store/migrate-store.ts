@@ -1,27 +1,40 @@
 /**
  * `npm run migrate-store -- files-to-postgres | postgres-to-files`: copies every account between a data
- * directory (DATA_DIR) and PostgreSQL (DATABASE_URL), keeping every login.
+ * directory (DATA_DIR) and PostgreSQL (DATABASE_URL), keeping every login and everything the account has.
  *
  * The stored bytes are copied as they are — session.json (encrypted or not: no key is needed, and the same
- * SESSION_ENCRYPTION_KEY keeps opening it), auth_state.json, and the scoped tokens' hashes — so nothing is
+ * SESSION_ENCRYPTION_KEY keeps opening it), auth_state.json, future_auth_tokens.json, webhook.json, the
+ * scoped tokens' hashes, the Idempotency-Keys not expired yet, and the event journal event by event (sealed
+ * events stay sealed, with their ids, the update state and where the dedupe keys start) — so nothing is
  * re-encoded and nothing can be lost in translation. Both sides must be at rest: the data directory's lock
- * is taken, and no instance may be live on the database. An account that already exists at the target is
- * left alone and reported (nothing is overwritten), so a run can be repeated. Exit codes: 0 done, 1 refused
- * or failed, 2 usage.
+ * is taken, and no instance may be live on the database. An account is copied all at once (one transaction;
+ * a directory prepared under a hidden name, then renamed), and one that already exists at the target is left
+ * alone and reported, so a run can be repeated. A journal is moved whole in memory, one account at a time (at
+ * most EVENTS_MAX_SIZE). Exit codes: 0 done, 1 refused or failed, 2 usage.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { acquireDataDirLock, ensurePrivateDir, writeFileAtomic } from '@telegram-service/durable-files';
-import { ACCOUNTS_DIR_NAME, createFileAccountsStore } from './files/accounts-dir.js';
+import { acquireDataDirLock, ensurePrivateDir, fsyncDir, writeFileAtomic } from '@telegram-service/durable-files';
+import { ACCOUNTS_DIR_NAME, createFileAccountsStore, writeTokensFile } from './files/accounts-dir.js';
 import { AUTH_STATE_FILE_NAME, SESSION_BACKUP_FILE_NAME, SESSION_FILE_NAME } from './files/account-files.js';
+import { EVENTS_DIR_NAME } from './files/event-journal.js';
+import { FUTURE_AUTH_TOKENS_FILE_NAME } from './files/future-auth-tokens-file.js';
+import { createFileIdempotencyStore, liveRecords as fileIdempotencyRecords } from './files/idempotency-file.js';
+import { dumpFileJournal, writeFileJournal } from './files/journal-copy.js';
 import { readPrivateFile } from './files/safe-read.js';
+import { WEBHOOK_FILE_NAME } from './files/webhook-file.js';
 import { AUTH_STATE_MAX_BYTES } from './auth-state.js';
+import { FUTURE_AUTH_TOKENS_MAX_BYTES } from './future-auth-tokens-document.js';
+import type { JournalDump } from './journal-records.js';
 import { SESSION_FILE_MAX_BYTES } from './session-document.js';
-import { createPostgresAccountsStore } from './postgres/accounts-store.js';
+import { WEBHOOK_DOCUMENT_MAX_BYTES } from './webhook-document.js';
+import { createPostgresAccountsStore, insertTokens, type PostgresAccountsStore } from './postgres/accounts-store.js';
+import { dumpPostgresJournal, loadPostgresJournal } from './postgres/event-journal.js';
+import { liveRecords as databaseIdempotencyRecords, putRecord } from './postgres/idempotency-store.js';
 import { migrate } from './postgres/migrations.js';
-import { createPool } from './postgres/pool.js';
-import type { StoreLog } from './types.js';
+import { createPool, inTransaction, type Pool } from './postgres/pool.js';
+import type { IdempotencyRecord, StoreLog } from './types.js';
 
 export type Direction = 'files-to-postgres' | 'postgres-to-files';
 
@@ -41,6 +54,27 @@ export interface MigrateResult {
 }
 
 const silent: StoreLog = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
+/** Where an account is prepared in the data directory before it is renamed into place (hidden: not an account). */
+const STAGING_PREFIX = '.migrating-';
+
+/** One account's stored things, as copied (the documents' exact bytes). */
+interface AccountCopy {
+  session: Buffer | null;
+  authState: Buffer | null;
+  futureAuthTokens: Buffer | null;
+  webhook: Buffer | null;
+  idempotencyKeys: IdempotencyRecord[];
+  journal: JournalDump;
+}
+
+/** What a copy held, for the report line. */
+function contents(copy: AccountCopy): string {
+  const parts = [copy.session ? 'session' : 'no session', copy.authState ? 'auth state' : 'no auth state', `${copy.journal.events.length} events`];
+  if (copy.futureAuthTokens) parts.push('future auth tokens');
+  if (copy.webhook) parts.push('webhook');
+  if (copy.idempotencyKeys.length > 0) parts.push(`${copy.idempotencyKeys.length} Idempotency-Keys`);
+  return parts.join(', ');
+}
 
 export async function migrateStore(opts: MigrateOptions): Promise<MigrateResult> {
   const say = opts.log ?? (() => undefined);
@@ -58,45 +92,21 @@ export async function migrateStore(opts: MigrateOptions): Promise<MigrateResult>
     const database = createPostgresAccountsStore({ pool, environment, log: silent, migrated: true });
     const result: MigrateResult = { copied: [], skipped: [] };
     const accountsDir = path.join(opts.dataDir, ACCOUNTS_DIR_NAME);
-    if (opts.direction === 'files-to-postgres') {
-      for (const id of await files.open()) {
-        const dir = path.join(accountsDir, id);
-        const session = await readStored(path.join(dir, SESSION_FILE_NAME), SESSION_FILE_MAX_BYTES);
-        const authState = await readStored(path.join(dir, AUTH_STATE_FILE_NAME), AUTH_STATE_MAX_BYTES);
-        const inserted = await pool.query(
-          `INSERT INTO tgs_accounts (id, session, session_saved_at, auth_state) VALUES ($1, $2, CASE WHEN $2::bytea IS NULL THEN NULL ELSE now() END, $3)
-           ON CONFLICT (id) DO NOTHING`,
-          [id, session, authState],
-        );
-        if (inserted.rowCount === 0) {
-          result.skipped.push(id);
-          say(`${id}: exists in the database already; left as it is`);
-          continue;
-        }
-        await database.saveTokens(id, await files.listTokens(id));
+    const inFiles = await files.open();
+    const ids = opts.direction === 'files-to-postgres' ? inFiles : (await pool.query<{ id: string }>('SELECT id FROM tgs_accounts ORDER BY id')).rows.map((r) => r.id);
+    for (const id of ids) {
+      const copied =
+        opts.direction === 'files-to-postgres'
+          ? await filesToDatabase(pool, path.join(accountsDir, id), id, await files.listTokens(id))
+          : inFiles.includes(id)
+            ? undefined
+            : await databaseToFiles(pool, database, accountsDir, id);
+      if (copied) {
         result.copied.push(id);
-        say(`${id}: copied (${session ? 'session' : 'no session'}, ${authState ? 'auth state' : 'no auth state'})`);
-      }
-    } else {
-      await files.open();
-      const { rows } = await pool.query<{ id: string; session: Buffer | null; auth_state: Buffer | null }>('SELECT id, session, auth_state FROM tgs_accounts ORDER BY id');
-      for (const row of rows) {
-        if (!(await files.create(row.id))) {
-          result.skipped.push(row.id);
-          say(`${row.id}: exists in the data directory already; left as it is`);
-          continue;
-        }
-        const dir = path.join(accountsDir, row.id);
-        if (row.session) {
-          // The last-known-good copy first: a crash in between leaves a copy, never a session without one.
-          await writeFileAtomic(path.join(dir, SESSION_BACKUP_FILE_NAME), row.session);
-          await writeFileAtomic(path.join(dir, SESSION_FILE_NAME), row.session);
-        }
-        if (row.auth_state) await writeFileAtomic(path.join(dir, AUTH_STATE_FILE_NAME), row.auth_state);
-        const tokens = await database.listTokens(row.id);
-        if (tokens.length > 0) await files.saveTokens(row.id, tokens);
-        result.copied.push(row.id);
-        say(`${row.id}: copied (${row.session ? 'session' : 'no session'}, ${row.auth_state ? 'auth state' : 'no auth state'})`);
+        say(`${id}: copied (${contents(copied)})`);
+      } else {
+        result.skipped.push(id);
+        say(`${id}: exists ${opts.direction === 'files-to-postgres' ? 'in the database' : 'in the data directory'} already; left as it is`);
       }
     }
     return result;
@@ -104,6 +114,72 @@ export async function migrateStore(opts: MigrateOptions): Promise<MigrateResult>
     await pool.end().catch(() => undefined);
     await lock.release();
   }
+}
+
+/** Copies the account directory `dir` into the database in one transaction; undefined when the account exists there. */
+async function filesToDatabase(pool: Pool, dir: string, id: string, tokens: Awaited<ReturnType<PostgresAccountsStore['listTokens']>>): Promise<AccountCopy | undefined> {
+  const copy: AccountCopy = {
+    session: await readStored(path.join(dir, SESSION_FILE_NAME), SESSION_FILE_MAX_BYTES),
+    authState: await readStored(path.join(dir, AUTH_STATE_FILE_NAME), AUTH_STATE_MAX_BYTES),
+    futureAuthTokens: await readStored(path.join(dir, FUTURE_AUTH_TOKENS_FILE_NAME), FUTURE_AUTH_TOKENS_MAX_BYTES),
+    webhook: await readStored(path.join(dir, WEBHOOK_FILE_NAME), WEBHOOK_DOCUMENT_MAX_BYTES),
+    idempotencyKeys: await fileIdempotencyRecords(dir, silent),
+    journal: await dumpFileJournal(path.join(dir, EVENTS_DIR_NAME)),
+  };
+  return inTransaction(pool, async (client) => {
+    const inserted = await client.query(
+      `INSERT INTO tgs_accounts (id, session, session_saved_at, auth_state, future_auth_tokens)
+       VALUES ($1, $2, CASE WHEN $2::bytea IS NULL THEN NULL ELSE now() END, $3, $4)
+       ON CONFLICT (id) DO NOTHING`,
+      [id, copy.session, copy.authState, copy.futureAuthTokens],
+    );
+    if (inserted.rowCount === 0) return undefined;
+    await insertTokens(client, id, tokens);
+    if (copy.webhook) await client.query('INSERT INTO tgs_webhooks (account_id, document) VALUES ($1, $2)', [id, copy.webhook]);
+    for (const record of copy.idempotencyKeys) await putRecord(client, id, record);
+    await loadPostgresJournal(client, id, copy.journal);
+    return copy;
+  });
+}
+
+/** Writes the account into a hidden directory, then renames it into place. */
+async function databaseToFiles(pool: Pool, database: PostgresAccountsStore, accountsDir: string, id: string): Promise<AccountCopy> {
+  const { rows } = await pool.query<{ session: Buffer | null; auth_state: Buffer | null; future_auth_tokens: Buffer | null; document: Buffer | null }>(
+    'SELECT a.session, a.auth_state, a.future_auth_tokens, w.document FROM tgs_accounts a LEFT JOIN tgs_webhooks w ON w.account_id = a.id WHERE a.id = $1',
+    [id],
+  );
+  const row = rows[0]!;
+  const copy: AccountCopy = {
+    session: row.session,
+    authState: row.auth_state,
+    futureAuthTokens: row.future_auth_tokens,
+    webhook: row.document,
+    idempotencyKeys: await databaseIdempotencyRecords(pool, id),
+    journal: await dumpPostgresJournal(pool, id),
+  };
+  const staging = path.join(accountsDir, `${STAGING_PREFIX}${id}`);
+  await fsp.rm(staging, { recursive: true, force: true }); // left by a run that stopped half-way
+  await ensurePrivateDir(staging);
+  if (copy.session) {
+    // The last-known-good copy too: the file store's rule is that a session never lacks one.
+    await writeFileAtomic(path.join(staging, SESSION_BACKUP_FILE_NAME), copy.session);
+    await writeFileAtomic(path.join(staging, SESSION_FILE_NAME), copy.session);
+  }
+  if (copy.authState) await writeFileAtomic(path.join(staging, AUTH_STATE_FILE_NAME), copy.authState);
+  if (copy.futureAuthTokens) await writeFileAtomic(path.join(staging, FUTURE_AUTH_TOKENS_FILE_NAME), copy.futureAuthTokens);
+  if (copy.webhook) await writeFileAtomic(path.join(staging, WEBHOOK_FILE_NAME), copy.webhook);
+  const tokens = await database.listTokens(id);
+  if (tokens.length > 0) await writeTokensFile(staging, tokens);
+  if (copy.idempotencyKeys.length > 0) {
+    const keys = createFileIdempotencyStore({ dir: staging, log: silent });
+    for (const record of copy.idempotencyKeys) await keys.put(record);
+    await keys.close();
+  }
+  await writeFileJournal(path.join(staging, EVENTS_DIR_NAME), copy.journal);
+  await fsyncDir(staging);
+  await fsp.rename(staging, path.join(accountsDir, id));
+  await fsyncDir(accountsDir);
+  return copy;
 }
 
 async function readStored(file: string, maxBytes: number): Promise<Buffer | null> {

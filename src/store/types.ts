@@ -224,6 +224,19 @@ export interface EventJournal {
   close(): Promise<void>;
 }
 
+/**
+ * Another instance's view of an account's journal (a cluster: SSE and polling served from the database by
+ * an instance that does not hold the account): what is committed, read only.
+ */
+export interface EventJournalReader {
+  /** Reads the bounds again; false when the account no longer exists. */
+  refresh(): Promise<boolean>;
+  /** The bounds as of the last refresh. */
+  bounds(): { firstId: number; lastId: number };
+  /** Committed events with id > afterId (up to the refreshed lastId), oldest first, at most `limit`. */
+  read(afterId: number, limit: number): Promise<JournalEvent[]>;
+}
+
 /** Who set a webhook: the admin token, or a token scoped to the account (stricter targets). */
 export type WebhookSetter = 'admin' | 'account';
 

@@ -2,11 +2,15 @@
  * A cluster through the real processes: two (then three) instances on one PostgreSQL and one sandbox DC.
  * Any instance answers for any account (forwarded to its owner with the client's own token), accounts
  * spread over the instances, a graceful stop hands its accounts over at once, kill -9 is failed over
- * without a new login, and a third instance joining takes its share.
+ * without a new login, and a third instance joining takes its share. Across the kill -9: messages to an
+ * account of the killed owner reach an SSE stream served by the other instance and a webhook, each exactly
+ * once by id, and an account logged out on the killed owner logs in again on the survivor without a code
+ * (its future auth tokens were in PostgreSQL).
  */
 import { describe, expect, it } from 'vitest';
+import { deduped, sseClient, webhookReceiver, type Event } from '../../dev/event-clients.js';
 import { clusterPerFile, holders, type ClusterInstance } from '../helpers/cluster.js';
-import { uniquePhone, waitForStatus, type Body } from '../helpers/sandbox-service.js';
+import { eventually, sleep, uniquePhone, waitForStatus, type Body } from '../helpers/sandbox-service.js';
 
 const cluster = clusterPerFile();
 const ACCOUNTS = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8'];
@@ -74,18 +78,78 @@ describe('cluster: any instance answers, accounts spread, hand-over and failover
     expect(await c.svc.stop()).toBe(0);
     for (const id of ofC) await waitForStatus(a.svc, valid, `${id} valid after the hand-over`, { account: id, timeoutMs: 10_000 });
     const handOverMs = Date.now() - stoppedAt;
+    expect(cluster.dc.controls.listAuthKeys().length).toBe(keysBefore); // joins and hand-overs: no new login
 
-    // kill -9 of another: within 10 s every account is valid on the survivor.
+    // kill -9 of the instance holding more accounts, while messages reach one of its accounts (rx) and a
+    // second one (ft) is logged out with its future auth tokens in PostgreSQL only.
     owners = await holders(pool);
-    const victim = [...owners.values()].includes('inst-b') ? b : a;
+    const held = (instance: ClusterInstance): string[] => ACCOUNTS.filter((id) => owners.get(id) === instance.name);
+    const victim = held(a).length >= held(b).length ? a : b;
     const survivor = victim === b ? a : b;
-    const killedAt = Date.now();
-    await victim.svc.kill9();
-    for (const id of ACCOUNTS) await waitForStatus(survivor.svc, valid, `${id} valid after kill -9`, { account: id, timeoutMs: 10_000 });
-    const failoverMs = Date.now() - killedAt;
-    owners = await holders(pool);
-    expect([...owners.values()].every((n) => n === survivor.name)).toBe(true);
-    expect(cluster.dc.controls.listAuthKeys().length).toBe(keysBefore); // no new key: no new login
+    const [rx, ft] = held(victim) as [string, string];
+    expect(ft).toBeDefined();
+    expect((await survivor.svc.request('POST', `/api/accounts/${ft}/auth/logout`)).body.state).toBe('logged_out');
+    expect((await pool.query('SELECT future_auth_tokens FROM tgs_accounts WHERE id = $1', [ft])).rows[0].future_auth_tokens).not.toBeNull();
+
+    const secret = 'cluster-webhook-secret-0123456789';
+    const receiver = await webhookReceiver(secret);
+    const sender = uniquePhone('1558');
+    cluster.dc.controls.createUser({ phone: sender });
+    // Set through the survivor (forwarded to the owner); the stream is served by the survivor from the database.
+    expect((await survivor.svc.request('PUT', `/api/accounts/${rx}/webhook`, { url: receiver.url, secret })).status).toBe(200);
+    const sse = sseClient(`${survivor.svc.baseUrl}/api/accounts/${rx}/events`, survivor.svc.token);
+    const texts: string[] = [];
+    const send = (n: number, phase: string): void => {
+      for (let i = 0; i < n; i++) {
+        const text = `${phase} ${i}`;
+        cluster.dc.controls.deliverMessage(sender, phones.get(rx)!, text);
+        texts.push(text);
+      }
+    };
+    const received = (events: Event[]): string[] => deduped(events).filter((e) => e.type === 'message.new').map((e) => e.message.text);
+    try {
+      send(3, 'before');
+      await eventually(() => received(sse.received).length === 3, 'the first messages over SSE from the non-owner');
+      // Polling and the webhook routes work through the non-owner too (the webhook's state is the owner's).
+      const early = await survivor.svc.request('GET', `/api/accounts/${rx}/events?after=0`, undefined, { headers: { accept: 'application/json' } });
+      expect(early.body.events.map((e: Event) => e.id)).toEqual(sse.received.map((e) => e.id));
+      await eventually(async () => (await survivor.svc.request('GET', `/api/accounts/${rx}/webhook`)).body.lastDeliveredId === early.body.lastId, 'the webhook state through the non-owner');
+      const keysAtKill = cluster.dc.controls.listAuthKeys().length;
+      const killedAt = Date.now();
+      await victim.svc.kill9();
+      send(4, 'while nobody holds it');
+      for (const id of ACCOUNTS.filter((id) => id !== ft)) {
+        await waitForStatus(survivor.svc, valid, `${id} valid after kill -9`, { account: id, timeoutMs: 10_000 });
+      }
+      const failoverMs = Date.now() - killedAt;
+      send(2, 'after');
+      await eventually(() => received(sse.received).length === texts.length && received(receiver.accepted).length === texts.length, 'every message over SSE and at the webhook');
+      await sleep(500); // anything more would be a duplicate
+      // SSE from the non-owner: one stream throughout, every message once by id, in order.
+      const ids = sse.received.map((e) => e.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect([...ids].sort((x, y) => x - y)).toEqual(ids);
+      expect(received(sse.received)).toEqual(texts);
+      expect(sse.connections).toBe(1);
+      // The webhook moved with the account: every event once after dropping repeated ids, same ids.
+      expect(received(receiver.accepted)).toEqual(texts);
+      expect(deduped(receiver.accepted).map((e) => e.id)).toEqual(ids);
+      expect(receiver.badSignatures).toBe(0);
+      const polled = await survivor.svc.request('GET', `/api/accounts/${rx}/events?after=0`, undefined, { headers: { accept: 'application/json' } });
+      expect(polled.body.events.map((e: Event) => e.id)).toEqual(ids);
+      owners = await holders(pool);
+      expect([...owners.values()].every((n) => n === survivor.name)).toBe(true);
+      expect(cluster.dc.controls.listAuthKeys().length).toBe(keysAtKill); // no new key: no new login
+      console.log(`cluster: graceful hand-over ${handOverMs} ms, kill -9 failover ${failoverMs} ms (${ACCOUNTS.length} accounts); ${texts.length} messages, SSE from the non-owner, webhook repeats ${receiver.accepted.length - texts.length}`);
+    } finally {
+      sse.close();
+      await receiver.close();
+    }
+    // The tokens the former owner kept in PostgreSQL log ft in again on the survivor, without a code.
+    const codeBefore = cluster.dc.controls.lastCode(phones.get(ft)!);
+    const again = await survivor.svc.request('POST', `/api/accounts/${ft}/auth/send-code`, { phone: phones.get(ft) });
+    expect(again.body, JSON.stringify(again.body)).toMatchObject({ state: 'authenticated', loginMethod: 'future_auth_token' });
+    expect(cluster.dc.controls.lastCode(phones.get(ft)!)).toBe(codeBefore);
     for (const id of ACCOUNTS) {
       const me = await survivor.svc.request('GET', `/api/accounts/${id}/me`);
       expect(me.status).toBe(200);
@@ -96,7 +160,6 @@ describe('cluster: any instance answers, accounts spread, hand-over and failover
     expect(deleted.status, JSON.stringify(deleted.body)).toBe(204);
     expect((await survivor.svc.request('GET', '/api/accounts/a8/status')).status).toBe(404);
     expect((await pool.query("SELECT 1 FROM tgs_accounts WHERE id = 'a8'")).rowCount).toBe(0);
-    console.log(`cluster: graceful hand-over ${handOverMs} ms, kill -9 failover ${failoverMs} ms (${ACCOUNTS.length} accounts)`);
   }, 120_000);
 });
 

@@ -122,8 +122,7 @@ export function createFileAccountsStore(opts: FileAccountsStoreOptions): Account
     },
 
     async saveTokens(id, tokens: ScopedTokenRecord[]) {
-      const file = path.join(dirOf(id), TOKENS_FILE_NAME);
-      await writeFileAtomic(file, JSON.stringify({ version: 1, tokens }, null, 2) + '\n');
+      await writeTokensFile(dirOf(id), tokens);
     },
 
     eventJournal(id, log, retention) {
@@ -143,6 +142,11 @@ export function createFileAccountsStore(opts: FileAccountsStoreOptions): Account
       return createFileIdempotencyStore({ dir: dirOf(id), log });
     },
   };
+}
+
+/** tokens.json of the account directory `dir`. */
+export async function writeTokensFile(dir: string, tokens: ScopedTokenRecord[]): Promise<void> {
+  await writeFileAtomic(path.join(dir, TOKENS_FILE_NAME), JSON.stringify({ version: 1, tokens }, null, 2) + '\n');
 }
 
 function parseJsonOrUndefined(bytes: Uint8Array): unknown {

@@ -17,27 +17,23 @@
  * - Reads of recent events come from a small in-memory tail; older ones from the segment files (a sparse
  *   offset index per segment, built on first use).
  * - With SESSION_ENCRYPTION_KEY an event line is `{"id":7,"sealed":"<base64 of IV | tag | AES-256-GCM of the
- *   rest>"}` (the id in the clear for ordering, bound as associated data); a journal sealed with another key,
- *   or opened without one, is refused — never cut off as if torn.
+ *   rest>"}` (journal-records.ts, shared with PostgreSQL); a journal sealed with another key, or opened
+ *   without one, is refused — never cut off as if torn.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { ensurePrivateDir, fsyncDir, PRIVATE_FILE_MODE } from '@telegram-service/durable-files';
 import { errnoCode } from '../errors.js';
-import { openSealed, sealText } from '../session-crypto.js';
+import { eventLine, EventTail, JournalKeyError, KEY_WINDOW, parseLine, pastMaxAge, retentionDrops, type JournalLine } from '../journal-records.js';
 import type { EventJournal, JournalEvent, JournalOpened, JournalRetention, NewJournalEvent, StoreLog, UpdateState } from '../types.js';
 import { SerialQueue } from '../serial-queue.js';
 import { LOG_MESSAGES } from '../../logging/messages.js';
 
 export const EVENTS_DIR_NAME = 'events';
-const SEGMENT_NAME = /^(\d{20})\.jsonl$/;
+export const SEGMENT_NAME = /^(\d{20})\.jsonl$/;
 const MIN_SEGMENT_BYTES = 64 * 1024;
 /** The active segment is read whole at open: a small one keeps starts with many accounts quick. */
-const MAX_SEGMENT_BYTES = 4 * 1024 * 1024;
-/** Events kept in memory for readers of the newest ones (SSE, webhooks), per journal. */
-const TAIL_EVENTS = 256;
-/** Keys of the newest events handed to the deduplicator at open. */
-const KEY_WINDOW = 1024;
+export const MAX_SEGMENT_BYTES = 4 * 1024 * 1024;
 /** One offset remembered every this many events of a segment. */
 const INDEX_STRIDE = 64;
 const READ_CHUNK_BYTES = 64 * 1024;
@@ -53,18 +49,6 @@ export interface FileEventJournalOptions {
   encryptionKey?: Uint8Array;
 }
 
-/** The journal holds lines sealed with another key (or no key is configured): nothing is read, nothing cut. */
-export class JournalKeyError extends Error {
-  constructor(file: string, keyMissing: boolean) {
-    super(
-      keyMissing
-        ? `${file} holds events encrypted with SESSION_ENCRYPTION_KEY and no key is set; set the key it was written with`
-        : `${file} holds events encrypted with another SESSION_ENCRYPTION_KEY; set the key it was written with`,
-    );
-    this.name = 'JournalKeyError';
-  }
-}
-
 interface Segment {
   firstId: number;
   file: string;
@@ -77,7 +61,10 @@ interface Segment {
   events: number;
 }
 
-type Line = { kind: 'event'; event: JournalEvent } | { kind: 'state'; state: UpdateState | null } | { kind: 'sealed' };
+/** A segment's file name: its first event id, 20 digits (so names sort as ids do). */
+export function segmentFileName(firstId: number): string {
+  return `${String(firstId).padStart(20, '0')}.jsonl`;
+}
 
 export function createFileEventJournal(opts: FileEventJournalOptions): EventJournal {
   return new FileEventJournal(opts);
@@ -99,7 +86,7 @@ class FileEventJournal implements EventJournal {
   private mustRoll = false;
   private lastId = 0;
   private state: UpdateState | null = null;
-  private tail: JournalEvent[] = [];
+  private readonly tail = new EventTail();
   private closed = false;
 
   constructor(private readonly opts: FileEventJournalOptions) {
@@ -153,7 +140,7 @@ class FileEventJournal implements EventJournal {
     while (offset < bytes.length) {
       const newline = bytes.indexOf(0x0a, offset);
       const end = newline === -1 ? bytes.length : newline;
-      const line = newline === -1 ? undefined : this.parse(bytes.subarray(offset, end));
+      const line = newline === -1 ? undefined : parseLine(bytes.subarray(offset, end), this.opts.encryptionKey);
       if (line?.kind === 'sealed') throw new JournalKeyError(segment.file, !this.opts.encryptionKey);
       if (!line) {
         pendingBad ??= offset;
@@ -173,7 +160,7 @@ class FileEventJournal implements EventJournal {
         lastId = line.event.id;
         keys.push(line.event.key);
         if (keys.length > KEY_WINDOW * 2) keys = keys.slice(-KEY_WINDOW);
-        this.remember(line.event);
+        this.tail.remember(line.event);
       } else {
         skipped++;
       }
@@ -223,7 +210,7 @@ class FileEventJournal implements EventJournal {
       for (const event of events) {
         const record: JournalEvent = { id: ++id, at: event.at, type: event.type, key: event.key, data: event.data };
         stored.push(record);
-        chunks.push(this.encode(record));
+        chunks.push(eventLine(record, this.opts.encryptionKey));
       }
       if (updateState !== undefined) chunks.push(JSON.stringify({ state: updateState }));
       if (chunks.length === 0) return [];
@@ -235,7 +222,7 @@ class FileEventJournal implements EventJournal {
         if (active.events % INDEX_STRIDE === 0) active.index?.push([record.id, offset]);
         active.events++;
         offset += Buffer.byteLength(chunks[i]!, 'utf8') + 1;
-        this.remember(record);
+        this.tail.remember(record);
       }
       active.bytes += buffer.length;
       active.lastAt = this.now();
@@ -274,7 +261,7 @@ class FileEventJournal implements EventJournal {
     await this.handle?.close().catch(() => undefined);
     this.handle = undefined;
     this.mustRoll = false;
-    const file = path.join(this.opts.dir, `${String(firstId).padStart(20, '0')}.jsonl`);
+    const file = path.join(this.opts.dir, segmentFileName(firstId));
     const previous = this.segments.at(-1);
     if (previous && previous.firstId === firstId) {
       // The active segment holds no event yet (only state lines): reuse it rather than name two files alike.
@@ -318,48 +305,14 @@ class FileEventJournal implements EventJournal {
     }
   }
 
-  private encode(record: JournalEvent): string {
-    const key = this.opts.encryptionKey;
-    if (!key) return JSON.stringify(record);
-    const { iv, tag, data } = sealText(JSON.stringify({ at: record.at, type: record.type, key: record.key, data: record.data }), key, sealAad(record.id));
-    return JSON.stringify({ id: record.id, sealed: Buffer.concat([iv, tag, data]).toString('base64') });
-  }
-
-  /** A line → event or state; `sealed` when it is sealed and cannot be opened; undefined when unreadable. */
-  private parse(bytes: Uint8Array): Line | undefined {
-    const record = parseJsonObject(bytes);
-    if (!record) return undefined;
-    if (typeof record.sealed !== 'string') return parseRecord(record);
-    const id = record.id;
-    const key = this.opts.encryptionKey;
-    if (!Number.isSafeInteger(id)) return undefined;
-    if (!key) return { kind: 'sealed' };
-    const raw = Buffer.from(record.sealed, 'base64');
-    let inner: Record<string, unknown> | undefined;
-    try {
-      inner = parseJsonObject(Buffer.from(openSealed({ iv: raw.subarray(0, 12), tag: raw.subarray(12, 28), data: raw.subarray(28) }, key, sealAad(id as number)), 'utf8'));
-    } catch {
-      return { kind: 'sealed' };
-    }
-    return inner ? parseRecord({ ...inner, id }) : undefined;
-  }
-
-  private remember(event: JournalEvent): void {
-    this.tail.push(event);
-    if (this.tail.length > TAIL_EVENTS * 2) this.tail = this.tail.slice(-TAIL_EVENTS);
-  }
-
   // ───────────────────────────── read ─────────────────────────────
 
   async read(afterId: number, limit: number): Promise<JournalEvent[]> {
     const wanted = Math.max(0, Math.floor(limit));
     if (wanted === 0 || afterId >= this.lastId) return [];
     const from = Math.max(afterId + 1, this.segments[0]?.firstId ?? 1);
-    const cachedFrom = this.tail[0]?.id;
-    if (cachedFrom !== undefined && from >= cachedFrom) {
-      const start = this.tail.findIndex((e) => e.id >= from);
-      return start === -1 ? [] : this.tail.slice(start, start + wanted);
-    }
+    const cached = this.tail.readFrom(from, wanted);
+    if (cached) return cached;
     const out: JournalEvent[] = [];
     const lastId = this.lastId;
     for (let i = this.segmentIndexOf(from); i < this.segments.length && out.length < wanted; i++) {
@@ -407,7 +360,7 @@ class FileEventJournal implements EventJournal {
   }
 
   /** Calls `visit` for each complete line of `segment` from `start`, until it returns false. */
-  private async forEachLine(segment: Segment, start: number, visit: (line: Line, offset: number) => boolean): Promise<void> {
+  private async forEachLine(segment: Segment, start: number, visit: (line: JournalLine, offset: number) => boolean): Promise<void> {
     let handle: fsp.FileHandle;
     try {
       handle = await fsp.open(segment.file, 'r');
@@ -430,7 +383,7 @@ class FileEventJournal implements EventJournal {
         for (;;) {
           const newline = data.indexOf(0x0a, lineStart);
           if (newline === -1) break;
-          const line = this.parse(data.subarray(lineStart, newline));
+          const line = parseLine(data.subarray(lineStart, newline), this.opts.encryptionKey);
           if (line && line.kind !== 'sealed' && !visit(line, dataStart + lineStart)) return;
           lineStart = newline + 1;
         }
@@ -464,15 +417,14 @@ class FileEventJournal implements EventJournal {
   }
 
   private async retainExclusive(now: number): Promise<void> {
-    const { maxBytes, maxAgeMs } = this.opts.retention;
-    const tooOld = (segment: Segment): boolean => maxAgeMs > 0 && segment.lastAt < now - maxAgeMs;
+    const retention = this.opts.retention;
     const active = this.segments.at(-1);
     // Everything is old: a fresh active segment lets the old one go.
-    if (active && active.events > 0 && tooOld(active)) await this.startSegment(this.lastId + 1);
+    if (active && active.events > 0 && pastMaxAge(active.lastAt, retention, now)) await this.startSegment(this.lastId + 1);
     let removed = 0;
     while (this.segments.length > 1) {
       const oldest = this.segments[0]!;
-      if (!(this.bytes() > maxBytes || tooOld(oldest))) break;
+      if (!retentionDrops(oldest, this.bytes(), retention, now)) break;
       try {
         await fsp.rm(oldest.file, { force: true });
       } catch (err) {
@@ -497,39 +449,3 @@ class FileEventJournal implements EventJournal {
     });
   }
 }
-
-function sealAad(id: number): Buffer {
-  return Buffer.from(`telegram-service event v1 ${id}`);
-}
-
-function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | undefined {
-  if (bytes.length === 0) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-}
-
-function parseRecord(record: Record<string, unknown>): Line | undefined {
-  if ('state' in record) {
-    const state = record.state;
-    if (state === null) return { kind: 'state', state: null };
-    return isUpdateState(state) ? { kind: 'state', state } : undefined;
-  }
-  const { id, at, type, key, data } = record;
-  if (!Number.isSafeInteger(id) || (id as number) < 1 || typeof at !== 'string' || typeof type !== 'string' || typeof key !== 'string') return undefined;
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) return undefined;
-  return { kind: 'event', event: { id: id as number, at, type, key, data: data as Record<string, unknown> } };
-}
-
-function isUpdateState(value: unknown): value is UpdateState {
-  if (typeof value !== 'object' || value === null) return false;
-  const s = value as Record<string, unknown>;
-  const ints = [s.pts, s.qts, s.date, s.seq].every((n) => Number.isSafeInteger(n));
-  const channels = s.channels === undefined || (typeof s.channels === 'object' && s.channels !== null && Object.values(s.channels).every((n) => Number.isSafeInteger(n)));
-  return ints && channels;
-}
-

@@ -9,6 +9,7 @@ import { constants, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fsyncDir, moveAside, PRIVATE_FILE_MODE, removeStaleTempFiles, writeFileAtomic } from '@telegram-service/durable-files';
 import { z } from 'zod';
+import { claimedMessageId, idempotencyRecordOf, isExpired } from '../idempotency-record.js';
 import type { IdempotencyRecord, IdempotencyStore, StoreLog } from '../types.js';
 import { readPrivateFile } from './safe-read.js';
 
@@ -17,17 +18,6 @@ export const IDEMPOTENCY_FILE_NAME = 'idempotency.jsonl';
 const MAX_BYTES = 256 * 1024 * 1024;
 const COMPACT_MIN_LINES = 256;
 
-const recordSchema = z.object({
-  key: z.string().min(1).max(256),
-  requestHash: z.string().regex(/^[0-9a-f]{64}$/),
-  state: z.enum(['pending', 'done']),
-  randomId: z.string().regex(/^-?[0-9]{1,20}$/),
-  peer: z.number().int().optional(),
-  textHash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-  createdAt: z.string().max(64),
-  expiresAt: z.string().max(64),
-  answer: z.object({ status: z.number().int(), body: z.unknown() }).optional(),
-});
 const removalSchema = z.object({ key: z.string().min(1).max(256), removed: z.literal(true) });
 
 export interface FileIdempotencyStoreOptions {
@@ -38,6 +28,14 @@ export interface FileIdempotencyStoreOptions {
 
 export function createFileIdempotencyStore(opts: FileIdempotencyStoreOptions): IdempotencyStore {
   return new FileIdempotencyStore(opts);
+}
+
+/** Every key in `dir` not expired yet (migrate-store). */
+export async function liveRecords(dir: string, log: StoreLog): Promise<IdempotencyRecord[]> {
+  const store = new FileIdempotencyStore({ dir, log });
+  await store.open();
+  await store.close();
+  return store.live();
 }
 
 class FileIdempotencyStore implements IdempotencyStore {
@@ -82,19 +80,19 @@ class FileIdempotencyStore implements IdempotencyStore {
       this.records.delete(removal.data.key);
       return;
     }
-    const record = recordSchema.safeParse(value);
-    if (record.success) this.records.set(record.data.key, record.data as IdempotencyRecord);
+    const record = idempotencyRecordOf(value);
+    if (record) this.records.set(record.key, record);
   }
 
   private dropExpired(): void {
     const now = this.now();
-    for (const [key, record] of this.records) if (Date.parse(record.expiresAt) <= now) this.records.delete(key);
+    for (const [key, record] of this.records) if (isExpired(record, now)) this.records.delete(key);
   }
 
   async get(key: string): Promise<IdempotencyRecord | undefined> {
     const record = this.records.get(key);
     if (!record) return undefined;
-    if (Date.parse(record.expiresAt) <= this.now()) return undefined;
+    if (isExpired(record, this.now())) return undefined;
     return structuredClone(record);
   }
 
@@ -111,8 +109,8 @@ class FileIdempotencyStore implements IdempotencyStore {
   async claimedMessageIds(peer: number): Promise<ReadonlySet<number>> {
     const ids = new Set<number>();
     for (const record of this.records.values()) {
-      const id = (record.answer?.body as { id?: unknown } | undefined)?.id;
-      if (record.state === 'done' && record.peer === peer && typeof id === 'number') ids.add(id);
+      const id = claimedMessageId(record, peer);
+      if (id !== undefined) ids.add(id);
     }
     return ids;
   }
@@ -148,6 +146,10 @@ class FileIdempotencyStore implements IdempotencyStore {
       await writeFileAtomic(this.file, text);
     }
     this.lines = this.records.size;
+  }
+
+  live(): IdempotencyRecord[] {
+    return [...this.records.values()].map((record) => structuredClone(record));
   }
 
   async close(): Promise<void> {

@@ -1,12 +1,18 @@
 /**
- * The PostgreSQL backend of AccountsStore: an account is a row of tgs_accounts; its tokens are rows of
- * tgs_tokens; removing the account removes both (ON DELETE CASCADE) in one statement. Every method
- * answers after its transaction committed.
+ * The PostgreSQL backend of AccountsStore: an account is a row of tgs_accounts; its tokens, event journal,
+ * webhook and Idempotency-Keys are rows of their own tables; removing the account removes all of it (ON
+ * DELETE CASCADE) in one statement. Every method answers after its transaction committed; every write of an
+ * account is fenced by its lease (fence.ts) when the store is given one.
  */
-import type { AccountsStore, EventJournal, IdempotencyStore, ScopedTokenRecord, StoreLog, WebhookStore } from '../types.js';
+import type { AccountsStore, EventJournalReader, ScopedTokenRecord, StoreLog } from '../types.js';
+import { createPostgresEventJournal, PostgresJournalReader } from './event-journal.js';
+import type { Fence, FencedTarget } from './fence.js';
+import { createPostgresIdempotencyStore } from './idempotency-store.js';
 import { migrate } from './migrations.js';
+import type { PoolClient } from 'pg';
 import { inTransaction, type Pool } from './pool.js';
-import { PostgresSessionStore, type Fence } from './session-store.js';
+import { PostgresSessionStore } from './session-store.js';
+import { createPostgresWebhookStore } from './webhook-store.js';
 
 export interface PostgresAccountsStoreOptions {
   pool: Pool;
@@ -35,6 +41,8 @@ export interface PostgresAccountsStore extends AccountsStore {
   sessionStore(id: string, log: StoreLog): PostgresSessionStore;
   /** The account's store for reading only (its status while another instance holds it). */
   readOnlySessionStore(id: string, log: StoreLog): PostgresSessionStore;
+  /** The account's committed events, for reading only (served by an instance that does not hold it). */
+  journalReader(id: string): EventJournalReader;
 }
 
 interface TokenRow {
@@ -51,13 +59,15 @@ function toRecord(row: TokenRow): ScopedTokenRecord {
 
 export function createPostgresAccountsStore(opts: PostgresAccountsStoreOptions): PostgresAccountsStore {
   const { pool } = opts;
-  // INTERIM (merge of issue-8 with issue-12): the event journal, webhook and Idempotency-Keys are not kept in
-  // PostgreSQL yet: opening them fails, and the account serves its session without events (logged).
-  const notYet = (what: string) => () => Promise.reject(new Error(`the PostgreSQL store does not keep ${what} yet`));
+  const key = opts.encryptionKey ? { encryptionKey: opts.encryptionKey } : {};
+  /** Where the account's writes go, under its lease. */
+  const target = (id: string): FencedTarget => ({
+    pool,
+    accountId: id,
+    ...(opts.fenceOf ? { fence: () => opts.fenceOf!(id) } : {}),
+    ...(opts.onFenced ? { onFenced: () => opts.onFenced!(id) } : {}),
+  });
   return {
-    eventJournal: () => ({ open: notYet('the event journal') }) as unknown as EventJournal,
-    webhookStore: () => ({ load: notYet('webhooks') }) as unknown as WebhookStore,
-    idempotencyStore: () => ({ open: notYet('Idempotency-Keys') }) as unknown as IdempotencyStore,
     async open() {
       if (!opts.migrated) await migrate(pool);
       const { rows } = await pool.query<{ id: string }>('SELECT id FROM tgs_accounts ORDER BY id');
@@ -74,26 +84,27 @@ export function createPostgresAccountsStore(opts: PostgresAccountsStoreOptions):
     },
 
     sessionStore(id, log) {
-      return new PostgresSessionStore({
-        pool,
-        accountId: id,
-        environment: opts.environment,
-        log,
-        ...(opts.encryptionKey ? { encryptionKey: opts.encryptionKey } : {}),
-        ...(opts.fenceOf ? { fence: () => opts.fenceOf!(id) } : {}),
-        ...(opts.onFenced ? { onFenced: () => opts.onFenced!(id) } : {}),
-      });
+      return new PostgresSessionStore({ ...target(id), environment: opts.environment, log, ...key });
     },
 
     readOnlySessionStore(id, log) {
-      return new PostgresSessionStore({
-        pool,
-        accountId: id,
-        environment: opts.environment,
-        log,
-        readOnly: true,
-        ...(opts.encryptionKey ? { encryptionKey: opts.encryptionKey } : {}),
-      });
+      return new PostgresSessionStore({ pool, accountId: id, environment: opts.environment, log, readOnly: true, ...key });
+    },
+
+    eventJournal(id, log, retention) {
+      return createPostgresEventJournal({ ...target(id), log, retention, ...key });
+    },
+
+    journalReader(id) {
+      return new PostgresJournalReader({ pool, accountId: id, ...key });
+    },
+
+    webhookStore(id, log) {
+      return createPostgresWebhookStore({ ...target(id), log, ...key });
+    },
+
+    idempotencyStore(id, log) {
+      return createPostgresIdempotencyStore({ ...target(id), log });
     },
 
     async listTokens(id) {
@@ -104,15 +115,7 @@ export function createPostgresAccountsStore(opts: PostgresAccountsStoreOptions):
     async saveTokens(id, tokens) {
       await inTransaction(pool, async (client) => {
         await client.query('DELETE FROM tgs_tokens WHERE account_id = $1', [id]);
-        for (const token of tokens) {
-          await client.query('INSERT INTO tgs_tokens (id, account_id, hash, created_at, label) VALUES ($1, $2, $3, $4, $5)', [
-            token.id,
-            id,
-            token.hash,
-            token.createdAt,
-            token.label ?? null,
-          ]);
-        }
+        await insertTokens(client, id, tokens);
       });
     },
 
@@ -135,4 +138,11 @@ export function createPostgresAccountsStore(opts: PostgresAccountsStoreOptions):
       return rows.map((r) => r.id);
     },
   };
+}
+
+/** Adds the account's token records (hashes only), in the caller's transaction. */
+export async function insertTokens(client: PoolClient, accountId: string, tokens: ScopedTokenRecord[]): Promise<void> {
+  for (const token of tokens) {
+    await client.query('INSERT INTO tgs_tokens (id, account_id, hash, created_at, label) VALUES ($1, $2, $3, $4, $5)', [token.id, accountId, token.hash, token.createdAt, token.label ?? null]);
+  }
 }

@@ -11,6 +11,14 @@
  *   tgs_set_aside       documents that could not be used (damaged, another environment's), kept, never read
  *   tgs_instances       live service instances: one row per incarnation, its advertised URL and lease expiry
  *   tgs_account_leases  which incarnation holds each account live, its fencing epoch, its last status
+ *   (2) tgs_accounts.future_auth_tokens  future_auth_tokens.json's exact bytes (encrypted with the key)
+ *   tgs_event_journals  per account: the retained ids, their size, the update state journaled after the
+ *                       events it covers, and where the dedupe keys start (after the last reset)
+ *   tgs_events          the event journal: a row per event (id, when written, its size as the file journal
+ *                       counts it; type, dedupe key, at and data in clear — or sealed, journal-records.ts)
+ *   tgs_webhooks        webhook.json's exact bytes: url, secret, who set it, last acknowledged id (encrypted)
+ *   tgs_idempotency_keys  Idempotency-Keys of POST …/messages, each until it expires
+ * Everything of an account goes with its tgs_accounts row (ON DELETE CASCADE).
  */
 import type { Pool, PoolClient } from 'pg';
 
@@ -66,6 +74,46 @@ export const MIGRATIONS: readonly Migration[] = [
         status      jsonb
       );
       CREATE INDEX tgs_account_leases_holder ON tgs_account_leases (holder);
+    `,
+  },
+  {
+    version: 2,
+    name: 'future auth tokens, event journal, webhooks, Idempotency-Keys',
+    sql: `
+      ALTER TABLE tgs_accounts ADD COLUMN future_auth_tokens bytea;
+      CREATE TABLE tgs_event_journals (
+        account_id   text PRIMARY KEY REFERENCES tgs_accounts (id) ON DELETE CASCADE,
+        first_id     bigint NOT NULL DEFAULT 1,
+        last_id      bigint NOT NULL DEFAULT 0,
+        bytes        bigint NOT NULL DEFAULT 0,
+        keys_from    bigint NOT NULL DEFAULT 0,
+        update_state jsonb
+      );
+      CREATE TABLE tgs_events (
+        account_id text NOT NULL REFERENCES tgs_accounts (id) ON DELETE CASCADE,
+        id         bigint NOT NULL,
+        written_at timestamptz NOT NULL,
+        size       integer NOT NULL,
+        type       text,
+        key        text,
+        at         text,
+        data       json,
+        sealed     bytea,
+        PRIMARY KEY (account_id, id),
+        CHECK ((sealed IS NULL) = (type IS NOT NULL AND key IS NOT NULL AND at IS NOT NULL AND data IS NOT NULL))
+      );
+      CREATE TABLE tgs_webhooks (
+        account_id text PRIMARY KEY REFERENCES tgs_accounts (id) ON DELETE CASCADE,
+        document   bytea NOT NULL
+      );
+      CREATE TABLE tgs_idempotency_keys (
+        account_id text NOT NULL REFERENCES tgs_accounts (id) ON DELETE CASCADE,
+        key        text NOT NULL,
+        record     json NOT NULL,
+        expires_at timestamptz NOT NULL,
+        PRIMARY KEY (account_id, key)
+      );
+      CREATE INDEX tgs_idempotency_keys_expiry ON tgs_idempotency_keys (account_id, expires_at);
     `,
   },
 ];

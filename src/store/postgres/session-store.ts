@@ -10,8 +10,10 @@
  *   persistenceError(), and is retried on the next write and on a backoff timer.
  * - Fencing: in a cluster every write carries the account's lease (holder + epoch) and commits only while
  *   that lease is still the account's and its instance's lease has not expired — checked in the same
- *   statement, with the lease row share-locked, so a take-over and a late write of the former owner
- *   serialize. A write refused by the fence is never retried: onFenced() tells the owner it lost the account.
+ *   transaction, with the lease row share-locked (fence.ts), so a take-over and a late write of the former
+ *   owner serialize. A write refused by the fence is never retried: onFenced() tells the owner it lost the account.
+ * - Future auth tokens: the future_auth_tokens column holds future_auth_tokens.json's exact bytes
+ *   (future-auth-tokens-document.ts); it outlives the session (a logout clears only the session columns).
  * - A damaged document, or one of another environment, is never read as a session: it is copied to
  *   tgs_set_aside (damaged: at once; another environment's: before this environment writes its own).
  *   An encrypted document the configured key does not open makes load() throw and blocks every write.
@@ -19,32 +21,20 @@
 import { AUTH_STATE_MAX_BYTES, decodeAuthState } from '../auth-state.js';
 import { authContent, bodyOf } from '../document-ops.js';
 import { SessionFileError } from '../errors.js';
+import { copyTokens, decodeFutureAuthTokens, encodeFutureAuthTokens } from '../future-auth-tokens-document.js';
+import { SerialQueue } from '../serial-queue.js';
 import { assertEncryptionKey } from '../session-crypto.js';
 import { SESSION_FILE_MAX_BYTES, decodeSessionFile, emptyDocument, encodeSessionFile } from '../session-document.js';
 import type { FutureAuthToken, LoadProblem, StoreLog } from '../types.js';
 import { WriteBehindSessionStore } from '../write-behind-store.js';
-import { inTransaction, pgErrorCode, pgErrorMessage, type Pool } from './pool.js';
+import { FencedError, fencedTransaction, type FencedTarget } from './fence.js';
+import { pgErrorCode, pgErrorMessage } from './pool.js';
+import { LOG_MESSAGES } from '../../logging/messages.js';
 
-/** The lease a cluster member holds for an account: every write must still hold it. */
-export interface Fence {
-  /** The holding instance incarnation. */
-  holder: string;
-  epoch: number;
-}
-
-export interface PostgresSessionStoreOptions {
-  pool: Pool;
-  accountId: string;
+export interface PostgresSessionStoreOptions extends FencedTarget {
   environment: string;
   log: StoreLog;
   encryptionKey?: Uint8Array;
-  /**
-   * The account's current lease (cluster). Absent: writes are not fenced (one process, tools, tests).
-   * Returning undefined: the lease is gone and nothing is written.
-   */
-  fence?: () => Fence | undefined;
-  /** A write was refused because the lease is no longer this instance's (called once). */
-  onFenced?: () => void;
   retryInitialMs?: number;
   retryMaxMs?: number;
   /** Read only (status of an account held elsewhere): nothing is ever written, not even a repair. */
@@ -56,12 +46,6 @@ export const DATABASE_LABEL = 'postgres';
 
 type Column = 'session' | 'auth_state';
 
-class FencedError extends Error {
-  constructor() {
-    super('the account lease is no longer held by this instance');
-  }
-}
-
 export class PostgresSessionStore extends WriteBehindSessionStore {
   /** Load found a document we must not overwrite (encrypted, and the key is missing or wrong). */
   private writeBlock: SessionFileError | undefined;
@@ -69,6 +53,11 @@ export class PostgresSessionStore extends WriteBehindSessionStore {
   /** Columns to copy to tgs_set_aside in the transaction of the next write. */
   private setAsideNext: Array<{ column: Column; reason: string }> = [];
   private fenced = false;
+  private futureTokens: FutureAuthToken[] = [];
+  /** Encrypted with a key we do not have: never written over. */
+  private futureTokensBlocked = false;
+  /** Future auth token writes, one at a time in call order. */
+  private readonly tokenWrites = new SerialQueue(async () => undefined);
   /** Completed writes (tests, bench). */
   writes = 0;
 
@@ -90,11 +79,12 @@ export class PostgresSessionStore extends WriteBehindSessionStore {
   }
 
   private async loadExclusive(): Promise<void> {
-    const { rows } = await this.opts.pool.query<{ session: Buffer | null; auth_state: Buffer | null }>(
-      'SELECT session, auth_state FROM tgs_accounts WHERE id = $1',
+    const { rows } = await this.opts.pool.query<{ session: Buffer | null; auth_state: Buffer | null; future_auth_tokens: Buffer | null }>(
+      'SELECT session, auth_state, future_auth_tokens FROM tgs_accounts WHERE id = $1',
       [this.opts.accountId],
     );
     const row = rows[0];
+    this.loadFutureTokens(row?.future_auth_tokens ?? null);
     this.writeBlock = undefined;
     this.foreign = undefined;
     this.setAsideNext = [];
@@ -149,14 +139,33 @@ export class PostgresSessionStore extends WriteBehindSessionStore {
     }
   }
 
-  // INTERIM (merge of issue-8 with issue-10): future auth tokens are not kept in PostgreSQL yet; a login
-  // there asks for a code. Replaced by a column of tgs_accounts next.
-  futureAuthTokens(): FutureAuthToken[] {
-    return [];
+  // ---------- future auth tokens: a column of their own, outliving the session ----------
+
+  private loadFutureTokens(bytes: Buffer | null): void {
+    this.futureTokens = [];
+    this.futureTokensBlocked = false;
+    if (!bytes) return;
+    const label = `future auth tokens of ${this.where}`;
+    ({ tokens: this.futureTokens, blocked: this.futureTokensBlocked } = decodeFutureAuthTokens(label, bytes, { ...this.opts, fields: { account: this.opts.accountId } }));
   }
 
-  saveFutureAuthTokens(_tokens: FutureAuthToken[]): Promise<void> {
-    return Promise.resolve();
+  futureAuthTokens(): FutureAuthToken[] {
+    return copyTokens(this.futureTokens);
+  }
+
+  /** Written at once, fenced like every write; a failure is logged and the tokens stay in memory for this run. */
+  saveFutureAuthTokens(tokens: FutureAuthToken[]): Promise<void> {
+    this.futureTokens = copyTokens(tokens);
+    if (this.futureTokensBlocked || this.opts.readOnly || this.fenced) return Promise.resolve();
+    const bytes = Buffer.from(encodeFutureAuthTokens(this.futureTokens, this.opts.environment, this.opts.encryptionKey), 'utf8');
+    return this.tokenWrites.run(async () => {
+      try {
+        await fencedTransaction(this.opts, (client) => client.query('UPDATE tgs_accounts SET future_auth_tokens = $2 WHERE id = $1', [this.opts.accountId, bytes]));
+      } catch (err) {
+        if (err instanceof FencedError) this.fenced = true;
+        this.log.warn({ account: this.opts.accountId, code: err instanceof FencedError ? 'FENCED' : pgErrorCode(err) }, LOG_MESSAGES.futureTokensNotWritten);
+      }
+    });
   }
 
   loadProblem(): LoadProblem | undefined {
@@ -182,7 +191,6 @@ export class PostgresSessionStore extends WriteBehindSessionStore {
         this.fenced = true;
         this.clearRetryTimer();
         this.log.warn({ account: this.opts.accountId }, 'A write was refused: this instance no longer holds the account (its lease moved on); nothing more is written from here');
-        this.opts.onFenced?.();
         return;
       }
       this.recordWriteFailure(pgErrorCode(err), pgErrorMessage(err));
@@ -197,14 +205,11 @@ export class PostgresSessionStore extends WriteBehindSessionStore {
   }
 
   private async write(session: Buffer | null, auth: Buffer | null, setAside: Array<{ column: Column; reason: string }>): Promise<void> {
-    const fence = this.opts.fence ? this.opts.fence() : null;
-    if (fence === undefined) throw new FencedError();
-    await inTransaction(this.opts.pool, async (client) => {
-      // Set aside what is there before it is overwritten (rolled back with the write if the fence refuses).
+    await fencedTransaction(this.opts, async (client) => {
+      // Set aside what is there before it is overwritten (rolled back with the write if it fails).
       for (const { column, reason } of setAside) await client.query(SET_ASIDE[column], [this.opts.accountId, reason]);
-      const fenceParams = fence ? [fence.holder, fence.epoch] : [];
-      const updated = await client.query(fence ? FENCED_UPDATE : UNFENCED_UPDATE, [this.opts.accountId, session, auth, ...fenceParams]);
-      if (updated.rowCount === 0) throw new FencedError();
+      const updated = await client.query(UPDATE_SESSION, [this.opts.accountId, session, auth]);
+      if (updated.rowCount === 0) throw new FencedError(); // the account is gone
     });
   }
 
@@ -215,19 +220,9 @@ export class PostgresSessionStore extends WriteBehindSessionStore {
   }
 }
 
-const UNFENCED_UPDATE = `
+const UPDATE_SESSION = `
   UPDATE tgs_accounts SET session = $2, session_saved_at = CASE WHEN $2::bytea IS NULL THEN NULL ELSE now() END, auth_state = $3
   WHERE id = $1`;
-
-/** The write commits only while ($4, $5) is the account's lease and its instance's lease is unexpired. */
-const FENCED_UPDATE = `
-  WITH fence AS (
-    SELECT 1 FROM tgs_account_leases l JOIN tgs_instances i ON i.incarnation = l.holder
-    WHERE l.account_id = $1 AND l.holder = $4 AND l.epoch = $5 AND i.expires_at > clock_timestamp()
-    FOR SHARE OF l
-  )
-  UPDATE tgs_accounts SET session = $2, session_saved_at = CASE WHEN $2::bytea IS NULL THEN NULL ELSE now() END, auth_state = $3
-  WHERE id = $1 AND EXISTS (SELECT 1 FROM fence)`;
 
 const SET_ASIDE: Record<Column, string> = {
   session: "INSERT INTO tgs_set_aside (account_id, what, reason, document) SELECT id, 'session', $2, session FROM tgs_accounts WHERE id = $1 AND session IS NOT NULL",

@@ -1,13 +1,14 @@
 /**
  * GET /events: the account's journal, as Server-Sent Events (the default, `Accept: text/event-stream`) or as
  * JSON pages (`Accept: application/json`). Both resume after an id: `Last-Event-ID` (what EventSource sends
- * when it reconnects; it wins) or `?after=`. Streams are bounded per account (SSE_MAX_STREAMS) and all end
- * when the service stops.
+ * when it reconnects; it wins) or `?after=`. Streams are bounded per account (SSE_MAX_STREAMS, per instance)
+ * and all end when the service stops. In a cluster every instance serves it itself: from the account's own
+ * pipeline where it is held, else from what the database has committed (never forwarded to the owner).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AccountRegistry } from '../../../accounts/registry.js';
 import type { EventsConfig } from '../../../config/types.js';
-import type { AccountEvents } from '../../../events/account-events.js';
+import type { EventFeed, HeldFeed, RemoteFeeds } from '../../../events/feed.js';
 import { streamEvents } from '../../../events/sse.js';
 import { HttpError } from '../../errors.js';
 import { apiResponses, EVENTS_PAGE_SCHEMA, EVENTS_QUERY } from '../../schemas.js';
@@ -23,6 +24,10 @@ export interface EventsRouteOptions {
   settings: Pick<EventsConfig, 'sseHeartbeatMs' | 'sseSlowClientTimeoutMs' | 'sseMaxStreams'>;
   /** Open streams per account, shared by both mounts (/accounts/:id and /telegram). */
   streams: StreamBook;
+  /** The id of the account a request means. */
+  idOf: (request: FastifyRequest) => string;
+  /** A cluster: the committed events of accounts held by other instances. */
+  remote?: RemoteFeeds;
 }
 
 /** Open SSE streams: counted per account, all ended when the service stops. */
@@ -45,7 +50,7 @@ export class StreamBook {
 }
 
 /** The id to resume after: Last-Event-ID, else ?after=, else 0 (from the oldest retained event). */
-function resumeAfter(request: FastifyRequest<{ Querystring: { after?: string } }>, events: AccountEvents): number {
+function resumeAfter(request: FastifyRequest<{ Querystring: { after?: string } }>, events: EventFeed): number {
   const header = request.headers['last-event-id'];
   let text: string | undefined = request.query.after;
   if (header !== undefined) {
@@ -63,14 +68,30 @@ function resumeAfter(request: FastifyRequest<{ Querystring: { after?: string } }
 
 export function eventsOfRequest(registry: AccountRegistry, request: FastifyRequest): ReturnType<AccountRegistry['eventsOf']> & object {
   const parts = registry.eventsOf(accountOf(request).id);
-  if (!parts) throw new HttpError(503, 'EVENTS_UNAVAILABLE', "This account's event journal cannot be read right now (see the service log)");
+  if (!parts) throw eventsUnavailable();
   return parts;
+}
+
+function eventsUnavailable(): HttpError {
+  return new HttpError(503, 'EVENTS_UNAVAILABLE', "This account's event journal cannot be read right now (see the service log)");
+}
+
+/** The account's events: its own pipeline when it is held here, else (a cluster) what the database has. */
+async function feedOf(request: FastifyRequest, opts: EventsRouteOptions): Promise<HeldFeed> {
+  if (request.account || !opts.remote) return { feed: eventsOfRequest(opts.registry, request).events, release: () => undefined };
+  try {
+    return await opts.remote.open(opts.idOf(request));
+  } catch (err) {
+    request.log.warn({ err }, 'Events of an account held elsewhere cannot be read from the database');
+    throw eventsUnavailable();
+  }
 }
 
 export async function eventsRoute(app: FastifyInstance, opts: EventsRouteOptions): Promise<void> {
   app.get<{ Querystring: { after?: string; limit?: string; wait?: string } }>(
     '/events',
     {
+      config: { anyInstance: true },
       schema: {
         tags: ['events'],
         summary: 'The account\'s events: Server-Sent Events, or JSON pages with "Accept: application/json"',
@@ -80,13 +101,16 @@ export async function eventsRoute(app: FastifyInstance, opts: EventsRouteOptions
       },
     },
     async (request, reply) => {
-      const { events } = eventsOfRequest(opts.registry, request);
-      const after = resumeAfter(request, events);
-      if (wantsJson(request)) return page(events, after, request.query);
-      if (request.query.limit !== undefined || request.query.wait !== undefined) {
+      if (!wantsJson(request) && (request.query.limit !== undefined || request.query.wait !== undefined)) {
         throw new HttpError(400, 'BAD_REQUEST', 'limit and wait are for JSON pages (Accept: application/json)');
       }
-      return stream(request, reply, events, after, opts);
+      const { feed, release } = await feedOf(request, opts);
+      try {
+        const after = resumeAfter(request, feed);
+        return await (wantsJson(request) ? page(feed, after, request.query) : stream(request, reply, feed, after, opts));
+      } finally {
+        release();
+      }
     },
   );
 }
@@ -96,7 +120,7 @@ function wantsJson(request: FastifyRequest): boolean {
   return accept.includes('application/json') && !accept.includes('text/event-stream');
 }
 
-async function page(events: AccountEvents, after: number, query: { limit?: string; wait?: string }): Promise<object> {
+async function page(events: EventFeed, after: number, query: { limit?: string; wait?: string }): Promise<object> {
   const limit = Math.min(1000, Math.max(1, query.limit === undefined ? DEFAULT_PAGE : Number(query.limit)));
   const waitMs = Math.min(MAX_WAIT_S, Number(query.wait ?? 0)) * 1000;
   let batch = await events.read(after, limit);
@@ -122,8 +146,8 @@ async function page(events: AccountEvents, after: number, query: { limit?: strin
   };
 }
 
-async function stream(request: FastifyRequest, reply: FastifyReply, events: AccountEvents, after: number, opts: EventsRouteOptions): Promise<FastifyReply> {
-  const accountId = accountOf(request).id;
+async function stream(request: FastifyRequest, reply: FastifyReply, events: EventFeed, after: number, opts: EventsRouteOptions): Promise<FastifyReply> {
+  const accountId = events.accountId;
   if (!opts.streams.enter(accountId, opts.settings.sseMaxStreams)) {
     throw new HttpError(429, 'TOO_MANY_STREAMS', `This account has ${opts.settings.sseMaxStreams} event streams open already (SSE_MAX_STREAMS)`);
   }

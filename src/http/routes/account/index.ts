@@ -10,6 +10,7 @@ import type { Account } from '../../../account/types.js';
 import { ACCOUNT_ID_PATTERN } from '../../../accounts/account-id.js';
 import type { EventsConfig } from '../../../config/types.js';
 import type { AccountForwarding } from '../../../cluster/forwarding.js';
+import type { RemoteFeeds } from '../../../events/feed.js';
 import { deleteAccountRoute } from './delete.js';
 import { eventsRoute, type StreamBook } from './events.js';
 import { messagesRoutes } from './messages.js';
@@ -29,6 +30,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** This route only reads the account's status: without an owner it may be answered from the store. */
     statusRead?: boolean;
+    /** A cluster: this route is served by whichever instance the request reaches, never forwarded (events, from the database). */
+    anyInstance?: boolean;
   }
 }
 
@@ -48,8 +51,8 @@ export interface AccountScopeOptions {
   statusSchema: object;
   /** The OpenAPI tag of this mount's routes. */
   tag: string;
-  /** SSE settings and the open streams (shared by both mounts). */
-  events: { settings: EventsConfig; streams: StreamBook };
+  /** SSE settings, the open streams (shared by both mounts), and (a cluster) the events of accounts held elsewhere. */
+  events: { settings: EventsConfig; streams: StreamBook; remote?: RemoteFeeds };
 }
 
 /** The account of a request inside the account scope. */
@@ -73,6 +76,10 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountScopeOpti
     app.addHook('preValidation', async (request, reply) => {
       if (request.account) return;
       const id = opts.idOf(request);
+      if (request.routeOptions.config?.anyInstance === true && opts.events.remote) {
+        await forwarding.ensureAccount(id, !opts.byId);
+        return; // request.account stays null: the route reads what the database has
+      }
       const outcome = await forwarding.route(request, reply, id, {
         createIfMissing: !opts.byId,
         storedStatusOk: request.routeOptions.config?.statusRead === true,
@@ -83,7 +90,7 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountScopeOpti
   }
   app.addHook('preHandler', async (request) => {
     try {
-      accountOf(request).touch();
+      request.account?.touch(); // held here (a request served from the database touches nothing)
     } catch (err) {
       // Refreshing saved_at is best effort; it must never fail the request.
       request.log.warn({ err }, 'Could not record API activity');
@@ -95,7 +102,7 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountScopeOpti
   await app.register(logoutRoute, { prefix: '/auth' });
   await app.register(meRoute);
   await app.register(messagesRoutes);
-  await app.register(eventsRoute, { registry: opts.registry, settings: opts.events.settings, streams: opts.events.streams });
+  await app.register(eventsRoute, { registry: opts.registry, ...opts.events, idOf: opts.idOf });
   await app.register(webhookRoutes, { registry: opts.registry });
   if (!opts.byId) return;
   await app.register(deleteAccountRoute, { registry: opts.registry });

@@ -3,7 +3,7 @@
  * the account only at public addresses or WEBHOOK_ALLOWED_HOSTS (events/webhook-target.ts). GET never shows
  * the secret.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AccountRegistry } from '../../../accounts/registry.js';
 import { WebhookTargetError } from '../../../events/webhook-target.js';
 import { HttpError } from '../../errors.js';
@@ -21,7 +21,7 @@ export async function webhookRoutes(app: FastifyInstance, { registry }: { regist
         return await webhook.set(request.body, setBy);
       } catch (err) {
         if (err instanceof WebhookTargetError) throw new HttpError(err.code === 'WEBHOOK_URL_FORBIDDEN' ? 403 : 400, err.code, err.message);
-        throw err;
+        throw notStored(request, err);
       }
     },
   );
@@ -33,7 +33,18 @@ export async function webhookRoutes(app: FastifyInstance, { registry }: { regist
   });
 
   app.delete('/webhook', { schema: { tags: ['webhook'], summary: 'Remove the webhook', response: { 204: { type: 'null', description: 'Removed' }, ...apiResponses({}) } } }, async (request, reply) => {
-    if (!(await eventsOfRequest(registry, request).webhook.remove())) throw new HttpError(404, 'WEBHOOK_NOT_SET', 'This account has no webhook');
+    const removed = await eventsOfRequest(registry, request)
+      .webhook.remove()
+      .catch((err: unknown) => {
+        throw notStored(request, err);
+      });
+    if (!removed) throw new HttpError(404, 'WEBHOOK_NOT_SET', 'This account has no webhook');
     return reply.code(204).send();
   });
+}
+
+/** The store refused the change (a full disk, the database away, the account's lease lost): nothing changed. */
+function notStored(request: FastifyRequest, err: unknown): HttpError {
+  request.log.error({ err }, 'The webhook could not be stored');
+  return new HttpError(503, 'STORAGE_UNAVAILABLE', 'The webhook cannot be stored right now; nothing was changed, retry shortly');
 }
