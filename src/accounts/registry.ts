@@ -221,15 +221,18 @@ export class AccountRegistry {
 
   /**
    * Cluster: stops an account held here (connections closed, pending writes written) and forgets it here;
-   * with `drainMs` (a hand-over) a login step under way may finish first.
+   * with `drainMs` (a hand-over) a login step under way may finish first. Returns its status once stopped
+   * (the last word of this instance on it), or undefined when it was not here.
    */
-  release(id: string, opts: { drainMs?: number } = {}): Promise<void> {
+  release(id: string, opts: { drainMs?: number } = {}): Promise<AccountStatus | undefined> {
     return this.lockFor(id).run(async () => {
       const entry = this.entries.get(id);
-      if (!entry) return;
+      if (!entry) return undefined;
       await entry.account.stop(opts);
+      const last = entry.account.status();
       await closeEventParts(entry.parts);
       this.forget(id, entry);
+      return last;
     });
   }
 

@@ -88,8 +88,15 @@ export async function openCluster(config: Config, databaseUrl: string, logger: L
     await Promise.all(
       ids.map(async (id) => {
         const entry = published.get(id);
-        if (entry?.status) out.set(id, entry.holderLive ? entry.status : orphanedStatus(entry.status));
-        else out.set(id, await statusFromStore(id));
+        if (entry?.status && entry.holderLive) {
+          out.set(id, entry.status);
+          return;
+        }
+        // Nobody live holds it: what is stored is the truth (a login answered is committed, and its holder
+        // may have died before publishing it); the last published status adds what only the holder knew
+        // (the user's names, the last validation) when it says the same.
+        const stored = await statusFromStore(id);
+        out.set(id, entry?.status && entry.status.state === stored.state ? orphanedStatus(entry.status) : stored);
       }),
     );
     return out;

@@ -31,8 +31,11 @@ import { CLUSTER_CHANNEL, ClusterDb, type ClusterView, type LiveInstance } from 
 export interface HeldAccounts {
   /** Restore the account from the store and start it live (its writes fenced by `fenceOf`). */
   adopt(id: string): Promise<void>;
-  /** Stop the account: close its connections, write what is pending (after a step under way, for at most drainMs). */
-  release(id: string, opts?: { drainMs?: number }): Promise<void>;
+  /**
+   * Stop the account: close its connections, write what is pending (after a step under way, for at most
+   * drainMs). Resolves with its last status (undefined: it was not here).
+   */
+  release(id: string, opts?: { drainMs?: number }): Promise<AccountStatus | undefined>;
   status(id: string): AccountStatus | undefined;
 }
 
@@ -317,9 +320,15 @@ export class Ownership {
     this.log.info({ account: id }, 'Handing the account over');
     // New requests already wait for the next owner (holds() is false); one under way may finish, while
     // the lease has time left.
-    await this.accounts!.release(id, { drainMs: Math.max(0, this.lapseAt - this.now() - this.opts.timings.closeMarginMs) }).catch((err: unknown) => this.log.warn({ err, account: id }, 'Error while stopping the account'));
+    const last = await this.accounts!.release(id, { drainMs: Math.max(0, this.lapseAt - this.now() - this.opts.timings.closeMarginMs) }).catch((err: unknown) => {
+      this.log.warn({ err, account: id }, 'Error while stopping the account');
+      return undefined;
+    });
     held.transport.cutAll();
     if (this.held.get(id) === held) this.held.delete(id);
+    // Its last status is what the other instances list until the next owner has it live (statuses are
+    // otherwise published on the heartbeat: never one from before a login that just finished here).
+    if (last) await this.db.publishStatuses(this.incarnationId, [{ accountId: id, epoch: held.epoch, status: last }]).catch(() => undefined);
     await this.db.release(id, this.incarnationId, held.epoch).catch(() => undefined);
     await this.db.notify().catch(() => undefined);
   }

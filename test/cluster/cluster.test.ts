@@ -91,6 +91,19 @@ describe('cluster: any instance answers, accounts spread, hand-over and failover
     expect((await survivor.svc.request('POST', `/api/accounts/${ft}/auth/logout`)).body.state).toBe('logged_out');
     expect((await pool.query('SELECT future_auth_tokens FROM tgs_accounts WHERE id = $1', [ft])).rows[0].future_auth_tokens).not.toBeNull();
 
+    // An account the victim takes, logged in there just before it dies (before a heartbeat could publish
+    // its status): while nobody holds it, the survivor answers from what is stored — never a stale state.
+    let late: string | undefined;
+    for (let n = 0; n < 30 && !late; n++) {
+      const id = `late${n}`;
+      expect((await survivor.svc.request('POST', '/api/accounts', { id })).status).toBe(201);
+      await eventually(async () => (await holders(pool)).has(id), `${id} taken`);
+      if ((await holders(pool)).get(id) === victim.name) late = id;
+    }
+    expect(late, 'an account the victim holds').toBeDefined();
+    const latePhone = uniquePhone('1558');
+    cluster.dc.controls.createUser({ phone: latePhone });
+
     const secret = 'cluster-webhook-secret-0123456789';
     const receiver = await webhookReceiver(secret);
     const sender = uniquePhone('1558');
@@ -114,9 +127,17 @@ describe('cluster: any instance answers, accounts spread, hand-over and failover
       const early = await survivor.svc.request('GET', `/api/accounts/${rx}/events?after=0`, undefined, { headers: { accept: 'application/json' } });
       expect(early.body.events.map((e: Event) => e.id)).toEqual(sse.received.map((e) => e.id));
       await eventually(async () => (await survivor.svc.request('GET', `/api/accounts/${rx}/webhook`)).body.lastDeliveredId === early.body.lastId, 'the webhook state through the non-owner');
+      expect((await loginVia(victim, late!, latePhone)).state).toBe('authenticated');
       const keysAtKill = cluster.dc.controls.listAuthKeys().length;
       const killedAt = Date.now();
       await victim.svc.kill9();
+      const lateStates = new Set<string>();
+      await eventually(async () => {
+        const status = (await survivor.svc.request('GET', `/api/accounts/${late}/status`)).body;
+        lateStates.add(status.state);
+        return valid(status);
+      }, `${late} valid on the survivor`);
+      expect([...lateStates]).toEqual(['authenticated']);
       send(4, 'while nobody holds it');
       for (const id of ACCOUNTS.filter((id) => id !== ft)) {
         await waitForStatus(survivor.svc, valid, `${id} valid after kill -9`, { account: id, timeoutMs: 10_000 });
