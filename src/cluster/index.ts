@@ -77,8 +77,9 @@ export async function openCluster(config: Config, databaseUrl: string, logger: L
     try {
       await session.load();
       return storedStatus(id, session, config);
-    } catch {
+    } catch (err) {
       // Unreadable here (e.g. encrypted with another key): its owner says more.
+      log.warn({ err, account: id }, 'The stored session of an account held elsewhere could not be read here');
       return storedStatus(id, store.readOnlySessionStore(id, log), config);
     }
   };
