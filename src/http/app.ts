@@ -30,6 +30,7 @@ import { DEFAULTS } from '../config/load-config.js';
 import { parseDuration } from '../config/duration.js';
 import type { Config } from '../config/types.js';
 import { guardConnections } from './connection-guard.js';
+import { lazyRequestLoggerFactory } from './request-logger.js';
 import { HttpError } from './errors.js';
 import { createAuthHook, type Principal } from './plugins/auth.js';
 import { handleClientError, handleFrameworkError, installErrorHandling, notFoundMessage } from './plugins/error-handling.js';
@@ -74,6 +75,8 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
   const requestTimeoutMs = config.httpRequestTimeoutMs ?? parseDuration(DEFAULTS.httpRequestTimeout)!;
   const app = Fastify({
     loggerInstance: logger,
+    // request.log is made on first use: most requests write no line (request-logger.ts).
+    childLoggerFactory: lazyRequestLoggerFactory,
     // Fastify's own request lines are off: ours below is at debug level, without bodies or headers.
     logController: new LogController({ disableRequestLogging: true }),
     frameworkErrors: handleFrameworkError,
