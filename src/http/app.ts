@@ -31,6 +31,7 @@ import { parseDuration } from '../config/duration.js';
 import type { Config } from '../config/types.js';
 import { guardConnections } from './connection-guard.js';
 import { lazyRequestLoggerFactory } from './request-logger.js';
+import { LazySchemas } from './lazy-schemas.js';
 import { HttpError } from './errors.js';
 import { createAuthHook, type Principal } from './plugins/auth.js';
 import { handleClientError, handleFrameworkError, installErrorHandling, notFoundMessage } from './plugins/error-handling.js';
@@ -69,10 +70,16 @@ export interface BuildAppOptions {
   logger: FastifyBaseLogger;
   /** A cluster (STORE=postgres): requests for accounts held by other instances are forwarded there. */
   forwarding?: AccountForwarding;
+  /**
+   * The route schemas' compilers (compiled on first use): the caller warms them up when the start's own
+   * work is done (main.ts: once mtcute is loaded). Absent: warmed up as soon as the server listens.
+   */
+  schemas?: LazySchemas;
 }
 
-export function buildApp({ config, registry, logger, version = '0.0.0', metrics, console: consoleAssets, forwarding }: BuildAppOptions): FastifyInstance {
+export function buildApp({ config, registry, logger, version = '0.0.0', metrics, console: consoleAssets, forwarding, schemas: given }: BuildAppOptions): FastifyInstance {
   const requestTimeoutMs = config.httpRequestTimeoutMs ?? parseDuration(DEFAULTS.httpRequestTimeout)!;
+  const schemas = given ?? new LazySchemas();
   const app = Fastify({
     loggerInstance: logger,
     // request.log is made on first use: most requests write no line (request-logger.ts).
@@ -96,7 +103,10 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
     },
     // Types are what the schema says: "123" is not turned into 123 nor 123 into "123".
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // Route schemas compiled on first use, the rest once listening (lazy-schemas.ts): not before the first answer.
+    schemaController: { compilersFactory: schemas.compilersFactory },
   }) as unknown as FastifyInstance;
+  if (!given) app.addHook('onListen', async () => schemas.warmUp(app.log));
 
   installErrorHandling(app);
   const connections = guardConnections(app.server, {
