@@ -22,14 +22,16 @@ export interface MetricsPluginOptions {
 
 async function metricsPlugin(app: FastifyInstance, opts: MetricsPluginOptions): Promise<void> {
   const { metrics } = opts;
-  app.addHook('onResponse', async (request, reply) => {
+  // Callback-style: every request runs these, and an async hook costs each a promise.
+  app.addHook('onResponse', (request, reply, done) => {
     metrics.httpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
-  app.addHook('onSend', async (request, _reply, payload) => {
+  app.addHook('onSend', (request, _reply, payload, done) => {
     if (request.routeOptions.config?.loginStep === true && typeof payload === 'string') {
       metrics.loginAttempt(lastSegment(request.routeOptions.url), loginOutcome(payload));
     }
-    return payload;
+    done(null, payload);
   });
 
   const metricsDigest = opts.metricsToken ? tokenDigest(opts.metricsToken) : undefined;
