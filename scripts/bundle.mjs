@@ -33,7 +33,7 @@ await build({
   // pino-pretty: an optional devDependency, required at run time only on a terminal (logging/logger.ts).
   // better-sqlite3: a native module behind mtcute's SQLite storage, which the service does not use.
   // @fastify/swagger and @fastify/swagger-ui read files beside their own code (package.json, Swagger UI's
-  // assets under __dirname): loaded from node_modules, where those files are.
+  // assets under __dirname): loaded from node_modules, where those files are (on first use: http/plugins/openapi.ts).
   external: ['pino-pretty', 'better-sqlite3', '@fastify/swagger', '@fastify/swagger-ui'],
   // Some bundled CommonJS dependencies call require() (for Node's own modules): give the ES module one.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },

@@ -29,7 +29,7 @@ import {
   type ResolvedConfig,
 } from './config/index.js';
 import type { Cluster } from './cluster/index.js';
-import { buildApp } from './http/index.js';
+import { buildApp, LazySchemas } from './http/index.js';
 import { loadConsoleAssets } from './console/assets.js';
 import { createLogger, type Logger } from './logging/index.js';
 import { LOG_MESSAGES } from './logging/messages.js';
@@ -210,7 +210,9 @@ async function main(): Promise<void> {
   // Graceful stop hands every account over at once (after HTTP stopped taking requests).
   if (cluster) cleanups.push({ name: 'cluster', run: () => cluster.stop() });
 
-  // 7. HTTP.
+  // 7. HTTP. Route schemas are compiled on first use; the rest once mtcute is loaded (below), so neither
+  //    the first answer nor the first validation waits for them.
+  const schemas = new LazySchemas();
   const app = buildApp({
     config,
     registry,
@@ -220,6 +222,7 @@ async function main(): Promise<void> {
     // console/ beside dist/ and src/, where main.js and main.ts are (the bundle keeps dist/main.js there).
     console: loadConsoleAssets(fileURLToPath(new URL('../console/', import.meta.url))),
     ...(cluster ? { forwarding: cluster.forwarding, remoteEvents: cluster.remoteEvents } : {}),
+    schemas,
   });
   cleanups.push({
     name: 'HTTP server',
@@ -271,7 +274,11 @@ async function main(): Promise<void> {
       url,
     );
   }
-  setImmediate(() => void loadTelegram().catch((err: unknown) => log.error({ err }, 'Could not load the Telegram client library')));
+  setImmediate(() =>
+    void loadTelegram()
+      .catch((err: unknown) => log.error({ err }, 'Could not load the Telegram client library'))
+      .finally(() => schemas.warmUp(log)),
+  );
 
   const defaultAccount = registry.get(DEFAULT_ACCOUNT_ID)?.status();
   log.info(

@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { AccountEvents } from '../events/account-events.js';
 import { maskPhone } from '../logging/index.js';
-import type { IdempotencyStore, LoginMethod, PendingLogin, PendingQrLogin, SessionMeta, SessionStore } from '../store/types.js';
+import type { AuthStateFile, IdempotencyStore, LoginMethod, PendingLogin, PendingQrLogin, SessionMeta, SessionStore } from '../store/types.js';
 import { TelegramCallError } from '../telegram/call-error.js';
 import type { CreateClientOptions, SandboxDcAddress } from '../telegram/client-factory.js';
 import type { TelegramErrorKind } from '../telegram/errors.js';
@@ -142,6 +142,8 @@ class TelegramAccount implements Account {
   private epoch = 0;
   private recovery: Promise<RecoveryOutcome> | null = null;
   private touching = false;
+  /** The auth state's saved_at as last parsed (status and touch read it on every request). */
+  private savedAt: { text: string; ms: number } | undefined;
   private initialStateLogged = false;
   private stopped = false;
   /** A state-changing login step timed out and Telegram could not be asked what became of it. */
@@ -441,18 +443,23 @@ class TelegramAccount implements Account {
 
   // ───────────────────────────── expiry ─────────────────────────────
 
-  private expiresAt(): number | null {
-    const authState = this.store.authState();
-    return authState ? authStateExpiresAt(authState, this.config.sessionMaxIdleMs) : null;
+  private expiresAt(authState = this.store.authState()): number | null {
+    return authState ? authStateExpiresAt(authState, this.config.sessionMaxIdleMs, this.savedAtMs(authState)) : null;
+  }
+
+  /** saved_at in ms, parsed once per value. */
+  private savedAtMs(authState: AuthStateFile): number {
+    let memo = this.savedAt;
+    if (memo?.text !== authState.saved_at) memo = this.savedAt = { text: authState.saved_at, ms: Date.parse(authState.saved_at) };
+    return memo.ms;
   }
 
   /**
    * SESSION_MAX_IDLE applies while running too: an authenticated session whose last activity is older
    * than the limit becomes `expired` (client closed, files kept as at start-up). Returns whether it did.
    */
-  private expireIfIdle(): boolean {
+  private expireIfIdle(expiresAt = this.state === 'authenticated' ? this.expiresAt() : null): boolean {
     if (this.state !== 'authenticated') return false;
-    const expiresAt = this.expiresAt();
     if (expiresAt === null || expiresAt > this.now()) return false;
     this.epoch++;
     this.retry.stop();
@@ -477,7 +484,14 @@ class TelegramAccount implements Account {
   }
 
   touch(): void {
-    if (this.state !== 'authenticated' || this.touching || this.stopped || this.expireIfIdle()) return;
+    if (this.state !== 'authenticated' || this.touching || this.stopped) return;
+    // Every request touches: answer "not due yet" without the store's promise chain. Not due within
+    // SESSION_MAX_IDLE too, so not expired either (what expireIfIdle below would find).
+    const authState = this.store.authState();
+    const interval = touchIntervalMs(this.config.sessionMaxIdleMs);
+    const notDueFor = this.config.sessionMaxIdleMs > 0 ? Math.min(interval, this.config.sessionMaxIdleMs) : interval;
+    if (authState && this.now() - this.savedAtMs(authState) < notDueFor) return;
+    if (this.expireIfIdle()) return;
     this.touching = true;
     this.store
       .touchAuthState(new Date(this.now()), touchIntervalMs(this.config.sessionMaxIdleMs))
@@ -1089,13 +1103,14 @@ class TelegramAccount implements Account {
   // ───────────────────────────── status ─────────────────────────────
 
   status(): AccountStatus {
-    this.expireIfIdle();
-    const authenticated = this.state === 'authenticated';
     const authState = this.store.authState();
-    const expiresAt = this.expiresAt();
+    const expiresAt = this.expiresAt(authState);
+    this.expireIfIdle(expiresAt);
+    const authenticated = this.state === 'authenticated';
     const floodWaitUntil = latestFloodWait(this.store, this.now());
     const persistenceError = this.store.persistenceError();
-    return {
+    // Built by assignment, not spreads of optional parts: it is on every GET status.
+    const status: AccountStatus = {
       id: this.id,
       state: this.state,
       authenticated,
@@ -1110,13 +1125,13 @@ class TelegramAccount implements Account {
         connection: this.clients.current() || authenticated || this.qr ? this.health.connection : 'offline',
         loginMethod: authenticated ? (this.store.meta()?.loginMethod ?? null) : null,
       },
-      ...(this.state === 'qr_pending' && this.qr?.code ? { qr: { ...this.qr.code } } : {}),
-      ...(this.state === 'password_required' ? { hint: this.passwordHint() } : {}),
-      ...(this.reason ? { reason: this.reason } : {}),
-      ...(floodWaitUntil ? { floodWaitUntil: new Date(floodWaitUntil).toISOString() } : {}),
-      ...(persistenceError ? { persistenceError } : {}),
-      ...this.statusExtras?.(),
     };
+    if (this.state === 'qr_pending' && this.qr?.code) status.qr = { ...this.qr.code };
+    if (this.state === 'password_required') status.hint = this.passwordHint();
+    if (this.reason) status.reason = this.reason;
+    if (floodWaitUntil) status.floodWaitUntil = new Date(floodWaitUntil).toISOString();
+    if (persistenceError) status.persistenceError = persistenceError;
+    return this.statusExtras ? Object.assign(status, this.statusExtras()) : status;
   }
 
   // ───────────────────────────── plumbing ─────────────────────────────

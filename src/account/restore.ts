@@ -25,9 +25,8 @@ export function touchIntervalMs(maxIdleMs: number): number {
   return Math.min(MAX_TOUCH_INTERVAL_MS, Math.max(MIN_TOUCH_INTERVAL_MS, Math.floor(maxIdleMs / 10)));
 }
 
-export function authStateExpiresAt(authState: AuthStateFile, maxIdleMs: number): number | null {
+export function authStateExpiresAt(authState: AuthStateFile, maxIdleMs: number, savedAt = Date.parse(authState.saved_at)): number | null {
   if (maxIdleMs <= 0) return null;
-  const savedAt = Date.parse(authState.saved_at);
   return Number.isNaN(savedAt) ? 0 : savedAt + maxIdleMs;
 }
 

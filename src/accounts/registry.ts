@@ -195,10 +195,13 @@ export class AccountRegistry {
       ...(parts.events ? { events: parts.events } : {}),
       ...(parts.idempotency ? { idempotency: parts.idempotency } : {}),
       idempotencyTtlMs: (this.opts.config.events ?? DEFAULT_EVENTS_CONFIG).idempotencyTtlMs,
-      statusExtras: () => ({
-        ...(parts.events ? { events: parts.events.status() } : {}),
-        webhook: parts.webhook?.view() ?? null,
-      }),
+      statusExtras: () => {
+        // Read on every GET status: assignments, not spreads.
+        const extras: Partial<AccountStatus> = {};
+        if (parts.events) extras.events = parts.events.status();
+        extras.webhook = parts.webhook?.view() ?? null;
+        return extras;
+      },
       ...(connections ? { connections } : {}),
       probeIntervalMs: () => this.probeIntervalMs(),
       ...this.opts.accountOptions,

@@ -3,7 +3,7 @@
  * token in lists and revocations) and secret is 32 random bytes in base64url. Only SHA-256 of the secret
  * is stored; the token is shown once, when created.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ScopedTokenRecord } from '../store/types.js';
 
 const TOKEN = /^tgs_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
@@ -29,7 +29,7 @@ export function parseToken(token: string): { id: string; secret: string } | unde
 }
 
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 /** Constant-time comparison of a presented secret with a stored hash. */

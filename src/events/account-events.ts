@@ -241,8 +241,10 @@ export class AccountEvents extends JournalFeed {
   }
 
   status(): EventsStatus {
-    const { firstId, lastId } = this.opened ? this.journal.bounds() : { firstId: 1, lastId: 0 };
-    return { firstId, lastId, pending: this.queue.length, ...(this.writeError ? { error: { ...this.writeError } } : {}) };
+    const bounds = this.opened ? this.journal.bounds() : undefined;
+    const status: EventsStatus = { firstId: bounds?.firstId ?? 1, lastId: bounds?.lastId ?? 0, pending: this.queue.length };
+    if (this.writeError) status.error = { ...this.writeError }; // read on every GET status: no spreads of optional parts
+    return status;
   }
 
   /** Writes what is queued (unless writes fail), then closes the journal. */

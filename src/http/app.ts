@@ -31,6 +31,8 @@ import { DEFAULTS } from '../config/load-config.js';
 import { parseDuration } from '../config/duration.js';
 import type { Config } from '../config/types.js';
 import { guardConnections } from './connection-guard.js';
+import { lazyRequestLoggerFactory } from './request-logger.js';
+import { LazySchemas } from './lazy-schemas.js';
 import { HttpError } from './errors.js';
 import { createAuthHook, type Principal } from './plugins/auth.js';
 import { handleClientError, handleFrameworkError, installErrorHandling, notFoundMessage } from './plugins/error-handling.js';
@@ -69,14 +71,28 @@ export interface BuildAppOptions {
   logger: FastifyBaseLogger;
   /** A cluster (STORE=postgres): requests for accounts held by other instances are forwarded there… */
   forwarding?: AccountForwarding;
+<<<<<<< HEAD
   /** … except their events, read here from the database. */
   remoteEvents?: RemoteFeeds;
 }
 
 export function buildApp({ config, registry, logger, version = '0.0.0', metrics, console: consoleAssets, forwarding, remoteEvents }: BuildAppOptions): FastifyInstance {
+=======
+  /**
+   * The route schemas' compilers (compiled on first use): the caller warms them up when the start's own
+   * work is done (main.ts: once mtcute is loaded). Absent: warmed up as soon as the server listens.
+   */
+  schemas?: LazySchemas;
+}
+
+export function buildApp({ config, registry, logger, version = '0.0.0', metrics, console: consoleAssets, forwarding, schemas: given }: BuildAppOptions): FastifyInstance {
+>>>>>>> issue-9-perf
   const requestTimeoutMs = config.httpRequestTimeoutMs ?? parseDuration(DEFAULTS.httpRequestTimeout)!;
+  const schemas = given ?? new LazySchemas();
   const app = Fastify({
     loggerInstance: logger,
+    // request.log is made on first use: most requests write no line (request-logger.ts).
+    childLoggerFactory: lazyRequestLoggerFactory,
     // Fastify's own request lines are off: ours below is at debug level, without bodies or headers.
     logController: new LogController({ disableRequestLogging: true }),
     frameworkErrors: handleFrameworkError,
@@ -96,7 +112,10 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
     },
     // Types are what the schema says: "123" is not turned into 123 nor 123 into "123".
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // Route schemas compiled on first use, the rest once listening (lazy-schemas.ts): not before the first answer.
+    schemaController: { compilersFactory: schemas.compilersFactory },
   }) as unknown as FastifyInstance;
+  if (!given) app.addHook('onListen', async () => schemas.warmUp(app.log));
 
   installErrorHandling(app);
   const connections = guardConnections(app.server, {
@@ -113,37 +132,32 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
     closing = true;
     streams.stopping.abort();
   });
-  app.addHook('onRequest', async (_request, reply) => {
-    if (!closing) return;
-    reply.header('connection', 'close');
-    throw new HttpError(503, 'SHUTTING_DOWN', 'The service is shutting down');
-  });
-
-  app.addHook('onRequest', async (request) => {
+  // The hooks every request runs are callback-style and one per stage: an async hook costs every
+  // request a promise, and these never wait for anything.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (closing) {
+      reply.header('connection', 'close');
+      done(new HttpError(503, 'SHUTTING_DOWN', 'The service is shutting down'));
+      return;
+    }
     const { httpVersionMajor, httpVersionMinor } = request.raw;
     const isHttp11OrLater = httpVersionMajor > 1 || (httpVersionMajor === 1 && httpVersionMinor >= 1);
     if (isHttp11OrLater && !request.headers.host) {
-      throw new HttpError(400, 'BAD_REQUEST', 'An HTTP/1.1 request must have a Host header');
+      done(new HttpError(400, 'BAD_REQUEST', 'An HTTP/1.1 request must have a Host header'));
+      return;
     }
+    done();
   });
 
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
     // A response finished while closing must not leave its keep-alive connection open: close() would
     // wait for that idle connection (only connections idle at the moment of close() are dropped).
     if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
-  app.addHook('onResponse', async (request) => {
-    // Answered before the body arrived in full: close the connection unless the rest comes at once.
-    const req = request.raw;
-    // (An injected request has no real socket to cut.)
-    if (req.complete || typeof req.socket?.destroy !== 'function') return;
-    const cut = setTimeout(() => req.socket.destroy(), EARLY_ANSWER_GRACE_MS);
-    cut.unref();
-    req.once('end', () => clearTimeout(cut));
-  });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     request.log.debug(
       {
         method: request.method,
@@ -153,6 +167,15 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
       },
       LOG_MESSAGES.httpRequest,
     );
+    // Answered before the body arrived in full: close the connection unless the rest comes at once.
+    const req = request.raw;
+    // (An injected request has no real socket to cut.)
+    if (!req.complete && typeof req.socket?.destroy === 'function') {
+      const cut = setTimeout(() => req.socket.destroy(), EARLY_ANSWER_GRACE_MS);
+      cut.unref();
+      req.once('end', () => clearTimeout(cut));
+    }
+    done();
   });
 
   app.decorateRequest('principal', null);
@@ -174,7 +197,10 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
       const authenticate = createAuthHook({ adminToken: config.apiToken, scoped: (token) => scopedPrincipal(registry, token) });
       api.addHook('onRequest', authenticate);
       // Runs only once the token was accepted: a client of the API, never shed for a newcomer.
-      api.addHook('onRequest', async (request) => connections.trust(request.raw.socket));
+      api.addHook('onRequest', (request, _reply, done) => {
+        connections.trust(request.raw.socket);
+        done();
+      });
       // Unknown /api paths: the token is checked first, so an anonymous caller learns nothing about routes.
       api.setNotFoundHandler({ preHandler: authenticate }, async (request) => {
         throw new HttpError(404, 'NOT_FOUND', notFoundMessage(request.method));

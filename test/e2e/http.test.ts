@@ -191,7 +191,10 @@ describe('HTTP API of the real process', () => {
     expect(listening).toMatchObject({ host: '127.0.0.1', port: svc.port, url: svc.baseUrl });
     await svc.request('POST', '/api/telegram/auth/verify-password', { password: 'do-not-log-me' });
     const requestLine = await svc.waitForLog((l) => l.msg === LOG_MESSAGES.httpRequest && l.route === '/api/telegram/auth/verify-password');
-    expect(requestLine).toMatchObject({ method: 'POST', statusCode: expect.any(Number) });
+    expect(requestLine).toMatchObject({ method: 'POST', statusCode: expect.any(Number), reqId: expect.any(String) });
+    // Every line a request writes carries its request id (request.log is made on first use).
+    const rejected = await svc.waitForLog((l) => l.msg === 'Request rejected' && l.reqId === requestLine.reqId);
+    expect(rejected).toMatchObject({ status: expect.any(Number), code: expect.any(String) });
     expect(fs.readFileSync(svc.logFile, 'utf8')).not.toContain('do-not-log-me');
   });
 });

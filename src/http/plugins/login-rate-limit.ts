@@ -50,7 +50,10 @@ function expandIPv6(ip: string): string[] {
 export async function applyLoginRateLimit(scope: FastifyInstance, limit: LoginRateLimit, exempt?: (request: FastifyRequest) => boolean): Promise<void> {
   if (limit.max <= 0) return;
   await scope.register(rateLimit, {
-    global: true,
+    // Not a hook on every route (which would work out the address bucket and ask allowList on every
+    // request): the limiter is added to the login steps only, below, sharing one store (one bucket per
+    // address for all of them).
+    global: false,
     max: limit.max,
     timeWindow: limit.windowMs,
     keyGenerator: (request: FastifyRequest) => addressBucket(request.ip),
@@ -58,5 +61,11 @@ export async function applyLoginRateLimit(scope: FastifyInstance, limit: LoginRa
     // The plugin has already set Retry-After; the error handler turns this into the JSON error shape.
     errorResponseBuilder: (_request, context) =>
       new HttpError(429, 'RATE_LIMITED', `Too many login requests, retry in ${context.after}`),
+  });
+  const limiter = scope.rateLimit();
+  scope.addHook('onRoute', (route) => {
+    if (route.config?.loginStep !== true) return;
+    const onRequest = route.onRequest;
+    route.onRequest = onRequest === undefined ? [limiter] : [...[onRequest].flat(), limiter];
   });
 }

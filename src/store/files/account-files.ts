@@ -3,7 +3,10 @@
  *
  * - One in-memory document, one writer (SerialQueue): mtcute's writes and meta writes never interleave.
  * - session.json is rewritten only when its body (everything but savedAt) changed.
- * - After each successful session.json write, session.json.bak (last-known-good copy) follows.
+ * - After each successful session.json write, session.json.bak (last-known-good copy) follows, written
+ *   beside the store's queue: the next session.json write does not wait for it (only the newest content
+ *   is copied), while whatever else touches session.json.bak (a clear, a load) waits until it is done. A
+ *   kill -9 at any moment leaves each file whole, old or new (both are atomic and durable writes).
  * - A failed write (ENOSPC, EROFS, EIO, …) leaves the old file in place; the store keeps serving from
  *   memory, reports persistenceError(), logs, and retries on the next write and on a backoff timer.
  * - Load never throws for a damaged file: it is moved aside (session.json.corrupt-<time>) and the store
@@ -89,6 +92,9 @@ export class FileSessionStore extends WriteBehindSessionStore {
   sessionWrites = 0;
   /** Identifies the newest session.json content; a good-copy write of anything older is skipped. */
   private sessionVersion = 0;
+  /** The good copy being written (undefined: none), and the newest content still to copy after it. */
+  private backupWriting: Promise<void> | undefined;
+  private backupDue: { bytes: Buffer; version: number } | undefined;
   /** Each file as the store last wrote or read it (inode, size, mtime): a change means someone else touched it. */
   private readonly identities = new Map<string, FileIdentity>();
   private verifyTimer: NodeJS.Timeout | undefined;
@@ -112,6 +118,7 @@ export class FileSessionStore extends WriteBehindSessionStore {
 
   async load(): Promise<void> {
     const needsWrite = await this.queue.run(async () => {
+      await this.backupWriting; // a load reads and tidies session.json.bak: never while it is written
       const needsWrite = await this.loadExclusive();
       this.identities.clear();
       for (const [file, onDisk] of this.believedFiles()) if (typeof onDisk === 'string') await this.rememberIdentity(file);
@@ -401,6 +408,7 @@ export class FileSessionStore extends WriteBehindSessionStore {
     clearInterval(this.verifyTimer);
     this.verifyTimer = undefined;
     await super.close();
+    await this.backupWriting;
   }
 
   /** Bring both files to the in-memory state. Never throws: failures are recorded and retried. */
@@ -449,6 +457,7 @@ export class FileSessionStore extends WriteBehindSessionStore {
     const version = ++this.sessionVersion;
     if (body === null) {
       // Good copy first: a crash in between must not leave a copy that resurrects a cleared session.
+      await this.backupWriting;
       await removeFileDurable(this.backupFile);
       await removeFileDurable(this.sessionFile);
       return;
@@ -456,13 +465,25 @@ export class FileSessionStore extends WriteBehindSessionStore {
     const bytes = encodeSessionFile(this.doc, { savedAt: new Date(), encryptionKey: this.opts.encryptionKey });
     await this.writeHealing(this.sessionFile, bytes);
     this.sessionWrites++;
-    // The good copy follows in its own queue slot, so the caller waits for session.json only.
-    void this.queue.run(() => this.writeBackup(bytes, version));
+    // The good copy follows beside the queue: the caller waits for session.json only, and so does the
+    // next write of session.json (it used to wait for the copy too, doubling a burst's latency).
+    this.backupDue = { bytes, version };
+    this.backupWriting ??= this.writeBackups();
+  }
+
+  /** Copies the newest content until none is due (the check and the end are one synchronous step). */
+  private async writeBackups(): Promise<void> {
+    for (let due = this.backupDue; due; due = this.backupDue) {
+      this.backupDue = undefined;
+      await this.writeBackup(due.bytes, due.version);
+    }
+    this.backupWriting = undefined;
   }
 
   private async writeBackup(bytes: Buffer, version: number): Promise<void> {
-    // Only the newest content: never a version that was since replaced or cleared.
-    if (version !== this.sessionVersion || this.sessionStored === null) return;
+    // Only the newest content: never a version that was since replaced or cleared (a clear bumps the
+    // version and waits for this write before removing the copy; a load waits for it too).
+    if (version !== this.sessionVersion) return;
     try {
       await writeFileAtomic(this.backupFile, bytes);
     } catch (err) {
