@@ -83,21 +83,20 @@ export async function openCluster(config: Config, databaseUrl: string, logger: L
       return storedStatus(id, store.readOnlySessionStore(id, log), config);
     }
   };
+  // What is stored is the truth (a login answered is committed, and its holder may have died before its
+  // heartbeat published it); the last published status adds what only the holder knew (the user's names,
+  // the last validation) when it says the same.
+  const statusNobodyServes = async (id: string, published: AccountStatus | null): Promise<AccountStatus> => {
+    const stored = await statusFromStore(id);
+    return published && published.state === stored.state ? orphanedStatus(published) : stored;
+  };
   const statusesOf = async (ids: string[]): Promise<Map<string, AccountStatus>> => {
     const published = await db.statuses(ids);
     const out = new Map<string, AccountStatus>();
     await Promise.all(
       ids.map(async (id) => {
         const entry = published.get(id);
-        if (entry?.status && entry.holderLive) {
-          out.set(id, entry.status);
-          return;
-        }
-        // Nobody live holds it: what is stored is the truth (a login answered is committed, and its holder
-        // may have died before publishing it); the last published status adds what only the holder knew
-        // (the user's names, the last validation) when it says the same.
-        const stored = await statusFromStore(id);
-        out.set(id, entry?.status && entry.status.state === stored.state ? orphanedStatus(entry.status) : stored);
+        out.set(id, entry?.status && entry.holderLive ? entry.status : await statusNobodyServes(id, entry?.status ?? null));
       }),
     );
     return out;
@@ -134,7 +133,10 @@ export async function openCluster(config: Config, databaseUrl: string, logger: L
     cachedOwner: (id) => ownership.cachedOwner(id),
     viewSeq: () => ownership.viewSeq,
     viewsStarted: () => ownership.viewsStarted,
-    storedStatus: async (id) => (await statusesOf([id])).get(id)!,
+    // Asked only when no instance serves the account (its holder is gone, or there is none yet): never a
+    // published status as it stands, which can predate the last login (liveness seen from here and in the
+    // database differ for a few seconds after a kill).
+    storedStatus: async (id) => statusNobodyServes(id, (await db.statuses([id])).get(id)?.status ?? null),
   });
 
   const remoteEvents = new RemoteEvents({ databaseUrl, readerOf: (id) => store.journalReader(id), logger });

@@ -71,13 +71,8 @@ export interface BuildAppOptions {
   logger: FastifyBaseLogger;
   /** A cluster (STORE=postgres): requests for accounts held by other instances are forwarded there… */
   forwarding?: AccountForwarding;
-<<<<<<< HEAD
   /** … except their events, read here from the database. */
   remoteEvents?: RemoteFeeds;
-}
-
-export function buildApp({ config, registry, logger, version = '0.0.0', metrics, console: consoleAssets, forwarding, remoteEvents }: BuildAppOptions): FastifyInstance {
-=======
   /**
    * The route schemas' compilers (compiled on first use): the caller warms them up when the start's own
    * work is done (main.ts: once mtcute is loaded). Absent: warmed up as soon as the server listens.
@@ -85,8 +80,7 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
   schemas?: LazySchemas;
 }
 
-export function buildApp({ config, registry, logger, version = '0.0.0', metrics, console: consoleAssets, forwarding, schemas: given }: BuildAppOptions): FastifyInstance {
->>>>>>> issue-9-perf
+export function buildApp({ config, registry, logger, version = '0.0.0', metrics, console: consoleAssets, forwarding, remoteEvents, schemas: given }: BuildAppOptions): FastifyInstance {
   const requestTimeoutMs = config.httpRequestTimeoutMs ?? parseDuration(DEFAULTS.httpRequestTimeout)!;
   const schemas = given ?? new LazySchemas();
   const app = Fastify({

@@ -132,12 +132,14 @@ describe('cluster: any instance answers, accounts spread, hand-over and failover
       const killedAt = Date.now();
       await victim.svc.kill9();
       const lateStates = new Set<string>();
+      const odd: Body[] = [];
       await eventually(async () => {
         const status = (await survivor.svc.request('GET', `/api/accounts/${late}/status`)).body;
         lateStates.add(status.state);
+        if (status.state !== 'authenticated') odd.push(status);
         return valid(status);
       }, `${late} valid on the survivor`);
-      expect([...lateStates]).toEqual(['authenticated']);
+      expect([...lateStates], JSON.stringify(odd.slice(0, 3))).toEqual(['authenticated']);
       send(4, 'while nobody holds it');
       for (const id of ACCOUNTS.filter((id) => id !== ft)) {
         await waitForStatus(survivor.svc, valid, `${id} valid after kill -9`, { account: id, timeoutMs: 10_000 });
