@@ -126,32 +126,37 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
     closing = true;
     streams.stopping.abort();
   });
-  // The hooks every request runs are callback-style and one per stage: an async hook costs every
-  // request a promise, and these never wait for anything.
-  app.addHook('onRequest', (request, reply, done) => {
-    if (closing) {
-      reply.header('connection', 'close');
-      done(new HttpError(503, 'SHUTTING_DOWN', 'The service is shutting down'));
-      return;
-    }
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close');
+    throw new HttpError(503, 'SHUTTING_DOWN', 'The service is shutting down');
+  });
+
+  app.addHook('onRequest', async (request) => {
     const { httpVersionMajor, httpVersionMinor } = request.raw;
     const isHttp11OrLater = httpVersionMajor > 1 || (httpVersionMajor === 1 && httpVersionMinor >= 1);
     if (isHttp11OrLater && !request.headers.host) {
-      done(new HttpError(400, 'BAD_REQUEST', 'An HTTP/1.1 request must have a Host header'));
-      return;
+      throw new HttpError(400, 'BAD_REQUEST', 'An HTTP/1.1 request must have a Host header');
     }
-    done();
   });
 
-  app.addHook('onSend', (_request, reply, payload, done) => {
+  app.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
     // A response finished while closing must not leave its keep-alive connection open: close() would
     // wait for that idle connection (only connections idle at the moment of close() are dropped).
     if (closing) reply.header('connection', 'close');
-    done(null, payload);
   });
-  app.addHook('onResponse', (request, reply, done) => {
+  app.addHook('onResponse', async (request) => {
+    // Answered before the body arrived in full: close the connection unless the rest comes at once.
+    const req = request.raw;
+    // (An injected request has no real socket to cut.)
+    if (req.complete || typeof req.socket?.destroy !== 'function') return;
+    const cut = setTimeout(() => req.socket.destroy(), EARLY_ANSWER_GRACE_MS);
+    cut.unref();
+    req.once('end', () => clearTimeout(cut));
+  });
+  app.addHook('onResponse', async (request, reply) => {
     request.log.debug(
       {
         method: request.method,
@@ -161,15 +166,6 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
       },
       LOG_MESSAGES.httpRequest,
     );
-    // Answered before the body arrived in full: close the connection unless the rest comes at once.
-    const req = request.raw;
-    // (An injected request has no real socket to cut.)
-    if (!req.complete && typeof req.socket?.destroy === 'function') {
-      const cut = setTimeout(() => req.socket.destroy(), EARLY_ANSWER_GRACE_MS);
-      cut.unref();
-      req.once('end', () => clearTimeout(cut));
-    }
-    done();
   });
 
   app.decorateRequest('principal', null);
@@ -191,10 +187,7 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
       const authenticate = createAuthHook({ adminToken: config.apiToken, scoped: (token) => scopedPrincipal(registry, token) });
       api.addHook('onRequest', authenticate);
       // Runs only once the token was accepted: a client of the API, never shed for a newcomer.
-      api.addHook('onRequest', (request, _reply, done) => {
-        connections.trust(request.raw.socket);
-        done();
-      });
+      api.addHook('onRequest', async (request) => connections.trust(request.raw.socket));
       // Unknown /api paths: the token is checked first, so an anonymous caller learns nothing about routes.
       api.setNotFoundHandler({ preHandler: authenticate }, async (request) => {
         throw new HttpError(404, 'NOT_FOUND', notFoundMessage(request.method));

@@ -22,16 +22,14 @@ export interface MetricsPluginOptions {
 
 async function metricsPlugin(app: FastifyInstance, opts: MetricsPluginOptions): Promise<void> {
   const { metrics } = opts;
-  // Callback-style: every request runs these, and an async hook costs each a promise.
-  app.addHook('onResponse', (request, reply, done) => {
+  app.addHook('onResponse', async (request, reply) => {
     metrics.httpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
-    done();
   });
-  app.addHook('onSend', (request, _reply, payload, done) => {
+  app.addHook('onSend', async (request, _reply, payload) => {
     if (request.routeOptions.config?.loginStep === true && typeof payload === 'string') {
       metrics.loginAttempt(lastSegment(request.routeOptions.url), loginOutcome(payload));
     }
-    done(null, payload);
+    return payload;
   });
 
   const metricsDigest = opts.metricsToken ? tokenDigest(opts.metricsToken) : undefined;

@@ -88,14 +88,13 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountScopeOpti
       request.account = opts.registry.require(id); // taken by this instance meanwhile
     });
   }
-  app.addHook('preHandler', (request, _reply, done) => {
+  app.addHook('preHandler', async (request) => {
     try {
       request.account?.touch(); // held here (a request served from the database touches nothing)
     } catch (err) {
       // Refreshing saved_at is best effort; it must never fail the request.
       request.log.warn({ err }, 'Could not record API activity');
     }
-    done();
   });
   await app.register(statusRoute, { schema: opts.statusSchema, alsoAtRoot: opts.byId });
   await app.register(loginRoutes, { prefix: '/auth' });
