@@ -117,6 +117,12 @@ describe('disk trouble on a real tmpfs', () => {
     const phone = newPhone();
     const svc = await start(dataDir);
     await login(svc, phone);
+    // The last-known-good copy follows session.json beside the store's queue: once it has caught up, no
+    // write is in flight that could free space after the disk is filled.
+    await eventually(() => {
+      const main = readIf(accountFile(dataDir, 'session.json'));
+      return main !== undefined && main.equals(readIf(accountFile(dataDir, 'session.json.bak')) ?? Buffer.alloc(0));
+    }, 'session.json.bak to catch up');
     const sessionBefore = readIf(accountFile(dataDir, 'session.json'));
     const authBefore = readIf(accountFile(dataDir, 'auth_state.json'));
 
