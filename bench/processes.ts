@@ -194,7 +194,8 @@ export async function spawnService(opts: {
         signal: AbortSignal.timeout(60_000),
       });
       const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+      const json = (res.headers.get('content-type') ?? '').includes('json');
+      return { status: res.status, body: json && text ? JSON.parse(text) : text || undefined };
     },
     async stop() {
       await stopProcess(proc);
