@@ -21,6 +21,7 @@ import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc
 import { type HttpResult, type ServiceProcess, startService, TEST_ENV } from '../helpers/service-process.js';
 import { recordTotals } from './totals.js';
 import { accountFile } from '../helpers/layout.js';
+import { eventually } from '../helpers/sandbox-service.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 const counts = { casesTried: 0, httpRequests: 0, http5xx: 0, crashes: 0, secretLeaks: 0 };
@@ -117,6 +118,15 @@ function authKeysOf(dataDir: string): Buffer[] {
 }
 
 /** Searches every captured text for every secret; returns the findings (and counts them as leaks). */
+/**
+ * The last-known-good copy follows session.json beside the store's queue: its temp file (the store's own,
+ * renamed into session.json.bak a moment later) is waited out, never allowed.
+ */
+async function sessionWritesSettled(svc: ServiceProcess): Promise<void> {
+  const accountDir = path.dirname(accountFile(svc.dataDir, 'session.json'));
+  await eventually(() => !fs.existsSync(accountDir) || !fs.readdirSync(accountDir).some((name) => name.includes('.tmp-')), 'the session writes to finish');
+}
+
 function findLeaks(capture: Capture, svc: ServiceProcess, secrets: Secret[], except: Set<string>): string[] {
   const places = new Map<string, string>();
   places.set('log file', fs.readFileSync(svc.logFile, 'utf8'));
@@ -219,6 +229,7 @@ describe('no secret in logs, answers or files: 2FA login with an external sandbo
       ];
       capture.keepOutput(svc);
       const sessionFiles = new Set(['accounts/default/session.json', 'accounts/default/session.json.bak']);
+      await sessionWritesSettled(svc);
       expect(findLeaks(capture, svc, secrets, sessionFiles)).toEqual([]);
       expectPrivateModes(svc.dataDir);
 
@@ -255,6 +266,7 @@ describe('no secret in logs, answers or files: in-process sandbox DC, generated 
         { name: 'API hash (sandbox placeholder)', match: SANDBOX_API_HASH },
       ];
       capture.keepOutput(svc);
+      await sessionWritesSettled(svc);
       expect(findLeaks(capture, svc, secrets, new Set(['accounts/default/session.json', 'accounts/default/session.json.bak']))).toEqual([]);
       expectPrivateModes(svc.dataDir);
     } finally {

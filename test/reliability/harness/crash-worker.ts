@@ -424,7 +424,13 @@ export class CrashWorker {
         const me = await this.request(svc, 'GET', '/api/telegram/me');
         if (me.status !== 200) this.sessionLost(`/me at the end → ${me.status} ${JSON.stringify(me.body)}`);
       }
-      const snap = this.checkFiles();
+      // A write in flight has a temp file for a moment (session.json.bak follows beside the store's queue):
+      // only one that stays is a leftover.
+      let snap = this.checkFiles();
+      for (let waited = 0; snap.tempFiles.length > 0 && waited < 5_000; waited += 50) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        snap = inspectDataDir(this.opts.dataDir);
+      }
       if (snap.tempFiles.length > 0) this.problem(`temp files left after a start: ${snap.tempFiles.join(', ')}`);
     } finally {
       const code = await svc.stop();
