@@ -11,6 +11,8 @@ import path from 'node:path';
 import pino from 'pino';
 import { RawMtprotoClient } from '@telegram-service/sandbox-dc/testing';
 import { PROBE_SPACING_MS } from '../src/accounts/registry.js';
+import { parseDuration } from '../src/config/duration.js';
+import { DEFAULTS } from '../src/config/load-config.js';
 import { createFileAccountsStore } from '../src/store/files/accounts-dir.js';
 import { defaultDcsFor } from '../src/telegram/client-factory.js';
 import { cpuMs, dc2Of, rssMiB, sleep, spawnService, startBareMtcute, waitUntil, type DcAddress, type ServiceProcess } from './processes.js';
@@ -19,8 +21,8 @@ import { fmt, pool, row, section } from './report.js';
 const SIZES = [1, 100, 1000] as const;
 const FIXTURE_SIZE = 1000;
 const LOGIN_CONCURRENCY = 32;
-/** HEALTH_PROBE_INTERVAL's default. */
-const PROBE_INTERVAL_MS = 30_000;
+/** HEALTH_PROBE_INTERVAL's default (the service's own, not a copy). */
+const PROBE_INTERVAL_MS = parseDuration(DEFAULTS.healthProbeInterval)!;
 /** Bare mtcute clients idle this long. */
 const BARE_IDLE_MS = 30_000;
 const SETTLE_MS = 3_000;
