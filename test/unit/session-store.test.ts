@@ -74,6 +74,32 @@ describe('session store: files and write-through', () => {
     expect(await modeOf(path.join(dataDir, 'session.json.bak'))).toBe(0o600);
   });
 
+  it('copies a burst of writes to session.json.bak once, after it settles (backupDelayMs), without close()', async () => {
+    const backupDelayMs = 3_000;
+    const store = createSessionStore({ dataDir, environment: 'sandbox', log, backupDelayMs });
+    stores.push(store);
+    await store.load();
+    const storage = await store.createStorage();
+    const firstWriteAt = Date.now();
+    await storage.authKeys.set(2, authKey());
+    for (let i = 0; i < 5; i++) await store.updateMeta({ floodWaits: { 'burst.method': Date.now() + i } });
+    expect(store.sessionWrites).toBe(6);
+    const bak = path.join(dataDir, 'session.json.bak');
+    // No copy runs during the burst: the writes never share the disk's flushes with one.
+    expect(Date.now() - firstWriteAt).toBeLessThan(backupDelayMs); // (the burst itself took less than the delay)
+    await expect(fsp.stat(bak)).rejects.toMatchObject({ code: 'ENOENT' });
+    let copy: string | undefined;
+    while (copy === undefined && Date.now() - firstWriteAt < backupDelayMs + 5_000) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      copy = await fsp.readFile(bak, 'utf8').catch(() => undefined);
+    }
+    expect(Date.now() - firstWriteAt).toBeGreaterThanOrEqual(backupDelayMs);
+    expect(copy).toBe(await fsp.readFile(sessionPath(), 'utf8')); // the newest content
+    const copied = await fsp.stat(bak);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await fsp.stat(bak)).ino).toBe(copied.ino); // copied once: nothing was due after it
+  });
+
   it('never rewrites session.json for salts, peers, update state, temp keys or a bare save()', async () => {
     const store = newStore();
     await store.load();

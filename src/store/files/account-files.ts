@@ -3,10 +3,12 @@
  *
  * - One in-memory document, one writer (SerialQueue): mtcute's writes and meta writes never interleave.
  * - session.json is rewritten only when its body (everything but savedAt) changed.
- * - After each successful session.json write, session.json.bak (last-known-good copy) follows, written
- *   beside the store's queue: the next session.json write does not wait for it (only the newest content
- *   is copied), while whatever else touches session.json.bak (a clear, a load) waits until it is done. A
- *   kill -9 at any moment leaves each file whole, old or new (both are atomic and durable writes).
+ * - session.json.bak (last-known-good copy) follows session.json once its writes settle: BACKUP_DELAY_MS
+ *   after the first write it has not copied yet, of the newest content then, beside the store's queue —
+ *   a burst of writes is copied once, and no session.json write waits for (or shares the disk's flushes
+ *   with) a copy. close() and a load copy what is due at once; a clear drops it. A kill -9 at any moment
+ *   leaves each file whole, old or new (both are atomic and durable writes); the copy is then at most
+ *   BACKUP_DELAY_MS older than session.json — still a session that was good.
  * - A failed write (ENOSPC, EROFS, EIO, …) leaves the old file in place; the store keeps serving from
  *   memory, reports persistenceError(), logs, and retries on the next write and on a backoff timer.
  * - Load never throws for a damaged file: it is moved aside (session.json.corrupt-<time>) and the store
@@ -54,6 +56,8 @@ import { LOG_MESSAGES } from '../../logging/messages.js';
 export const SESSION_FILE_NAME = 'session.json';
 export const SESSION_BACKUP_FILE_NAME = 'session.json.bak';
 export const AUTH_STATE_FILE_NAME = 'auth_state.json';
+/** How long session.json.bak lags a session.json write at most (see the module comment). */
+export const BACKUP_DELAY_MS = 1_000;
 
 
 export interface SessionStoreOptions {
@@ -70,6 +74,8 @@ export interface SessionStoreOptions {
   /** Retry backoff after a failed write: first delay and cap (ms). */
   retryInitialMs?: number;
   retryMaxMs?: number;
+  /** How long session.json.bak may lag a write (ms, default BACKUP_DELAY_MS). */
+  backupDelayMs?: number;
 }
 
 export function createSessionStore(opts: SessionStoreOptions): FileSessionStore {
@@ -95,6 +101,8 @@ export class FileSessionStore extends WriteBehindSessionStore {
   /** The good copy being written (undefined: none), and the newest content still to copy after it. */
   private backupWriting: Promise<void> | undefined;
   private backupDue: { bytes: Buffer; version: number } | undefined;
+  /** Starts the copy of what is due, BACKUP_DELAY_MS after the first write not copied yet. */
+  private backupTimer: NodeJS.Timeout | undefined;
   /** Each file as the store last wrote or read it (inode, size, mtime): a change means someone else touched it. */
   private readonly identities = new Map<string, FileIdentity>();
   private verifyTimer: NodeJS.Timeout | undefined;
@@ -118,7 +126,7 @@ export class FileSessionStore extends WriteBehindSessionStore {
 
   async load(): Promise<void> {
     const needsWrite = await this.queue.run(async () => {
-      await this.backupWriting; // a load reads and tidies session.json.bak: never while it is written
+      await this.copyDueBackup(); // a load reads and tidies session.json.bak: never while it is written
       const needsWrite = await this.loadExclusive();
       this.identities.clear();
       for (const [file, onDisk] of this.believedFiles()) if (typeof onDisk === 'string') await this.rememberIdentity(file);
@@ -408,7 +416,7 @@ export class FileSessionStore extends WriteBehindSessionStore {
     clearInterval(this.verifyTimer);
     this.verifyTimer = undefined;
     await super.close();
-    await this.backupWriting;
+    await this.copyDueBackup();
   }
 
   /** Bring both files to the in-memory state. Never throws: failures are recorded and retried. */
@@ -457,7 +465,8 @@ export class FileSessionStore extends WriteBehindSessionStore {
     const version = ++this.sessionVersion;
     if (body === null) {
       // Good copy first: a crash in between must not leave a copy that resurrects a cleared session.
-      await this.backupWriting;
+      this.backupDue = undefined;
+      await this.copyDueBackup();
       await removeFileDurable(this.backupFile);
       await removeFileDurable(this.sessionFile);
       return;
@@ -465,19 +474,42 @@ export class FileSessionStore extends WriteBehindSessionStore {
     const bytes = encodeSessionFile(this.doc, { savedAt: new Date(), encryptionKey: this.opts.encryptionKey });
     await this.writeHealing(this.sessionFile, bytes);
     this.sessionWrites++;
-    // The good copy follows beside the queue: the caller waits for session.json only, and so does the
-    // next write of session.json (it used to wait for the copy too, doubling a burst's latency).
+    // The good copy follows later, beside the queue: neither the caller nor the next write waits for it.
     this.backupDue = { bytes, version };
-    this.backupWriting ??= this.writeBackups();
+    this.scheduleBackup();
   }
 
-  /** Copies the newest content until none is due (the check and the end are one synchronous step). */
-  private async writeBackups(): Promise<void> {
-    for (let due = this.backupDue; due; due = this.backupDue) {
-      this.backupDue = undefined;
-      await this.writeBackup(due.bytes, due.version);
+  private scheduleBackup(): void {
+    if (this.backupTimer || this.backupWriting || !this.backupDue) return;
+    this.backupTimer = setTimeout(() => {
+      this.backupTimer = undefined;
+      this.startBackup();
+    }, this.opts.backupDelayMs ?? BACKUP_DELAY_MS);
+    this.backupTimer.unref();
+  }
+
+  /** Copies the newest content due now; what falls due meanwhile waits for the next turn. */
+  private startBackup(): Promise<void> {
+    const due = this.backupDue;
+    this.backupDue = undefined;
+    const writing = (async () => {
+      if (due) await this.writeBackup(due.bytes, due.version);
+    })().finally(() => {
+      this.backupWriting = undefined;
+      this.scheduleBackup();
+    });
+    this.backupWriting = writing;
+    return writing;
+  }
+
+  /** Waits for the copy under way, then writes what is still due at once (close, load, clear). */
+  private async copyDueBackup(): Promise<void> {
+    for (;;) {
+      clearTimeout(this.backupTimer);
+      this.backupTimer = undefined;
+      if (!this.backupWriting && !this.backupDue) return;
+      await (this.backupWriting ?? this.startBackup());
     }
-    this.backupWriting = undefined;
   }
 
   private async writeBackup(bytes: Buffer, version: number): Promise<void> {
