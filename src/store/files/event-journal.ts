@@ -113,10 +113,8 @@ class FileEventJournal implements EventJournal {
         recentKeys = scanned.keys;
         this.lastId = scanned.lastId ?? last.firstId - 1;
         this.state = scanned.state === undefined ? await this.stateBefore(this.segments.length - 1) : scanned.state;
-      } else {
-        await this.startSegment(1);
-        this.closeWhenIdle();
       }
+      // No segment yet: the first append makes it (a start with a thousand new journals writes nothing).
       await this.retainExclusive(this.now());
       return { ...this.boundsNow(), updateState: this.state, recentKeys };
     });
@@ -199,8 +197,8 @@ class FileEventJournal implements EventJournal {
   append(events: NewJournalEvent[], updateState?: UpdateState | null): Promise<JournalEvent[]> {
     return this.queue.run(async () => {
       if (this.closed) throw new Error('the event journal is closed');
-      const segment = this.segments.at(-1)!;
-      if (this.mustRoll || segment.bytes >= this.segmentBytes) await this.startSegment(this.lastId + 1);
+      const segment = this.segments.at(-1);
+      if (!segment || this.mustRoll || segment.bytes >= this.segmentBytes) await this.startSegment(this.lastId + 1);
       else this.handle ??= await this.openAppending(segment.file);
       this.closeWhenIdle();
       const active = this.segments.at(-1)!;
