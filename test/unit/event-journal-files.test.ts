@@ -48,6 +48,23 @@ journalContract('files, encrypted at rest', {
 
 const RETENTION = { maxBytes: 64 * 1024 * 1024, maxAgeMs: 0 };
 
+describe('the file journal at start', () => {
+  it('writes nothing at open until the first append (a start with many new journals writes no segment)', async () => {
+    const dir = await tempDir();
+    const journal = createFileEventJournal({ dir, log: quiet, retention: RETENTION });
+    expect(await journal.open()).toMatchObject({ lastId: 0, updateState: null, recentKeys: [] });
+    expect(await fsp.readdir(dir)).toEqual([]);
+    expect(await journal.read(0, 10)).toEqual([]);
+    const [first] = await journal.append([event(1)]);
+    expect(first!.id).toBe(1);
+    expect(await fsp.readdir(dir)).toEqual(['00000000000000000001.jsonl']);
+    await journal.close();
+    const again = createFileEventJournal({ dir, log: quiet, retention: RETENTION });
+    expect(await again.open()).toMatchObject({ lastId: 1 });
+    await again.close();
+  });
+});
+
 describe('the file journal encrypted at rest', () => {
   it('keeps no message text in clear, and refuses (touching nothing) to open without the key or with another one', async () => {
     const dir = await tempDir();
