@@ -150,6 +150,12 @@ class SharedCryptoProvider extends NodeCryptoProvider {
 }
 
 const sharedCrypto = new SharedCryptoProvider();
+
+/** Readies what every client needs first (the crypto provider's WebAssembly), ahead of the first client. */
+export function prepareClients(): Promise<void> {
+  return sharedCrypto.initialize();
+}
+
 /** The sandbox DC keys already trusted (mtcute keeps trusted keys process-wide). */
 const trustedKeys = new Set<string>();
 
