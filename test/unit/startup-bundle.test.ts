@@ -3,6 +3,7 @@
  * builds it first) and the chunks it imports statically, followed transitively. mtcute is not among them:
  * it is loaded on first use (src/telegram/load.ts), and a single value import of it from a module on the
  * start-up path — even a one-line helper through its utils barrel — puts mtcute's core (1.1 MB) there.
+ * Nor does loading mtcute load better-sqlite3, behind the SQLite storage the service never uses.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -36,5 +37,7 @@ describe('the start-up bundle', () => {
     expect(runtime).toBeDefined();
     const lazy = startupFiles(path.join(DIST, runtime!));
     expect([...lazy.values()].some((text) => text.includes('// node_modules/@mtcute/'))).toBe(true);
+    // mtcute's SQLite storage is never used: loading mtcute does not load better-sqlite3 (scripts/bundle.mjs).
+    expect([...lazy].filter(([, text]) => /\bfrom\s*"better-sqlite3"|import\("better-sqlite3"\)/.test(text)).map(([file]) => path.relative(DIST, file))).toEqual([]);
   });
 });
