@@ -30,8 +30,10 @@ export class LazySchemas {
 
   readonly compilersFactory: CompilersFactory = {
     buildValidator: (externalSchemas, ajvOptions) => {
-      const compile = this.validators(externalSchemas as never, ajvOptions as never);
-      return ((route: RouteDefinition) => this.lazyValidator(route, () => compile(route as never) as ValidateFunction)) as never;
+      // The Ajv instance too (its formats and keywords: a few ms) is made by the first compile, not at start.
+      let compile: ReturnType<typeof this.validators> | undefined;
+      const compiler = () => (compile ??= this.validators(externalSchemas as never, ajvOptions as never));
+      return ((route: RouteDefinition) => this.lazyValidator(route, () => compiler()(route as never) as ValidateFunction)) as never;
     },
     buildSerializer: (externalSchemas, serializerOptions) => {
       const compile = SerializerSelector()(externalSchemas, serializerOptions as never);
