@@ -259,8 +259,8 @@ async function main(): Promise<void> {
     log.warn({ host: config.host }, 'The HTTP API listens beyond this machine: use TLS in front of it, and keep the API token secret');
   }
   // 8. Background work: the restored sessions are validated against Telegram (which loads mtcute), now that
-  //    status answers; with no session to validate mtcute is loaded (and its crypto readied) anyway, ready
-  //    for the first request.
+  //    status answers; with no session to validate mtcute is loaded (and what a first client needs readied)
+  //    anyway, ready for the first request.
   //    A cluster instance joins now, and the accounts it takes are validated as they come.
   registry.startValidation();
   if (cluster) {

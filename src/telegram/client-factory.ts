@@ -151,9 +151,12 @@ class SharedCryptoProvider extends NodeCryptoProvider {
 
 const sharedCrypto = new SharedCryptoProvider();
 
-/** Readies what every client needs first (the crypto provider's WebAssembly), ahead of the first client. */
-export function prepareClients(): Promise<void> {
-  return sharedCrypto.initialize();
+/**
+ * Readies what every client needs first, ahead of the first client: the crypto provider's WebAssembly, and
+ * the module of the storage provider, which the store loads on first use.
+ */
+export async function prepareClients(): Promise<void> {
+  await Promise.all([sharedCrypto.initialize(), import('../store/mtcute-storage.js')]);
 }
 
 /** The sandbox DC keys already trusted (mtcute keeps trusted keys process-wide). */
