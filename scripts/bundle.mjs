@@ -6,7 +6,7 @@
 // Why a bundle: unbundled, a start spent most of its time resolving and loading ~920 ES modules. Bundled,
 // the start-up path is one file, and what it does not need is split into chunks loaded on first use
 // (dist/chunks/): mtcute (telegram/load.ts) and the in-process sandbox DC (main.ts). Tree-shaking drops
-// what the service never uses (mtcute's HTML/Markdown parsers, its SQLite storage).
+// what the service never uses (mtcute's HTML/Markdown parsers, its SQLite storage but for one import, below).
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,19 @@ import { build } from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = path.join(root, 'dist');
+
+// better-sqlite3 (a native module) sits behind mtcute's SQLite storage, which the service never uses; but
+// @mtcute/node's client names that storage as its default, so esbuild kept the import, and loading mtcute
+// loaded the package too (~15 ms, on the way to the first validation). It resolves to a module refusing use.
+const noSqlite = {
+  name: 'no-better-sqlite3',
+  setup(build) {
+    build.onResolve({ filter: /^better-sqlite3$/ }, () => ({ path: 'better-sqlite3', namespace: 'no-sqlite' }));
+    build.onLoad({ filter: /.*/, namespace: 'no-sqlite' }, () => ({
+      contents: "export default function Database() { throw new Error('better-sqlite3 is not bundled: the service never uses mtcute\\'s SQLite storage'); }",
+    }));
+  },
+};
 
 // No stale chunk survives a rebuild.
 rmSync(path.join(outdir, 'chunks'), { recursive: true, force: true });
@@ -31,10 +44,10 @@ await build({
   // The workspace packages from their TypeScript sources, as the tests run them.
   conditions: ['source'],
   // pino-pretty: an optional devDependency, required at run time only on a terminal (logging/logger.ts).
-  // better-sqlite3: a native module behind mtcute's SQLite storage, which the service does not use.
   // @fastify/swagger and @fastify/swagger-ui read files beside their own code (package.json, Swagger UI's
   // assets under __dirname): loaded from node_modules, where those files are (on first use: http/plugins/openapi.ts).
-  external: ['pino-pretty', 'better-sqlite3', '@fastify/swagger', '@fastify/swagger-ui'],
+  external: ['pino-pretty', '@fastify/swagger', '@fastify/swagger-ui'],
+  plugins: [noSqlite],
   // Some bundled CommonJS dependencies call require() (for Node's own modules): give the ES module one.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   sourcemap: 'linked',

@@ -259,7 +259,8 @@ async function main(): Promise<void> {
     log.warn({ host: config.host }, 'The HTTP API listens beyond this machine: use TLS in front of it, and keep the API token secret');
   }
   // 8. Background work: the restored sessions are validated against Telegram (which loads mtcute), now that
-  //    status answers; with no session to validate mtcute is loaded anyway, ready for the first request.
+  //    status answers; with no session to validate mtcute is loaded (and what a first client needs readied)
+  //    anyway, ready for the first request.
   //    A cluster instance joins now, and the accounts it takes are validated as they come.
   registry.startValidation();
   if (cluster) {
@@ -276,6 +277,7 @@ async function main(): Promise<void> {
   }
   setImmediate(() =>
     void loadTelegram()
+      .then((telegram) => telegram.prepareClients())
       .catch((err: unknown) => log.error({ err }, 'Could not load the Telegram client library'))
       .finally(() => schemas.warmUp(log)),
   );

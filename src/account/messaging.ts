@@ -13,9 +13,8 @@
  *   mtcute would otherwise still send the request when the connection comes back, after the caller was told
  *   it failed. The answer is SEND_OUTCOME_UNKNOWN: it went out before the connection broke, or it never will.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { TelegramClient } from '@mtcute/node';
-import { randomLong } from '@mtcute/core/utils.js';
 import Long from 'long';
 import type { Logger } from 'pino';
 import type { MessageJson, NewEvent } from '../events/types.js';
@@ -109,7 +108,7 @@ export class AccountMessaging {
     if (input.text.trim() === '') throw new AccountError('MESSAGE_INVALID', 'text must not be empty');
     if (input.text.length > MAX_TEXT_LENGTH) throw new AccountError('MESSAGE_INVALID', `text must be at most ${MAX_TEXT_LENGTH} characters`);
     if (idempotencyKey === undefined) {
-      return { message: await this.sendOnce(query, input, { randomId: randomLong(), since: new Date(this.now()) }), replayed: false };
+      return { message: await this.sendOnce(query, input, { randomId: randomId(), since: new Date(this.now()) }), replayed: false };
     }
     if (!this.opts.idempotency) throw new AccountError('STORAGE_UNAVAILABLE', 'Idempotency-Keys cannot be recorded for this account right now; nothing was sent');
     // One send per key at a time in this process; a second request for the key gets the first one's outcome.
@@ -141,7 +140,7 @@ export class AccountMessaging {
       key,
       requestHash,
       state: 'pending',
-      randomId: randomLong().toString(),
+      randomId: randomId().toString(),
       createdAt: new Date(now).toISOString(),
       expiresAt: new Date(now + this.opts.idempotencyTtlMs).toISOString(),
     };
@@ -264,6 +263,11 @@ function peerQuery(peer: string): NonNullable<ReturnType<typeof parsePeerQuery>>
   const query = parsePeerQuery(peer);
   if (!query) throw new AccountError('PEER_NOT_FOUND', 'peer must be "me", a numeric id or @username');
   return query;
+}
+
+/** A message's random_id (mtcute's randomLong is not imported: it would put mtcute into the start-up bundle). */
+function randomId(): Long {
+  return Long.fromBytesLE([...randomBytes(8)]);
 }
 
 function clampPage(limit: number): number {

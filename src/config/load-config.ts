@@ -4,7 +4,7 @@
  * that need files (the API token, the external sandbox DC's public key) are finished by resolveConfig().
  */
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Config, EventsConfig } from './types.js';
 import { parseDuration } from './duration.js';
 import { parseByteSize } from './byte-size.js';

@@ -13,25 +13,49 @@ import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
 
 type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
 type ValidateFunction = ((data: unknown) => unknown) & { errors?: unknown };
-type RouteDefinition = { method: string; url: string; httpPart?: string; httpStatus?: string };
+type RouteDefinition = { schema: object; method: string; url: string; httpPart?: string; httpStatus?: string };
+type Serializer = (data: unknown) => string;
 
 export class LazySchemas {
   /** Stand-ins not compiled yet, with the route each belongs to (for the log). */
   private readonly pending = new Map<() => unknown, RouteDefinition>();
   private warming = false;
+  /**
+   * One validator selector, as Fastify's default: contexts with the same external schemas and options share
+   * one Ajv, which compiles a schema object once (the account routes are mounted twice).
+   */
+  private readonly validators = AjvCompiler();
+  /** Serializers by options and schema object: the error schema of every route's 4xx and 5xx is compiled once. */
+  private readonly serializers = new Map<string, WeakMap<object, Serializer>>();
 
   readonly compilersFactory: CompilersFactory = {
     buildValidator: (externalSchemas, ajvOptions) => {
-      const compile = AjvCompiler()(externalSchemas as never, ajvOptions as never);
-      return ((route: RouteDefinition) => this.lazyValidator(route, () => compile(route as never) as ValidateFunction)) as never;
+      // The Ajv instance too (its formats and keywords: a few ms) is made by the first compile, not at start.
+      let compile: ReturnType<typeof this.validators> | undefined;
+      const compiler = () => (compile ??= this.validators(externalSchemas as never, ajvOptions as never));
+      return ((route: RouteDefinition) => this.lazyValidator(route, () => compiler()(route as never) as ValidateFunction)) as never;
     },
     buildSerializer: (externalSchemas, serializerOptions) => {
       const compile = SerializerSelector()(externalSchemas, serializerOptions as never);
-      return ((route: RouteDefinition) => this.lazySerializer(route, () => compile(route as never))) as never;
+      const key = JSON.stringify([externalSchemas, serializerOptions]);
+      let compiled = this.serializers.get(key);
+      if (!compiled) this.serializers.set(key, (compiled = new WeakMap()));
+      const shared = compiled;
+      return ((route: RouteDefinition) =>
+        this.lazySerializer(route, () => {
+          let serializer = shared.get(route.schema);
+          if (!serializer) shared.set(route.schema, (serializer = compile(route as never) as Serializer));
+          return serializer;
+        })) as never;
     },
   };
 
-  /** Compiles what is still pending, one function per turn of the event loop; a failure is logged. */
+  /**
+   * Compiles what is still pending, one function per turn of the event loop; a failure is logged. The
+   * immediates are not unref'd: an unref'd one waits for the loop's next wake-up, which spread the warm-up
+   * over seconds after start, where it slowed every step of whatever request came in then (a first
+   * send-code); back to back it is done in a fraction of a second, a request still waiting at most one.
+   */
   warmUp(log: FastifyBaseLogger): void {
     if (this.warming) return;
     this.warming = true;
@@ -48,9 +72,9 @@ export class LazySchemas {
       } catch (err) {
         log.error({ err, method: route.method, route: route.url, part: route.httpPart ?? route.httpStatus }, 'A route schema does not compile');
       }
-      setImmediate(next).unref();
+      setImmediate(next);
     };
-    setImmediate(next).unref();
+    setImmediate(next);
   }
 
   private once<T>(route: RouteDefinition, compile: () => T): () => T {
@@ -78,7 +102,7 @@ export class LazySchemas {
     return validate;
   }
 
-  private lazySerializer(route: RouteDefinition, compile: () => (data: unknown) => string): (data: unknown) => string {
+  private lazySerializer(route: RouteDefinition, compile: () => Serializer): Serializer {
     const ensure = this.once(route, compile);
     return (data) => ensure()(data);
   }

@@ -3,7 +3,7 @@
  *   {"user_auth": true, "user_id": 123, "phone": "+…", "saved_at": "<ISO>", "version": "1.0"}
  * and the rule for refreshing saved_at on activity (at most once per interval).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { SessionFileError } from './errors.js';
 import type { AuthStateFile } from './types.js';
 

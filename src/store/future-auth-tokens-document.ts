@@ -9,7 +9,7 @@
  * anything: a damaged one, or one of another environment, is ignored (and replaced by the next save); one the
  * configured key does not open is `blocked`: left untouched (the right key would read it), nothing saved over it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { SessionFileError } from './errors.js';
 import { decryptEnvelope, encryptDocumentText, FUTURE_AUTH_TOKENS_FILE_AAD, looksEncrypted } from './session-crypto.js';
 import { MAX_FUTURE_AUTH_TOKENS, type FutureAuthToken, type StoreLog } from './types.js';

@@ -2,7 +2,7 @@
  * An Idempotency-Key as every backend stores it (files/idempotency-file.ts: a JSON line; PostgreSQL: a row's
  * record column), checked the same way when read back, and forgotten at its expiry.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { IdempotencyRecord } from './types.js';
 
 export const idempotencyRecordSchema = z.object({

@@ -5,7 +5,7 @@
  * "encrypted" from "corrupt".
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SessionFileError } from './errors.js';
 
 export const ENCRYPTION_ALG = 'aes-256-gcm';

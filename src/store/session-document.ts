@@ -20,7 +20,7 @@
  * readable fields are derived from them on every write, for people and tools; on read they are used
  * only when the raw entry is missing (a hand-written file), and only for the DCs.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { SessionFileError } from './errors.js';
 import { decodeSelf, parseDcOption, serializeDcOption } from './mtcute-values.js';
 import { decryptEnvelope, encryptDocumentText, looksEncrypted } from './session-crypto.js';

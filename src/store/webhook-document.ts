@@ -7,7 +7,7 @@
  * With SESSION_ENCRYPTION_KEY the whole document is encrypted like session.json (its own additional data), so
  * the secret is never stored in clear.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { SessionFileError } from './errors.js';
 import { decryptEnvelope, encryptDocumentText, looksEncrypted, WEBHOOK_FILE_AAD } from './session-crypto.js';
 import type { WebhookRecord } from './types.js';

@@ -12,9 +12,7 @@ import { addPublicKey, NodeCryptoProvider } from '@mtcute/node/utils.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { redactSecretLikeText } from '../logging/index.js';
-import { KV_DC_MAIN } from '../store/session-document.js';
 import { classifyTelegramError } from './errors.js';
-import { observeFirstKey, startKeyExchange } from './first-key.js';
 import { installIdlePing } from './idle-ping.js';
 
 export interface SandboxDcAddress {
@@ -152,6 +150,15 @@ class SharedCryptoProvider extends NodeCryptoProvider {
 }
 
 const sharedCrypto = new SharedCryptoProvider();
+
+/**
+ * Readies what every client needs first, ahead of the first client: the crypto provider's WebAssembly, and
+ * the module of the storage provider, which the store loads on first use.
+ */
+export async function prepareClients(): Promise<void> {
+  await Promise.all([sharedCrypto.initialize(), import('../store/mtcute-storage.js')]);
+}
+
 /** The sandbox DC keys already trusted (mtcute keeps trusted keys process-wide). */
 const trustedKeys = new Set<string>();
 
@@ -178,11 +185,7 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
   installIdlePing();
   const crypto = await cryptoProvider(config.environment === 'sandbox' ? sandboxTarget(config, opts.sandbox).publicKeyPem : undefined);
   const defaultDcs = defaultDcsFor(config, opts.sandbox);
-  let storage = await opts.storage(defaultDcs);
-  // No key and no other DC recorded: the client's first connection makes a key with the default DC.
-  const fresh = !(await storage.authKeys.get(defaultDcs.main.id)) && !(await storage.kv.get(KV_DC_MAIN));
-  const firstKey = fresh ? observeFirstKey(storage, defaultDcs.main.id) : undefined;
-  if (firstKey) storage = firstKey.storage;
+  const storage = await opts.storage(defaultDcs);
 
   const options: BaseOptions = {
     apiId: config.telegram.apiId,
@@ -194,7 +197,9 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
     logger: mtcuteLogManager(logger),
     // The account's client runs the updates loop once the session is known to be logged in, from the state
     // the account's event journal kept (catch-up: what arrived while the service was away, or between start
-    // and the loop's first getState, is fetched by getDifference, never skipped).
+    // and the loop's first getState, is fetched by getDifference, never skipped). mtcute's updates are never
+    // disabled (disableUpdates), not even with raw updates: only then does it send what was queued during a
+    // key exchange as soon as the key is made, not a second later (test/unit/first-request.test.ts).
     updates: opts.rawUpdates ? false : { catchUp: true },
     // mtcute's default installs SIGINT/SIGTERM hooks that re-raise the signal; main.ts owns shutdown.
     storageOptions: { cleanup: false },
@@ -229,7 +234,6 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
     if (classified.kind === 'network') errorLog.debug({ error: classified.text }, 'mtcute connection error');
     else errorLog.warn({ error: classified.text }, redactSecretLikeText(`mtcute error: ${err.message}`));
   });
-  if (firstKey) startKeyExchange(client, firstKey.stored);
   return client;
 }
 

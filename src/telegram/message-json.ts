@@ -4,8 +4,8 @@
  * statuses, …) are not journaled.
  */
 import type { tl } from '@mtcute/core';
-import { getMarkedPeerId } from '@mtcute/core/utils.js';
 import type { MessageJson, NewEvent } from '../events/types.js';
+import { getMarkedPeerId } from './peer-ids.js';
 
 export function messageJson(message: tl.RawMessage | tl.RawMessageService, selfId: number): MessageJson {
   const peer = getMarkedPeerId(message.peerId);

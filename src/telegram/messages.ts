@@ -9,10 +9,10 @@
 import { createHash } from 'node:crypto';
 import type { tl } from '@mtcute/core';
 import type { TelegramClient } from '@mtcute/node';
-import { getMarkedPeerId, parseMarkedPeerId } from '@mtcute/core/utils.js';
 import Long from 'long';
 import type { MessageJson, NewEvent } from '../events/types.js';
 import { messageJson, updateToEvent } from './message-json.js';
+import { getMarkedPeerId, parseMarkedPeerId } from './peer-ids.js';
 
 /** A bounded, classified RPC call on the client the caller runs on. */
 export type Rpc = <T extends tl.RpcMethod>(request: T) => Promise<tl.RpcCallReturn[T['_']]>;

@@ -6,7 +6,6 @@ import type { RpcCallOptions, tl } from '@mtcute/core';
 import type { TelegramClient } from '@mtcute/node';
 import { CallTimeoutError, TelegramCallError } from './call-error.js';
 import { classifyTelegramError } from './errors.js';
-import { keyExchangeOf } from './first-key.js';
 
 type AnyCall = (request: tl.RpcMethod, params?: RpcCallOptions) => Promise<unknown>;
 
@@ -28,10 +27,7 @@ export async function callTelegram<T extends tl.RpcMethod>(
     }, opts.timeoutMs);
   });
   try {
-    const invoke = () => (client.call as AnyCall).call(client, request, { abortSignal: controller.signal, floodSleepThreshold: 0 });
-    // A client still making its first key: the request goes to mtcute once the key is there (first-key.ts).
-    const keyExchange = keyExchangeOf(client);
-    const call = keyExchange ? Promise.race([keyExchange, abortedBy(controller.signal)]).then(invoke) : invoke();
+    const call = (client.call as AnyCall).call(client, request, { abortSignal: controller.signal, floodSleepThreshold: 0 });
     call.catch(() => undefined); // a late rejection after the deadline won is not an unhandled one
     return (await Promise.race([call, deadline])) as tl.RpcCallReturn[T['_']];
   } catch (err) {
@@ -40,12 +36,4 @@ export async function callTelegram<T extends tl.RpcMethod>(
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onOuterAbort);
   }
-}
-
-/** Rejects with the signal's reason when it aborts; never settles otherwise. */
-function abortedBy(signal: AbortSignal): Promise<never> {
-  return new Promise((_resolve, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-  });
 }

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { ensurePrivateDir, fsyncDir, PRIVATE_DIR_MODE, writeFileAtomic } from '@telegram-service/durable-files';
-import { z } from 'zod';
+import * as z from 'zod';
 import { errnoCode } from '../errors.js';
 import type { AccountsStore, ScopedTokenRecord, StoreLog } from '../types.js';
 import { createSessionStore } from './account-files.js';

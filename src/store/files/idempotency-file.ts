@@ -8,7 +8,7 @@
 import { constants, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fsyncDir, moveAside, PRIVATE_FILE_MODE, removeStaleTempFiles, writeFileAtomic } from '@telegram-service/durable-files';
-import { z } from 'zod';
+import * as z from 'zod';
 import { claimedMessageId, idempotencyRecordOf, isExpired } from '../idempotency-record.js';
 import type { IdempotencyRecord, IdempotencyStore, StoreLog } from '../types.js';
 import { readPrivateFile } from './safe-read.js';
