@@ -7,7 +7,7 @@
 // the start-up path is one file, and what it does not need is split into chunks loaded on first use
 // (dist/chunks/): mtcute (telegram/load.ts) and the in-process sandbox DC (main.ts). Tree-shaking drops
 // what the service never uses (mtcute's HTML/Markdown parsers, its SQLite storage but for one import, below).
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -31,7 +31,7 @@ const noSqlite = {
 // No stale chunk survives a rebuild.
 rmSync(path.join(outdir, 'chunks'), { recursive: true, force: true });
 
-await build({
+const { metafile } = await build({
   absWorkingDir: root,
   entryPoints: { main: 'src/main.ts' },
   outdir,
@@ -57,4 +57,7 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: 'warning',
+  metafile: true,
 });
+// Which sources went into which file, and what each file imports (test/unit/startup-bundle.test.ts reads it).
+writeFileSync(path.join(outdir, 'bundle-meta.json'), JSON.stringify(metafile));
