@@ -5,7 +5,7 @@
  * Not encapsulated: it measures every route of the app.
  */
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onSendHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ServiceMetrics } from '../../metrics/service-metrics.js';
 import { HttpError } from '../errors.js';
@@ -22,14 +22,20 @@ export interface MetricsPluginOptions {
 
 async function metricsPlugin(app: FastifyInstance, opts: MetricsPluginOptions): Promise<void> {
   const { metrics } = opts;
-  app.addHook('onResponse', async (request, reply) => {
+  // Callback-style: every request runs it, and an async hook costs each a promise and a microtask turn.
+  app.addHook('onResponse', (request, reply, done) => {
     metrics.httpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
-  app.addHook('onSend', async (request, _reply, payload) => {
-    if (request.routeOptions.config?.loginStep === true && typeof payload === 'string') {
-      metrics.loginAttempt(lastSegment(request.routeOptions.url), loginOutcome(payload));
-    }
-    return payload;
+  // Login steps only: a hook of those routes, not one every request runs.
+  app.addHook('onRoute', (route) => {
+    if (route.config?.loginStep !== true) return;
+    const step = lastSegment(route.url);
+    const countAttempt: onSendHookHandler = (_request, _reply, payload, done) => {
+      if (typeof payload === 'string') metrics.loginAttempt(step, loginOutcome(payload));
+      done(null, payload);
+    };
+    route.onSend = route.onSend === undefined ? [countAttempt] : [...[route.onSend].flat(), countAttempt];
   });
 
   const metricsDigest = opts.metricsToken ? tokenDigest(opts.metricsToken) : undefined;
