@@ -1,7 +1,7 @@
 /**
  * The HTTP app, a tree of encapsulated plugins:
  *
- *   root — error + not-found handlers, security headers, debug request log
+ *   root — error + not-found handlers, security headers, debug request log, request metrics
  *   ├── GET /openapi.json, /docs (Swagger UI)          (no token: the API's description, no data)
  *   ├── GET /metrics                                   (admin token or METRICS_TOKEN)
  *   ├── GET /healthz                                   (no token)
@@ -44,7 +44,7 @@ import { healthzRoute } from './routes/healthz.js';
 import { consoleRoutes } from './routes/console.js';
 import type { ConsoleAssets } from '../console/assets.js';
 import { openApiPlugin } from './plugins/openapi.js';
-import { metricsHttpPlugin } from './plugins/metrics.js';
+import { metricsHttpPlugin, recordHttpRequest } from './plugins/metrics.js';
 import type { ServiceMetrics } from '../metrics/service-metrics.js';
 import { LOG_MESSAGES } from '../logging/messages.js';
 
@@ -159,6 +159,7 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
       cut.unref();
       req.once('end', () => clearTimeout(cut));
     }
+    if (metrics) recordHttpRequest(metrics, request, reply);
     // The line's fields are gathered only when it is written (request.routeOptions builds an object).
     if (logsAt(request.log, 'debug')) {
       request.log.debug(
@@ -190,12 +191,8 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
   if (consoleAssets) void app.register(consoleRoutes, { assets: consoleAssets });
   void app.register(
     async (api) => {
-      const authenticate = createAuthHook({
-        adminToken: config.apiToken,
-        scoped: (token) => scopedPrincipal(registry, token),
-        // Once the token was accepted: a client of the API, never shed for a newcomer.
-        accepted: (request) => connections.trust(request.raw.socket),
-      });
+      // A request whose token was accepted is a client of the API: its connection is never shed for a newcomer.
+      const authenticate = createAuthHook({ adminToken: config.apiToken, scoped: (token) => scopedPrincipal(registry, token), accepted: (request) => connections.trust(request.raw.socket) });
       api.addHook('onRequest', authenticate);
       // Unknown /api paths: the token is checked first, so an anonymous caller learns nothing about routes.
       api.setNotFoundHandler({ preHandler: authenticate }, async (request) => {
