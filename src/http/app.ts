@@ -126,9 +126,9 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
     closing = true;
     streams.stopping.abort();
   });
-  // One hook per stage for what every request needs. This one stays async: an error from a callback-style
-  // onRequest hook is answered synchronously, inside Node's parser callback, before the request's body
-  // is read — under the fuzz run that once reset a later request of the kept-alive connection.
+  // One hook per stage for what every request needs. This one stays async: it runs inside Node's parser
+  // callback, and as a callback-style hook (a741f41, reverted in 6493106) its errors were answered there
+  // at once — with that, the fuzz run once saw a later request of a kept-alive connection reset.
   app.addHook('onRequest', async (request, reply) => {
     if (closing) {
       reply.header('connection', 'close');
