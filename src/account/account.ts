@@ -144,6 +144,9 @@ class TelegramAccount implements Account {
   private touching = false;
   /** The auth state's saved_at as last parsed (status and touch read it on every request). */
   private savedAt: { text: string; ms: number } | undefined;
+  /** What status() last answered for the expiry and the user, reused while they are the same. */
+  private expiresAtText: { ms: number; text: string } | undefined;
+  private maskedUser: { of: PublicUser; masked: PublicUser } | undefined;
   private initialStateLogged = false;
   private stopped = false;
   /** A state-changing login step timed out and Telegram could not be asked what became of it. */
@@ -1107,7 +1110,8 @@ class TelegramAccount implements Account {
     const expiresAt = this.expiresAt(authState);
     this.expireIfIdle(expiresAt);
     const authenticated = this.state === 'authenticated';
-    const floodWaitUntil = latestFloodWait(this.store, this.now());
+    const meta = this.store.meta();
+    const floodWaitUntil = latestFloodWait(meta, this.now());
     const persistenceError = this.store.persistenceError();
     // Built by assignment, not spreads of optional parts: it is on every GET status.
     const status: AccountStatus = {
@@ -1115,15 +1119,15 @@ class TelegramAccount implements Account {
       state: this.state,
       authenticated,
       environment: this.config.environment,
-      user: authenticated && this.user ? withMaskedPhone(this.user) : null,
+      user: authenticated && this.user ? this.publicUser(this.user) : null,
       session: {
         restored: authenticated && this.health.restored,
         savedAt: authState?.saved_at ?? null,
-        expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
+        expiresAt: expiresAt === null ? null : this.expiresAtIso(expiresAt),
         validation: authenticated ? this.health.validation : null,
         lastValidatedAt: authenticated ? this.health.lastValidatedAt : null,
         connection: this.clients.current() || authenticated || this.qr ? this.health.connection : 'offline',
-        loginMethod: authenticated ? (this.store.meta()?.loginMethod ?? null) : null,
+        loginMethod: authenticated ? (meta?.loginMethod ?? null) : null,
       },
     };
     if (this.state === 'qr_pending' && this.qr?.code) status.qr = { ...this.qr.code };
@@ -1132,6 +1136,17 @@ class TelegramAccount implements Account {
     if (floodWaitUntil) status.floodWaitUntil = new Date(floodWaitUntil).toISOString();
     if (persistenceError) status.persistenceError = persistenceError;
     return this.statusExtras ? Object.assign(status, this.statusExtras()) : status;
+  }
+
+  /** The user as status shows it (phone masked), made once per user: status is read on every GET status. */
+  private publicUser(user: PublicUser): PublicUser {
+    if (this.maskedUser?.of !== user) this.maskedUser = { of: user, masked: Object.freeze(withMaskedPhone(user)) };
+    return this.maskedUser.masked;
+  }
+
+  private expiresAtIso(ms: number): string {
+    if (this.expiresAtText?.ms !== ms) this.expiresAtText = { ms, text: new Date(ms).toISOString() };
+    return this.expiresAtText.text;
   }
 
   // ───────────────────────────── plumbing ─────────────────────────────

@@ -2,7 +2,7 @@
  * FLOOD_WAIT deadlines per method, kept in session.json's meta so a restart does not forget them:
  * a call before its deadline fails at once, without touching Telegram.
  */
-import type { SessionStore } from '../store/types.js';
+import type { SessionMeta, SessionStore } from '../store/types.js';
 
 /** Whole seconds left to wait before `method` may be called again (0 = go ahead). */
 export function floodWaitRemainingSeconds(store: SessionStore, method: string, now = Date.now()): number {
@@ -11,10 +11,14 @@ export function floodWaitRemainingSeconds(store: SessionStore, method: string, n
   return Math.ceil((until - now) / 1000);
 }
 
-/** The latest deadline still ahead of us, if any (for status). */
-export function latestFloodWait(store: SessionStore, now = Date.now()): number | undefined {
-  const deadlines = Object.values(store.meta()?.floodWaits ?? {}).filter((until) => until > now);
-  return deadlines.length ? Math.max(...deadlines) : undefined;
+/** The latest deadline still ahead of us, if any (for status: read on every GET status, so no arrays). */
+export function latestFloodWait(meta: SessionMeta | undefined, now = Date.now()): number | undefined {
+  let latest: number | undefined;
+  for (const method in meta?.floodWaits) {
+    const until = meta.floodWaits[method]!;
+    if (until > now && (latest === undefined || until > latest)) latest = until;
+  }
+  return latest;
 }
 
 /** Deadlines still ahead of us (expired ones dropped). */

@@ -15,7 +15,7 @@ interface LevelAware {
   isLevelEnabled?(level: string): boolean;
 }
 
-class LazyRequestLogger implements FastifyBaseLogger {
+class LazyRequestLogger implements FastifyBaseLogger, LevelAware {
   private real: FastifyBaseLogger | undefined;
 
   constructor(
@@ -29,6 +29,10 @@ class LazyRequestLogger implements FastifyBaseLogger {
 
   private writes(level: Level): boolean {
     return this.real !== undefined || this.parent.isLevelEnabled?.(level) !== false;
+  }
+
+  isLevelEnabled(level: string): boolean {
+    return ((this.real ?? this.parent) as LevelAware).isLevelEnabled?.(level) !== false;
   }
 
   get level(): string {
@@ -67,6 +71,11 @@ class LazyRequestLogger implements FastifyBaseLogger {
     if (!this.writes(level)) return;
     (this.logger()[level] as (...a: unknown[]) => void)(...args);
   }
+}
+
+/** Whether `log` writes lines at `level` (a logger that cannot say is taken to write everything). */
+export function logsAt(log: FastifyBaseLogger, level: Level): boolean {
+  return (log as LevelAware).isLevelEnabled?.(level) !== false;
 }
 
 /** Fastify's `childLoggerFactory`: the per-request logger, made on first use. */

@@ -6,10 +6,11 @@
  * Labels hold only outcomes, error codes, Telegram method names, route templates and account ids — never a
  * phone number, an account's data or a token.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { AccountObserver, AccountStatus } from '../account/types.js';
 import type { AccountEvents } from '../events/account-events.js';
 import type { WebhookDelivery } from '../events/webhook-delivery.js';
+import { HttpRequestMetrics } from './http-requests.js';
 
 const PREFIX = 'telegram_service_';
 
@@ -98,14 +99,11 @@ export function createServiceMetrics(sources: MetricsSources): ServiceMetrics {
     registers: [registry],
   });
   const loginAttempt = (step: string, outcome: string): void => logins.inc({ step, outcome: errorCodeLabel(outcome) });
-  const requests = new Counter({ name: `${PREFIX}http_requests_total`, help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
-  const latency = new Histogram({
-    name: `${PREFIX}http_request_duration_seconds`,
-    help: 'HTTP request latency by route',
-    labelNames: ['method', 'route'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
-    registers: [registry],
-  });
+  const http = new HttpRequestMetrics(
+    registry,
+    { requests: `${PREFIX}http_requests_total`, latency: `${PREFIX}http_request_duration_seconds` },
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
+  );
 
   return {
     registry,
@@ -121,10 +119,7 @@ export function createServiceMetrics(sources: MetricsSources): ServiceMetrics {
         floodSeconds.inc({ method }, seconds);
       },
     },
-    httpRequest(method, route, status, seconds) {
-      requests.inc({ method, route, status: String(status) });
-      latency.observe({ method, route }, seconds);
-    },
+    httpRequest: (method, route, status, seconds) => http.record(method, route, status, seconds),
     loginAttempt,
     render: () => registry.metrics(),
   };

@@ -2,10 +2,11 @@
  * GET /metrics (Prometheus text format) and the HTTP measurements behind it: every request by route
  * template and status with its latency, and every login step by outcome. /metrics takes the admin token
  * or METRICS_TOKEN (a token that can read metrics and nothing else); a token scoped to an account gets 403.
- * Not encapsulated: it measures every route of the app.
+ * Not encapsulated: the login-step hook reaches every login route; every request is measured by
+ * recordHttpRequest(), called from the app's own onResponse hook.
  */
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ServiceMetrics } from '../../metrics/service-metrics.js';
 import { HttpError } from '../errors.js';
@@ -22,14 +23,15 @@ export interface MetricsPluginOptions {
 
 async function metricsPlugin(app: FastifyInstance, opts: MetricsPluginOptions): Promise<void> {
   const { metrics } = opts;
-  app.addHook('onResponse', async (request, reply) => {
-    metrics.httpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
-  });
-  app.addHook('onSend', async (request, _reply, payload) => {
-    if (request.routeOptions.config?.loginStep === true && typeof payload === 'string') {
-      metrics.loginAttempt(lastSegment(request.routeOptions.url), loginOutcome(payload));
-    }
-    return payload;
+  // Login steps only: a hook of those routes, not one every request runs.
+  app.addHook('onRoute', (route) => {
+    if (route.config?.loginStep !== true) return;
+    const step = lastSegment(route.url);
+    const countAttempt: onSendHookHandler = (_request, _reply, payload, done) => {
+      if (typeof payload === 'string') metrics.loginAttempt(step, loginOutcome(payload));
+      done(null, payload);
+    };
+    route.onSend = route.onSend === undefined ? [countAttempt] : [...[route.onSend].flat(), countAttempt];
   });
 
   const metricsDigest = opts.metricsToken ? tokenDigest(opts.metricsToken) : undefined;
@@ -52,6 +54,14 @@ async function metricsPlugin(app: FastifyInstance, opts: MetricsPluginOptions): 
       return reply.type(metrics.contentType).send(await metrics.render());
     },
   );
+}
+
+/**
+ * Measures one finished request: called by the app's onResponse hook (app.ts), which every request runs
+ * anyway — a hook of its own would cost every request one more.
+ */
+export function recordHttpRequest(metrics: ServiceMetrics, request: FastifyRequest, reply: FastifyReply): void {
+  metrics.httpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
 }
 
 function lastSegment(url: string | undefined): string {

@@ -61,7 +61,7 @@ export async function accountsRoutes(
     statusSchema: ACCOUNT_STATUS_SCHEMA,
     idOf: (request: FastifyRequest) => (request.params as { id: string }).id,
     ...(forwarding ? { forwarding } : {}),
-    resolve: async (request: FastifyRequest) => {
+    resolve: (request: FastifyRequest) => {
       const { id } = request.params as { id: string };
       // Existence is not revealed to a token scoped to another account.
       if (!mayReach(request, id)) throw notFound();
@@ -78,9 +78,10 @@ export async function accountsRoutes(
     statusSchema: STATUS_SCHEMA,
     idOf: () => DEFAULT_ACCOUNT_ID,
     ...(forwarding ? { forwarding } : {}),
-    resolve: async (request: FastifyRequest) => {
+    resolve: (request: FastifyRequest) => {
       if (!mayReach(request, DEFAULT_ACCOUNT_ID)) throw notFound();
-      return forwarding ? (forwarding.isLocal(DEFAULT_ACCOUNT_ID) ? registry.get(DEFAULT_ACCOUNT_ID) : undefined) : registry.defaultAccount();
+      if (forwarding) return forwarding.isLocal(DEFAULT_ACCOUNT_ID) ? registry.get(DEFAULT_ACCOUNT_ID) : undefined;
+      return registry.get(DEFAULT_ACCOUNT_ID) ?? registry.defaultAccount(); // created on first use
     },
   });
 }

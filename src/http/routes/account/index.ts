@@ -41,7 +41,7 @@ export interface AccountScopeOptions {
    * The account a request means (throws ACCOUNT_NOT_FOUND for one the token may not reach); undefined in a
    * cluster when another instance holds it.
    */
-  resolve: (request: FastifyRequest) => Promise<Account | undefined>;
+  resolve: (request: FastifyRequest) => Account | undefined | Promise<Account | undefined>;
   /** The id of the account a request means (a cluster routes by it). */
   idOf: (request: FastifyRequest) => string;
   /** A cluster: requests for accounts held elsewhere are forwarded to their owner. */
@@ -67,8 +67,25 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountScopeOpti
     const params = pathParams(route.url);
     route.schema = { tags: [opts.tag], ...route.schema, ...(params ? { params } : {}) };
   });
-  app.addHook('onRequest', async (request) => {
-    request.account = (await opts.resolve(request)) ?? null;
+  // Callback-style (every request runs it; the auth hook before it already waited a turn): an account
+  // at hand is set at once, without a promise.
+  app.addHook('onRequest', (request, _reply, done) => {
+    let resolved: ReturnType<AccountScopeOptions['resolve']>;
+    try {
+      resolved = opts.resolve(request);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    if (!(resolved instanceof Promise)) {
+      request.account = resolved ?? null;
+      done();
+      return;
+    }
+    resolved.then((account) => {
+      request.account = account ?? null;
+      done();
+    }, done);
   });
   const forwarding = opts.forwarding;
   if (forwarding) {
@@ -88,13 +105,14 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountScopeOpti
       request.account = opts.registry.require(id); // taken by this instance meanwhile
     });
   }
-  app.addHook('preHandler', async (request) => {
+  app.addHook('preHandler', (request, _reply, done) => {
     try {
       request.account?.touch(); // held here (a request served from the database touches nothing)
     } catch (err) {
       // Refreshing saved_at is best effort; it must never fail the request.
       request.log.warn({ err }, 'Could not record API activity');
     }
+    done();
   });
   await app.register(statusRoute, { schema: opts.statusSchema, alsoAtRoot: opts.byId });
   await app.register(loginRoutes, { prefix: '/auth' });
