@@ -33,6 +33,7 @@ import { fmt, median, percentile, ratio, row, section, spread } from './report.j
 const RESTART_ROUNDS = 5;
 const SEND_CODE_ROUNDS = 3;
 const LOAD_SECONDS = 4;
+const WARM_UP_SECONDS = 2;
 const IDLE_MS = 20_000;
 const WRITES_PER_BLOCK = 100;
 const WRITE_BLOCKS = 3;
@@ -56,9 +57,9 @@ async function statusOf(svc: ServiceProcess) {
 }
 
 /** Load on one URL; the server's CPU time per request from /proc (robust to what else runs on the machine). */
-async function load(url: string, pid: number, headers: Record<string, string> = {}) {
+async function load(url: string, pid: number, headers: Record<string, string> = {}, seconds = LOAD_SECONDS) {
   const cpu0 = cpuMs(pid);
-  const res = await autocannon({ url, connections: 50, duration: LOAD_SECONDS, headers });
+  const res = await autocannon({ url, connections: 50, duration: seconds, headers });
   const cpu = cpuMs(pid) - cpu0;
   const requests = res.requests.total;
   return { rps: res.requests.average, p99: res.latency.p99, errors: res.errors + res.non2xx, cpuUsPerRequest: (cpu * 1000) / requests };
@@ -157,6 +158,11 @@ export async function benchService(dc: DcAddress): Promise<void> {
     const fair = await startBareServer('fastify-status', fairConfig);
     running.push(hello, fair);
     const auth = { authorization: `Bearer ${BENCH_TOKEN}` };
+    // A warm-up round each, not measured: the JIT compiles each server's request path first (the service's
+    // is longer, so an unwarmed first round charged it more of the compiling).
+    for (const [url, pid, headers] of [[hello.url, hello.pid, {}], [`${fair.url}api/telegram/status`, fair.pid, auth], [`${svc.baseUrl}/api/telegram/status`, svc.pid, auth]] as const) {
+      await load(url, pid, headers, WARM_UP_SECONDS);
+    }
     const helloLoad = await load(hello.url, hello.pid);
     // Two rounds each, alternating, so drift on a shared machine hits both alike.
     const fairLoads = [];
