@@ -7,8 +7,8 @@
  * - events per second through journal → SSE for a burst, beside the bare client's onNewMessage rate;
  * - reconnects per minute of idle logged-in accounts (updates on) at 1, 100 and 1,000 accounts in one
  *   service process, beside bare mtcute 0.30 clients with default settings at 1 and 100.
- * The DC, the SSE client, the webhook receiver and the bare clients live in this process (but the baseline's); the
- * service in its own.
+ * The DC and the in-process bare client live in this process; the service, the baseline's bare client, the SSE
+ * client and the webhook receiver each in its own.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -17,8 +17,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { TelegramClient } from '@mtcute/node';
 import { loginSandboxClient, sandboxClient, startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { sseClient, webhookReceiver } from '../dev/event-clients.js';
-import { rssMiB, sleep, spawnService, startBareMtcute, waitUntil, type ServiceProcess } from './processes.js';
+import { rssMiB, sleep, spawnService, startBareMtcute, startEventConsumer, waitUntil, type ServiceProcess } from './processes.js';
 import { fmt, percentile, pool, ratio, row, section } from './report.js';
 
 const LATENCY_SAMPLES = 300;
@@ -62,50 +61,56 @@ function stats(samples: number[]): { p50: number; p99: number } {
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
 }
 
-/** The monotonic clock every process on the machine shares (ms): arrivals in other processes are timed on it too. */
+/** The monotonic clock every process on the machine shares (ms): arrivals in other processes are timed on it. */
 function monotonicMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
+/** A process that prints {"text","at"} lines: each text's arrival is recorded in `into` until the process ends. */
+function collectArrivals(proc: { next: (timeoutMs?: number) => Promise<{ text?: unknown; at?: unknown }> }, into: Map<string, number>): void {
+  void (async () => {
+    for (;;) {
+      const line = await proc.next(3_600_000);
+      if (typeof line.text === 'string' && typeof line.at === 'number') into.set(line.text, line.at);
+    }
+  })().catch(() => undefined); // ends with the process
+}
+
 async function latencyAndThroughput(dc: TestSandbox, root: string, where: string, receiverPhone: string): Promise<void> {
   // A user the service logs in, the same user on two bare mtcute clients (other devices): one in a process of
-  // its own, as the service is (the baseline), one in this process, beside the DC; and a sender.
+  // its own, as the service is (the baseline), one in this process, beside the DC; and a sender. The SSE client
+  // and the webhook receiver are processes of their own too, so neither waits for the other, for the DC or
+  // for the bare clients here.
   const senderPhone = '+9996627000';
   if (!dc.controls.getUser(senderPhone)) dc.controls.createUser({ phone: senderPhone, firstName: 'Sender' });
   const svc = await startService({ dataDir: path.join(root, 'latency'), dc, env: { LOGIN_RATE_LIMIT: '0', WEBHOOK_RETRY_MAX: '1s' } });
   const secret = randomBytes(16).toString('hex');
-  // Every arrival is timed where it happens (a callback), the bare clients' and the service's alike.
+  // Every arrival is timed where it happens (a callback in the receiving process).
   const arrivals = { bareProcess: new Map<string, number>(), bare: new Map<string, number>(), sse: new Map<string, number>(), webhook: new Map<string, number>() };
-  const arrived = (kind: 'sse' | 'webhook') => (e: { type: string; message?: { text: string } }) => {
-    if (e.type === 'message.new' && e.message) arrivals[kind].set(e.message.text, monotonicMs());
-  };
-  const receiver = await webhookReceiver(secret, { onEvent: arrived('webhook') });
+  const consumers: Array<{ stop: () => Promise<void> }> = [];
   let bare: TelegramClient | undefined;
-  let bareProcess: ReturnType<typeof startBareMtcute> | undefined;
   try {
+    const receiver = startEventConsumer(['webhook', secret]);
+    consumers.push(receiver);
+    const { url } = (await receiver.next(60_000)) as { url: string };
+    collectArrivals(receiver, arrivals.webhook);
     await login(svc, 'bench', receiverPhone);
     bare = await sandboxClient(dc);
     await loginSandboxClient(bare, dc, receiverPhone);
     await bare.getMe();
-    bareProcess = startBareMtcute('listen', dc, [receiverPhone]);
-    const listening = bareProcess;
-    if ((await listening.next(60_000)).event !== 'ready') throw new Error('the bare mtcute process did not log in');
-    void (async () => {
-      for (;;) {
-        const line = (await listening.next(3_600_000)) as { text?: string; at?: number };
-        if (typeof line.text === 'string' && typeof line.at === 'number') arrivals.bareProcess.set(line.text, line.at);
-      }
-    })().catch(() => undefined); // ends when the process does
-    await svc.request('PUT', '/api/accounts/bench/webhook', { url: receiver.url, secret });
-    const sse = sseClient(`${svc.baseUrl}/api/accounts/bench/events`, svc.token, { onEvent: arrived('sse') });
     bare.onNewMessage.add((m) => arrivals.bare.set(m.text, monotonicMs()));
-    // What the clients keep is not needed here (arrivals are timed above): let it go.
-    const sseSeen = (): void => void sse.received.splice(0);
-    const hookSeen = (): void => void receiver.accepted.splice(0);
+    const bareProcess = startBareMtcute('listen', dc, [receiverPhone]);
+    consumers.push(bareProcess);
+    if ((await bareProcess.next(60_000)).event !== 'ready') throw new Error('the bare mtcute process did not log in');
+    collectArrivals(bareProcess, arrivals.bareProcess);
+    await svc.request('PUT', '/api/accounts/bench/webhook', { url, secret });
+    const sse = startEventConsumer(['sse', `${svc.baseUrl}/api/accounts/bench/events`, svc.token]);
+    consumers.push(sse);
+    collectArrivals(sse, arrivals.sse);
     const allHave = (text: string): boolean => Object.values(arrivals).every((seen) => seen.has(text));
     // Warm-up: every loop running, every path connected.
     dc.controls.deliverMessage(senderPhone, receiverPhone, 'warm-up');
-    await until(() => (sseSeen(), hookSeen(), allHave('warm-up')), 20_000);
+    if (!(await until(() => allHave('warm-up'), 30_000))) throw new Error('the warm-up message did not reach every client');
 
     const latency = { bareProcess: [] as number[], bare: [] as number[], sse: [] as number[], webhook: [] as number[] };
     let missing = 0;
@@ -113,8 +118,7 @@ async function latencyAndThroughput(dc: TestSandbox, root: string, where: string
       const text = `latency ${i}`;
       const sent = monotonicMs();
       dc.controls.deliverMessage(senderPhone, receiverPhone, text);
-      const done = await until(() => (sseSeen(), hookSeen(), allHave(text)), 5_000);
-      if (!done) missing++;
+      if (!(await until(() => allHave(text), 5_000))) missing++;
       for (const kind of ['bareProcess', 'bare', 'sse', 'webhook'] as const) {
         const at = arrivals[kind].get(text);
         if (at !== undefined) latency[kind].push(at - sent);
@@ -132,52 +136,37 @@ async function latencyAndThroughput(dc: TestSandbox, root: string, where: string
         value: fmt(s.p50, 2),
         baseline: `${fmt(base.p50, 2)} ms`,
         ratio: ratio(s.p50, base.p50),
-        note: `baseline: bare mtcute onNewMessage in a process of its own, same user, same push (in the DC's process: ${fmt(inDcProcess.p50, 2)} ms)`,
+        note: `baseline: bare mtcute onNewMessage in a process of its own, same user, same push; in the DC's process ${fmt(inDcProcess.p50, 2)} ms`,
       });
       row({
         metric: `${label} latency p99 (ms)`,
         value: fmt(s.p99, 2),
         baseline: `${fmt(base.p99, 2)} ms`,
         ratio: ratio(s.p99, base.p99),
-        note: `goal ≤ 1.5x; ${latency[kind].length} samples${missing ? `, ${missing} not all arrived in 5 s` : ''} (in the DC's process: ${fmt(inDcProcess.p99, 2)} ms)`,
+        note: `goal ≤ 1.5x; ${latency[kind].length} samples${missing ? `, ${missing} not all arrived in 5 s` : ''}; in the DC's process ${fmt(inDcProcess.p99, 2)} ms`,
       });
     }
 
-    // Throughput: a burst, journal → SSE, beside the bare client's onNewMessage for the same burst.
+    // Throughput: a burst, journal → SSE, beside the in-process bare client's onNewMessage for the same burst.
     arrivals.sse.clear();
     arrivals.bare.clear();
-    const started = performance.now();
-    let bareDone = 0;
-    let sseDone = 0;
-    const ready = { bare: false, sse: false };
+    const last = `burst ${BURST - 1}`;
+    const started = monotonicMs();
     for (let i = 0; i < BURST; i++) dc.controls.deliverMessage(senderPhone, receiverPhone, `burst ${i}`);
-    await until(() => {
-      sseSeen();
-      receiver.accepted.splice(0);
-      if (!ready.bare && arrivals.bare.has(`burst ${BURST - 1}`) && arrivals.bare.size >= BURST) {
-        ready.bare = true;
-        bareDone = performance.now();
-      }
-      if (!ready.sse && arrivals.sse.size >= BURST) {
-        ready.sse = true;
-        sseDone = performance.now();
-      }
-      return ready.bare && ready.sse;
-    }, 120_000);
-    const ssePerSecond = (arrivals.sse.size / ((sseDone || performance.now()) - started)) * 1000;
-    const barePerSecond = (arrivals.bare.size / ((bareDone || performance.now()) - started)) * 1000;
+    const complete = await until(() => arrivals.bare.has(last) && arrivals.sse.size >= BURST, 120_000);
+    const lastAt = (seen: Map<string, number>): number => Math.max(...seen.values());
+    const ssePerSecond = (arrivals.sse.size / (lastAt(arrivals.sse) - started)) * 1000;
+    const barePerSecond = (arrivals.bare.size / (lastAt(arrivals.bare) - started)) * 1000;
     row({
       metric: `events / s, journal → SSE (burst)${where}`,
       value: fmt(ssePerSecond),
       baseline: `${fmt(barePerSecond)} /s`,
       ratio: ratio(ssePerSecond, barePerSecond),
-      note: `${BURST} messages; goal ≥ 2000/s; baseline: bare mtcute onNewMessage for the same burst, in the DC's process${ready.sse ? '' : `; only ${arrivals.sse.size} arrived`}`,
+      note: `${BURST} messages; goal ≥ 2000/s; baseline: bare mtcute onNewMessage for the same burst, in the DC's process${complete ? '' : `; only ${arrivals.sse.size} arrived`}`,
     });
-    sse.close();
   } finally {
     await bare?.destroy();
-    await bareProcess?.stop();
-    await receiver.close();
+    await Promise.all(consumers.map((c) => c.stop()));
     await svc.stop();
   }
 }
