@@ -4,6 +4,7 @@
  *   beside a bare mtcute client of the same user getting the same push (onNewMessage) in a process of its own,
  *   as the service is (bare-mtcute.mjs listen; every arrival on the monotonic clock all processes share) — and,
  *   in the notes, a bare client in this process, beside the DC, which crosses no process boundary at all;
+ * - the floor under those: write + fdatasync of one event-sized line on the same filesystem, between the samples;
  * - events per second through journal → SSE for a burst, beside the bare client's onNewMessage rate;
  * - reconnects per minute of idle logged-in accounts (updates on) at 1, 100 and 1,000 accounts in one
  *   service process, beside bare mtcute 0.30 clients with default settings at 1 and 100.
@@ -23,6 +24,8 @@ import { fmt, percentile, pool, ratio, row, section } from './report.js';
 const LATENCY_SAMPLES = 300;
 const BURST = 5_000;
 const RECONNECT_WINDOW_MS = 30_000;
+/** About one journal line of a message.new event. */
+const RAW_LINE = Buffer.from(`${JSON.stringify({ id: 1, at: new Date(0).toISOString(), type: 'message.new', key: 'n:700000002:1', data: { message: { id: 1, peer: 700000002, from: 700000002, date: new Date(0).toISOString(), text: 'latency 1', replyTo: null, out: false } } })}\n`);
 
 /** The service on its own data directory, talking to the in-process DC; resolves once its API answers. */
 async function startService(opts: { dataDir: string; dc: TestSandbox; env: Record<string, string> }): Promise<ServiceProcess> {
@@ -113,6 +116,9 @@ async function latencyAndThroughput(dc: TestSandbox, root: string, where: string
     if (!(await until(() => allHave('warm-up'), 30_000))) throw new Error('the warm-up message did not reach every client');
 
     const latency = { bareProcess: [] as number[], bare: [] as number[], sse: [] as number[], webhook: [] as number[] };
+    // The floor: what appending one event line durably costs on this filesystem, measured between the samples.
+    const raw = await fsp.open(path.join(root, 'raw-append.jsonl'), 'a');
+    const rawAppend: number[] = [];
     let missing = 0;
     for (let i = 0; i < LATENCY_SAMPLES; i++) {
       const text = `latency ${i}`;
@@ -123,8 +129,13 @@ async function latencyAndThroughput(dc: TestSandbox, root: string, where: string
         const at = arrivals[kind].get(text);
         if (at !== undefined) latency[kind].push(at - sent);
       }
+      const before = monotonicMs();
+      await raw.write(RAW_LINE);
+      await raw.datasync();
+      rawAppend.push(monotonicMs() - before);
       await sleep(10);
     }
+    await raw.close();
     await bareProcess.stop(); // not a part of the burst below
     const base = stats(latency.bareProcess);
     const inDcProcess = stats(latency.bare);
@@ -146,6 +157,12 @@ async function latencyAndThroughput(dc: TestSandbox, root: string, where: string
         note: `goal ≤ 1.5x; ${latency[kind].length} samples${missing ? `, ${missing} not all arrived in 5 s` : ''}; in the DC's process ${fmt(inDcProcess.p99, 2)} ms`,
       });
     }
+    const floor = stats(rawAppend);
+    row({
+      metric: `write + fdatasync alone p50 / p99 (ms)${where}`,
+      value: `${fmt(floor.p50, 2)} / ${fmt(floor.p99, 2)}`,
+      note: `one ${RAW_LINE.length}-byte line appended beside the journal between the samples: what every event waits for before delivery`,
+    });
 
     // Throughput: a burst, journal → SSE, beside the in-process bare client's onNewMessage for the same burst.
     arrivals.sse.clear();
