@@ -21,7 +21,7 @@ import type { NewEvent } from './types.js';
 import { LOG_MESSAGES } from '../logging/messages.js';
 import { exponentialDelayMs } from '../timing/backoff.js';
 
-/** Events appended at once at most (one write, one fsync). */
+/** Events appended at once at most (one durable write). */
 const MAX_BATCH = 512;
 /** Events waiting for the journal at most; see the module comment. */
 const MAX_PENDING = 50_000;
