@@ -5,6 +5,9 @@
 //   node bench/bare-mtcute.mjs restore HOST:PORT SESSION       → {"event":"valid"} after storage → getMe, then idles
 //   node bench/bare-mtcute.mjs send-code HOST:PORT PHONE       → {"ms"}: connect + key exchange + auth.sendCode
 //   node bench/bare-mtcute.mjs many HOST:PORT COUNT FIRST      → {"event":"ready"} with COUNT clients logged in, then idles
+//   node bench/bare-mtcute.mjs listen HOST:PORT PHONE          → {"event":"ready"} once logged in with mtcute's updates loop on
+//                                                                 (its defaults), then {"text","at"} per onNewMessage — `at`:
+//                                                                 the monotonic clock every process shares (ms)
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { MemoryStorage, TelegramClient } from '@mtcute/node';
@@ -71,6 +74,15 @@ if (mode === 'login') {
     }),
   );
   print({ event: 'ready', clients: clients.length });
+} else if (mode === 'listen') {
+  const c = client({ disableUpdates: false });
+  c.onNewMessage.add((m) => {
+    const at = Number(process.hrtime.bigint()) / 1e6;
+    print({ text: m.text, at });
+  });
+  await login(c, args[0]);
+  await c.getMe();
+  print({ event: 'ready' });
 } else {
   process.stderr.write(`unknown mode ${mode}\n`);
   process.exit(2);

@@ -1,11 +1,16 @@
 /**
  * Events figures (issue 12), each beside a bare baseline measured in the same run:
  * - latency from a message sent at the DC to the service's SSE client and to its webhook receiver (p50/p99),
- *   beside a bare mtcute client of the same user getting the same push (onNewMessage);
+ *   beside a bare mtcute client of the same user getting the same push (onNewMessage) in a process of its own,
+ *   as the service is (bare-mtcute.mjs listen; every arrival on the monotonic clock all processes share) — and,
+ *   in the notes, a bare client in this process, beside the DC, which crosses no process boundary at all;
+ * - the floor under those: one event-sized line appended durably (O_DSYNC, as the journal does) on the same
+ *   filesystem, between the samples;
  * - events per second through journal → SSE for a burst, beside the bare client's onNewMessage rate;
  * - reconnects per minute of idle logged-in accounts (updates on) at 1, 100 and 1,000 accounts in one
  *   service process, beside bare mtcute 0.30 clients with default settings at 1 and 100.
- * The DC, the SSE client, the webhook receiver and the bare clients live in this process; the service in its own.
+ * The DC and the in-process bare client live in this process; the service, the baseline's bare client, the SSE
+ * client and the webhook receiver each in its own.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -14,13 +19,14 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { TelegramClient } from '@mtcute/node';
 import { loginSandboxClient, sandboxClient, startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { sseClient, webhookReceiver } from '../dev/event-clients.js';
-import { rssMiB, sleep, spawnService, waitUntil, type ServiceProcess } from './processes.js';
+import { rssMiB, sleep, spawnService, startBareMtcute, startEventConsumer, waitUntil, type ServiceProcess } from './processes.js';
 import { fmt, percentile, pool, ratio, row, section } from './report.js';
 
 const LATENCY_SAMPLES = 300;
 const BURST = 5_000;
 const RECONNECT_WINDOW_MS = 30_000;
+/** About one journal line of a message.new event. */
+const RAW_LINE = Buffer.from(`${JSON.stringify({ id: 1, at: new Date(0).toISOString(), type: 'message.new', key: 'n:700000002:1', data: { message: { id: 1, peer: 700000002, from: 700000002, date: new Date(0).toISOString(), text: 'latency 1', replyTo: null, out: false } } })}\n`);
 
 /** The service on its own data directory, talking to the in-process DC; resolves once its API answers. */
 async function startService(opts: { dataDir: string; dc: TestSandbox; env: Record<string, string> }): Promise<ServiceProcess> {
@@ -59,90 +65,127 @@ function stats(samples: number[]): { p50: number; p99: number } {
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
 }
 
+/** The monotonic clock every process on the machine shares (ms): arrivals in other processes are timed on it. */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** A process that prints {"text","at"} lines: each text's arrival is recorded in `into` until the process ends. */
+function collectArrivals(proc: { next: (timeoutMs?: number) => Promise<{ text?: unknown; at?: unknown }> }, into: Map<string, number>): void {
+  void (async () => {
+    for (;;) {
+      const line = await proc.next(3_600_000);
+      if (typeof line.text === 'string' && typeof line.at === 'number') into.set(line.text, line.at);
+    }
+  })().catch(() => undefined); // ends with the process
+}
+
 async function latencyAndThroughput(dc: TestSandbox, root: string, where: string, receiverPhone: string): Promise<void> {
-  // A user the service logs in, the same user on a bare mtcute client (another device), and a sender.
+  // A user the service logs in, the same user on two bare mtcute clients (other devices): one in a process of
+  // its own, as the service is (the baseline), one in this process, beside the DC; and a sender. The SSE client
+  // and the webhook receiver are processes of their own too, so neither waits for the other, for the DC or
+  // for the bare clients here.
   const senderPhone = '+9996627000';
   if (!dc.controls.getUser(senderPhone)) dc.controls.createUser({ phone: senderPhone, firstName: 'Sender' });
   const svc = await startService({ dataDir: path.join(root, 'latency'), dc, env: { LOGIN_RATE_LIMIT: '0', WEBHOOK_RETRY_MAX: '1s' } });
   const secret = randomBytes(16).toString('hex');
-  const receiver = await webhookReceiver(secret);
+  // Every arrival is timed where it happens (a callback in the receiving process).
+  const arrivals = { bareProcess: new Map<string, number>(), bare: new Map<string, number>(), sse: new Map<string, number>(), webhook: new Map<string, number>() };
+  const consumers: Array<{ stop: () => Promise<void> }> = [];
   let bare: TelegramClient | undefined;
   try {
+    const receiver = startEventConsumer(['webhook', secret]);
+    consumers.push(receiver);
+    const { url } = (await receiver.next(60_000)) as { url: string };
+    collectArrivals(receiver, arrivals.webhook);
     await login(svc, 'bench', receiverPhone);
     bare = await sandboxClient(dc);
     await loginSandboxClient(bare, dc, receiverPhone);
     await bare.getMe();
-    await svc.request('PUT', '/api/accounts/bench/webhook', { url: receiver.url, secret });
-    const sse = sseClient(`${svc.baseUrl}/api/accounts/bench/events`, svc.token);
-
-    const arrivals = { bare: new Map<string, number>(), sse: new Map<string, number>(), webhook: new Map<string, number>() };
-    bare.onNewMessage.add((m) => arrivals.bare.set(m.text, performance.now()));
-    const sseSeen = (): void => {
-      for (const e of sse.received.splice(0)) if (e.type === 'message.new') arrivals.sse.set(e.message.text, performance.now());
-    };
-    const hookSeen = (): void => {
-      for (const e of receiver.accepted.splice(0)) if (e.type === 'message.new') arrivals.webhook.set(e.message.text, performance.now());
-    };
-    // Warm-up: both loops running, both paths connected.
+    bare.onNewMessage.add((m) => arrivals.bare.set(m.text, monotonicMs()));
+    const bareProcess = startBareMtcute('listen', dc, [receiverPhone]);
+    consumers.push(bareProcess);
+    if ((await bareProcess.next(60_000)).event !== 'ready') throw new Error('the bare mtcute process did not log in');
+    collectArrivals(bareProcess, arrivals.bareProcess);
+    await svc.request('PUT', '/api/accounts/bench/webhook', { url, secret });
+    const sse = startEventConsumer(['sse', `${svc.baseUrl}/api/accounts/bench/events`, svc.token]);
+    consumers.push(sse);
+    collectArrivals(sse, arrivals.sse);
+    const allHave = (text: string): boolean => Object.values(arrivals).every((seen) => seen.has(text));
+    // Warm-up: every loop running, every path connected.
     dc.controls.deliverMessage(senderPhone, receiverPhone, 'warm-up');
-    await until(() => (sseSeen(), hookSeen(), arrivals.sse.has('warm-up') && arrivals.webhook.has('warm-up') && arrivals.bare.has('warm-up')), 20_000);
+    if (!(await until(() => allHave('warm-up'), 30_000))) throw new Error('the warm-up message did not reach every client');
 
-    const latency = { bare: [] as number[], sse: [] as number[], webhook: [] as number[] };
+    const latency = { bareProcess: [] as number[], bare: [] as number[], sse: [] as number[], webhook: [] as number[] };
+    // The floor: what appending one event line durably costs on this filesystem, measured between the samples —
+    // as the journal appends (O_DSYNC: the write returns once the line is on stable storage).
+    const { O_WRONLY, O_CREAT, O_APPEND, O_DSYNC } = fs.constants;
+    const raw = await fsp.open(path.join(root, 'raw-append.jsonl'), O_WRONLY | O_CREAT | O_APPEND | O_DSYNC);
+    const rawAppend: number[] = [];
     let missing = 0;
     for (let i = 0; i < LATENCY_SAMPLES; i++) {
       const text = `latency ${i}`;
-      const sent = performance.now();
+      const sent = monotonicMs();
       dc.controls.deliverMessage(senderPhone, receiverPhone, text);
-      const done = await until(() => (sseSeen(), hookSeen(), arrivals.bare.has(text) && arrivals.sse.has(text) && arrivals.webhook.has(text)), 5_000);
-      if (!done) missing++;
-      for (const kind of ['bare', 'sse', 'webhook'] as const) {
+      if (!(await until(() => allHave(text), 5_000))) missing++;
+      for (const kind of ['bareProcess', 'bare', 'sse', 'webhook'] as const) {
         const at = arrivals[kind].get(text);
         if (at !== undefined) latency[kind].push(at - sent);
       }
+      const before = monotonicMs();
+      await raw.write(RAW_LINE);
+      rawAppend.push(monotonicMs() - before);
       await sleep(10);
     }
-    const bareStats = stats(latency.bare);
+    await raw.close();
+    await bareProcess.stop(); // not a part of the burst below
+    const base = stats(latency.bareProcess);
+    const inDcProcess = stats(latency.bare);
     for (const kind of ['sse', 'webhook'] as const) {
       const s = stats(latency[kind]);
       const label = `${kind === 'sse' ? 'DC → SSE client' : 'DC → webhook receiver'}${where}`;
-      row({ metric: `${label} latency p50 (ms)`, value: fmt(s.p50, 2), baseline: `${fmt(bareStats.p50, 2)} ms`, ratio: ratio(s.p50, bareStats.p50), note: 'baseline: bare mtcute onNewMessage, same user, same push' });
-      row({ metric: `${label} latency p99 (ms)`, value: fmt(s.p99, 2), baseline: `${fmt(bareStats.p99, 2)} ms`, ratio: ratio(s.p99, bareStats.p99), note: `goal ≤ 1.5x; ${latency[kind].length} samples${missing ? `, ${missing} not all arrived in 5 s` : ''}` });
+      row({
+        metric: `${label} latency p50 (ms)`,
+        value: fmt(s.p50, 2),
+        baseline: `${fmt(base.p50, 2)} ms`,
+        ratio: ratio(s.p50, base.p50),
+        note: `baseline: bare mtcute onNewMessage in a process of its own, same user, same push; in the DC's process ${fmt(inDcProcess.p50, 2)} ms`,
+      });
+      row({
+        metric: `${label} latency p99 (ms)`,
+        value: fmt(s.p99, 2),
+        baseline: `${fmt(base.p99, 2)} ms`,
+        ratio: ratio(s.p99, base.p99),
+        note: `goal ≤ 1.5x; ${latency[kind].length} samples${missing ? `, ${missing} not all arrived in 5 s` : ''}; in the DC's process ${fmt(inDcProcess.p99, 2)} ms`,
+      });
     }
+    const floor = stats(rawAppend);
+    row({
+      metric: `durable append alone p50 / p99 (ms)${where}`,
+      value: `${fmt(floor.p50, 2)} / ${fmt(floor.p99, 2)}`,
+      note: `one ${RAW_LINE.length}-byte line, O_DSYNC, beside the journal between the samples: what every event waits for before delivery`,
+    });
 
-    // Throughput: a burst, journal → SSE, beside the bare client's onNewMessage for the same burst.
+    // Throughput: a burst, journal → SSE, beside the in-process bare client's onNewMessage for the same burst.
     arrivals.sse.clear();
     arrivals.bare.clear();
-    const started = performance.now();
-    let bareDone = 0;
-    let sseDone = 0;
-    const ready = { bare: false, sse: false };
+    const last = `burst ${BURST - 1}`;
+    const started = monotonicMs();
     for (let i = 0; i < BURST; i++) dc.controls.deliverMessage(senderPhone, receiverPhone, `burst ${i}`);
-    await until(() => {
-      sseSeen();
-      receiver.accepted.splice(0);
-      if (!ready.bare && arrivals.bare.has(`burst ${BURST - 1}`) && arrivals.bare.size >= BURST) {
-        ready.bare = true;
-        bareDone = performance.now();
-      }
-      if (!ready.sse && arrivals.sse.size >= BURST) {
-        ready.sse = true;
-        sseDone = performance.now();
-      }
-      return ready.bare && ready.sse;
-    }, 120_000);
-    const ssePerSecond = (arrivals.sse.size / ((sseDone || performance.now()) - started)) * 1000;
-    const barePerSecond = (arrivals.bare.size / ((bareDone || performance.now()) - started)) * 1000;
+    const complete = await until(() => arrivals.bare.has(last) && arrivals.sse.size >= BURST, 120_000);
+    const lastAt = (seen: Map<string, number>): number => Math.max(...seen.values());
+    const ssePerSecond = (arrivals.sse.size / (lastAt(arrivals.sse) - started)) * 1000;
+    const barePerSecond = (arrivals.bare.size / (lastAt(arrivals.bare) - started)) * 1000;
     row({
       metric: `events / s, journal → SSE (burst)${where}`,
       value: fmt(ssePerSecond),
       baseline: `${fmt(barePerSecond)} /s`,
       ratio: ratio(ssePerSecond, barePerSecond),
-      note: `${BURST} messages; goal ≥ 2000/s; baseline: bare mtcute onNewMessage for the same burst${ready.sse ? '' : `; only ${arrivals.sse.size} arrived`}`,
+      note: `${BURST} messages; goal ≥ 2000/s; baseline: bare mtcute onNewMessage for the same burst, in the DC's process${complete ? '' : `; only ${arrivals.sse.size} arrived`}`,
     });
-    sse.close();
   } finally {
     await bare?.destroy();
-    await receiver.close();
+    await Promise.all(consumers.map((c) => c.stop()));
     await svc.stop();
   }
 }
@@ -197,34 +240,50 @@ async function bareReconnects(dc: TestSandbox, clients: number, firstNumber: num
   }
 }
 
-export async function benchEvents(): Promise<void> {
+/** `parts`: 'latency' runs the latency and throughput figures only (the reconnect figures take minutes). */
+export async function benchEvents(parts: 'all' | 'latency' = 'all'): Promise<void> {
   section('Events (real service process, sandbox DC over TCP)');
-  const dc = await startTestSandbox({ limits: { maxConnections: 20_000 } });
   const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'bench-events-'));
+  // A fresh DC for each latency run: the DC (in this process) saves its whole state, every message of every box,
+  // 200 ms after a change, so a DC that holds an earlier run's burst would stall this process's loop — the
+  // clients' and the bare client's alike — during the next run.
+  const withDc = async (run: (dc: TestSandbox) => Promise<void>): Promise<void> => {
+    const dc = await startTestSandbox({ limits: { maxConnections: 20_000 } });
+    try {
+      await run(dc);
+    } finally {
+      await dc.dispose();
+    }
+  };
   try {
-    await latencyAndThroughput(dc, root, '', '+9996627001');
+    await withDc((dc) => latencyAndThroughput(dc, root, '', '+9996627001'));
     // The same with the data directory on tmpfs: what the journal's fsync costs on this machine's disk.
     if (fs.existsSync('/dev/shm')) {
       const shm = await fsp.mkdtemp('/dev/shm/bench-events-');
       try {
-        await latencyAndThroughput(dc, shm, ', tmpfs', '+9996627002');
+        await withDc((dc) => latencyAndThroughput(dc, shm, ', tmpfs', '+9996627002'));
       } finally {
         await fsp.rm(shm, { recursive: true, force: true });
       }
     }
-    const bare1 = await bareReconnects(dc, 1, 3000);
-    const bare100 = await bareReconnects(dc, 100, 3100);
-    for (const [accounts, first, bare] of [[1, 0, bare1], [100, 100, bare100], [1000, 1000, undefined]] as const) {
-      const measured = await serviceReconnects(dc, root, accounts, first);
-      row({
-        metric: `reconnects / minute, ${accounts} idle account${accounts === 1 ? '' : 's'}`,
-        value: fmt(measured.perMinute, 1),
-        ...(bare !== undefined ? { baseline: `${fmt(bare, 1)} /min`, note: `baseline: ${accounts} bare mtcute client${accounts === 1 ? '' : 's'}, default settings` } : {}),
-      });
-      console.log(`    (${accounts} accounts: service RSS ${fmt(measured.rss)} MiB, logins ${fmt(measured.loginsPerSecond)}/s, ${RECONNECT_WINDOW_MS / 1000} s window after 10 s to settle)`);
-    }
+    if (parts === 'latency') return;
+    await withDc((dc) => reconnects(dc, root));
   } finally {
-    await dc.dispose();
     await fsp.rm(root, { recursive: true, force: true });
+  }
+}
+
+/** Reconnects per minute of idle accounts in the service, beside bare mtcute clients with default settings. */
+async function reconnects(dc: TestSandbox, root: string): Promise<void> {
+  const bare1 = await bareReconnects(dc, 1, 3000);
+  const bare100 = await bareReconnects(dc, 100, 3100);
+  for (const [accounts, first, bare] of [[1, 0, bare1], [100, 100, bare100], [1000, 1000, undefined]] as const) {
+    const measured = await serviceReconnects(dc, root, accounts, first);
+    row({
+      metric: `reconnects / minute, ${accounts} idle account${accounts === 1 ? '' : 's'}`,
+      value: fmt(measured.perMinute, 1),
+      ...(bare !== undefined ? { baseline: `${fmt(bare, 1)} /min`, note: `baseline: ${accounts} bare mtcute client${accounts === 1 ? '' : 's'}, default settings` } : {}),
+    });
+    console.log(`    (${accounts} accounts: service RSS ${fmt(measured.rss)} MiB, logins ${fmt(measured.loginsPerSecond)}/s, ${RECONNECT_WINDOW_MS / 1000} s window after 10 s to settle)`);
   }
 }

@@ -218,6 +218,23 @@ export async function startBareServer(kind: 'http' | 'fastify' | 'fastify-status
 }
 
 /**
+ * A consumer of the service's events in a process of its own (event-consumer.ts, run by tsx). It prints one
+ * JSON line per step; `next()` reads the next one.
+ */
+export function startEventConsumer(args: string[]) {
+  const proc = track(
+    spawn(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'event-consumer.ts'), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] }),
+  );
+  const next = lineReader(proc);
+  return {
+    proc,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    next: async (timeoutMs?: number): Promise<any> => JSON.parse(await next(timeoutMs)),
+    stop: () => stopProcess(proc),
+  };
+}
+
+/**
  * A bare mtcute client process (bare-mtcute.mjs). It prints one JSON line per step; `next()` reads the
  * next one.
  */

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- dc|service|accounts|cluster]`: prints figures beside bare baselines measured in the
+ * `npm run bench [-- dc|service|accounts|cluster|events [latency]]`: prints figures beside bare baselines measured in the
  * same run. The service and accounts parts talk to a sandbox DC in a process of its own; the cluster part
  * starts its own (in-process: it needs the DC's test controls) and a PostgreSQL.
  */
@@ -23,5 +23,5 @@ if (!only || only === 'service' || only === 'accounts') {
   }
 }
 if (!only || only === 'cluster') await benchCluster();
-if (!only || only === 'events') await benchEvents();
+if (!only || only === 'events') await benchEvents(process.argv[3] === 'latency' ? 'latency' : 'all');
 process.exit(process.exitCode ?? 0);

@@ -22,9 +22,10 @@ export interface SseClient {
 
 /**
  * Connects to `url` (an SSE endpoint) with the bearer token and keeps connected: when the stream ends or
- * cannot be opened it reconnects after `retryMs` with Last-Event-ID, like EventSource.
+ * cannot be opened it reconnects after `retryMs` with Last-Event-ID, like EventSource. `onEvent` is called
+ * as each event is parsed (the bench times arrivals there).
  */
-export function sseClient(url: string, token: string, opts: { after?: number; retryMs?: number } = {}): SseClient {
+export function sseClient(url: string, token: string, opts: { after?: number; retryMs?: number; onEvent?: (event: Event) => void } = {}): SseClient {
   const received: Event[] = [];
   let lastId = opts.after ?? 0;
   let connections = 0;
@@ -62,6 +63,7 @@ export function sseClient(url: string, token: string, opts: { after?: number; re
             const event = JSON.parse(data) as Event;
             received.push(event);
             lastId = Math.max(lastId, Number(id));
+            opts.onEvent?.(event);
           }
         }
       });
@@ -122,7 +124,8 @@ export function signatureValid(secret: string, body: Buffer, header: string | un
   return got.length === expected.length && timingSafeEqual(got, expected);
 }
 
-export async function webhookReceiver(secret: string, opts: { slowMs?: number } = {}): Promise<WebhookReceiver> {
+/** `onEvent` is called as each event is accepted (the bench times arrivals there). */
+export async function webhookReceiver(secret: string, opts: { slowMs?: number; onEvent?: (event: Event) => void } = {}): Promise<WebhookReceiver> {
   const accepted: Event[] = [];
   let badSignatures = 0;
   let requests = 0;
@@ -154,9 +157,12 @@ export async function webhookReceiver(secret: string, opts: { slowMs?: number } 
             res.writeHead(200).end();
           }, opts.slowMs ?? 500);
           return;
-        default:
-          accepted.push(JSON.parse(body.toString('utf8')) as Event);
+        default: {
+          const event = JSON.parse(body.toString('utf8')) as Event;
+          accepted.push(event);
+          opts.onEvent?.(event);
           res.writeHead(204).end();
+        }
       }
     });
   };

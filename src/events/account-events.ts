@@ -2,7 +2,8 @@
  * One account's event pipeline: updates in, durable events out.
  *
  *   add(event)  ── duplicate key? dropped ──▶ queue ──▶ journal.append (group commit, fsync) ──▶ readers woken
- *   mtcute saved its update state ─────────────────▲ (appended after the events queued before it)
+ *   mtcute saved its update state ─────────────────▲ (appended after the events queued before it; usually in
+ *                                                     the same write: a commit starts on the next turn)
  *
  * Nothing is delivered before it is journaled: readers (SSE, polling, webhooks) only ever read the journal.
  * The update state mtcute catches up from is journaled after the events it covers, so after any crash the
@@ -20,7 +21,7 @@ import type { NewEvent } from './types.js';
 import { LOG_MESSAGES } from '../logging/messages.js';
 import { exponentialDelayMs } from '../timing/backoff.js';
 
-/** Events appended at once at most (one write, one fsync). */
+/** Events appended at once at most (one durable write). */
 const MAX_BATCH = 512;
 /** Events waiting for the journal at most; see the module comment. */
 const MAX_PENDING = 50_000;
@@ -166,7 +167,10 @@ export class AccountEvents extends JournalFeed {
 
   private kick(): void {
     if (this.committing || this.closed) return;
-    this.committing = this.commitLoop().finally(() => {
+    // The commit starts once the current I/O callback and its microtasks are done: mtcute saves its update
+    // state right after dispatching an update, in the same turn, so the state joins its events' write and
+    // fsync instead of costing a second one (and updates that arrive together are one batch).
+    this.committing = nextTurn().then(() => this.commitLoop()).finally(() => {
       this.committing = null;
       if (this.queue.length > 0 || this.pendingState !== undefined) this.kick();
     });
@@ -266,6 +270,10 @@ export class AccountEvents extends JournalFeed {
 }
 
 type JournalEventInput = Parameters<EventJournal['append']>[0][number];
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());

@@ -4,7 +4,7 @@
  * acknowledged is there after the crash, ids contiguous, and the state found never covers a missing event.
  */
 import { spawn } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
+import { constants as fsConstants, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,6 +85,29 @@ describe('the file journal encrypted at rest', () => {
     await again.open();
     expect((await again.read(0, 10))[0]?.data).toEqual({ message: { id: 1, text: 'a very private text' } });
     await again.close();
+  });
+});
+
+describe('the file journal on disk', () => {
+  it('appends through a descriptor opened with O_DSYNC: each write is durable when it returns (no fdatasync follows)', async () => {
+    const dir = await tempDir();
+    const journal = createFileEventJournal({ dir, log: quiet, retention: RETENTION });
+    await journal.open();
+    await journal.append([event(1)]);
+    const [segment] = await fsp.readdir(dir);
+    const file = path.join(dir, segment!);
+    // The active segment stays open for a second after an append: find its descriptor and read its flags.
+    const flags: number[] = [];
+    for (const fd of await fsp.readdir('/proc/self/fd')) {
+      const target = await fsp.readlink(`/proc/self/fd/${fd}`).catch(() => '');
+      if (target !== file) continue;
+      const info = await fsp.readFile(`/proc/self/fdinfo/${fd}`, 'utf8');
+      flags.push(parseInt(/^flags:\s+([0-7]+)$/m.exec(info)![1]!, 8));
+    }
+    expect(flags).toHaveLength(1);
+    expect(flags[0]! & fsConstants.O_DSYNC).toBe(fsConstants.O_DSYNC);
+    expect(flags[0]! & fsConstants.O_APPEND).toBe(fsConstants.O_APPEND);
+    await journal.close();
   });
 });
 

@@ -106,6 +106,22 @@ describe('AccountEvents', () => {
     await events.close();
   });
 
+  it('an update and the state mtcute saves after it, in the same turn, are one append (one write, one fsync)', async () => {
+    const journal = fileJournal(await journalDir());
+    const appends: Array<{ ids: string[]; state: UpdateState | null | undefined }> = [];
+    const counting: EventJournal = { ...failingWhen(journal, () => false), append: (events, s) => (appends.push({ ids: events.map((e) => e.key), state: s }), journal.append(events, s)) };
+    const events = new AccountEvents({ accountId: 'a', journal: counting, logger });
+    await events.open();
+    const binding = events.updateStateBinding();
+    events.add(message(1));
+    // mtcute's updates loop: the dispatch, then its own awaits (in memory), then the save.
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    binding.saved(state(1));
+    await events.flush();
+    expect(appends).toEqual([{ ids: ['n:7:1'], state: state(1) }]);
+    await events.close();
+  });
+
   it('while the journal refuses writes, events wait (and the state does not advance); it says so in its status', async () => {
     const journal = fileJournal(await journalDir());
     let failing = true;

@@ -6,8 +6,10 @@
  *   {"state":{"pts":12,"qts":0,"date":…,"seq":0}}                        the update state covering what precedes it
  *   {"state":null}                                                       a reset (the session ended)
  *
- * - Appends are one write + fdatasync; a batch's events come before the state that covers them, so a crash
- *   keeps a prefix in which any state covers only events that are there.
+ * - Appends are one durable write: the active segment is open with O_DSYNC, so a write returns once its data
+ *   (and the size that reaches it) is on stable storage — fdatasync's guarantee, in one system call and one
+ *   trip through libuv's thread pool instead of two. A batch's events come before the state that covers
+ *   them, so a crash keeps a prefix in which any state covers only events that are there.
  * - A crash in the middle of a write leaves a torn last line: open() cuts it off (nothing after it was ever
  *   acknowledged). An unreadable line followed by good ones is not a torn write: it is skipped and logged.
  * - A new segment starts when the active one reaches `segmentBytes`, with the current state as its first
@@ -20,7 +22,7 @@
  *   rest>"}` (journal-records.ts, shared with PostgreSQL); a journal sealed with another key, or opened
  *   without one, is refused — never cut off as if torn.
  */
-import { promises as fsp } from 'node:fs';
+import { constants as fsConstants, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { ensurePrivateDir, fsyncDir, PRIVATE_FILE_MODE } from '@telegram-service/durable-files';
 import { errnoCode } from '../errors.js';
@@ -69,6 +71,14 @@ export function segmentFileName(firstId: number): string {
 export function createFileEventJournal(opts: FileEventJournalOptions): EventJournal {
   return new FileEventJournal(opts);
 }
+
+/**
+ * How the active segment is opened: 'a' (O_WRONLY | O_CREAT | O_APPEND) and O_DSYNC. Every hop through the
+ * thread pool waits for a thread and then for the main thread to be scheduled again; on a busy machine that
+ * wait is milliseconds (without write + fdatasync's second hop, the events bench's tmpfs p99 ratio fell from
+ * about 2.5× to 1.6×).
+ */
+export const APPEND_DURABLY = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_APPEND | fsConstants.O_DSYNC;
 
 /** How long the active segment stays open after the last append. */
 const IDLE_CLOSE_MS = 1000;
@@ -231,7 +241,7 @@ class FileEventJournal implements EventJournal {
     });
   }
 
-  /** One write and fdatasync; a failed write is taken back, so the next append never follows garbage. */
+  /** One write, durable when it returns (O_DSYNC); a failed write is taken back, so the next append never follows garbage. */
   private async writeDurably(segment: Segment, buffer: Buffer): Promise<void> {
     const handle = this.handle!;
     try {
@@ -240,7 +250,6 @@ class FileEventJournal implements EventJournal {
         const { bytesWritten } = await handle.write(buffer, written, buffer.length - written);
         written += bytesWritten;
       }
-      await handle.datasync();
     } catch (err) {
       try {
         await handle.truncate(segment.bytes);
@@ -293,13 +302,13 @@ class FileEventJournal implements EventJournal {
 
   private async openAppending(file: string): Promise<fsp.FileHandle> {
     try {
-      return await fsp.open(file, 'a', PRIVATE_FILE_MODE);
+      return await fsp.open(file, APPEND_DURABLY, PRIVATE_FILE_MODE);
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') throw err;
       // The directory went away under us: make it again (the events in memory are still to be written).
       await ensurePrivateDir(this.opts.dir);
       this.opts.log.warn({ dir: this.opts.dir }, 'event journal: the events directory was gone; created it again');
-      return fsp.open(file, 'a', PRIVATE_FILE_MODE);
+      return fsp.open(file, APPEND_DURABLY, PRIVATE_FILE_MODE);
     }
   }
 
