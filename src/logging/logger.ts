@@ -66,7 +66,17 @@ export function createLogger(config: LoggerConfig, options: LoggerOptions = {}):
 function openLogFile(file: string): { stream: DestinationStream; warning?: string } {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const { fd, warning } = openPrivateAppendSync(file);
-  return { stream: pino.destination({ fd, sync: true }), ...(warning ? { warning } : {}) };
+  return { stream: losingLinesOnError(pino.destination({ fd, sync: true })), ...(warning ? { warning } : {}) };
+}
+
+/**
+ * A line that cannot be written (the log's disk full, stdout closed) is lost, and the service goes on: a
+ * synchronous destination emits the write's error at once, and without a listener that error would be
+ * thrown out of the log call — into whatever request or write was being logged.
+ */
+function losingLinesOnError<T extends DestinationStream>(stream: T): T {
+  (stream as unknown as NodeJS.EventEmitter).on?.('error', () => undefined);
+  return stream;
 }
 
 function stdoutStream(mode: NonNullable<LoggerOptions['stdout']>): DestinationStream | undefined {
@@ -74,9 +84,9 @@ function stdoutStream(mode: NonNullable<LoggerOptions['stdout']>): DestinationSt
   const wantPretty = mode === 'pretty' || (mode === 'auto' && process.stdout.isTTY === true);
   if (wantPretty) {
     const pretty = loadPinoPretty();
-    if (pretty) return pretty({ colorize: true, sync: true, translateTime: 'SYS:standard', ignore: 'pid,hostname' });
+    if (pretty) return losingLinesOnError(pretty({ colorize: true, sync: true, translateTime: 'SYS:standard', ignore: 'pid,hostname' }));
   }
-  return pino.destination({ fd: 1, sync: true });
+  return losingLinesOnError(pino.destination({ fd: 1, sync: true }));
 }
 
 type PrettyFactory = (options: Record<string, unknown>) => DestinationStream;
