@@ -11,7 +11,8 @@
  * fsync, rename over the target, fsync the directory.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, existsSync, fchmodSync, fsyncSync, openSync, promises as fsp, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, fsync, fsyncSync, openSync, promises as fsp, renameSync, unlinkSync, writeFile, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { PersistenceWriteError, errnoCode } from './fs-errors.js';
 import { PRIVATE_FILE_MODE, UntrustedPathError, assertDirTrusted, octal, openNoFollowSync } from './private-files.js';
@@ -56,7 +57,20 @@ export async function ensurePrivateDir(dir: string): Promise<{ created: boolean;
   return { created: false, warnings };
 }
 
-/** Atomically replace `file` with `data` (mode 0600 unless given). Throws PersistenceWriteError; the old file stays. */
+/**
+ * Data up to this size is written synchronously: into the page cache it takes microseconds. Bigger data
+ * (the sandbox DC's state, a long Idempotency-Key list) is written on the thread pool, off the event loop.
+ */
+const SYNC_WRITE_MAX_BYTES = 64 * 1024;
+
+/**
+ * Atomically replace `file` with `data` (mode 0600 unless given). Throws PersistenceWriteError; the old file stays.
+ *
+ * The quick steps — open, chmod, a small write, close, rename — are made synchronously: each costs a few
+ * microseconds, less than its own trip through the thread pool; only the two fsyncs, which wait for the
+ * disk, leave the event loop. (All asynchronous, the same steps took ~1.6× as long: a session write
+ * waited for seven thread-pool round trips besides the disk.)
+ */
 export async function writeFileAtomic(
   file: string,
   data: Uint8Array | string,
@@ -65,18 +79,23 @@ export async function writeFileAtomic(
   const mode = opts.mode ?? PRIVATE_FILE_MODE;
   const dir = path.dirname(file);
   const tmp = tempPathFor(file);
-  let handle: fsp.FileHandle | undefined;
+  let fd: number | undefined;
   try {
-    handle = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-    await handle.chmod(mode); // exact mode regardless of umask
-    await handle.writeFile(data);
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await fsp.rename(tmp, file);
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+    fchmodSync(fd, mode); // exact mode regardless of umask
+    if (byteLength(data) <= SYNC_WRITE_MAX_BYTES) writeFileSync(fd, data);
+    else await writeFileOnPool(fd, data);
+    await fsyncOnPool(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, file);
   } catch (err) {
-    await handle?.close().catch(() => undefined);
-    await fsp.unlink(tmp).catch(() => undefined);
+    if (fd !== undefined) closeQuietlySync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never created, or already renamed
+    }
     throw PersistenceWriteError.from(file, err);
   }
   try {
@@ -85,6 +104,17 @@ export async function writeFileAtomic(
     // The rename happened but may not be durable yet; report it so the caller retries the (idempotent) write.
     throw PersistenceWriteError.from(file, err);
   }
+}
+
+function byteLength(data: Uint8Array | string): number {
+  return typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+}
+
+const writeFileOnPool = promisify(writeFile) as (fd: number, data: Uint8Array | string) => Promise<void>;
+
+/** fsync on the thread pool: the step that waits for the disk. */
+function fsyncOnPool(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
 }
 
 /** writeFileAtomic for callers that must finish before returning (e.g. a final save on shutdown). Same guarantees and errors. */
@@ -258,12 +288,13 @@ export async function moveAside(file: string, label: string, now = new Date()): 
   return candidate;
 }
 
+/** Makes the directory's entries (a rename, a new or removed file) durable; only the fsync leaves the event loop. */
 export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
-    await handle.sync();
+    await fsyncOnPool(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
