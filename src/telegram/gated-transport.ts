@@ -1,8 +1,9 @@
 /**
  * mtcute's TCP transport behind a gate: a connection to Telegram is opened only while `mayConnect()` says
  * so (the instance holds the account's lease, with time to spare), and every connection it opened can be
- * cut at once, synchronously (the lease is about to run out: nothing may stay connected). mtcute's own
- * reconnects go through here too, so a lapsed owner can never reconnect by itself.
+ * cut at once, synchronously (the lease is about to run out: nothing may stay connected), and nothing is
+ * written on one while the gate is closed. mtcute's own reconnects go through here too, so a lapsed owner
+ * can never reconnect by itself.
  */
 import type { ITelegramConnection, TelegramTransport } from '@mtcute/core';
 import { TcpTransport } from '@mtcute/node';
@@ -30,6 +31,16 @@ export class GatedTransport implements TelegramTransport {
     }
     this.open.add(connection);
     (connection as { socket?: NodeJS.EventEmitter }).socket?.once('close', () => this.open.delete(connection));
+    // Every write asks the gate too: a process that was stopped (SIGSTOP, a long stall) wakes up with its
+    // I/O callbacks before its timers, so mtcute can answer what arrived meanwhile before the watchdog that
+    // cuts connections at the lease's local deadline has run. Nothing is sent past that deadline.
+    const write = connection.write.bind(connection);
+    connection.write = (bytes) => {
+      if (this.mayConnect()) return write(bytes);
+      this.open.delete(connection);
+      connection.close();
+      return Promise.reject(new ConnectionGateClosed());
+    };
     return connection;
   }
 

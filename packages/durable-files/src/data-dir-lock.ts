@@ -354,10 +354,15 @@ async function takeOver(dataDir: string, file: string, seen: HolderSnapshot): Pr
     await fsp.mkdir(guard, { mode: 0o700 });
   } catch (err) {
     if (errnoCode(err) !== 'EEXIST') throw err;
-    if (await guardIsDead(guard)) {
-      // Left by a starter that died mid take-over (kill -9 during start-up): clear it and let the caller retry.
-      await fsp.rm(guard, { recursive: true, force: true });
-      return;
+    // Another starter's take-over lasts milliseconds: wait for it to end (the caller then finds the lock
+    // that starter made, or none). A guard whose starter died — kill -9 during start-up, even between the
+    // mkdir and its owner file — is dead soon enough (GUARD_UNOWNED_MS at most): cleared, and the caller retries.
+    for (const giveUpAt = Date.now() + GUARD_WAIT_MS; ; await sleep(GUARD_POLL_MS)) {
+      if (await guardIsDead(guard)) {
+        await fsp.rm(guard, { recursive: true, force: true });
+        return;
+      }
+      if (Date.now() >= giveUpAt) break;
     }
     throw new DataDirLockedError(dataDir, seen.content, `data directory ${dataDir} is being taken over by another starting process`);
   }
@@ -375,6 +380,13 @@ async function takeOver(dataDir: string, file: string, seen: HolderSnapshot): Pr
 const GUARD_OWNER_FILE = 'owner';
 /** A guard without its owner file yet is given this long (the owner is written right after the mkdir). */
 const GUARD_UNOWNED_MS = 1_000;
+/** How long a starter waits for another starter's take-over guard to end or die before giving up. */
+const GUARD_WAIT_MS = GUARD_UNOWNED_MS + 1_000;
+const GUARD_POLL_MS = 50;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 /** Whether a take-over guard was left by a process that no longer runs (or is too old to be live). */
 async function guardIsDead(guard: string): Promise<boolean> {

@@ -128,6 +128,19 @@ describe('data directory lock', () => {
     await lock.release();
   });
 
+  it('a guard without its owner file yet (a starter killed between the mkdir and the owner) is waited out, then the stale lock taken over', async () => {
+    await fsp.mkdir(dataDir, { mode: 0o700 });
+    const lockFile = path.join(dataDir, 'service.lock');
+    await fsp.writeFile(lockFile, JSON.stringify({ pid: 2 ** 22 + 7, hostname: os.hostname(), acquiredAt: 'x', nonce: 'n' }));
+    await fsp.mkdir(`${lockFile}.takeover`, { mode: 0o700 }); // just made: young, no owner
+    const startedAt = Date.now();
+    const lock = await acquireDataDirLock(dataDir);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(900); // waited for the unowned guard to be judged dead
+    expect(JSON.parse(await fsp.readFile(lockFile, 'utf8')).pid).toBe(process.pid);
+    await expect(fsp.stat(`${lockFile}.takeover`)).rejects.toThrow();
+    await lock.release();
+  });
+
   it('a take-over guard of a live starter is respected', async () => {
     await fsp.mkdir(dataDir, { mode: 0o700 });
     const lockFile = path.join(dataDir, 'service.lock');
