@@ -1197,6 +1197,10 @@ class TelegramAccount implements Account {
   /** One bounded call; it also stops when the service stops (and when `signal` aborts, if given). */
   private async call<T extends tl.RpcMethod>(client: TelegramClient, request: T, signal?: AbortSignal): Promise<tl.RpcCallReturn[T['_']]> {
     const { callTelegram } = await loadTelegram();
+    // A client dropped meanwhile (logout, recovery, revocation) is never called: its answer means nothing
+    // now, and mtcute's connect on a destroyed client rejects a promise nobody can handle (its
+    // asyncResettable), an unhandled rejection. The failure policy asks again on the client held now.
+    if (this.clients.dropped(client)) throw new TelegramCallError(request._, { kind: 'network', text: 'CLIENT_DROPPED' });
     const stop = this.stopController.signal;
     return callTelegram(client, request, { timeoutMs: this.config.clientReadyTimeoutMs, signal: signal ? AbortSignal.any([stop, signal]) : stop });
   }
@@ -1222,7 +1226,7 @@ class TelegramAccount implements Account {
         } catch (err) {
           const failure = classifiedOf(err);
           if (failure.kind === 'flood_wait') await this.recordFloodWaitQuietly(request._, failure.seconds);
-          if (failure.kind === 'network') this.health = health.offline(this.health);
+          if (failure.kind === 'network' && !this.clients.dropped(client)) this.health = health.offline(this.health);
           throw err;
         }
       },

@@ -25,6 +25,7 @@ export class ClientHolder {
   private pending: Promise<TelegramClient> | null = null;
   private closed = false;
   private suspended = false;
+  private readonly droppedClients = new WeakSet<TelegramClient>();
 
   constructor(private readonly opts: ClientHolderOptions) {}
 
@@ -36,6 +37,11 @@ export class ClientHolder {
   /** Whether `client` is no longer the held one (a recovery, logout or revocation dropped it). */
   replaced(client: TelegramClient): boolean {
     return this.client !== client;
+  }
+
+  /** Whether `client` was held here and has been dropped (it is destroyed, or being destroyed). */
+  dropped(client: TelegramClient): boolean {
+    return this.droppedClients.has(client);
   }
 
   ensure(): Promise<TelegramClient> {
@@ -66,6 +72,7 @@ export class ClientHolder {
     const client = this.client;
     this.client = null;
     if (!client) return;
+    this.droppedClients.add(client);
     try {
       await client.destroy();
     } catch (err) {
