@@ -55,6 +55,11 @@ export async function installKeepalive(opts: KeepaliveOptions): Promise<void> {
   // the session" timeout keeps its value, so a slow pong on a busy machine is not a reconnect.
   let writingPing = false;
   proto._pingMustDelay = function pingMustDelay(this: unknown): number {
+    // mtcute pings once `performance.now() - lastPingTime` passes this, lastPingTime starting at 0: in a
+    // process younger than the interval, a new connection would not ping (nor ask for a disconnect) until
+    // then — frozen in that window (SIGSTOP right after a restart took the accounts back), it stayed
+    // connected past the take-over. Until then, every flush may ping.
+    if (performance.now() < opts.pingIntervalMs) return 0;
     return Math.min(mustDelay.call(this), opts.pingIntervalMs);
   };
   proto._pingDisconnectDelay = function pingDisconnectDelay(this: unknown): number {
