@@ -39,6 +39,7 @@ import {
 import { AUTH_STATE_MAX_BYTES, decodeAuthState } from '../auth-state.js';
 import { PersistenceWriteError, SessionFileError, errnoCode } from '../errors.js';
 import { readPrivateFile } from './safe-read.js';
+import { FileCheckRounds } from './file-check-rounds.js';
 import { assertEncryptionKey } from '../session-crypto.js';
 import {
   SESSION_FILE_MAX_BYTES,
@@ -58,6 +59,8 @@ export const SESSION_BACKUP_FILE_NAME = 'session.json.bak';
 export const AUTH_STATE_FILE_NAME = 'auth_state.json';
 /** How long session.json.bak lags a session.json write at most (see the module comment). */
 export const BACKUP_DELAY_MS = 1_000;
+/** How often a store's files are checked at most (ms; see FileCheckRounds for many accounts). */
+export const VERIFY_INTERVAL_MS = 5_000;
 
 
 export interface SessionStoreOptions {
@@ -71,6 +74,8 @@ export interface SessionStoreOptions {
    * file removed or replaced while running is written back from memory.
    */
   verifyIntervalMs?: number;
+  /** The data directory's shared check rounds (the accounts store's): verifyIntervalMs is then theirs. */
+  checkRounds?: FileCheckRounds;
   /** Retry backoff after a failed write: first delay and cap (ms). */
   retryInitialMs?: number;
   retryMaxMs?: number;
@@ -105,7 +110,8 @@ export class FileSessionStore extends WriteBehindSessionStore {
   private backupTimer: NodeJS.Timeout | undefined;
   /** Each file as the store last wrote or read it (inode, size, mtime): a change means someone else touched it. */
   private readonly identities = new Map<string, FileIdentity>();
-  private verifyTimer: NodeJS.Timeout | undefined;
+  /** Ends this store's place in the check rounds. */
+  private stopVerifying: (() => void) | undefined;
 
   constructor(private readonly opts: SessionStoreOptions) {
     super(opts);
@@ -165,10 +171,9 @@ export class FileSessionStore extends WriteBehindSessionStore {
   }
 
   private armVerify(): void {
-    const interval = this.opts.verifyIntervalMs ?? 5000;
-    if (interval <= 0 || this.verifyTimer) return;
-    this.verifyTimer = setInterval(() => void this.verify(), interval);
-    this.verifyTimer.unref();
+    if (this.stopVerifying) return;
+    const rounds = this.opts.checkRounds ?? new FileCheckRounds({ minIntervalMs: this.opts.verifyIntervalMs ?? VERIFY_INTERVAL_MS, spacingMs: 0 });
+    this.stopVerifying = rounds.add(() => this.verify());
   }
 
   /**
@@ -413,8 +418,8 @@ export class FileSessionStore extends WriteBehindSessionStore {
   // ---------- persistence ----------
 
   override async close(): Promise<void> {
-    clearInterval(this.verifyTimer);
-    this.verifyTimer = undefined;
+    this.stopVerifying?.();
+    this.stopVerifying = undefined;
     await super.close();
     await this.copyDueBackup();
   }

@@ -15,7 +15,8 @@ import { ensurePrivateDir, fsyncDir, PRIVATE_DIR_MODE, writeFileAtomic } from '@
 import * as z from 'zod';
 import { errnoCode } from '../errors.js';
 import type { AccountsStore, ScopedTokenRecord, StoreLog } from '../types.js';
-import { createSessionStore } from './account-files.js';
+import { createSessionStore, VERIFY_INTERVAL_MS } from './account-files.js';
+import { FileCheckRounds } from './file-check-rounds.js';
 import { createFileEventJournal, EVENTS_DIR_NAME } from './event-journal.js';
 import { createFileIdempotencyStore } from './idempotency-file.js';
 import { createFileWebhookStore } from './webhook-file.js';
@@ -26,6 +27,8 @@ export const ACCOUNTS_DIR_NAME = 'accounts';
 export const TOKENS_FILE_NAME = 'tokens.json';
 const REMOVED_PREFIX = '.removed-';
 const TOKENS_MAX_BYTES = 1024 * 1024;
+/** The accounts' files are checked one per this many ms on average (a thousand accounts: every 20 s). */
+const VERIFY_SPACING_MS = 20;
 
 const tokensSchema = z.object({
   version: z.literal(1),
@@ -51,6 +54,7 @@ export interface FileAccountsStoreOptions {
 
 export function createFileAccountsStore(opts: FileAccountsStoreOptions): AccountsStore {
   const accountsDir = path.join(opts.dataDir, ACCOUNTS_DIR_NAME);
+  const checkRounds = new FileCheckRounds({ minIntervalMs: VERIFY_INTERVAL_MS, spacingMs: VERIFY_SPACING_MS });
   const dirOf = (id: string): string => path.join(accountsDir, id);
 
   return {
@@ -103,6 +107,7 @@ export function createFileAccountsStore(opts: FileAccountsStoreOptions): Account
         dataDir: dirOf(id),
         environment: opts.environment,
         log,
+        checkRounds,
         ...(opts.encryptionKey ? { encryptionKey: opts.encryptionKey } : {}),
       });
     },
