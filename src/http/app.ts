@@ -23,7 +23,7 @@
  * before the request's body arrived (a 401 to a huge upload) closes the connection instead of draining
  * the body; an empty body with a JSON content type is accepted on the routes that take no body.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { AccountRegistry } from '../accounts/registry.js';
 import type { AccountForwarding } from '../cluster/forwarding.js';
 import type { RemoteFeeds } from '../events/feed.js';
@@ -89,7 +89,10 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
     childLoggerFactory: lazyRequestLoggerFactory,
     // Fastify's own request lines are off: ours below is at debug level, without bodies or headers.
     logController: new LogController({ disableRequestLogging: true }),
-    frameworkErrors: handleFrameworkError,
+    frameworkErrors: (err, request, reply) => {
+      setCommonHeaders(reply);
+      handleFrameworkError(err, request, reply);
+    },
     // While closing, Fastify's own 503 would not have our error shape; the onRequest hook below answers.
     return503OnClosing: false,
     // A request that takes longer than this is cut with 408 (slow clients must not pin connections forever).
@@ -125,11 +128,15 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
   app.addHook('preClose', async () => {
     closing = true;
     streams.stopping.abort();
+    // A response finishing after this must not leave its keep-alive connection open: close() would wait
+    // for that idle connection (only connections idle at the moment of close() are dropped).
+    connections.closeAfterResponses();
   });
   // One hook per stage for what every request needs. This one stays async: it runs inside Node's parser
   // callback, and as a callback-style hook (a741f41, reverted in 6493106) its errors were answered there
   // at once — with that, the fuzz run once saw a later request of a kept-alive connection reset.
   app.addHook('onRequest', async (request, reply) => {
+    setCommonHeaders(reply);
     if (closing) {
       reply.header('connection', 'close');
       throw new HttpError(503, 'SHUTTING_DOWN', 'The service is shutting down');
@@ -142,14 +149,6 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
   });
   // The hooks below run after the request was parsed: callback-style, as an async hook costs every
   // request a promise and a microtask turn.
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    reply.header('cache-control', 'no-store');
-    reply.header('x-content-type-options', 'nosniff');
-    // A response finished while closing must not leave its keep-alive connection open: close() would
-    // wait for that idle connection (only connections idle at the moment of close() are dropped).
-    if (closing) reply.header('connection', 'close');
-    done(null, payload);
-  });
   app.addHook('onResponse', (request, reply, done) => {
     // Answered before the body arrived in full: close the connection unless the rest comes at once.
     const req = request.raw;
@@ -205,6 +204,15 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
     { prefix: '/api' },
   );
   return app;
+}
+
+/**
+ * What every answer carries (set before anything can answer, so errors carry it too; a route may change it).
+ * No answer of the API may be cached: statuses, messages and tokens are current or secret.
+ */
+function setCommonHeaders(reply: FastifyReply): void {
+  reply.header('cache-control', 'no-store');
+  reply.header('x-content-type-options', 'nosniff');
 }
 
 async function scopedPrincipal(registry: AccountRegistry, token: string): Promise<Principal | undefined> {

@@ -21,12 +21,16 @@ export interface ConnectionGuard {
   trust(socket: Socket): void;
   /** Connections open right now. */
   readonly open: number;
+  /** Responses not yet started end their connection (`Connection: close`): the server is closing. */
+  closeAfterResponses(): void;
 }
 
 interface Tracked {
   /** Requests in flight on this connection. */
   busy: number;
   trusted: boolean;
+  /** The connection's latest response. */
+  response: ServerResponse | undefined;
 }
 
 /** How often (at most) the cap being reached is logged. */
@@ -54,7 +58,7 @@ export function guardConnections(server: Server, opts: { maxConnections: number;
   };
 
   server.on('connection', (socket: Socket) => {
-    sockets.set(socket, { busy: 0, trusted: false });
+    sockets.set(socket, { busy: 0, trusted: false, response: undefined });
     socket.once('close', () => sockets.delete(socket));
     if (sockets.size <= opts.maxConnections) return;
     for (const [candidate, state] of sockets) {
@@ -69,12 +73,15 @@ export function guardConnections(server: Server, opts: { maxConnections: number;
   // One shared listener, not a closure per request: once() with a closure cost every request ~1 µs.
   function answered(this: ServerResponse): void {
     const state = sockets.get(this.req.socket);
-    if (state) state.busy--;
+    if (!state) return;
+    state.busy--;
+    if (state.response === this) state.response = undefined;
   }
   server.on('request', (req, res) => {
     const state = sockets.get(req.socket);
     if (!state) return;
     state.busy++;
+    state.response = res;
     res.on('close', answered); // 'close' comes once
   });
 
@@ -85,6 +92,11 @@ export function guardConnections(server: Server, opts: { maxConnections: number;
     },
     get open() {
       return sockets.size;
+    },
+    closeAfterResponses() {
+      for (const state of sockets.values()) {
+        if (state.response && !state.response.headersSent) state.response.shouldKeepAlive = false;
+      }
     },
   };
 }

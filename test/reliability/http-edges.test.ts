@@ -135,3 +135,36 @@ describe("the README's curl helper, as written", () => {
     }
   });
 });
+
+describe('what every answer carries', () => {
+  it('cache-control: no-store and x-content-type-options: nosniff on answers, errors and framework errors alike', async () => {
+    const auth = { authorization: `Bearer ${svc.token}` };
+    const cases: Array<[string, string, RequestInit, number]> = [
+      ['status', '/api/telegram/status', { headers: auth }, 200],
+      ['no token', '/api/telegram/status', {}, 401],
+      ['unknown /api route', '/api/nope', { headers: auth }, 404],
+      ['unknown route', '/nope', {}, 404],
+      ['invalid JSON', '/api/telegram/auth/send-code', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{' }, 400],
+      ['healthz', '/healthz', {}, 200],
+      ['metrics', '/metrics', { headers: auth }, 200],
+      ['OpenAPI document', '/openapi.json', {}, 200],
+      ['docs', '/docs/static/index.html', {}, 200],
+      ['console', '/', {}, 200],
+    ];
+    for (const [what, route, init, status] of cases) {
+      counts.casesTried++;
+      counts.httpRequests++;
+      const res = await fetch(`http://127.0.0.1:${svc.port}${route}`, init);
+      await res.arrayBuffer();
+      expect([what, res.status, res.headers.get('cache-control'), res.headers.get('x-content-type-options')]).toEqual([what, status, 'no-store', 'nosniff']);
+    }
+    // A URL Fastify cannot decode: its own framework error, answered in our shape.
+    const conn = await rawConnection(svc.port);
+    conn.socket.write('GET /api/telegram/%E0%A4%A HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    await conn.closedAt;
+    const head = conn.received().split('\r\n\r\n')[0]!.toLowerCase();
+    expect(statusLineOf(conn.received())).toBe('HTTP/1.1 400 Bad Request');
+    expect(head).toContain('\r\ncache-control: no-store');
+    expect(head).toContain('\r\nx-content-type-options: nosniff');
+  });
+});

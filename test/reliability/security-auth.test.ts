@@ -144,8 +144,12 @@ describe('the API token', () => {
   it('the hook itself: equal-length digests whatever the presented length (no RangeError), right token accepted', async () => {
     const token = 'a-token-of-some-length-1234567890';
     const hook = createAuthHook({ adminToken: token });
+    // Callback-style (Fastify's onRequest signature): settled through `done`.
     const run = (authorization: string | undefined) =>
-      hook({ headers: authorization === undefined ? {} : { authorization } } as Parameters<typeof hook>[0]);
+      new Promise<void>((resolve, reject) => {
+        const request = { headers: authorization === undefined ? {} : { authorization } } as Parameters<typeof hook>[0];
+        void hook.call({} as ThisParameterType<typeof hook>, request, {} as Parameters<typeof hook>[1], (err?: Error) => (err ? reject(err) : resolve()));
+      });
     await expect(run(`Bearer ${token}`)).resolves.toBeUndefined();
     await expect(run(`bearer \t${token} `)).resolves.toBeUndefined();
     for (const presented of ['x', token.slice(0, -1), token + 'x', 'y'.repeat(10_000), '\u00ff'.repeat(50), '😀']) {

@@ -37,16 +37,18 @@ async function startServer(
 }
 
 /** A connected socket that records whether the server closed it. */
-async function open(port: number, request?: string): Promise<{ socket: net.Socket; closed: () => boolean }> {
+async function open(port: number, request?: string): Promise<{ socket: net.Socket; closed: () => boolean; received: () => string }> {
   const socket = net.connect({ port, host: '127.0.0.1' });
   sockets.push(socket);
   let closed = false;
+  let text = '';
   socket.on('close', () => (closed = true));
   socket.on('error', () => undefined);
-  socket.resume();
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => (text += chunk));
   await new Promise((resolve) => socket.once('connect', resolve));
   if (request) socket.write(request);
-  return { socket, closed: () => closed };
+  return { socket, closed: () => closed, received: () => text };
 }
 
 const GET = (path: string, token?: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\n${token ? `x-token: ${token}\r\n` : ''}\r\n`;
@@ -82,5 +84,21 @@ describe('connection guard', () => {
     const burst = await Promise.all(Array.from({ length: 100 }, () => open(port)));
     await vi.waitFor(() => expect(burst.filter((c) => !c.closed())).toHaveLength(10));
     expect(guard.open).toBe(10);
+  });
+
+  it('closing: a response not started yet ends its connection (Connection: close); one already answered and idle is left to close()', async () => {
+    const { port, guard, requests, release } = await startServer(10);
+    const answered = await open(port, GET('/'));
+    const inFlight = await open(port, GET('/slow'));
+    await vi.waitFor(() => expect(requests()).toBe(2));
+    await vi.waitFor(() => expect(answered.received()).toMatch(/\r\n\r\nok$/));
+    guard.closeAfterResponses();
+    release();
+    await vi.waitFor(() => expect(inFlight.closed()).toBe(true));
+    expect(inFlight.received()).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(inFlight.received()).toMatch(/\r\nConnection: close\r\n/i);
+    expect(inFlight.received()).toMatch(/\r\n\r\ndone$/);
+    expect(answered.received()).toMatch(/\r\nConnection: keep-alive\r\n/i);
+    expect(answered.closed()).toBe(false);
   });
 });

@@ -5,13 +5,14 @@
  * anything); scoped tokens by the registry, the same way against their stored hashes.
  */
 import { hash, timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify';
 import { HttpError } from '../errors.js';
 
 /** Who presented a token: the admin, one account's scoped token, or the metrics scraper's token. */
 export type Principal = { kind: 'admin' } | { kind: 'account'; accountId: string; tokenId: string } | { kind: 'metrics' };
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+const ADMIN: Principal = Object.freeze({ kind: 'admin' });
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -36,25 +37,36 @@ export interface AuthOptions {
   accepted?: (request: FastifyRequest) => void;
 }
 
-export function createAuthHook({ adminToken, scoped, accepted }: AuthOptions): (request: FastifyRequest) => Promise<void> {
+/**
+ * The onRequest hook, callback-style: an admin token is settled at once, without the promise and the
+ * microtask turn an async hook costs every request; only a scoped token's lookup may wait.
+ */
+export function createAuthHook({ adminToken, scoped, accepted }: AuthOptions): onRequestHookHandler {
   if (!adminToken) throw new Error('createAuthHook: the API token must not be empty');
   const expected = tokenDigest(adminToken);
-  return async (request) => {
+  const accept = (request: FastifyRequest, principal: Principal | undefined, done: HookHandlerDoneFunction): void => {
+    if (!principal) return done(new HttpError(401, 'UNAUTHORIZED', 'Invalid API token'));
+    request.principal = principal;
+    accepted?.(request);
+    done();
+  };
+  return (request, _reply, done) => {
     const header = request.headers.authorization;
     if (header === undefined || header === '') {
-      throw new HttpError(401, 'UNAUTHORIZED', 'Missing Authorization: Bearer <token> header');
+      return done(new HttpError(401, 'UNAUTHORIZED', 'Missing Authorization: Bearer <token> header'));
     }
     const match = BEARER.exec(header);
-    if (!match) throw new HttpError(401, 'UNAUTHORIZED', 'The Authorization header must be "Bearer <token>"');
+    if (!match) return done(new HttpError(401, 'UNAUTHORIZED', 'The Authorization header must be "Bearer <token>"'));
     const token = match[1]!;
-    if (timingSafeEqual(tokenDigest(token), expected)) {
-      request.principal = { kind: 'admin' };
-    } else {
-      const principal = await scoped?.(token);
-      if (!principal) throw new HttpError(401, 'UNAUTHORIZED', 'Invalid API token');
-      request.principal = principal;
+    if (timingSafeEqual(tokenDigest(token), expected)) return accept(request, ADMIN, done);
+    let principal: ReturnType<NonNullable<AuthOptions['scoped']>>;
+    try {
+      principal = scoped?.(token);
+    } catch (err) {
+      return done(err as Error);
     }
-    accepted?.(request);
+    if (principal instanceof Promise) principal.then((p) => accept(request, p, done), done);
+    else accept(request, principal, done);
   };
 }
 

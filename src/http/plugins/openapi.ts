@@ -18,8 +18,11 @@ export const DOCS_PREFIX = '/docs';
 
 /** Request headers Swagger UI's asset routes look at (conditional and partial requests). */
 const FORWARDED_HEADERS = ['accept', 'if-none-match', 'if-modified-since', 'range'];
-/** Response headers of the docs app not copied: the connection's own, and a length Fastify computes again. */
-const NOT_COPIED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date', 'content-length']);
+/**
+ * Response headers of the docs app not copied: the connection's own, a length Fastify computes again, and
+ * the ones every answer of the service carries (app.ts).
+ */
+const NOT_COPIED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date', 'content-length', 'cache-control', 'x-content-type-options']);
 
 function swaggerOptions(version: string) {
   return {
