@@ -26,11 +26,16 @@ export interface ConnectionGuard {
 }
 
 interface Tracked {
-  /** Requests in flight on this connection. */
-  busy: number;
   trusted: boolean;
-  /** The connection's latest response. */
-  response: ServerResponse | undefined;
+}
+
+/**
+ * The response a connection is answering right now, if any: Node's own record of it (`_httpMessage`, set
+ * while a response holds the socket). Reading it when needed costs requests nothing; counting requests in
+ * and out cost every request two listeners.
+ */
+function responseOn(socket: Socket): ServerResponse | null {
+  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? null;
 }
 
 /** How often (at most) the cap being reached is logged. */
@@ -58,31 +63,16 @@ export function guardConnections(server: Server, opts: { maxConnections: number;
   };
 
   server.on('connection', (socket: Socket) => {
-    sockets.set(socket, { busy: 0, trusted: false, response: undefined });
+    sockets.set(socket, { trusted: false });
     socket.once('close', () => sockets.delete(socket));
     if (sockets.size <= opts.maxConnections) return;
     for (const [candidate, state] of sockets) {
-      if (candidate !== socket && state.busy === 0 && !state.trusted) {
+      if (candidate !== socket && !state.trusted && !responseOn(candidate)) {
         shed(candidate);
         return;
       }
     }
     shed(socket);
-  });
-
-  // One shared listener, not a closure per request: once() with a closure cost every request ~1 µs.
-  function answered(this: ServerResponse): void {
-    const state = sockets.get(this.req.socket);
-    if (!state) return;
-    state.busy--;
-    if (state.response === this) state.response = undefined;
-  }
-  server.on('request', (req, res) => {
-    const state = sockets.get(req.socket);
-    if (!state) return;
-    state.busy++;
-    state.response = res;
-    res.on('close', answered); // 'close' comes once
   });
 
   return {
@@ -94,8 +84,9 @@ export function guardConnections(server: Server, opts: { maxConnections: number;
       return sockets.size;
     },
     closeAfterResponses() {
-      for (const state of sockets.values()) {
-        if (state.response && !state.response.headersSent) state.response.shouldKeepAlive = false;
+      for (const socket of sockets.keys()) {
+        const response = responseOn(socket);
+        if (response && !response.headersSent) response.shouldKeepAlive = false;
       }
     },
   };
