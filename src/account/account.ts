@@ -185,6 +185,7 @@ class TelegramAccount implements Account {
         logger: clientLogger,
         sandbox: opts.sandbox,
         ...(journaled ? { onUpdatesGap: (detail: string) => journaled.add(telegram.gapEvent(detail, this.now())) } : {}),
+        onPong: () => this.pongSeen(),
         ...opts.connections,
         ...options,
       });
@@ -414,6 +415,11 @@ class TelegramAccount implements Account {
     }
   }
 
+  /** Telegram answered a ping: the connection is up, so the idle probe can wait (see armProbe). */
+  private pongSeen(): void {
+    if (this.state === 'authenticated' && this.health.connection === 'online') this.health = health.answered(this.health, this.now());
+  }
+
   private markOffline(detail: string): void {
     if (this.state !== 'authenticated') return;
     if (this.health.connection !== 'offline') {
@@ -424,23 +430,24 @@ class TelegramAccount implements Account {
   }
 
   /**
-   * While nothing else talks to Telegram, status would keep saying `online` through an outage: an idle
-   * session is asked (getMe) every HEALTH_PROBE_INTERVAL, so status says what is known.
+   * While nothing else talks to Telegram, status would keep saying `online` through an outage: a session
+   * Telegram has not answered for HEALTH_PROBE_INTERVAL — no call, and no pong to mtcute's pings (about one a
+   * minute) — is asked (getMe), so status says what is known.
    */
-  private armProbe(): void {
+  private armProbe(delay?: number): void {
     clearTimeout(this.probeTimer);
     const interval = this.probeIntervalMs();
     if (interval <= 0 || this.stopped || this.state !== 'authenticated') return;
-    // ±10 % so that many accounts restored together do not probe together.
-    const delay = Math.round(interval * (0.9 + Math.random() * 0.2));
     this.probeTimer = setTimeout(() => {
-      const idleFor = this.now() - (this.health.lastContactAt ?? 0);
-      if (idleFor < interval * 0.9) return this.armProbe();
+      const silentFor = this.now() - (this.health.lastContactAt ?? 0);
+      // Telegram answered meanwhile: ask once it has been silent for the interval.
+      if (silentFor < interval * 0.9) return this.armProbe(interval - silentFor);
       if (this.retry.active) return; // the backoff loop is already asking
       void this.validationAttempt(this.epoch).then((outcome) => {
         if (outcome !== 'done' && !this.stopped) this.retry.start();
       });
-    }, delay);
+      // A first wait of ±10 %: many accounts restored together do not probe together.
+    }, delay ?? Math.round(interval * (0.9 + Math.random() * 0.2)));
     this.probeTimer.unref();
   }
 

@@ -15,7 +15,7 @@ export interface SessionHealth {
   validation: Validation;
   lastValidatedAt: string | null;
   connection: Connection;
-  /** When the last call to Telegram succeeded (ms), for the idle probe. */
+  /** When Telegram last answered — a call, or a pong on the connection (ms): the idle probe waits for silence. */
   lastContactAt: number | null;
 }
 
@@ -48,6 +48,11 @@ export function confirmed(health: SessionHealth, now: number): SessionHealth {
     connection: 'online',
     lastContactAt: now,
   };
+}
+
+/** Telegram answered a ping on the connection: the connection works (nothing about the session is proven). */
+export function answered(health: SessionHealth, now: number): SessionHealth {
+  return { ...health, lastContactAt: now };
 }
 
 export function offline(health: SessionHealth): SessionHealth {

@@ -43,8 +43,8 @@ export interface Config {
   /** RETRY_MAX_DELAY in ms, default 60s: the cap of the reconnect/validation backoff. */
   retryMaxDelayMs: number;
   /**
-   * HEALTH_PROBE_INTERVAL in ms, default 30s; 0 = off: an idle authenticated session is asked (getMe) this
-   * often, so status reflects an outage. Absent (a Config built by hand) = off.
+   * HEALTH_PROBE_INTERVAL in ms, default 30s; 0 = off: an authenticated session Telegram has not answered for
+   * this long (no call, no pong) is asked (getMe), so status reflects an outage. Absent (a Config built by hand) = off.
    */
   healthProbeIntervalMs?: number;
   /**

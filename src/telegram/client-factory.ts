@@ -7,13 +7,14 @@
 import { format } from 'node:util';
 import { networkMiddlewares, type ITelegramStorageProvider, type RpcCallMiddleware, type TelegramTransport } from '@mtcute/core';
 import { defaultProductionDc, defaultTestDc, type DcOptions, LogManager } from '@mtcute/core/utils.js';
-import { BaseTelegramClient, NodePlatform, TelegramClient } from '@mtcute/node';
+import { BaseTelegramClient, NodePlatform, TcpTransport, TelegramClient } from '@mtcute/node';
 import { addPublicKey, NodeCryptoProvider } from '@mtcute/node/utils.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { redactSecretLikeText } from '../logging/index.js';
 import { classifyTelegramError } from './errors.js';
 import { installIdlePing } from './idle-ping.js';
+import { watchPongs } from './pong-watch.js';
 
 export interface SandboxDcAddress {
   dcs: { id: number; host: string; port: number }[];
@@ -41,6 +42,8 @@ export interface CreateClientOptions {
   transport?: TelegramTransport;
   /** Ping interval of idle connections (ms; a cluster shortens it, see keepalive.ts); default mtcute's. */
   pingIntervalMs?: number;
+  /** Told whenever Telegram answers a ping on the client's connections (pong-watch.ts). */
+  onPong?: () => void;
 }
 
 /** initConnection's device model: names this instance to Telegram (Active sessions) and to the sandbox DC's referee. */
@@ -186,6 +189,9 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
   const crypto = await cryptoProvider(config.environment === 'sandbox' ? sandboxTarget(config, opts.sandbox).publicKeyPem : undefined);
   const defaultDcs = defaultDcsFor(config, opts.sandbox);
   const storage = await opts.storage(defaultDcs);
+  // mtcute's default transport, made here: pongs are told by the transport their connection was made with.
+  const transport = opts.transport ?? new TcpTransport();
+  if (opts.onPong) watchPongs(transport, opts.onPong);
 
   const options: BaseOptions = {
     apiId: config.telegram.apiId,
@@ -217,7 +223,7 @@ export async function createTelegramClient(opts: CreateClientOptions): Promise<T
       connectionCount,
       ...(opts.pingIntervalMs ? { pingInterval: opts.pingIntervalMs } : {}),
     },
-    ...(opts.transport ? { transport: opts.transport } : {}),
+    transport,
     initConnectionOptions: { deviceModel: deviceModelFor(config.instanceId), appVersion: '0.1.0' },
     // After an outage the session must come back within RETRY_MAX_DELAY: mtcute's reconnects follow it too.
     reconnectionStrategy: ({ previousWait }) => reconnectionDelayMs(previousWait, config.retryMaxDelayMs),

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { createAccount } from '../../src/account/account.js';
+import { createAccount, type AccountOptions } from '../../src/account/account.js';
 import type { Account } from '../../src/account/types.js';
 import type { Config } from '../../src/config/types.js';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
@@ -66,7 +66,12 @@ export interface ServiceUnderTest {
 }
 
 /** An account over `dataDir` talking to `dc`; started (start() resolved) when returned. */
-export async function startAccount(dataDir: string, dc: TestSandbox, overrides: Partial<Config> = {}): Promise<ServiceUnderTest> {
+export async function startAccount(
+  dataDir: string,
+  dc: TestSandbox,
+  overrides: Partial<Config> = {},
+  options: Partial<Pick<AccountOptions, 'observer' | 'connections' | 'probeIntervalMs'>> = {},
+): Promise<ServiceUnderTest> {
   const lines: LogLine[] = [];
   const raw: string[] = [];
   const logger = pino(
@@ -80,7 +85,7 @@ export async function startAccount(dataDir: string, dc: TestSandbox, overrides: 
   );
   const config = testConfig(dataDir, overrides);
   const store = createSessionStore({ dataDir, environment: 'sandbox', log: logger });
-  const service = createAccount({ id: 'default', config, store, logger, sandbox: { dcs: dc.dcs, publicKeyPem: dc.publicKeyPem } });
+  const service = createAccount({ id: 'default', config, store, logger, sandbox: { dcs: dc.dcs, publicKeyPem: dc.publicKeyPem }, ...options });
   await service.start();
   let stopped = false;
   return {
@@ -121,10 +126,16 @@ export function keysOf(dc: TestSandbox, phone: string) {
 }
 
 /** Logs in the test phone by code and returns the running service. */
-export async function loggedInService(dataDir: string, dc: TestSandbox, overrides: Partial<Config> = {}): Promise<ServiceUnderTest> {
-  const sut = await startAccount(dataDir, dc, overrides);
-  await sut.service.sendCode(TEST_PHONE);
-  await sut.service.verifyCode(TEST_CODE);
+export async function loggedInService(
+  dataDir: string,
+  dc: TestSandbox,
+  overrides: Partial<Config> = {},
+  options: Parameters<typeof startAccount>[3] = {},
+  phone = TEST_PHONE,
+): Promise<ServiceUnderTest> {
+  const sut = await startAccount(dataDir, dc, overrides, options);
+  await sut.service.sendCode(phone);
+  await sut.service.verifyCode(phone === TEST_PHONE ? TEST_CODE : phone.charAt(6).repeat(5));
   return sut;
 }
 
