@@ -65,7 +65,7 @@ export function createAuthHook({ adminToken, scoped, accepted }: AuthOptions): o
     } catch (err) {
       return done(err as Error);
     }
-    if (principal instanceof Promise) principal.then((p) => accept(request, p, done), done);
+    if (principal instanceof Promise) principal.then((p) => accept(request, p, done)).catch(done);
     else accept(request, principal, done);
   };
 }
