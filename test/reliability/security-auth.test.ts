@@ -4,8 +4,9 @@
  * - every /api route (HEAD and OPTIONS too) refuses tokens of the same length differing in any one
  *   character, in case, or in the first/last character; a token anywhere but `Authorization: Bearer`;
  *   a right token behind a wrong first Authorization header;
- * - the comparison is constant-time: read from the code, SHA-256 digests compared with timingSafeEqual
- *   (no timing measurement), and nothing else in src/ compares the token;
+ * - the comparison is constant-time: read from the code, the presented token's bytes in a buffer of the
+ *   secret's length compared with timingSafeEqual before any length check (no timing measurement), and
+ *   nothing else in src/ compares the token;
  * - the login rate limit is on by default, covers all four login steps in one bucket, not logout,
  *   status or /me, and a spoofed X-Forwarded-For does not buy a fresh bucket;
  * - the logger scrubs a configured API hash (and the API token) wherever it appears in a line, in any
@@ -16,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logging/index.js';
-import { createAuthHook } from '../../src/http/plugins/auth.js';
+import { createAuthHook, secretMatcher } from '../../src/http/plugins/auth.js';
 import { REPO_ROOT, startService, type ServiceProcess } from '../helpers/service-process.js';
 import { recordTotals } from './totals.js';
 
@@ -108,18 +109,20 @@ describe('the API token', () => {
     expect(twoHeaders.status).toBe(401);
   });
 
-  it('is compared in constant time: SHA-256 digests through timingSafeEqual, on the whole /api scope, nowhere else', () => {
+  it('is compared in constant time: timingSafeEqual over a buffer of the secret\'s length, on the whole /api scope, nowhere else', () => {
     counts.casesTried += 1;
     const source = fs.readFileSync(path.join(REPO_ROOT, 'src/http/plugins/auth.ts'), 'utf8');
     const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
-    expect(code).toMatch(/import \{[^}]*\bhash\b[^}]*\btimingSafeEqual\b[^}]*\} from 'node:crypto'/);
-    // crypto.hash: SHA-256 of the whole token (a string is hashed as UTF-8), as its 32 bytes.
-    expect(code).toMatch(/function tokenDigest\(text: string\): Buffer \{\s*return Buffer\.from\(hash\('sha256', text, 'hex'\), 'hex'\);\s*\}/);
-    // The presented token's digest against the expected digest, and no other comparison of either.
+    expect(code).toMatch(/import \{[^}]*\btimingSafeEqual\b[^}]*\} from 'node:crypto'/);
+    // The candidate's UTF-8 bytes in a zeroed buffer as long as the secret, compared whole; the length only after.
+    expect(code).toMatch(/const scratch = Buffer\.alloc\(expected\.length\);/);
+    expect(code).toMatch(/scratch\.fill\(0\);\s*scratch\.write\(candidate, 'utf8'\);\s*const sameBytes = timingSafeEqual\(scratch, expected\);\s*return sameBytes && Buffer\.byteLength\(candidate, 'utf8'\) === expected\.length;/);
+    // The presented token through that matcher, and no other comparison of it.
     expect(code).toMatch(/const token = match\[1\]!;/);
-    expect(code).toMatch(/timingSafeEqual\(tokenDigest\(token\), expected\)/);
-    expect(code).toMatch(/const expected = tokenDigest\(adminToken\)/);
-    expect(code).not.toMatch(/(===|!==|==|!=)\s*(expected|adminToken|token|match\[1\])\b|\b(expected|adminToken|token|match\[1\]!?)\s*(===|!==|==|!=)/);
+    expect(code).toMatch(/const isAdminToken = secretMatcher\(adminToken\);/);
+    expect(code).toMatch(/if \(isAdminToken\(token\)\) return accept\(request, ADMIN, done\);/);
+    // (Lengths may be compared: `expected.length`.)
+    expect(code).not.toMatch(/(===|!==|==|!=)\s*(expected|adminToken|token|candidate|match\[1\])\b(?!\.length)|\b(expected|adminToken|token|candidate|match\[1\]!?)\s*(===|!==|==|!=)/);
     expect(code).not.toMatch(/\.(startsWith|endsWith|includes|localeCompare|indexOf)\(/);
 
     const app = fs.readFileSync(path.join(REPO_ROOT, 'src/http/app.ts'), 'utf8');
@@ -158,6 +161,35 @@ describe('the API token', () => {
     }
     await expect(run(undefined)).rejects.toMatchObject({ statusCode: 401 });
     expect(() => createAuthHook({ adminToken: '' })).toThrow();
+  });
+
+  it('secretMatcher: only the very secret matches — not a prefix, an extension, a same-length neighbour or a multibyte look-alike', () => {
+    for (const secret of ['a-token-of-some-length-1234567890', 'é-ünïcödé-tøkén-😀-0123456789']) {
+      const matches = secretMatcher(secret);
+      expect(matches(secret)).toBe(true);
+      expect(matches(secret)).toBe(true); // the reused buffer holds nothing over from the call before
+      const bytes = Buffer.from(secret, 'utf8');
+      const lookAlikes = [
+        '',
+        secret.slice(0, -1),
+        secret + 'x',
+        secret + '\0',
+        'x' + secret.slice(1),
+        secret.slice(0, -1) + 'x',
+        secret.toUpperCase(),
+        // As many UTF-8 bytes, the first ones the same: the buffer is full and its bytes match but for the last.
+        bytes.subarray(0, bytes.length - 1).toString('latin1') + 'x',
+        'y'.repeat(10_000),
+        '\u00ff'.repeat(bytes.length),
+      ];
+      for (const candidate of lookAlikes) {
+        counts.casesTried += 1;
+        expect(matches(candidate), JSON.stringify(candidate)).toBe(false);
+      }
+      // A longer candidate whose first bytes are the whole secret fills the buffer with exactly the secret.
+      expect(matches(secret + secret)).toBe(false);
+      expect(matches(secret)).toBe(true);
+    }
   });
 });
 

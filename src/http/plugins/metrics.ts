@@ -5,12 +5,11 @@
  * Not encapsulated: the login-step hook reaches every login route; every request is measured by
  * recordHttpRequest(), called from the app's own onResponse hook.
  */
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ServiceMetrics } from '../../metrics/service-metrics.js';
 import { HttpError } from '../errors.js';
-import { createAuthHook, tokenDigest, type Principal } from './auth.js';
+import { createAuthHook, secretMatcher, type Principal } from './auth.js';
 
 export interface MetricsPluginOptions {
   metrics: ServiceMetrics;
@@ -34,10 +33,10 @@ async function metricsPlugin(app: FastifyInstance, opts: MetricsPluginOptions): 
     route.onSend = route.onSend === undefined ? [countAttempt] : [...[route.onSend].flat(), countAttempt];
   });
 
-  const metricsDigest = opts.metricsToken ? tokenDigest(opts.metricsToken) : undefined;
+  const isMetricsToken = opts.metricsToken ? secretMatcher(opts.metricsToken) : undefined;
   const authenticate = createAuthHook({
     adminToken: opts.adminToken,
-    scoped: (token) => (metricsDigest && timingSafeEqual(tokenDigest(token), metricsDigest) ? { kind: 'metrics' } : opts.scoped(token)),
+    scoped: (token) => (isMetricsToken?.(token) ? { kind: 'metrics' } : opts.scoped(token)),
   });
   app.get(
     '/metrics',
