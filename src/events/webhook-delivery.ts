@@ -81,7 +81,21 @@ export class WebhookDelivery {
   async start(): Promise<void> {
     this.record = await this.opts.store.load();
     this.savedDeliveredId = this.record.deliveredId;
-    this.unsubscribe = this.opts.events.subscribe(() => this.wake?.());
+    // Woken after the current turn's microtasks, where the event streams told by the same commit write
+    // theirs: setting up a POST (HTTP client, signature) takes ~0.3 ms, and a stream's write of a line
+    // already made should not wait behind it. The webhook waits only for those writes.
+    let waking: NodeJS.Immediate | undefined;
+    const unsubscribe = this.opts.events.subscribe(() => {
+      waking ??= setImmediate(() => {
+        waking = undefined;
+        this.wake?.();
+      });
+    });
+    this.unsubscribe = () => {
+      unsubscribe();
+      if (waking) clearImmediate(waking);
+      waking = undefined;
+    };
     this.startLoop();
   }
 
