@@ -6,34 +6,78 @@
  * the same options; once the server listens, warmUp() compiles the rest a few at a time (between
  * requests), so no later request pays for it and a schema that does not compile is still said (logged)
  * moments after start.
+ *
+ * Validators can come ready-made instead (`validators`): `npm run build` generates every route's validator
+ * as code (scripts/compile-validators.mjs, Fastify's standalone mode) and the service restores each one on
+ * its first call. Ajv and its compiler are then never loaded at run time — they held ~2.2 MiB of an idle
+ * service's memory, however few validators were compiled. A validator not among them (a schema that
+ * depends on configuration) is compiled as before.
  */
+import { createHash } from 'node:crypto';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
 
 type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
-type ValidateFunction = ((data: unknown) => unknown) & { errors?: unknown };
-type RouteDefinition = { schema: object; method: string; url: string; httpPart?: string; httpStatus?: string };
+export type ValidateFunction = ((data: unknown) => unknown) & { errors?: unknown };
+export type RouteDefinition = { schema: object; method: string; url: string; httpPart?: string; httpStatus?: string };
 type Serializer = (data: unknown) => string;
+type Pending = { route: RouteDefinition; readyMade?: () => boolean };
+type ValidatorFactory = (externalSchemas: unknown, ajvOptions: unknown) => (route: RouteDefinition) => ValidateFunction;
+
+/** Where validators come from besides compiling them here. */
+export type ValidatorSource =
+  /** Generated ones, by key (validatorKey): whether there is one (known without loading it), and the function. */
+  | { has(key: string): boolean; restore(key: string): ValidateFunction }
+  /** Build time: compile with this factory (Fastify's standalone one), telling `generated` each function's code. */
+  | { generate: ValidatorFactory; generated(key: string, route: RouteDefinition): void };
+
+/**
+ * What a route's validator depends on — the app's external schemas, Ajv's options, the part of the request
+ * and the schema — as a file-name-safe key: the same at build time and at run time for the same code.
+ */
+export function validatorKey(externalSchemas: unknown, ajvOptions: unknown, route: Pick<RouteDefinition, 'schema' | 'httpPart'>): string {
+  const text = JSON.stringify([externalSchemas, ajvOptions, route.httpPart ?? null, route.schema]);
+  return createHash('sha256').update(text).digest('hex').slice(0, 24);
+}
 
 export class LazySchemas {
   /** Stand-ins not compiled yet, with the route each belongs to (for the log). */
-  private readonly pending = new Map<() => unknown, RouteDefinition>();
+  private readonly pending = new Map<() => unknown, Pending>();
   private warming = false;
   /**
    * One validator selector, as Fastify's default: contexts with the same external schemas and options share
-   * one Ajv, which compiles a schema object once (the account routes are mounted twice).
+   * one Ajv, which compiles a schema object once (the account routes are mounted twice). Made on first need.
    */
-  private readonly validators = AjvCompiler();
+  private validators: ValidatorFactory | undefined;
   /** Serializers by options and schema object: the error schema of every route's 4xx and 5xx is compiled once. */
   private readonly serializers = new Map<string, WeakMap<object, Serializer>>();
+
+  constructor(private readonly source?: ValidatorSource) {}
 
   readonly compilersFactory: CompilersFactory = {
     buildValidator: (externalSchemas, ajvOptions) => {
       // The Ajv instance too (its formats and keywords: a few ms) is made by the first compile, not at start.
-      let compile: ReturnType<typeof this.validators> | undefined;
-      const compiler = () => (compile ??= this.validators(externalSchemas as never, ajvOptions as never));
-      return ((route: RouteDefinition) => this.lazyValidator(route, () => compiler()(route as never) as ValidateFunction)) as never;
+      let compile: ReturnType<ValidatorFactory> | undefined;
+      const customOptions = (ajvOptions as { customOptions?: object } | undefined)?.customOptions ?? {};
+      // (A copy: Fastify's standalone factory adds its code-generation option to what it is given.)
+      const compiler = () => (compile ??= this.validatorFactory()(externalSchemas, { ...(ajvOptions as object), customOptions: { ...customOptions } }));
+      const source = this.source;
+      return ((route: RouteDefinition) => {
+        // The key is worked out when first needed (a hash of the schema: not on the way to the first answer).
+        let known: string | undefined;
+        const key = (): string => (known ??= validatorKey(externalSchemas, customOptions, route));
+        if (source && 'restore' in source) {
+          // Ready-made: restored on its first call and never warmed up (a validator never used is never loaded).
+          const readyMade = (): boolean => source.has(key());
+          return this.lazyValidator(route, () => (readyMade() ? source.restore(key()) : compiler()(route)), readyMade);
+        }
+        return this.lazyValidator(route, () => {
+          const validate = compiler()(route);
+          if (source) source.generated(key(), route);
+          return validate;
+        });
+      }) as never;
     },
     buildSerializer: (externalSchemas, serializerOptions) => {
       const compile = SerializerSelector()(externalSchemas, serializerOptions as never);
@@ -60,24 +104,44 @@ export class LazySchemas {
     if (this.warming) return;
     this.warming = true;
     const next = (): void => {
-      const entry = this.pending.entries().next();
-      if (entry.done) {
-        this.warming = false;
+      for (;;) {
+        const entry = this.pending.entries().next();
+        if (entry.done) {
+          this.warming = false;
+          return;
+        }
+        const [compile, { route, readyMade }] = entry.value;
+        this.pending.delete(compile);
+        if (readyMade?.()) continue; // loaded by its first call, not here
+        try {
+          compile();
+        } catch (err) {
+          log.error({ err, method: route.method, route: route.url, part: route.httpPart ?? route.httpStatus }, 'A route schema does not compile');
+        }
+        setImmediate(next);
         return;
       }
-      const [compile, route] = entry.value;
-      this.pending.delete(compile);
-      try {
-        compile();
-      } catch (err) {
-        log.error({ err, method: route.method, route: route.url, part: route.httpPart ?? route.httpStatus }, 'A route schema does not compile');
-      }
-      setImmediate(next);
     };
     setImmediate(next);
   }
 
-  private once<T>(route: RouteDefinition, compile: () => T): () => T {
+  /** The routes whose schemas are still to be compiled here (validators: those no source had ready-made). */
+  pendingRoutes(): RouteDefinition[] {
+    return [...this.pending.values()].filter(({ readyMade }) => !readyMade?.()).map(({ route }) => route);
+  }
+
+  /** Compiles every stand-in still pending, now; the first failure is thrown (build time: nothing may fail). */
+  compileAll(): void {
+    for (const [compile] of [...this.pending]) compile();
+  }
+
+  private validatorFactory(): ValidatorFactory {
+    const source = this.source;
+    return (this.validators ??= source && 'generate' in source ? source.generate : (AjvCompiler() as unknown as ValidatorFactory));
+  }
+
+  /** `readyMade`: whether it needs no compiling (then warmUp() skips it, and only its first call loads it). */
+  private once<T>(route: RouteDefinition, compile: () => T, readyMade?: () => boolean): () => T {
     let compiled: T | undefined;
     const ensure = (): T => {
       if (compiled === undefined) {
@@ -86,12 +150,12 @@ export class LazySchemas {
       }
       return compiled;
     };
-    this.pending.set(ensure, route);
+    this.pending.set(ensure, readyMade ? { route, readyMade } : { route });
     return ensure;
   }
 
-  private lazyValidator(route: RouteDefinition, compile: () => ValidateFunction): ValidateFunction {
-    const ensure = this.once(route, compile);
+  private lazyValidator(route: RouteDefinition, compile: () => ValidateFunction, readyMade?: () => boolean): ValidateFunction {
+    const ensure = this.once(route, compile, readyMade);
     // Fastify reads `errors` off the function it called after a failed validation.
     const validate: ValidateFunction = (data) => {
       const real = ensure();
