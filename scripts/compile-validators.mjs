@@ -1,6 +1,6 @@
 // `npm run build`'s second step, after `tsc -b`: every route validator of the service generated as code
 // (Fastify's standalone mode: @fastify/ajv-compiler/standalone) into dist/validators/<key>.cjs, listed in
-// dist/validators/index.json. The service restores each one on its first call (src/http/generated-validators.ts)
+// dist/validators/index.json. The service restores each one on its first call (src/generated-validators.ts)
 // and never loads Ajv: compiling validators at run time held ~2.2 MiB of an idle service's memory.
 //
 // The app is built here as main.ts builds it (the real routes, schemas and Ajv options; a registry over a

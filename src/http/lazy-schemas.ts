@@ -7,7 +7,7 @@
  * requests), so no later request pays for it and a schema that does not compile is still said (logged)
  * moments after start.
  *
- * Validators can come ready-made instead (`validators`): `npm run build` generates every route's validator
+ * Validators can come ready-made instead (the constructor's `source`): `npm run build` generates every route's validator
  * as code (scripts/compile-validators.mjs, Fastify's standalone mode) and the service restores each one on
  * its first call. Ajv and its compiler are then never loaded at run time — they held ~2.2 MiB of an idle
  * service's memory, however few validators were compiled. A validator not among them (a schema that
