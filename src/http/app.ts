@@ -133,8 +133,10 @@ export function buildApp({ config, registry, logger, version = '0.0.0', metrics,
     connections.closeAfterResponses();
   });
   // One hook per stage for what every request needs. This one stays async: it runs inside Node's parser
-  // callback, and as a callback-style hook (a741f41, reverted in 6493106) its errors were answered there
-  // at once — with that, the fuzz run once saw a later request of a kept-alive connection reset.
+  // callback, and as a callback-style hook (a741f41, reverted in 6493106; tried again on 2026-11-30 with
+  // only its success path synchronous) a later request of a kept-alive connection was reset whenever an
+  // answer came before the request's body was read (a 404 for a POST with a body, a huge body refused):
+  // the fuzz run fails with FUZZ_SEED=927700177 or 658861932. The promise's microtask turn avoids it.
   app.addHook('onRequest', async (request, reply) => {
     setCommonHeaders(reply);
     if (closing) {
