@@ -148,8 +148,8 @@ export async function benchService(dc: DcAddress): Promise<void> {
       note: `${spread(toValid)} vs ${spread(bareValid)}; baseline: bare mtcute client spawn → storage → getMe`,
     });
 
-    // The bare servers GET status is compared with start here, beside the service, and answer a few requests
-    // as the service did while it was polled: all three meet the load after the same idle spell. (V8's memory
+    // The two bare servers GET status is compared with are started here, beside the service, and answer a few
+    // requests as the service did while it was polled: all three meet the load after the same idle spell. (V8's memory
     // reducer shrinks a process's heap and young generation a few seconds into an idle spell; a Fastify
     // server loaded after one costs ~20 % more CPU per request than a fresh one. Until 2026-11-30 the
     // baselines were started after the idle window, fresh, and the service was charged for the difference.)

@@ -1,5 +1,5 @@
 export { buildApp, BODY_LIMIT_BYTES } from './app.js';
-export { LazySchemas, validatorKey } from './lazy-schemas.js';
+export { LazySchemas } from './lazy-schemas.js';
 export type { BuildAppOptions } from './app.js';
 export { errorBody, HttpError, ERROR_RESPONSE_SCHEMA } from './errors.js';
 export type { ErrorBody } from './errors.js';
