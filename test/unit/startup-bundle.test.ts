@@ -7,6 +7,7 @@
  * (1.1 MB) there. Nor does loading mtcute load better-sqlite3, behind the SQLite storage the service never uses.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -45,5 +46,18 @@ describe('the start-up bundle', () => {
     expect(lazy.some(holdsMtcute)).toBe(true);
     // mtcute's SQLite storage is never used: loading mtcute does not load better-sqlite3 (scripts/bundle.mjs).
     expect(lazy.filter((file) => meta.outputs[file]!.imports.some((imported) => imported.path === 'better-sqlite3'))).toEqual([]);
+  });
+
+  it('holds stand-ins, not Ajv nor OpenTelemetry, and the real modules resolve from dist/ for their first use', () => {
+    const startup = staticClosure('dist/main.js');
+    const inputs = startup.flatMap((file) => Object.keys(meta.outputs[file]!.inputs));
+    expect(inputs).toContain('scripts/deferred/ajv-compiler.cjs'); // the check below is not vacuous
+    expect(inputs.filter((input) => /^node_modules\/(ajv\/dist\/(ajv|core)\.js|@fastify\/ajv-compiler\/|@opentelemetry\/|ajv-formats\/dist\/index)/.test(input))).toEqual([]);
+    const requireFromBundle = createRequire(path.join(ROOT, 'dist', 'main.js'));
+    const externals = meta.outputs['dist/main.js']!.imports.filter((imported) => imported.external).map((imported) => imported.path);
+    for (const real of ['@fastify/ajv-compiler', 'fast-json-stringify/lib/validator', 'fast-json-stringify/lib/standalone', '@opentelemetry/api']) {
+      expect(externals).toContain(real);
+      expect(() => requireFromBundle.resolve(real)).not.toThrow();
+    }
   });
 });
