@@ -28,16 +28,16 @@ const noSqlite = {
   },
 };
 
-// Modules dependencies require as they load but the service seldom calls (Ajv behind Fastify's validator
-// compiler and fast-json-stringify's anyOf support and standalone mode, OpenTelemetry behind prom-client's exemplars): evaluated at
-// every start, they held ~0.8 MiB of an idle service's memory. Where these importers require them, the bundle
-// holds a stand-in (scripts/deferred/) that requires the real module from node_modules on first use.
+// Modules the service seldom or never calls, which would otherwise be evaluated at every start: Fastify's
+// compilers with Ajv and fast-json-stringify behind them (the route schemas come ready-made from the build:
+// scripts/compile-schemas.mjs), OpenTelemetry behind prom-client's exemplars. Where these importers require them, the bundle holds a stand-in
+// (scripts/deferred/) that requires the real module from node_modules on first use.
 const deferredDir = path.join(root, 'scripts', 'deferred');
 const deferredModules = [
   { importer: 'node_modules/fastify/lib/schema-controller.js', specifier: '@fastify/ajv-compiler', standIn: 'ajv-compiler.cjs' },
   { importer: 'src/http/lazy-schemas.ts', specifier: '@fastify/ajv-compiler', standIn: 'ajv-compiler.cjs' },
-  { importer: 'node_modules/fast-json-stringify/index.js', specifier: './lib/validator', standIn: 'fast-json-stringify-validator.cjs' },
-  { importer: 'node_modules/fast-json-stringify/index.js', specifier: './lib/standalone', standIn: 'fast-json-stringify-standalone.cjs' },
+  { importer: 'node_modules/fastify/lib/schema-controller.js', specifier: '@fastify/fast-json-stringify-compiler', standIn: 'fast-json-stringify-compiler.cjs' },
+  { importer: 'src/http/lazy-schemas.ts', specifier: '@fastify/fast-json-stringify-compiler', standIn: 'fast-json-stringify-compiler.cjs' },
   { importer: 'node_modules/prom-client/lib/metrics/processCpuTotal.js', specifier: '@opentelemetry/api', standIn: 'opentelemetry-api.cjs' },
 ];
 const deferred = {

@@ -30,7 +30,7 @@ import {
 } from './config/index.js';
 import type { Cluster } from './cluster/index.js';
 import { buildApp, LazySchemas } from './http/index.js';
-import { generatedValidators } from './generated-validators.js';
+import { generatedSchemas } from './generated-schemas.js';
 import { loadConsoleAssets } from './console/assets.js';
 import { createLogger, type Logger } from './logging/index.js';
 import { LOG_MESSAGES } from './logging/messages.js';
@@ -213,8 +213,8 @@ async function main(): Promise<void> {
 
   // 7. HTTP. Route schemas are compiled on first use; the rest once mtcute is loaded (below), so neither
   //    the first answer nor the first validation waits for them.
-  //    The validators come ready-made from the build (dist/validators/, beside dist/main.js).
-  const schemas = new LazySchemas(generatedValidators(fileURLToPath(new URL('./validators/', import.meta.url))));
+  //    Validators and serializers come ready-made from the build (dist/schemas/, beside dist/main.js).
+  const schemas = new LazySchemas(generatedSchemas(fileURLToPath(new URL('./schemas/', import.meta.url))));
   const app = buildApp({
     config,
     registry,

@@ -7,11 +7,11 @@
  * requests), so no later request pays for it and a schema that does not compile is still said (logged)
  * moments after start.
  *
- * Validators can come ready-made instead (the constructor's `source`): `npm run build` generates every route's validator
- * as code (scripts/compile-validators.mjs, Fastify's standalone mode) and the service restores each one on
- * its first call. Ajv and its compiler are then never loaded at run time — they held ~2.2 MiB of an idle
- * service's memory, however few validators were compiled. A validator not among them (a schema that
- * depends on configuration) is compiled as before.
+ * Validators and serializers can come ready-made instead (the constructor's `source`): `npm run build`
+ * generates every route's as code (scripts/compile-schemas.mjs, Fastify's standalone modes) and the service
+ * restores each one on its first call. Ajv, fast-json-stringify and their compilers are then never loaded at
+ * run time — compiling held ~2.5 MiB of an idle service's memory, however few schemas were compiled. One
+ * not among them (a schema that depends on configuration) is compiled as before.
  */
 import { createHash } from 'node:crypto';
 import { AjvCompiler } from '@fastify/ajv-compiler';
@@ -24,21 +24,30 @@ export type RouteDefinition = { schema: object; method: string; url: string; htt
 type Serializer = (data: unknown) => string;
 type Pending = { route: RouteDefinition; readyMade?: () => boolean };
 type ValidatorFactory = (externalSchemas: unknown, ajvOptions: unknown) => (route: RouteDefinition) => ValidateFunction;
+type SerializerFactory = (externalSchemas: unknown, serializerOptions: unknown) => (route: RouteDefinition) => Serializer;
 
-/** Where validators come from besides compiling them here. */
-export type ValidatorSource =
-  /** Generated ones, by key (validatorKey): whether there is one (known without loading it), and the function. */
-  | { has(key: string): boolean; restore(key: string): ValidateFunction }
-  /** Build time: compile with this factory (Fastify's standalone one), telling `generated` each function's code. */
-  | { generate: ValidatorFactory; generated(key: string, route: RouteDefinition): void };
+/** Where validators and serializers come from besides compiling them here. */
+export type SchemaSource =
+  /** Generated ones, by key (validatorKey, serializerKey): whether there is one (known without loading it), and the function. */
+  | { has(key: string): boolean; restore(key: string): ValidateFunction | Serializer }
+  /** Build time: compile with these factories (Fastify's standalone ones), telling `generated` each function's code. */
+  | { generate: { validators: ValidatorFactory; serializers: SerializerFactory }; generated(key: string, route: RouteDefinition): void };
 
 /**
  * What a route's validator depends on — the app's external schemas, Ajv's options, the part of the request
  * and the schema — as a file-name-safe key: the same at build time and at run time for the same code.
  */
 export function validatorKey(externalSchemas: unknown, ajvOptions: unknown, route: Pick<RouteDefinition, 'schema' | 'httpPart'>): string {
-  const text = JSON.stringify([externalSchemas, ajvOptions, route.httpPart ?? null, route.schema]);
-  return createHash('sha256').update(text).digest('hex').slice(0, 24);
+  return keyOf([externalSchemas, ajvOptions, route.httpPart ?? null, route.schema]);
+}
+
+/** The same for a response serializer: the external schemas, fast-json-stringify's options and the schema. */
+export function serializerKey(externalSchemas: unknown, serializerOptions: unknown, route: Pick<RouteDefinition, 'schema'>): string {
+  return keyOf(['serializer', externalSchemas, serializerOptions ?? null, route.schema]);
+}
+
+function keyOf(parts: unknown[]): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 24);
 }
 
 export class LazySchemas {
@@ -50,10 +59,11 @@ export class LazySchemas {
    * one Ajv, which compiles a schema object once (the account routes are mounted twice). Made on first need.
    */
   private validators: ValidatorFactory | undefined;
+  private serializerSelector: SerializerFactory | undefined;
   /** Serializers by options and schema object: the error schema of every route's 4xx and 5xx is compiled once. */
   private readonly serializers = new Map<string, WeakMap<object, Serializer>>();
 
-  constructor(private readonly source?: ValidatorSource) {}
+  constructor(private readonly source?: SchemaSource) {}
 
   readonly compilersFactory: CompilersFactory = {
     buildValidator: (externalSchemas, ajvOptions) => {
@@ -70,7 +80,7 @@ export class LazySchemas {
         if (source && 'restore' in source) {
           // Ready-made: restored on its first call and never warmed up (a validator never used is never loaded).
           const readyMade = (): boolean => source.has(key());
-          return this.lazyValidator(route, () => (readyMade() ? source.restore(key()) : compiler()(route)), readyMade);
+          return this.lazyValidator(route, () => (readyMade() ? (source.restore(key()) as ValidateFunction) : compiler()(route)), readyMade);
         }
         return this.lazyValidator(route, () => {
           const validate = compiler()(route);
@@ -80,17 +90,34 @@ export class LazySchemas {
       }) as never;
     },
     buildSerializer: (externalSchemas, serializerOptions) => {
-      const compile = SerializerSelector()(externalSchemas, serializerOptions as never);
-      const key = JSON.stringify([externalSchemas, serializerOptions]);
-      let compiled = this.serializers.get(key);
-      if (!compiled) this.serializers.set(key, (compiled = new WeakMap()));
+      // (A copy: Fastify's standalone factory adds its code-generation option to what it is given.)
+      let compile: ReturnType<SerializerFactory> | undefined;
+      const compiler = () => (compile ??= this.serializerFactory()(externalSchemas, { ...(serializerOptions as object) }));
+      const cacheKey = JSON.stringify([externalSchemas, serializerOptions]);
+      let compiled = this.serializers.get(cacheKey);
+      if (!compiled) this.serializers.set(cacheKey, (compiled = new WeakMap()));
       const shared = compiled;
-      return ((route: RouteDefinition) =>
-        this.lazySerializer(route, () => {
-          let serializer = shared.get(route.schema);
-          if (!serializer) shared.set(route.schema, (serializer = compile(route as never) as Serializer));
-          return serializer;
-        })) as never;
+      const source = this.source;
+      return ((route: RouteDefinition) => {
+        let known: string | undefined;
+        const key = (): string => (known ??= serializerKey(externalSchemas, serializerOptions, route));
+        const readyMade = source && 'restore' in source ? (): boolean => source.has(key()) : undefined;
+        return this.lazySerializer(
+          route,
+          () => {
+            let serializer = shared.get(route.schema);
+            if (serializer) return serializer;
+            if (readyMade?.()) serializer = (source as { restore(key: string): unknown }).restore(key()) as Serializer;
+            else {
+              serializer = compiler()(route);
+              if (source && 'generated' in source) source.generated(key(), route);
+            }
+            shared.set(route.schema, serializer);
+            return serializer;
+          },
+          readyMade,
+        );
+      }) as never;
     },
   };
 
@@ -125,7 +152,7 @@ export class LazySchemas {
     setImmediate(next);
   }
 
-  /** The routes whose schemas are still to be compiled here (validators: those no source had ready-made). */
+  /** The routes whose schemas are still to be compiled here (those no source had ready-made). */
   pendingRoutes(): RouteDefinition[] {
     return [...this.pending.values()].filter(({ readyMade }) => !readyMade?.()).map(({ route }) => route);
   }
@@ -137,7 +164,12 @@ export class LazySchemas {
 
   private validatorFactory(): ValidatorFactory {
     const source = this.source;
-    return (this.validators ??= source && 'generate' in source ? source.generate : (AjvCompiler() as unknown as ValidatorFactory));
+    return (this.validators ??= source && 'generate' in source ? source.generate.validators : (AjvCompiler() as unknown as ValidatorFactory));
+  }
+
+  private serializerFactory(): SerializerFactory {
+    const source = this.source;
+    return (this.serializerSelector ??= source && 'generate' in source ? source.generate.serializers : (SerializerSelector() as unknown as SerializerFactory));
   }
 
   /** `readyMade`: whether it needs no compiling (then warmUp() skips it, and only its first call loads it). */
@@ -166,8 +198,8 @@ export class LazySchemas {
     return validate;
   }
 
-  private lazySerializer(route: RouteDefinition, compile: () => Serializer): Serializer {
-    const ensure = this.once(route, compile);
+  private lazySerializer(route: RouteDefinition, compile: () => Serializer, readyMade?: () => boolean): Serializer {
+    const ensure = this.once(route, compile, readyMade);
     return (data) => ensure()(data);
   }
 }

@@ -1,19 +1,21 @@
 /**
  * Route schemas compiled on first use (src/http/lazy-schemas.ts): a request validates and serializes as
  * Fastify's own compilers would, warmUp() compiles what no request used yet, and a schema that does not
- * compile is logged by the warm-up (and answered 500 by its route), never silently skipped. Validators
- * generated ahead (as `npm run build` does) are restored on their first call only, never warmed up, and
- * answer as compiled ones do; a route the generated set does not know is compiled here.
+ * compile is logged by the warm-up (and answered 500 by its route), never silently skipped. Validators and
+ * serializers generated ahead (as `npm run build` does) are restored on their first call only, never warmed
+ * up, and answer as compiled ones do; a route the generated set does not know is compiled here.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { StandaloneValidator } from '@fastify/ajv-compiler';
+import { StandaloneSerializer } from '@fastify/fast-json-stringify-compiler';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { generatedValidators, VALIDATORS_INDEX } from '../../src/generated-validators.js';
-import { LazySchemas, type ValidatorSource } from '../../src/http/lazy-schemas.js';
+import { generatedSchemas, SCHEMAS_INDEX } from '../../src/generated-schemas.js';
+import { LazySchemas } from '../../src/http/lazy-schemas.js';
+import { REPO_ROOT } from '../helpers/service-process.js';
 
 function logInto(lines: Array<Record<string, unknown>>) {
   return pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
@@ -47,21 +49,24 @@ describe('LazySchemas', () => {
     await app.close();
   });
 
-  it('generated validators: written as the build writes them, restored on first call only, answering as compiled ones', async () => {
+  it('generated validators and serializers: written as the build writes them, restored on first call only, answering as compiled ones', async () => {
     const ECHO_BODY = { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'], additionalProperties: false };
+    const ECHO_RESPONSE = { 200: { type: 'object', properties: { n: { type: 'integer' } } } };
     const ajv = { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } };
-    const echo = async (request: FastifyRequest) => request.body;
+    const echo = async (request: FastifyRequest) => ({ ...(request.body as object), hidden: 'not in the schema' });
     const routes = (app: FastifyInstance, withUnknown: boolean) => {
-      app.post('/echo', { schema: { body: ECHO_BODY } }, echo);
-      app.put('/echo', { schema: { body: ECHO_BODY } }, echo); // the same schema: one file
+      // The same schemas on both routes: one validator file, one serializer file.
+      app.post('/echo', { schema: { body: ECHO_BODY, response: ECHO_RESPONSE } }, echo);
+      app.put('/echo', { schema: { body: ECHO_BODY, response: ECHO_RESPONSE } }, echo);
       if (withUnknown) app.post('/other', { schema: { body: { type: 'object', required: ['m'] } } }, async () => ({}));
     };
 
-    // Build time: every validator compiled through Fastify's standalone factory, its code kept by key.
+    // Build time: every validator and serializer compiled through Fastify's standalone factories, its code kept by key.
     const codeOf = new Map<object, string>();
     const files = new Map<string, string>();
+    const storeFunction = (route: object, code: string) => void codeOf.set(route, code);
     const writer = new LazySchemas({
-      generate: StandaloneValidator({ readMode: false, storeFunction: (route: object, code: string) => void codeOf.set(route, code) }) as never,
+      generate: { validators: StandaloneValidator({ readMode: false, storeFunction }) as never, serializers: StandaloneSerializer({ readMode: false, storeFunction }) as never },
       generated: (key, route) => void files.set(key, codeOf.get(route)!),
     });
     const built = Fastify({ ajv, schemaController: { compilersFactory: writer.compilersFactory } });
@@ -69,14 +74,16 @@ describe('LazySchemas', () => {
     await built.ready();
     writer.compileAll();
     await built.close();
-    expect(files.size).toBe(1);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'validators-'));
+    expect(files.size).toBe(2);
+    // In the repository, as dist/schemas/ is: a serializer's code requires fast-json-stringify from node_modules.
+    fs.mkdirSync(path.join(REPO_ROOT, 'test-artifacts'), { recursive: true });
+    const dir = fs.mkdtempSync(path.join(REPO_ROOT, 'test-artifacts', 'schemas-'));
     try {
       for (const [key, code] of files) fs.writeFileSync(path.join(dir, `${key}.cjs`), code);
-      fs.writeFileSync(path.join(dir, VALIDATORS_INDEX), JSON.stringify({ keys: [...files.keys()] }));
+      fs.writeFileSync(path.join(dir, SCHEMAS_INDEX), JSON.stringify({ keys: [...files.keys()] }));
 
       // Run time: restored from the files, counted.
-      const generated = generatedValidators(dir) as Extract<ValidatorSource, { restore: unknown }>;
+      const generated = generatedSchemas(dir);
       const restored: string[] = [];
       const schemas = new LazySchemas({ has: generated.has, restore: (key) => (restored.push(key), generated.restore(key)) });
       const app = Fastify({ ajv, schemaController: { compilersFactory: schemas.compilersFactory } });
@@ -88,12 +95,15 @@ describe('LazySchemas', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(restored).toEqual([]); // the warm-up loads nothing ready-made
 
-      expect((await app.inject({ method: 'POST', url: '/echo', payload: { n: 3 } })).json()).toEqual({ n: 3 });
+      expect((await app.inject({ method: 'POST', url: '/echo', payload: { n: 3 } })).json()).toEqual({ n: 3 }); // `hidden` not written
       const bad = await app.inject({ method: 'PUT', url: '/echo', payload: { n: 'three' } });
       expect(bad.statusCode).toBe(400);
       expect(bad.json().message).toMatch(/body\/n must be integer/);
+      expect((await app.inject({ method: 'PUT', url: '/echo', payload: { n: 4 } })).json()).toEqual({ n: 4 });
       expect((await app.inject({ method: 'POST', url: '/echo', payload: { n: 1, extra: true } })).statusCode).toBe(400);
-      expect(restored).toEqual([...files.keys(), ...files.keys()]); // once per route, on its first call
+      // Each validator once per route, on its first call; the serializer once (the routes share its schema object).
+      const [validatorKey, serializerKey] = [...files.keys()].sort((a, b) => restored.indexOf(a) - restored.indexOf(b));
+      expect(restored.sort()).toEqual([validatorKey, validatorKey, serializerKey].sort());
       expect((await app.inject({ method: 'POST', url: '/other', payload: {} })).statusCode).toBe(400);
       await app.close();
     } finally {
@@ -101,8 +111,8 @@ describe('LazySchemas', () => {
     }
   });
 
-  it('without the generated directory (the service run from src/), every validator is compiled here', () => {
-    const none = generatedValidators(path.join(os.tmpdir(), 'no-such-validators-dir')) as Extract<ValidatorSource, { has: unknown }>;
+  it('without the generated directory (the service run from src/), every schema is compiled here', () => {
+    const none = generatedSchemas(path.join(os.tmpdir(), 'no-such-schemas-dir'));
     expect(none.has('0123456789abcdef01234567')).toBe(false);
   });
 });

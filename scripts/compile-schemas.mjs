@@ -1,33 +1,36 @@
-// `npm run build`'s second step, after `tsc -b`: every route validator of the service generated as code
-// (Fastify's standalone mode: @fastify/ajv-compiler/standalone) into dist/validators/<key>.cjs, listed in
-// dist/validators/index.json. The service restores each one on its first call (src/generated-validators.ts)
-// and never loads Ajv: compiling validators at run time held ~2.2 MiB of an idle service's memory.
+// `npm run build`'s second step, after `tsc -b`: every route validator and response serializer of the service
+// generated as code (Fastify's standalone modes: @fastify/ajv-compiler and @fastify/fast-json-stringify-compiler)
+// into dist/schemas/<key>.cjs, listed in dist/schemas/index.json. The service restores each one on its first
+// call (src/generated-schemas.ts) and never loads Ajv nor fast-json-stringify's compiler: compiling at run time
+// held ~2.5 MiB of an idle service's memory.
 //
-// The app is built here as main.ts builds it (the real routes, schemas and Ajv options; a registry over a
-// temporary directory, never asked anything), and every validator is compiled; one that does not compile
+// The app is built here as main.ts builds it (the real routes, schemas, Ajv and serializer options; a registry
+// over a temporary directory, never asked anything), and every schema is compiled; one that does not compile
 // fails the build.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StandaloneValidator } from '@fastify/ajv-compiler';
+import { StandaloneSerializer } from '@fastify/fast-json-stringify-compiler';
 import pino from 'pino';
 import { AccountRegistry } from '../dist/accounts/registry.js';
 import { loadConsoleAssets } from '../dist/console/assets.js';
-import { VALIDATORS_INDEX } from '../dist/generated-validators.js';
+import { SCHEMAS_INDEX } from '../dist/generated-schemas.js';
 import { buildApp, LazySchemas } from '../dist/http/index.js';
 import { createServiceMetrics } from '../dist/metrics/service-metrics.js';
 import { loadConfig } from '../dist/config/load-config.js';
 import { createFileAccountsStore } from '../dist/store/files/accounts-dir.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const outDir = path.join(root, 'dist', 'validators');
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'compile-validators-'));
+const outDir = path.join(root, 'dist', 'schemas');
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'compile-schemas-'));
 
-const codeOf = new Map(); // route → its validator's code, as the standalone factory hands it over
+const codeOf = new Map(); // route → its validator's or serializer's code, as the standalone factories hand it over
 const files = new Map(); // key → code
+const storeFunction = (route, code) => codeOf.set(route, code);
 const schemas = new LazySchemas({
-  generate: StandaloneValidator({ readMode: false, storeFunction: (route, code) => codeOf.set(route, code) }),
+  generate: { validators: StandaloneValidator({ readMode: false, storeFunction }), serializers: StandaloneSerializer({ readMode: false, storeFunction }) },
   generated: (key, route) => files.set(key, codeOf.get(route)),
 });
 
@@ -57,7 +60,7 @@ fs.mkdirSync(outDir, { recursive: true });
 const keys = [...files.keys()].sort();
 for (const key of keys) {
   const code = files.get(key);
-  if (typeof code !== 'string') throw new Error(`compile-validators: no code was generated for validator ${key}`);
+  if (typeof code !== 'string') throw new Error(`compile-schemas: no code was generated for ${key}`);
   fs.writeFileSync(path.join(outDir, `${key}.cjs`), code);
 }
-fs.writeFileSync(path.join(outDir, VALIDATORS_INDEX), JSON.stringify({ keys }, null, 2) + '\n');
+fs.writeFileSync(path.join(outDir, SCHEMAS_INDEX), JSON.stringify({ keys }, null, 2) + '\n');
