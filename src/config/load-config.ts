@@ -89,162 +89,171 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const
 const MAX_TIMER_MS = 2_147_483_647; // setTimeout's limit
 
 // ---- one small zod schema per kind of value; messages are written to be read after "NAME: " ----
+// Built for each loadConfig() call and dropped after it: zod schema objects are heavy (each carries its
+// methods as closures), and holding these for the life of the process cost an idle service ~0.2 MiB.
+function settingSchemas() {
 
-const wholeNumber = z.string().trim().regex(/^\d+$/, { error: 'must be a whole number' }).transform(Number);
+  const wholeNumber = z.string().trim().regex(/^\d+$/, { error: 'must be a whole number' }).transform(Number);
 
-const connectionCapSchema = wholeNumber.pipe(
-  z.number().min(1, { error: 'must be at least 1' }).max(1_000_000, { error: 'must be at most 1000000' }),
-);
+  const connectionCapSchema = wholeNumber.pipe(
+    z.number().min(1, { error: 'must be at least 1' }).max(1_000_000, { error: 'must be at most 1000000' }),
+  );
 
-const portSchema = (min: number, max = 65535) =>
-  wholeNumber.pipe(z.number().min(min, { error: `must be a port number from ${min} to ${max}` }).max(max, {
-    error: `must be a port number from ${min} to ${max}`,
-  }));
+  const portSchema = (min: number, max = 65535) =>
+    wholeNumber.pipe(z.number().min(min, { error: `must be a port number from ${min} to ${max}` }).max(max, {
+      error: `must be a port number from ${min} to ${max}`,
+    }));
 
-const durationSchema = (opts: { allowZero: boolean; maxMs?: number }) =>
-  z.string().transform((text, ctx) => {
-    const ms = parseDuration(text);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'must be a duration like 0, 90s, 15m, 12h, 7d or milliseconds' });
+  const durationSchema = (opts: { allowZero: boolean; maxMs?: number }) =>
+    z.string().transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration like 0, 90s, 15m, 12h, 7d or milliseconds' });
+        return z.NEVER;
+      }
+      if (ms === 0 && !opts.allowZero) {
+        ctx.addIssue({ code: 'custom', message: 'must be greater than 0' });
+        return z.NEVER;
+      }
+      if (opts.maxMs !== undefined && ms > opts.maxMs) {
+        ctx.addIssue({ code: 'custom', message: `must be at most ${opts.maxMs} ms (about 24 days)` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+  const positiveCount = (max: number) =>
+    wholeNumber.pipe(z.number().min(1, { error: `must be from 1 to ${max}` }).max(max, { error: `must be from 1 to ${max}` }));
+
+  const booleanFlag = z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(['1', '0', 'true', 'false', 'yes', 'no'], { error: 'must be 1 or 0' }))
+    .transform((v) => v === '1' || v === 'true' || v === 'yes');
+
+  const apiIdSchema = wholeNumber.pipe(
+    z.number().min(1, { error: 'must be a positive whole number' }).max(2 ** 31 - 1, { error: 'is too large' }),
+  );
+
+  // Never echo the value of a secret in a message.
+  const apiHashSchema = z.string().trim().regex(/^[0-9a-fA-F]{32}$/, { error: 'must be 32 hexadecimal characters' });
+
+  const apiTokenSchema = z
+    .string()
+    .trim()
+    .min(16, { error: 'must be at least 16 characters long' })
+    .max(512, { error: 'must be at most 512 characters long' })
+    .regex(/^[\x21-\x7e]+$/, { error: 'must be printable ASCII without spaces' });
+
+  const hostSchema = z.string().trim().min(1).max(255).regex(/^[^\s/]+$/, { error: 'must be a host name or IP address' });
+
+  const hostPortSchema = z.string().transform((text, ctx) => {
+    // "host:port" or "[v6]:port"
+    const match = /^(?:\[([^\]]+)\]|([^:\s[\]]+)):(\d+)$/.exec(text.trim());
+    const port = match ? Number(match[3]) : NaN;
+    if (!match || !(port >= 1 && port <= 65535)) {
+      ctx.addIssue({ code: 'custom', message: 'must be host:port, e.g. 127.0.0.1:9444' });
       return z.NEVER;
     }
-    if (ms === 0 && !opts.allowZero) {
-      ctx.addIssue({ code: 'custom', message: 'must be greater than 0' });
-      return z.NEVER;
-    }
-    if (opts.maxMs !== undefined && ms > opts.maxMs) {
-      ctx.addIssue({ code: 'custom', message: `must be at most ${opts.maxMs} ms (about 24 days)` });
-      return z.NEVER;
-    }
-    return ms;
+    return { host: match[1] ?? match[2]!, port };
   });
 
-const positiveCount = (max: number) =>
-  wholeNumber.pipe(z.number().min(1, { error: `must be from 1 to ${max}` }).max(max, { error: `must be from 1 to ${max}` }));
+  const logLevelSchema = z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }));
 
-const booleanFlag = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .pipe(z.enum(['1', '0', 'true', 'false', 'yes', 'no'], { error: 'must be 1 or 0' }))
-  .transform((v) => v === '1' || v === 'true' || v === 'yes');
-
-const apiIdSchema = wholeNumber.pipe(
-  z.number().min(1, { error: 'must be a positive whole number' }).max(2 ** 31 - 1, { error: 'is too large' }),
-);
-
-// Never echo the value of a secret in a message.
-const apiHashSchema = z.string().trim().regex(/^[0-9a-fA-F]{32}$/, { error: 'must be 32 hexadecimal characters' });
-
-const apiTokenSchema = z
-  .string()
-  .trim()
-  .min(16, { error: 'must be at least 16 characters long' })
-  .max(512, { error: 'must be at most 512 characters long' })
-  .regex(/^[\x21-\x7e]+$/, { error: 'must be printable ASCII without spaces' });
-
-const hostSchema = z.string().trim().min(1).max(255).regex(/^[^\s/]+$/, { error: 'must be a host name or IP address' });
-
-const hostPortSchema = z.string().transform((text, ctx) => {
-  // "host:port" or "[v6]:port"
-  const match = /^(?:\[([^\]]+)\]|([^:\s[\]]+)):(\d+)$/.exec(text.trim());
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || !(port >= 1 && port <= 65535)) {
-    ctx.addIssue({ code: 'custom', message: 'must be host:port, e.g. 127.0.0.1:9444' });
-    return z.NEVER;
-  }
-  return { host: match[1] ?? match[2]!, port };
-});
-
-const logLevelSchema = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }));
-
-const encryptionKeySchema = z.string().transform((text, ctx) => {
-  const value = text.trim();
-  let bytes: Buffer | undefined;
-  if (/^[0-9a-fA-F]{64}$/.test(value)) bytes = Buffer.from(value, 'hex');
-  else if (/^[A-Za-z0-9+/_-]{43}={0,1}$/.test(value)) bytes = Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64');
-  if (!bytes || bytes.length !== 32) {
-    ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, as 64 hex characters or base64' });
-    return z.NEVER;
-  }
-  return new Uint8Array(bytes);
-});
-
-/** `10/1m` (at most 10 requests per minute per client), `0` or `off` = no limit. */
-const rateLimitSchema = z.string().transform((text, ctx) => {
-  const value = text.trim().toLowerCase();
-  if (value === '0' || value === 'off') return { max: 0, windowMs: 60_000 };
-  const match = /^(\d+)\s*\/\s*(\S+)$/.exec(value);
-  const windowMs = match ? parseDuration(match[2]!) : undefined;
-  if (!match || !windowMs || Number(match[1]) < 1) {
-    ctx.addIssue({ code: 'custom', message: 'must be <requests>/<window> like 10/1m, or 0 to turn it off' });
-    return z.NEVER;
-  }
-  return { max: Number(match[1]), windowMs };
-});
-
-/** `64MB`, `512KB`, `1GB` or bytes; at least 1 MiB (a journal smaller than a few segments cannot keep its promises). */
-const byteSizeSchema = z.string().transform((text, ctx) => {
-  const bytes = parseByteSize(text);
-  if (bytes === undefined || bytes < 1024 * 1024) {
-    ctx.addIssue({ code: 'custom', message: 'must be a size of at least 1MB, like 64MB, 512MB or 2GB' });
-    return z.NEVER;
-  }
-  return bytes;
-});
-
-/** Comma-separated host names, IP addresses and CIDRs. */
-const allowListSchema = z.string().transform((text, ctx) => {
-  const entries = text.split(',').map((e) => e.trim()).filter(Boolean);
-  for (const entry of entries) {
-    const problem = allowListEntryProblem(entry);
-    if (problem) {
-      ctx.addIssue({ code: 'custom', message: `must list host names, IP addresses or CIDRs separated by commas: ${problem}` });
+  const encryptionKeySchema = z.string().transform((text, ctx) => {
+    const value = text.trim();
+    let bytes: Buffer | undefined;
+    if (/^[0-9a-fA-F]{64}$/.test(value)) bytes = Buffer.from(value, 'hex');
+    else if (/^[A-Za-z0-9+/_-]{43}={0,1}$/.test(value)) bytes = Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64');
+    if (!bytes || bytes.length !== 32) {
+      ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, as 64 hex characters or base64' });
       return z.NEVER;
     }
-  }
-  return entries;
-});
+    return new Uint8Array(bytes);
+  });
 
-const storeSchema = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .pipe(z.enum(['files', 'postgres'], { error: 'must be files or postgres' }));
+  /** `10/1m` (at most 10 requests per minute per client), `0` or `off` = no limit. */
+  const rateLimitSchema = z.string().transform((text, ctx) => {
+    const value = text.trim().toLowerCase();
+    if (value === '0' || value === 'off') return { max: 0, windowMs: 60_000 };
+    const match = /^(\d+)\s*\/\s*(\S+)$/.exec(value);
+    const windowMs = match ? parseDuration(match[2]!) : undefined;
+    if (!match || !windowMs || Number(match[1]) < 1) {
+      ctx.addIssue({ code: 'custom', message: 'must be <requests>/<window> like 10/1m, or 0 to turn it off' });
+      return z.NEVER;
+    }
+    return { max: Number(match[1]), windowMs };
+  });
 
-// Never echo it: the URL usually carries the database password.
-const databaseUrlSchema = z.string().transform((text, ctx) => {
-  let url: URL | undefined;
-  try {
-    url = new URL(text.trim());
-  } catch {
-    url = undefined;
-  }
-  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || !url.hostname) {
-    ctx.addIssue({ code: 'custom', message: 'must be a URL like postgres://user:password@host:5432/database' });
+  /** `64MB`, `512KB`, `1GB` or bytes; at least 1 MiB (a journal smaller than a few segments cannot keep its promises). */
+  const byteSizeSchema = z.string().transform((text, ctx) => {
+    const bytes = parseByteSize(text);
+    if (bytes === undefined || bytes < 1024 * 1024) {
+      ctx.addIssue({ code: 'custom', message: 'must be a size of at least 1MB, like 64MB, 512MB or 2GB' });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+  /** Comma-separated host names, IP addresses and CIDRs. */
+  const allowListSchema = z.string().transform((text, ctx) => {
+    const entries = text.split(',').map((e) => e.trim()).filter(Boolean);
+    for (const entry of entries) {
+      const problem = allowListEntryProblem(entry);
+      if (problem) {
+        ctx.addIssue({ code: 'custom', message: `must list host names, IP addresses or CIDRs separated by commas: ${problem}` });
+        return z.NEVER;
+      }
+    }
+    return entries;
+  });
+
+  const storeSchema = z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(['files', 'postgres'], { error: 'must be files or postgres' }));
+
+  // Never echo it: the URL usually carries the database password.
+  const databaseUrlSchema = z.string().transform((text, ctx) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(text.trim());
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || !url.hostname) {
+      ctx.addIssue({ code: 'custom', message: 'must be a URL like postgres://user:password@host:5432/database' });
+      return z.NEVER;
+    }
+    return text.trim();
+  });
+
+  const instanceIdSchema = z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
+    error: 'must be 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit',
+  });
+
+  const httpUrlSchema = z.string().transform((text, ctx) => {
+    try {
+      const url = new URL(text.trim());
+      if (url.protocol === 'http:' || url.protocol === 'https:') return url.toString().replace(/\/$/, '');
+    } catch {
+      // reported below
+    }
+    ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL, e.g. http://10.0.0.5:8080' });
     return z.NEVER;
-  }
-  return text.trim();
-});
-
-const instanceIdSchema = z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
-  error: 'must be 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit',
-});
-
-const httpUrlSchema = z.string().transform((text, ctx) => {
-  try {
-    const url = new URL(text.trim());
-    if (url.protocol === 'http:' || url.protocol === 'https:') return url.toString().replace(/\/$/, '');
-  } catch {
-    // reported below
-  }
-  ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL, e.g. http://10.0.0.5:8080' });
-  return z.NEVER;
-});
+  });
+  return {
+    connectionCapSchema, portSchema, durationSchema, positiveCount, booleanFlag, apiIdSchema, apiHashSchema,
+    apiTokenSchema, hostSchema, hostPortSchema, logLevelSchema, encryptionKeySchema, rateLimitSchema, byteSizeSchema,
+    allowListSchema, storeSchema, databaseUrlSchema, instanceIdSchema, httpUrlSchema
+  };
+}
 
 /** Quote a user-supplied (non-secret) value for an error line, shortened. */
 function shown(value: string): string {
@@ -257,6 +266,11 @@ function shown(value: string): string {
  * one line per problem is thrown. Relative paths are resolved against `cwd`.
  */
 export function loadConfig(env: Env, cwd: string, facts: ProcessFacts = {}): ParsedConfig {
+  const {
+    connectionCapSchema, portSchema, durationSchema, positiveCount, booleanFlag, apiIdSchema, apiHashSchema,
+    apiTokenSchema, hostSchema, hostPortSchema, logLevelSchema, encryptionKeySchema, rateLimitSchema, byteSizeSchema,
+    allowListSchema, storeSchema, databaseUrlSchema, instanceIdSchema, httpUrlSchema
+  } = settingSchemas();
   const problems: string[] = [];
   // Empty values count as unset (`API_TOKEN=` in a .env file means "not given").
   const raw = (name: string): string | undefined => {

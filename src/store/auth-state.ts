@@ -4,6 +4,7 @@
  * and the rule for refreshing saved_at on activity (at most once per interval).
  */
 import * as z from 'zod';
+import { schemaOnDemand } from './schema-on-demand.js';
 import { SessionFileError } from './errors.js';
 import type { AuthStateFile } from './types.js';
 
@@ -11,13 +12,15 @@ export const AUTH_STATE_MAX_BYTES = 64 * 1024;
 /** saved_at is refreshed by API activity at most this often by default. */
 export const DEFAULT_TOUCH_INTERVAL_MS = 10 * 60 * 1000;
 
-const authStateSchema = z.object({
-  user_auth: z.literal(true),
-  user_id: z.number().int().positive(),
-  phone: z.string().max(64),
-  saved_at: z.string().max(64).refine((s) => !Number.isNaN(Date.parse(s)), 'not a date'),
-  version: z.literal('1.0'),
-});
+const authStateSchema = schemaOnDemand(() =>
+  z.object({
+    user_auth: z.literal(true),
+    user_id: z.number().int().positive(),
+    phone: z.string().max(64),
+    saved_at: z.string().max(64).refine((s) => !Number.isNaN(Date.parse(s)), 'not a date'),
+    version: z.literal('1.0'),
+  }),
+);
 
 export function encodeAuthState(state: AuthStateFile): Buffer {
   // Field order fixed as in the seed; nothing else is written.
@@ -44,7 +47,7 @@ export function decodeAuthState(file: string, bytes: Uint8Array): AuthStateFile 
   if (typeof value === 'object' && value !== null && 'version' in value && value.version !== '1.0') {
     throw new SessionFileError(file, 'unsupported_version', `${file} has version ${JSON.stringify(value.version)}; expected "1.0"`);
   }
-  const parsed = authStateSchema.safeParse(value);
+  const parsed = authStateSchema().safeParse(value);
   if (!parsed.success) {
     const where = parsed.error.issues[0]?.path.join('.') || '(root)';
     throw new SessionFileError(file, 'corrupt', `${file} does not have the shape of an auth state (at ${where})`);

@@ -10,6 +10,7 @@
  * configured key does not open is `blocked`: left untouched (the right key would read it), nothing saved over it.
  */
 import * as z from 'zod';
+import { schemaOnDemand } from './schema-on-demand.js';
 import { SessionFileError } from './errors.js';
 import { decryptEnvelope, encryptDocumentText, FUTURE_AUTH_TOKENS_FILE_AAD, looksEncrypted } from './session-crypto.js';
 import { MAX_FUTURE_AUTH_TOKENS, type FutureAuthToken, type StoreLog } from './types.js';
@@ -17,20 +18,22 @@ import { MAX_FUTURE_AUTH_TOKENS, type FutureAuthToken, type StoreLog } from './t
 /** Far beyond 20 tokens; a bigger document is not read. */
 export const FUTURE_AUTH_TOKENS_MAX_BYTES = 256 * 1024;
 
-const documentSchema = z.object({
-  version: z.literal(1),
-  environment: z.string().min(1).max(32),
-  tokens: z
-    .array(
-      z.object({
-        token: z.base64().min(4).max(1024),
-        phone: z.string().regex(/^[0-9]{1,32}$/).optional(),
-        userId: z.number().int().positive().optional(),
-        receivedAt: z.string().max(64),
-      }),
-    )
-    .max(1000),
-});
+const documentSchema = schemaOnDemand(() =>
+  z.object({
+    version: z.literal(1),
+    environment: z.string().min(1).max(32),
+    tokens: z
+      .array(
+        z.object({
+          token: z.base64().min(4).max(1024),
+          phone: z.string().regex(/^[0-9]{1,32}$/).optional(),
+          userId: z.number().int().positive().optional(),
+          receivedAt: z.string().max(64),
+        }),
+      )
+      .max(1000),
+  }),
+);
 
 export interface DecodedFutureAuthTokens {
   tokens: FutureAuthToken[];
@@ -82,7 +85,7 @@ export function decodeFutureAuthTokens(
     const keyProblem = err instanceof SessionFileError && (err.reason === 'decrypt_failed' || err.reason === 'encryption_key_missing');
     return keyProblem ? none(true, `${err.message}; future auth tokens ignored and left untouched`) : none(false, `${label} is damaged; future auth tokens ignored`);
   }
-  const parsed = documentSchema.safeParse(value);
+  const parsed = documentSchema().safeParse(value);
   if (!parsed.success) return none(false, `${label} is damaged; future auth tokens ignored`);
   if (parsed.data.environment !== opts.environment) return none(false, `${label} belongs to the ${parsed.data.environment} environment; its tokens are ignored`);
   return {

@@ -3,23 +3,26 @@
  * record column), checked the same way when read back, and forgotten at its expiry.
  */
 import * as z from 'zod';
+import { schemaOnDemand } from './schema-on-demand.js';
 import type { IdempotencyRecord } from './types.js';
 
-export const idempotencyRecordSchema = z.object({
-  key: z.string().min(1).max(256),
-  requestHash: z.string().regex(/^[0-9a-f]{64}$/),
-  state: z.enum(['pending', 'done']),
-  randomId: z.string().regex(/^-?[0-9]{1,20}$/),
-  peer: z.number().int().optional(),
-  textHash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-  createdAt: z.string().max(64),
-  expiresAt: z.string().max(64),
-  answer: z.object({ status: z.number().int(), body: z.unknown() }).optional(),
-});
+export const idempotencyRecordSchema = schemaOnDemand(() =>
+  z.object({
+    key: z.string().min(1).max(256),
+    requestHash: z.string().regex(/^[0-9a-f]{64}$/),
+    state: z.enum(['pending', 'done']),
+    randomId: z.string().regex(/^-?[0-9]{1,20}$/),
+    peer: z.number().int().optional(),
+    textHash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+    createdAt: z.string().max(64),
+    expiresAt: z.string().max(64),
+    answer: z.object({ status: z.number().int(), body: z.unknown() }).optional(),
+  }),
+);
 
 /** The record, when `value` is one; undefined otherwise. */
 export function idempotencyRecordOf(value: unknown): IdempotencyRecord | undefined {
-  const parsed = idempotencyRecordSchema.safeParse(value);
+  const parsed = idempotencyRecordSchema().safeParse(value);
   return parsed.success ? (parsed.data as IdempotencyRecord) : undefined;
 }
 

@@ -6,6 +6,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import * as z from 'zod';
+import { schemaOnDemand } from './schema-on-demand.js';
 import { SessionFileError } from './errors.js';
 
 export const ENCRYPTION_ALG = 'aes-256-gcm';
@@ -17,17 +18,19 @@ const SESSION_FILE_AAD = Buffer.from('telegram-service session.json v1');
 export const FUTURE_AUTH_TOKENS_FILE_AAD = Buffer.from('telegram-service future_auth_tokens.json v1');
 export const WEBHOOK_FILE_AAD = Buffer.from('telegram-service webhook.json v1');
 
-const envelopeSchema = z.object({
-  version: z.literal(1),
-  encrypted: z.object({
-    alg: z.literal(ENCRYPTION_ALG),
-    iv: z.base64(),
-    tag: z.base64(),
-    data: z.base64(),
+const envelopeSchema = schemaOnDemand(() =>
+  z.object({
+    version: z.literal(1),
+    encrypted: z.object({
+      alg: z.literal(ENCRYPTION_ALG),
+      iv: z.base64(),
+      tag: z.base64(),
+      data: z.base64(),
+    }),
   }),
-});
+);
 
-export type EncryptedEnvelope = z.infer<typeof envelopeSchema>;
+export type EncryptedEnvelope = z.infer<ReturnType<typeof envelopeSchema>>;
 
 export function assertEncryptionKey(key: Uint8Array): void {
   if (key.length !== 32) throw new TypeError(`session encryption key must be 32 bytes, got ${key.length}`);
@@ -75,7 +78,7 @@ export function decryptEnvelope(file: string, value: unknown, key: Uint8Array | 
       `${file} is encrypted and no SESSION_ENCRYPTION_KEY is set; set the key it was written with`,
     );
   }
-  const parsed = envelopeSchema.safeParse(value);
+  const parsed = envelopeSchema().safeParse(value);
   if (!parsed.success) {
     throw new SessionFileError(file, 'decrypt_failed', `${file} has a damaged encryption envelope`);
   }

@@ -22,6 +22,7 @@
  */
 import * as z from 'zod';
 import { SessionFileError } from './errors.js';
+import { schemaOnDemand } from './schema-on-demand.js';
 import { decodeSelf, parseDcOption, serializeDcOption } from './mtcute-values.js';
 import { decryptEnvelope, encryptDocumentText, looksEncrypted } from './session-crypto.js';
 import type { LoginMethod, PendingLogin, PendingQrLogin } from './types.js';
@@ -64,46 +65,49 @@ export function emptyDocument(environment: string): SessionDocument {
 
 // ---------- schema ----------
 
-const base64 = z.base64();
-const dcOptionSchema = z.object({
-  id: z.number().int().min(1).max(0x7fffffff),
-  ipAddress: z.string().min(1).max(256),
-  port: z.number().int().min(1).max(65535),
-  ipv6: z.boolean().optional(),
-  mediaOnly: z.boolean().optional(),
-  testMode: z.boolean().optional(),
-});
-const pendingLoginSchema = z.object({
-  phone: z.string().min(1).max(64),
-  phoneCodeHash: z.string().min(1).max(1024),
-  dcId: z.number().int(),
-  codeType: z.string().max(128),
-  codeLength: z.number().int().optional(),
-  nextType: z.string().max(128).optional(),
-  timeout: z.number().optional(),
-  sentAt: z.string().max(64),
-  passwordRequired: z.object({ hint: z.string().max(1024).optional() }).optional(),
-});
-const qrLoginSchema = z.object({
-  startedAt: z.string().max(64),
-  passwordRequired: z.object({ hint: z.string().max(1024).optional() }).optional(),
-});
-const documentSchema = z.object({
-  version: z.literal(SESSION_FILE_VERSION),
-  environment: z.string().min(1).max(32),
-  primaryDc: dcOptionSchema.nullish(),
-  mediaDc: dcOptionSchema.nullish(),
-  authKeys: z.record(z.string().regex(/^[1-9][0-9]{0,9}$/), base64),
-  self: z.unknown().optional(), // derived, never read back
-  mtcute: z.record(z.string().max(64), base64).optional(),
-  pendingLogin: pendingLoginSchema.optional(),
-  qrLogin: qrLoginSchema.optional(),
-  loginMethod: z.enum(['code', 'qr', 'future_auth_token']).optional(),
-  floodWaits: z.record(z.string().max(256), z.number()).optional(),
-  savedAt: z.string().max(64).optional(),
+const documentSchema = schemaOnDemand(() => {
+  const base64 = z.base64();
+  const dcOptionSchema = z.object({
+    id: z.number().int().min(1).max(0x7fffffff),
+    ipAddress: z.string().min(1).max(256),
+    port: z.number().int().min(1).max(65535),
+    ipv6: z.boolean().optional(),
+    mediaOnly: z.boolean().optional(),
+    testMode: z.boolean().optional(),
+  });
+  const pendingLoginSchema = z.object({
+    phone: z.string().min(1).max(64),
+    phoneCodeHash: z.string().min(1).max(1024),
+    dcId: z.number().int(),
+    codeType: z.string().max(128),
+    codeLength: z.number().int().optional(),
+    nextType: z.string().max(128).optional(),
+    timeout: z.number().optional(),
+    sentAt: z.string().max(64),
+    passwordRequired: z.object({ hint: z.string().max(1024).optional() }).optional(),
+  });
+  const qrLoginSchema = z.object({
+    startedAt: z.string().max(64),
+    passwordRequired: z.object({ hint: z.string().max(1024).optional() }).optional(),
+  });
+  return z.object({
+    version: z.literal(SESSION_FILE_VERSION),
+    environment: z.string().min(1).max(32),
+    primaryDc: dcOptionSchema.nullish(),
+    mediaDc: dcOptionSchema.nullish(),
+    authKeys: z.record(z.string().regex(/^[1-9][0-9]{0,9}$/), base64),
+    self: z.unknown().optional(), // derived, never read back
+    mtcute: z.record(z.string().max(64), base64).optional(),
+    pendingLogin: pendingLoginSchema.optional(),
+    qrLogin: qrLoginSchema.optional(),
+    loginMethod: z.enum(['code', 'qr', 'future_auth_token']).optional(),
+    floodWaits: z.record(z.string().max(256), z.number()).optional(),
+    savedAt: z.string().max(64).optional(),
+  });
 });
 
-type OnDiskDocument = z.infer<typeof documentSchema>;
+type OnDiskDocument = z.infer<ReturnType<typeof documentSchema>>;
+type DcOption = NonNullable<OnDiskDocument['primaryDc']>;
 
 // ---------- write ----------
 
@@ -178,7 +182,7 @@ export function decodeSessionFile(
       `${file} has version ${version}; this build reads version ${SESSION_FILE_VERSION}`,
     );
   }
-  const parsed = documentSchema.safeParse(value);
+  const parsed = documentSchema().safeParse(value);
   if (!parsed.success) {
     const where = parsed.error.issues[0]?.path.join('.') || '(root)';
     throw new SessionFileError(file, 'corrupt', `${file} does not have the shape of a session document (at ${where})`);
@@ -234,10 +238,10 @@ function parseJson(file: string, bytes: Uint8Array): unknown {
 
 // ---------- readable views of mtcute's bytes ----------
 
-function readableDc(bytes: Uint8Array): z.infer<typeof dcOptionSchema> | undefined {
+function readableDc(bytes: Uint8Array): DcOption | undefined {
   const dc = parseDcOption(bytes);
   if (!dc) return undefined;
-  const out: z.infer<typeof dcOptionSchema> = { id: dc.id, ipAddress: dc.ipAddress, port: dc.port };
+  const out: DcOption = { id: dc.id, ipAddress: dc.ipAddress, port: dc.port };
   if (dc.ipv6) out.ipv6 = true;
   if (dc.mediaOnly) out.mediaOnly = true;
   if (dc.testMode) out.testMode = true;

@@ -8,6 +8,7 @@
  * the secret is never stored in clear.
  */
 import * as z from 'zod';
+import { schemaOnDemand } from './schema-on-demand.js';
 import { SessionFileError } from './errors.js';
 import { decryptEnvelope, encryptDocumentText, looksEncrypted, WEBHOOK_FILE_AAD } from './session-crypto.js';
 import type { WebhookRecord } from './types.js';
@@ -15,18 +16,20 @@ import type { WebhookRecord } from './types.js';
 export const WEBHOOK_DOCUMENT_MAX_BYTES = 64 * 1024;
 export const NO_WEBHOOK: Readonly<WebhookRecord> = Object.freeze({ config: null, deliveredId: 0 });
 
-const documentSchema = z.object({
-  version: z.literal(1),
-  config: z
-    .object({
-      url: z.string().min(1).max(4096),
-      secret: z.string().min(1).max(1024),
-      setBy: z.enum(['admin', 'account']),
-      createdAt: z.string().max(64),
-    })
-    .nullable(),
-  deliveredId: z.number().int().min(0),
-});
+const documentSchema = schemaOnDemand(() =>
+  z.object({
+    version: z.literal(1),
+    config: z
+      .object({
+        url: z.string().min(1).max(4096),
+        secret: z.string().min(1).max(1024),
+        setBy: z.enum(['admin', 'account']),
+        createdAt: z.string().max(64),
+      })
+      .nullable(),
+    deliveredId: z.number().int().min(0),
+  }),
+);
 
 export function encodeWebhookDocument(record: WebhookRecord, key: Uint8Array | undefined): string {
   const text = JSON.stringify({ version: 1, config: record.config, deliveredId: record.deliveredId }) + '\n';
@@ -42,7 +45,7 @@ export function decodeWebhookDocument(label: string, bytes: Uint8Array, key: Uin
   try {
     let value: unknown = JSON.parse(Buffer.from(bytes).toString('utf8'));
     if (looksEncrypted(value)) value = JSON.parse(decryptEnvelope(label, value, key, WEBHOOK_FILE_AAD));
-    const parsed = documentSchema.safeParse(value);
+    const parsed = documentSchema().safeParse(value);
     return parsed.success ? { config: parsed.data.config, deliveredId: parsed.data.deliveredId } : undefined;
   } catch (err) {
     if (err instanceof SessionFileError) throw err;

@@ -13,6 +13,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { ensurePrivateDir, fsyncDir, PRIVATE_DIR_MODE, writeFileAtomic } from '@telegram-service/durable-files';
 import * as z from 'zod';
+import { schemaOnDemand } from '../schema-on-demand.js';
 import { errnoCode } from '../errors.js';
 import type { AccountsStore, ScopedTokenRecord, StoreLog } from '../types.js';
 import { createSessionStore, VERIFY_INTERVAL_MS } from './account-files.js';
@@ -30,17 +31,19 @@ const TOKENS_MAX_BYTES = 1024 * 1024;
 /** The accounts' files are checked one per this many ms on average (a thousand accounts: every 20 s). */
 const VERIFY_SPACING_MS = 20;
 
-const tokensSchema = z.object({
-  version: z.literal(1),
-  tokens: z.array(
-    z.object({
-      id: z.string().regex(/^[0-9a-f]{16}$/),
-      hash: z.string().regex(/^[0-9a-f]{64}$/),
-      createdAt: z.string().max(64),
-      label: z.string().max(200).optional(),
-    }),
-  ),
-});
+const tokensSchema = schemaOnDemand(() =>
+  z.object({
+    version: z.literal(1),
+    tokens: z.array(
+      z.object({
+        id: z.string().regex(/^[0-9a-f]{16}$/),
+        hash: z.string().regex(/^[0-9a-f]{64}$/),
+        createdAt: z.string().max(64),
+        label: z.string().max(200).optional(),
+      }),
+    ),
+  }),
+);
 
 export interface FileAccountsStoreOptions {
   dataDir: string;
@@ -117,7 +120,7 @@ export function createFileAccountsStore(opts: FileAccountsStoreOptions): Account
       const read = await readPrivateFile(file, TOKENS_MAX_BYTES);
       if (read.kind === 'absent') return [];
       if (read.kind !== 'ok') throw new Error(`${file}: ${read.detail}`);
-      const parsed = tokensSchema.safeParse(parseJsonOrUndefined(read.bytes));
+      const parsed = tokensSchema().safeParse(parseJsonOrUndefined(read.bytes));
       // A damaged token file grants nothing: its tokens stop working (the admin can issue new ones).
       if (!parsed.success) {
         opts.log.error({ file }, `${TOKENS_FILE_NAME} is damaged; the account's scoped tokens are not accepted until new ones are issued`);

@@ -9,6 +9,7 @@ import { constants, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fsyncDir, moveAside, PRIVATE_FILE_MODE, removeStaleTempFiles, writeFileAtomic } from '@telegram-service/durable-files';
 import * as z from 'zod';
+import { schemaOnDemand } from '../schema-on-demand.js';
 import { claimedMessageId, idempotencyRecordOf, isExpired } from '../idempotency-record.js';
 import type { IdempotencyRecord, IdempotencyStore, StoreLog } from '../types.js';
 import { readPrivateFile } from './safe-read.js';
@@ -18,7 +19,7 @@ export const IDEMPOTENCY_FILE_NAME = 'idempotency.jsonl';
 const MAX_BYTES = 256 * 1024 * 1024;
 const COMPACT_MIN_LINES = 256;
 
-const removalSchema = z.object({ key: z.string().min(1).max(256), removed: z.literal(true) });
+const removalSchema = schemaOnDemand(() => z.object({ key: z.string().min(1).max(256), removed: z.literal(true) }));
 
 export interface FileIdempotencyStoreOptions {
   dir: string;
@@ -75,7 +76,7 @@ class FileIdempotencyStore implements IdempotencyStore {
       return; // a torn last line, never acknowledged
     }
     this.lines++;
-    const removal = removalSchema.safeParse(value);
+    const removal = removalSchema().safeParse(value);
     if (removal.success) {
       this.records.delete(removal.data.key);
       return;
