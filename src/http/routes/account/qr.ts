@@ -9,8 +9,8 @@ import { qrSvg } from '../../qr-svg.js';
 import { apiResponses, QR_CODE_SCHEMA, QR_START_SCHEMA } from '../../schemas.js';
 import { accountOf } from './index.js';
 
-function withSvg(answer: QrPending | Authenticated | PasswordRequired): object {
-  return answer.state === 'qr_pending' ? { ...answer, svg: qrSvg(answer.url) } : answer;
+async function withSvg(answer: QrPending | Authenticated | PasswordRequired): Promise<object> {
+  return answer.state === 'qr_pending' ? { ...answer, svg: await qrSvg(answer.url) } : answer;
 }
 
 export async function qrRoutes(app: FastifyInstance): Promise<void> {
