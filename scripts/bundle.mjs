@@ -30,8 +30,8 @@ const noSqlite = {
 
 // Modules the service seldom or never calls, which would otherwise be evaluated at every start: Fastify's
 // compilers with Ajv and fast-json-stringify behind them (the route schemas come ready-made from the build:
-// scripts/compile-schemas.mjs), OpenTelemetry behind prom-client's exemplars. Where these importers require them, the bundle holds a stand-in
-// (scripts/deferred/) that requires the real module from node_modules on first use.
+// scripts/compile-schemas.mjs), OpenTelemetry behind prom-client's exemplars. Where these importers require
+// them, the bundle holds a stand-in (scripts/deferred/) that requires the real module from node_modules on first use.
 const deferredDir = path.join(root, 'scripts', 'deferred');
 const deferredModules = [
   { importer: 'node_modules/fastify/lib/schema-controller.js', specifier: '@fastify/ajv-compiler', standIn: 'ajv-compiler.cjs' },
