@@ -89,8 +89,8 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const
 const MAX_TIMER_MS = 2_147_483_647; // setTimeout's limit
 
 // ---- one small zod schema per kind of value; messages are written to be read after "NAME: " ----
-// Built for each loadConfig() call and dropped after it: zod schema objects are heavy (~1.5 KiB a node), and
-// these, kept for the life of the process, were about a third of the 0.5 MiB the store's and these cost.
+// Built for each loadConfig() call and dropped after it: zod schema objects are heavy (~1.5 KiB a node); these
+// and the store's (src/store/schema-on-demand.ts), kept for the life of the process, cost an idle service ~0.5 MiB.
 function settingSchemas() {
   const wholeNumber = z.string().trim().regex(/^\d+$/, { error: 'must be a whole number' }).transform(Number);
 
