@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { SchemaSource } from './http/lazy-schemas.js';
+import type { ReadyMadeSchemas, Serializer, ValidateFunction } from './http/lazy-schemas.js';
 
 export const SCHEMAS_INDEX = 'index.json';
 
@@ -15,7 +15,7 @@ export interface SchemasIndex {
   keys: string[];
 }
 
-export function generatedSchemas(dir: string): Extract<SchemaSource, { restore: unknown }> {
+export function generatedSchemas(dir: string): ReadyMadeSchemas {
   let keys: Set<string>;
   try {
     keys = new Set((JSON.parse(readFileSync(path.join(dir, SCHEMAS_INDEX), 'utf8')) as SchemasIndex).keys);
@@ -25,6 +25,6 @@ export function generatedSchemas(dir: string): Extract<SchemaSource, { restore: 
   const load = createRequire(path.join(dir, SCHEMAS_INDEX));
   return {
     has: (key) => keys.has(key),
-    restore: (key) => load(`./${key}.cjs`) as ReturnType<Extract<SchemaSource, { restore: unknown }>['restore']>,
+    restore: (key) => load(`./${key}.cjs`) as ValidateFunction | Serializer,
   };
 }

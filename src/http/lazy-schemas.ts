@@ -21,17 +21,17 @@ import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
 type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
 export type ValidateFunction = ((data: unknown) => unknown) & { errors?: unknown };
 export type RouteDefinition = { schema: object; method: string; url: string; httpPart?: string; httpStatus?: string };
-type Serializer = (data: unknown) => string;
+export type Serializer = (data: unknown) => string;
 type Pending = { route: RouteDefinition; readyMade?: () => boolean };
 type ValidatorFactory = (externalSchemas: unknown, ajvOptions: unknown) => (route: RouteDefinition) => ValidateFunction;
 type SerializerFactory = (externalSchemas: unknown, serializerOptions: unknown) => (route: RouteDefinition) => Serializer;
 
+/** Generated functions, by key (validatorKey, serializerKey): whether there is one (known without loading it), and the function. */
+export type ReadyMadeSchemas = { has(key: string): boolean; restore(key: string): ValidateFunction | Serializer };
+/** Build time: compile with these factories (Fastify's standalone ones), telling `generated` each function's code. */
+export type SchemaWriter = { generate: { validators: ValidatorFactory; serializers: SerializerFactory }; generated(key: string, route: RouteDefinition): void };
 /** Where validators and serializers come from besides compiling them here. */
-export type SchemaSource =
-  /** Generated ones, by key (validatorKey, serializerKey): whether there is one (known without loading it), and the function. */
-  | { has(key: string): boolean; restore(key: string): ValidateFunction | Serializer }
-  /** Build time: compile with these factories (Fastify's standalone ones), telling `generated` each function's code. */
-  | { generate: { validators: ValidatorFactory; serializers: SerializerFactory }; generated(key: string, route: RouteDefinition): void };
+export type SchemaSource = ReadyMadeSchemas | SchemaWriter;
 
 /**
  * What a route's validator depends on — the app's external schemas, Ajv's options, the part of the request
@@ -72,21 +72,12 @@ export class LazySchemas {
       const customOptions = (ajvOptions as { customOptions?: object } | undefined)?.customOptions ?? {};
       // (A copy: Fastify's standalone factory adds its code-generation option to what it is given.)
       const compiler = () => (compile ??= this.validatorFactory()(externalSchemas, { ...(ajvOptions as object), customOptions: { ...customOptions } }));
-      const source = this.source;
       return ((route: RouteDefinition) => {
         // The key is worked out when first needed (a hash of the schema: not on the way to the first answer).
         let known: string | undefined;
         const key = (): string => (known ??= validatorKey(externalSchemas, customOptions, route));
-        if (source && 'restore' in source) {
-          // Ready-made: restored on its first call and never warmed up (a validator never used is never loaded).
-          const readyMade = (): boolean => source.has(key());
-          return this.lazyValidator(route, () => (readyMade() ? (source.restore(key()) as ValidateFunction) : compiler()(route)), readyMade);
-        }
-        return this.lazyValidator(route, () => {
-          const validate = compiler()(route);
-          if (source) source.generated(key(), route);
-          return validate;
-        });
+        const { make, readyMade } = this.fromSource(route, key, () => compiler()(route));
+        return this.lazyValidator(route, make, readyMade);
       }) as never;
     },
     buildSerializer: (externalSchemas, serializerOptions) => {
@@ -97,22 +88,15 @@ export class LazySchemas {
       let compiled = this.serializers.get(cacheKey);
       if (!compiled) this.serializers.set(cacheKey, (compiled = new WeakMap()));
       const shared = compiled;
-      const source = this.source;
       return ((route: RouteDefinition) => {
         let known: string | undefined;
         const key = (): string => (known ??= serializerKey(externalSchemas, serializerOptions, route));
-        const readyMade = source && 'restore' in source ? (): boolean => source.has(key()) : undefined;
+        const { make, readyMade } = this.fromSource(route, key, () => compiler()(route));
         return this.lazySerializer(
           route,
           () => {
             let serializer = shared.get(route.schema);
-            if (serializer) return serializer;
-            if (readyMade?.()) serializer = (source as { restore(key: string): unknown }).restore(key()) as Serializer;
-            else {
-              serializer = compiler()(route);
-              if (source && 'generated' in source) source.generated(key(), route);
-            }
-            shared.set(route.schema, serializer);
+            if (!serializer) shared.set(route.schema, (serializer = make()));
             return serializer;
           },
           readyMade,
@@ -160,6 +144,25 @@ export class LazySchemas {
   /** Compiles every stand-in still pending, now; the first failure is thrown (build time: nothing may fail). */
   compileAll(): void {
     for (const [compile] of [...this.pending]) compile();
+  }
+
+  /**
+   * How a route's function is made: restored from the source when it has one ready-made (`readyMade` then says
+   * so, without loading it), compiled here otherwise — at build time, its code handed to the source.
+   */
+  private fromSource<T extends ValidateFunction | Serializer>(route: RouteDefinition, key: () => string, compile: () => T): { make: () => T; readyMade?: () => boolean } {
+    const source = this.source;
+    if (source && 'restore' in source) {
+      const readyMade = (): boolean => source.has(key());
+      return { make: () => (readyMade() ? (source.restore(key()) as T) : compile()), readyMade };
+    }
+    return {
+      make: () => {
+        const made = compile();
+        if (source) source.generated(key(), route);
+        return made;
+      },
+    };
   }
 
   private validatorFactory(): ValidatorFactory {
