@@ -26,10 +26,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../dev/ports.js';
+import { freePort, freePorts } from '../../dev/ports.js';
 import { fileURLToPath } from 'node:url';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
@@ -151,24 +150,6 @@ vitest?.afterAll(stopAllServices);
 
 export { freePort };
 
-async function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-/** A port p with p and p + 1 both free (the in-process sandbox DC listens on both). */
-export async function freePortPair(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await freePort();
-    if (port < 65535 && (await portIsFree(port + 1))) return port;
-  }
-  throw new Error('no two adjacent free ports found on 127.0.0.1');
-}
-
 /**
  * The in-process sandbox DC's port per data directory: a restart must find the DC where session.json
  * says it is, so the same data directory always gets the same port.
@@ -211,7 +192,7 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Serv
   } else {
     let port = sandboxPortByDataDir.get(dataDir);
     if (port === undefined) {
-      port = await freePortPair();
+      port = await freePorts(2); // the in-process sandbox DC listens on port and port + 1
       sandboxPortByDataDir.set(dataDir, port);
     }
     env.SANDBOX_DC_PORT = String(port);
