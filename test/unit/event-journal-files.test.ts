@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createFileEventJournal } from '../../src/store/files/event-journal.js';
+import { InlineWrites } from '../../src/store/files/inline-writes.js';
 import type { StoreLog } from '../../src/store/types.js';
 import { event, journalContract } from './event-journal.contract.js';
 
@@ -30,6 +31,18 @@ journalContract('files', {
     const dir = await tempDir();
     return {
       journal: ({ retention, now }) => createFileEventJournal({ dir, log: quiet, retention, now, segmentBytes: 64 * 1024 }),
+      dispose: () => fsp.rm(path.dirname(dir), { recursive: true, force: true }),
+    };
+  },
+});
+
+// The contract above writes inline (the default, on a quiet machine); this one through the thread pool.
+journalContract('files, written through the thread pool', {
+  async storage() {
+    const dir = await tempDir();
+    const inlineWrites = new InlineWrites({ turnBudgetMs: 0 });
+    return {
+      journal: ({ retention, now }) => createFileEventJournal({ dir, log: quiet, retention, now, segmentBytes: 64 * 1024, inlineWrites }),
       dispose: () => fsp.rm(path.dirname(dir), { recursive: true, force: true }),
     };
   },
