@@ -28,7 +28,7 @@ async function tempDir(): Promise<string> {
 }
 
 /** Clocks and turns the test moves by hand. */
-function manual(opts: { turnBudgetMs?: number; slowWriteMs?: number; slowCooldownMs?: number } = {}) {
+function manual(opts: { turnBudgetMs?: number; slowWriteMs?: number; stallMs?: number; slowCooldownMs?: number } = {}) {
   const clock = { wall: 1_000_000, mono: 0 };
   let turnEnds: Array<() => void> = [];
   const writes = new InlineWrites({ ...opts, now: () => clock.wall, elapsed: () => clock.mono, afterTurn: (fn) => turnEnds.push(fn) });
@@ -43,7 +43,7 @@ function manual(opts: { turnBudgetMs?: number; slowWriteMs?: number; slowCooldow
 
 describe('InlineWrites', () => {
   it('allows inline writes in a turn until they have taken the budget, and again in the next turn', () => {
-    const { writes, write, endTurn } = manual({ turnBudgetMs: 2, slowWriteMs: 10 });
+    const { writes, write, endTurn } = manual({ turnBudgetMs: 2, slowWriteMs: 10, stallMs: 100 });
     expect(writes.allowed()).toBe(true);
     write(0.5);
     write(1);
@@ -54,22 +54,40 @@ describe('InlineWrites', () => {
     expect(writes.allowed()).toBe(true);
   });
 
-  it('sends every write to the pool for the cooldown after a slow one, then tries inline again', () => {
-    const { writes, clock, write, endTurn } = manual({ turnBudgetMs: 100, slowWriteMs: 2, slowCooldownMs: 10_000 });
-    write(1.9);
+  it('sends every write to the pool for the cooldown once writes are typically slow, then tries inline again', () => {
+    const { writes, clock, write, endTurn } = manual({ turnBudgetMs: 100, slowWriteMs: 2, stallMs: 50, slowCooldownMs: 10_000 });
+    // One slow write among quick ones is not a slow disk.
+    for (const ms of [0.3, 0.3, 8, 0.3, 0.3, 0.3, 0.3]) write(ms);
     endTurn();
     expect(writes.allowed()).toBe(true);
-    write(2.5);
-    endTurn();
+    // Writes that keep taking 5 ms are.
+    let inline = 0;
+    while (writes.allowed() && inline < 10) {
+      write(5);
+      inline++;
+    }
     expect(writes.allowed()).toBe(false);
+    expect(inline).toBeLessThanOrEqual(3);
     clock.wall += 9_999;
     expect(writes.allowed()).toBe(false);
     clock.wall += 1;
     expect(writes.allowed()).toBe(true);
+    // A fresh average after the cooldown: one quick write keeps inline allowed.
+    write(0.3);
+    expect(writes.allowed()).toBe(true);
+  });
+
+  it('sends every write to the pool for the cooldown after one stalled write', () => {
+    const { writes, clock, write } = manual({ turnBudgetMs: 1_000, slowWriteMs: 2, stallMs: 50, slowCooldownMs: 10_000 });
+    write(0.3);
+    write(60);
+    expect(writes.allowed()).toBe(false);
+    clock.wall += 10_000;
+    expect(writes.allowed()).toBe(true);
   });
 
   it('accounts for a write that throws, and passes on what it threw', () => {
-    const { writes, clock, endTurn } = manual({ turnBudgetMs: 1, slowWriteMs: 50 });
+    const { writes, clock, endTurn } = manual({ turnBudgetMs: 1, slowWriteMs: 50, stallMs: 100 });
     const failing = (): never => {
       clock.mono += 1.5;
       throw Object.assign(new Error('no space'), { code: 'ENOSPC' });
@@ -81,7 +99,7 @@ describe('InlineWrites', () => {
   });
 
   it('ends a turn with setImmediate by default', async () => {
-    const writes = new InlineWrites({ turnBudgetMs: 1, slowWriteMs: 1_000 });
+    const writes = new InlineWrites({ turnBudgetMs: 1, slowWriteMs: 1_000, stallMs: 1_000 });
     writes.run(() => {
       const until = performance.now() + 2;
       while (performance.now() < until); // a write that takes 2 ms
@@ -125,7 +143,7 @@ describe('the file journal with inline writes', () => {
       const disk = await mountTmpfs(512);
       try {
         const dir = path.join(disk.dir, 'events');
-        const inlineWrites = new InlineWrites(way === 'inline' ? { turnBudgetMs: 1_000, slowWriteMs: 1_000 } : { turnBudgetMs: 0 });
+        const inlineWrites = new InlineWrites(way === 'inline' ? { turnBudgetMs: 1_000, slowWriteMs: 1_000, stallMs: 1_000 } : { turnBudgetMs: 0 });
         const journal = createFileEventJournal({ dir, log: quiet, retention: RETENTION, inlineWrites });
         await journal.open();
         await journal.append([event(1), event(2)]);

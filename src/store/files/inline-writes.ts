@@ -9,13 +9,15 @@
  * - per event-loop turn: once this process's inline writes in the current turn have taken `turnBudgetMs`, the
  *   rest of the turn's writes go through the pool (a thousand accounts committing in one turn never block the
  *   loop for a thousand disk flushes);
- * - per storage: after an inline write slower than `slowWriteMs` (a slow or stalled disk), every write goes
- *   through the pool for `slowCooldownMs`, then inline is tried again.
+ * - when the storage is slow: once inline writes typically take more than `slowWriteMs` (a moving average:
+ *   single slow writes happen on every disk), or one took more than `stallMs` (a stalled disk), every write
+ *   goes through the pool for `slowCooldownMs`; then inline is tried again, from a fresh average.
  */
 
 export interface InlineWriteOptions {
   turnBudgetMs?: number;
   slowWriteMs?: number;
+  stallMs?: number;
   slowCooldownMs?: number;
   /** Wall clock (ms), for the cooldown. */
   now?: () => number;
@@ -27,11 +29,15 @@ export interface InlineWriteOptions {
 
 const TURN_BUDGET_MS = 2;
 const SLOW_WRITE_MS = 2;
+const STALL_MS = 50;
 const SLOW_COOLDOWN_MS = 10_000;
+/** The weight of the newest write in the moving average. */
+const AVERAGE_WEIGHT = 0.2;
 
 export class InlineWrites {
   private readonly turnBudgetMs: number;
   private readonly slowWriteMs: number;
+  private readonly stallMs: number;
   private readonly slowCooldownMs: number;
   private readonly now: () => number;
   private readonly elapsed: () => number;
@@ -39,10 +45,13 @@ export class InlineWrites {
   private spentThisTurn = 0;
   private turnEndScheduled = false;
   private slowUntil = 0;
+  /** The moving average of inline writes' times (ms). */
+  private typicalMs = 0;
 
   constructor(opts: InlineWriteOptions = {}) {
     this.turnBudgetMs = opts.turnBudgetMs ?? TURN_BUDGET_MS;
     this.slowWriteMs = opts.slowWriteMs ?? SLOW_WRITE_MS;
+    this.stallMs = opts.stallMs ?? STALL_MS;
     this.slowCooldownMs = opts.slowCooldownMs ?? SLOW_COOLDOWN_MS;
     this.now = opts.now ?? Date.now;
     this.elapsed = opts.elapsed ?? (() => performance.now());
@@ -73,7 +82,11 @@ export class InlineWrites {
         this.spentThisTurn = 0;
       });
     }
-    if (ms > this.slowWriteMs) this.slowUntil = this.now() + this.slowCooldownMs;
+    this.typicalMs += (ms - this.typicalMs) * AVERAGE_WEIGHT;
+    if (this.typicalMs > this.slowWriteMs || ms > this.stallMs) {
+      this.slowUntil = this.now() + this.slowCooldownMs;
+      this.typicalMs = 0;
+    }
   }
 }
 
