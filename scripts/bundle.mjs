@@ -39,6 +39,7 @@ const deferredModules = [
   { importer: 'node_modules/fastify/lib/schema-controller.js', specifier: '@fastify/fast-json-stringify-compiler', standIn: 'fast-json-stringify-compiler.cjs' },
   { importer: 'src/http/lazy-schemas.ts', specifier: '@fastify/fast-json-stringify-compiler', standIn: 'fast-json-stringify-compiler.cjs' },
   { importer: 'node_modules/prom-client/lib/metrics/processCpuTotal.js', specifier: '@opentelemetry/api', standIn: 'opentelemetry-api.cjs' },
+  { importer: 'node_modules/@fastify/rate-limit/index.js', specifier: 'ip-address', standIn: 'ip-address.cjs' },
 ];
 const deferred = {
   name: 'deferred-modules',

@@ -52,6 +52,7 @@ const STAND_INS = [
   { file: 'ajv-compiler.cjs', real: '@fastify/ajv-compiler', functions: ['default', 'AjvCompiler', 'StandaloneValidator'], properties: ['AjvReference'] },
   { file: 'fast-json-stringify-compiler.cjs', real: '@fastify/fast-json-stringify-compiler', functions: ['default', 'SerializerSelector', 'StandaloneSerializer'], properties: [] },
   { file: 'opentelemetry-api.cjs', real: '@opentelemetry/api', functions: [], properties: ['trace', 'context'] },
+  { file: 'ip-address.cjs', real: 'ip-address', functions: ['Address6'], properties: [] },
 ];
 
 describe.each(STAND_INS)('the stand-in $file', ({ file, real, functions, properties }) => {
@@ -82,6 +83,15 @@ describe('the stand-ins, used as the service uses them', () => {
     const { SerializerSelector } = requireHere('./fast-json-stringify-compiler.cjs') as { SerializerSelector: () => (...args: unknown[]) => (route: object) => (data: unknown) => string };
     const serialize = SerializerSelector()({}, {})({ schema: { type: 'object', properties: { n: { type: 'integer' } } }, method: 'GET', url: '/x', httpStatus: '200' });
     expect(serialize({ n: 1, hidden: true })).toBe('{"n":1}');
+  });
+
+  it('@fastify/rate-limit’s IPv6 grouping constructs ip-address’s Address6 through it', () => {
+    const { Address6 } = requireHere('./ip-address.cjs') as { Address6: new (address: string) => { isMapped4(): boolean; correctForm(): string; startAddress(): { correctForm(): string } } };
+    const address = new Address6('2001:DB8:0:0:1::1');
+    expect(address.isMapped4()).toBe(false);
+    expect(address.correctForm()).toBe('2001:db8::1:0:0:1');
+    expect(new Address6('2001:db8:aaaa:bbbb:1::1/56').startAddress().correctForm()).toBe('2001:db8:aaaa:bb00::');
+    expect(new Address6('::ffff:10.0.0.1').isMapped4()).toBe(true);
   });
 
   it('OpenTelemetry answers prom-client’s question (no active span)', () => {
