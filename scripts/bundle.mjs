@@ -40,6 +40,8 @@ const deferredModules = [
   { importer: 'src/http/lazy-schemas.ts', specifier: '@fastify/fast-json-stringify-compiler', standIn: 'fast-json-stringify-compiler.cjs' },
   { importer: 'node_modules/prom-client/lib/metrics/processCpuTotal.js', specifier: '@opentelemetry/api', standIn: 'opentelemetry-api.cjs' },
   { importer: 'node_modules/@fastify/rate-limit/index.js', specifier: 'ip-address', standIn: 'ip-address.cjs' },
+  { importer: 'node_modules/fastify/lib/request.js', specifier: '@fastify/proxy-addr', standIn: 'proxy-addr.cjs' },
+  { importer: 'node_modules/prom-client/lib/timeWindowQuantiles.js', specifier: 'tdigest', standIn: 'tdigest.cjs' },
 ];
 const deferred = {
   name: 'deferred-modules',

@@ -53,6 +53,8 @@ const STAND_INS = [
   { file: 'fast-json-stringify-compiler.cjs', real: '@fastify/fast-json-stringify-compiler', functions: ['default', 'SerializerSelector', 'StandaloneSerializer'], properties: [] },
   { file: 'opentelemetry-api.cjs', real: '@opentelemetry/api', functions: [], properties: ['trace', 'context'] },
   { file: 'ip-address.cjs', real: 'ip-address', functions: ['Address6'], properties: [] },
+  { file: 'proxy-addr.cjs', real: '@fastify/proxy-addr', functions: ['default', 'proxyaddr', 'all', 'compile'], properties: [] },
+  { file: 'tdigest.cjs', real: 'tdigest', functions: ['TDigest', 'Digest'], properties: [] },
 ];
 
 describe.each(STAND_INS)('the stand-in $file', ({ file, real, functions, properties }) => {
@@ -92,6 +94,21 @@ describe('the stand-ins, used as the service uses them', () => {
     expect(address.correctForm()).toBe('2001:db8::1:0:0:1');
     expect(new Address6('2001:db8:aaaa:bbbb:1::1/56').startAddress().correctForm()).toBe('2001:db8:aaaa:bb00::');
     expect(new Address6('::ffff:10.0.0.1').isMapped4()).toBe(true);
+  });
+
+  it('Fastify’s trusted-proxy address check compiles and answers through @fastify/proxy-addr', () => {
+    const proxyAddr = requireHere('./proxy-addr.cjs') as ((req: object, trust: unknown) => string) & { compile(v: string[]): unknown; all(req: object, trust: unknown): string[] };
+    const trust = proxyAddr.compile(['127.0.0.1']);
+    const req = { socket: { remoteAddress: '127.0.0.1' }, headers: { 'x-forwarded-for': '203.0.113.9' } };
+    expect(proxyAddr(req, trust)).toBe('203.0.113.9');
+    expect(proxyAddr.all(req, trust)).toEqual(['127.0.0.1', '203.0.113.9']);
+  });
+
+  it('prom-client’s quantiles are computed through tdigest', () => {
+    const { TDigest } = requireHere('./tdigest.cjs') as { TDigest: new () => { push(x: number): void; percentile(p: number): number } };
+    const digest = new TDigest();
+    for (let i = 1; i <= 100; i++) digest.push(i);
+    expect(digest.percentile(0.5)).toBeCloseTo(50.5, 0);
   });
 
   it('OpenTelemetry answers prom-client’s question (no active span)', () => {

@@ -48,14 +48,14 @@ describe('the start-up bundle', () => {
     expect(lazy.filter((file) => meta.outputs[file]!.imports.some((imported) => imported.path === 'better-sqlite3'))).toEqual([]);
   });
 
-  it('holds stand-ins, not Ajv, fast-json-stringify’s compiler, OpenTelemetry nor ip-address; the real modules resolve from dist/ for their first use', () => {
+  it('holds stand-ins, not Ajv, fast-json-stringify’s compiler, OpenTelemetry, ip-address, proxy-addr nor tdigest; the real modules resolve from dist/ for their first use', () => {
     const startup = staticClosure('dist/main.js');
     const inputs = startup.flatMap((file) => Object.keys(meta.outputs[file]!.inputs));
     expect(inputs).toContain('scripts/deferred/ajv-compiler.cjs'); // the check below is not vacuous
-    expect(inputs.filter((input) => /^node_modules\/(ajv\/|ajv-formats\/|@fastify\/(ajv|fast-json-stringify)-compiler\/|fast-json-stringify\/index|@opentelemetry\/|light-my-request\/|ip-address\/)/.test(input))).toEqual([]);
+    expect(inputs.filter((input) => /^node_modules\/(ajv\/|ajv-formats\/|@fastify\/(ajv|fast-json-stringify)-compiler\/|fast-json-stringify\/index|@opentelemetry\/|light-my-request\/|ip-address\/|ipaddr\.js\/|@fastify\/proxy-addr\/|tdigest\/|bintrees\/)/.test(input))).toEqual([]);
     const requireFromBundle = createRequire(path.join(ROOT, 'dist', 'main.js'));
     const externals = meta.outputs['dist/main.js']!.imports.filter((imported) => imported.external).map((imported) => imported.path);
-    for (const real of ['@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', '@opentelemetry/api', 'light-my-request', 'ip-address']) {
+    for (const real of ['@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', '@opentelemetry/api', 'light-my-request', 'ip-address', '@fastify/proxy-addr', 'tdigest']) {
       expect(externals).toContain(real);
       expect(() => requireFromBundle.resolve(real)).not.toThrow();
     }
