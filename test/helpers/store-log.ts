@@ -12,3 +12,6 @@ export function captureStoreLog(): StoreLog & { lines: StoreLogLine[] } {
   const at = (level: StoreLogLine['level']) => (obj: object, msg: string) => void lines.push({ level, obj, msg });
   return { lines, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
 }
+
+/** A store logger that says nothing. */
+export const quietStoreLog: StoreLog = { info() {}, warn() {}, error() {}, debug() {} };

@@ -5,25 +5,19 @@
  */
 import { spawn } from 'node:child_process';
 import { constants as fsConstants, promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createFileEventJournal } from '../../src/store/files/event-journal.js';
 import { InlineWrites } from '../../src/store/files/inline-writes.js';
-import type { StoreLog } from '../../src/store/types.js';
 import { event, journalContract } from './event-journal.contract.js';
+import { quietStoreLog as quiet } from '../helpers/store-log.js';
+import { tempDirs } from '../helpers/temp-dirs.js';
 
-const quiet: StoreLog = { info() {}, warn() {}, error() {}, debug() {} };
-const roots: string[] = [];
-afterAll(async () => {
-  for (const root of roots) await fsp.rm(root, { recursive: true, force: true });
-});
+const newRoot = tempDirs('journal-');
 
 async function tempDir(): Promise<string> {
-  const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'journal-'));
-  roots.push(root);
-  return path.join(root, 'events');
+  return path.join(await newRoot(), 'events');
 }
 
 journalContract('files', {

@@ -6,29 +6,24 @@
  * the check and the connection).
  */
 import { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { MemoryKeyValueRepository, MemoryStorageDriver } from '@mtcute/core';
 import pino from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { allowListEntryProblem } from '../../src/config/allow-list.js';
 import { AccountEvents } from '../../src/events/account-events.js';
 import { isPublicAddress, WebhookAllowList, WebhookTargetPolicy } from '../../src/events/webhook-target.js';
 import { createFileEventJournal } from '../../src/store/files/event-journal.js';
 import type { EventJournal, UpdateState } from '../../src/store/types.js';
 import { UpdateStateKv } from '../../src/store/update-state-kv.js';
+import { quietStoreLog as quiet } from '../helpers/store-log.js';
+import { tempDirs } from '../helpers/temp-dirs.js';
 
-const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 const logger = pino({ level: 'silent' });
-const roots: string[] = [];
-afterAll(async () => {
-  for (const root of roots) await fsp.rm(root, { recursive: true, force: true });
-});
+const newRoot = tempDirs('pipeline-');
 
 async function journalDir(): Promise<string> {
-  const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'pipeline-'));
-  roots.push(root);
-  return path.join(root, 'events');
+  return path.join(await newRoot(), 'events');
 }
 
 function fileJournal(dir: string): EventJournal {

@@ -5,26 +5,20 @@
  */
 import { pbkdf2 } from 'node:crypto';
 import fs, { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createFileEventJournal } from '../../src/store/files/event-journal.js';
 import { InlineWrites } from '../../src/store/files/inline-writes.js';
-import type { StoreLog } from '../../src/store/types.js';
 import { mountTmpfs } from '../helpers/tmpfs.js';
 import { event } from './event-journal.contract.js';
+import { quietStoreLog as quiet } from '../helpers/store-log.js';
+import { tempDirs } from '../helpers/temp-dirs.js';
 
-const quiet: StoreLog = { info() {}, warn() {}, error() {}, debug() {} };
 const RETENTION = { maxBytes: 64 * 1024 * 1024, maxAgeMs: 0 };
-const roots: string[] = [];
-afterAll(async () => {
-  for (const root of roots) await fsp.rm(root, { recursive: true, force: true });
-});
+const newRoot = tempDirs('journal-inline-');
 
 async function tempDir(): Promise<string> {
-  const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'journal-inline-'));
-  roots.push(root);
-  return path.join(root, 'events');
+  return path.join(await newRoot(), 'events');
 }
 
 /** Clocks and turns the test moves by hand. */
