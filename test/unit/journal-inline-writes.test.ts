@@ -117,7 +117,7 @@ function busyPool(): { first: Promise<void>; all: Promise<void> } {
 describe('the file journal with inline writes', () => {
   for (const way of ['inline', 'through the pool'] as const) {
     it(`appends ${way === 'inline' ? 'without waiting for' : 'after'} a busy thread pool (written ${way})`, { timeout: 30_000 }, async () => {
-      const inlineWrites = new InlineWrites(way === 'inline' ? {} : { turnBudgetMs: 0 });
+      const inlineWrites = new InlineWrites(way === 'inline' ? { turnBudgetMs: 1_000, slowWriteMs: 1_000, stallMs: 1_000 } : { turnBudgetMs: 0 });
       const journal = createFileEventJournal({ dir: await tempDir(), log: quiet, retention: RETENTION, inlineWrites });
       await journal.open();
       await journal.append([event(1)]); // the segment is created and open for appending
