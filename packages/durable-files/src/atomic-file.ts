@@ -77,12 +77,10 @@ export async function writeFileAtomic(
   opts: { mode?: number } = {},
 ): Promise<void> {
   const mode = opts.mode ?? PRIVATE_FILE_MODE;
-  const dir = path.dirname(file);
   const tmp = tempPathFor(file);
   let fd: number | undefined;
   try {
-    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-    fchmodSync(fd, mode); // exact mode regardless of umask
+    fd = openTempSync(tmp, mode);
     if (byteLength(data) <= SYNC_WRITE_MAX_BYTES) writeFileSync(fd, data);
     else await writeFileOnPool(fd, data);
     await fsyncOnPool(fd);
@@ -90,16 +88,11 @@ export async function writeFileAtomic(
     fd = undefined;
     renameSync(tmp, file);
   } catch (err) {
-    if (fd !== undefined) closeQuietlySync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created, or already renamed
-    }
+    abandonTempSync(tmp, fd);
     throw PersistenceWriteError.from(file, err);
   }
   try {
-    await fsyncDir(dir);
+    await fsyncDir(path.dirname(file));
   } catch (err) {
     // The rename happened but may not be durable yet; report it so the caller retries the (idempotent) write.
     throw PersistenceWriteError.from(file, err);
@@ -120,28 +113,21 @@ function fsyncOnPool(fd: number): Promise<void> {
 /** writeFileAtomic for callers that must finish before returning (e.g. a final save on shutdown). Same guarantees and errors. */
 export function writeFileAtomicSync(file: string, data: Uint8Array | string, opts: { mode?: number } = {}): void {
   const mode = opts.mode ?? PRIVATE_FILE_MODE;
-  const dir = path.dirname(file);
   const tmp = tempPathFor(file);
   let fd: number | undefined;
   try {
-    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-    fchmodSync(fd, mode); // exact mode regardless of umask
+    fd = openTempSync(tmp, mode);
     writeFileSync(fd, data);
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
     renameSync(tmp, file);
   } catch (err) {
-    if (fd !== undefined) closeQuietlySync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created, or already renamed
-    }
+    abandonTempSync(tmp, fd);
     throw PersistenceWriteError.from(file, err);
   }
   try {
-    fsyncDirSync(dir);
+    fsyncDirSync(path.dirname(file));
   } catch (err) {
     throw PersistenceWriteError.from(file, err);
   }
@@ -172,6 +158,28 @@ export function appendLineDurableSync(file: string, line: string, opts: { mode?:
 
 function tempPathFor(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+/** A new temp file (never an existing one: O_EXCL) with exactly `mode`, whatever the umask. */
+function openTempSync(tmp: string, mode: number): number {
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+  try {
+    fchmodSync(fd, mode);
+  } catch (err) {
+    closeQuietlySync(fd);
+    throw err;
+  }
+  return fd;
+}
+
+/** After a failed write: the temp file closed (if open) and removed, so the target's directory holds no debris. */
+function abandonTempSync(tmp: string, fd: number | undefined): void {
+  if (fd !== undefined) closeQuietlySync(fd);
+  try {
+    unlinkSync(tmp);
+  } catch {
+    // never created, or already renamed
+  }
 }
 
 function closeQuietlySync(fd: number): void {

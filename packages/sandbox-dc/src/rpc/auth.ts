@@ -20,6 +20,14 @@ function sentCode(phoneCodeHash: string, registered: boolean): tl.auth.RawSentCo
   };
 }
 
+/** The code this key was sent for this phone and hash (auth.resendCode, cancelCode, signUp); 400 when there is none. */
+function pendingCodeOf(ctx: RpcContext, req: { phoneNumber: string; phoneCodeHash: string }) {
+  const phone = requirePhone(req.phoneNumber);
+  const found = ctx.state.codes.find(phone, req.phoneCodeHash, ctx.authKeyId);
+  if (!found.ok) throw badRequest(found.error);
+  return { phone, pending: found.pending };
+}
+
 /** Clears any half-finished login on this key (a new sendCode starts over). */
 function resetPendingLogin(ctx: RpcContext): void {
   ctx.state.passwordLogins.delete(ctx.authKeyId);
@@ -52,10 +60,8 @@ export const authMethods: MethodTable = {
   'auth.resendCode': {
     access: 'public',
     async handle(ctx, req) {
-      const phone = requirePhone(req.phoneNumber);
-      const found = ctx.state.codes.find(phone, req.phoneCodeHash, ctx.authKeyId);
-      if (!found.ok) throw badRequest(found.error);
-      const pending = ctx.state.codes.reissue(found.pending);
+      const { phone, pending: sent } = pendingCodeOf(ctx, req);
+      const pending = ctx.state.codes.reissue(sent);
       await ctx.state.flush();
       return sentCode(pending.phoneCodeHash, ctx.state.accounts.byPhone(phone) !== undefined);
     },
@@ -64,9 +70,7 @@ export const authMethods: MethodTable = {
   'auth.cancelCode': {
     access: 'public',
     handle(ctx, req) {
-      const phone = requirePhone(req.phoneNumber);
-      const found = ctx.state.codes.find(phone, req.phoneCodeHash, ctx.authKeyId);
-      if (!found.ok) throw badRequest(found.error);
+      pendingCodeOf(ctx, req);
       ctx.state.codes.consume(req.phoneCodeHash);
       return true;
     },
@@ -97,10 +101,8 @@ export const authMethods: MethodTable = {
   'auth.signUp': {
     access: 'public',
     async handle(ctx, req) {
-      const phone = requirePhone(req.phoneNumber);
-      const found = ctx.state.codes.find(phone, req.phoneCodeHash, ctx.authKeyId);
-      if (!found.ok) throw badRequest(found.error);
-      if (!found.pending.verified) throw badRequest('PHONE_CODE_INVALID');
+      const { phone, pending } = pendingCodeOf(ctx, req);
+      if (!pending.verified) throw badRequest('PHONE_CODE_INVALID');
       if (ctx.state.accounts.byPhone(phone)) throw badRequest('PHONE_NUMBER_OCCUPIED');
       const firstName = (req.firstName ?? '').trim();
       if (!firstName || firstName.length > 64) throw badRequest('FIRSTNAME_INVALID');

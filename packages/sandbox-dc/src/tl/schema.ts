@@ -64,6 +64,16 @@ export interface RawEntry {
   arguments: RawArg[];
 }
 
+/** p_q_inner_data's fields (the _temp variant adds expires_in). */
+const P_Q_INNER_DATA_ARGS: RawArg[] = [
+  { name: 'pq', type: 'bytes' },
+  { name: 'p', type: 'bytes' },
+  { name: 'q', type: 'bytes' },
+  { name: 'nonce', type: 'int128' },
+  { name: 'server_nonce', type: 'int128' },
+  { name: 'new_nonce', type: 'int256' },
+];
+
 /** Service constructors clients may send that mtcute's schema files do not list (core.telegram.org/mtproto/auth_key). */
 const EXTRA_SERVICE_ENTRIES: RawEntry[] = [
   { kind: 'method', name: 'mt_req_pq', id: 0x60469778, type: 'ResPQ', arguments: [{ name: 'nonce', type: 'int128' }] },
@@ -72,29 +82,14 @@ const EXTRA_SERVICE_ENTRIES: RawEntry[] = [
     name: 'mt_p_q_inner_data',
     id: 0x83c95aec,
     type: 'P_Q_inner_data',
-    arguments: [
-      { name: 'pq', type: 'bytes' },
-      { name: 'p', type: 'bytes' },
-      { name: 'q', type: 'bytes' },
-      { name: 'nonce', type: 'int128' },
-      { name: 'server_nonce', type: 'int128' },
-      { name: 'new_nonce', type: 'int256' },
-    ],
+    arguments: P_Q_INNER_DATA_ARGS,
   },
   {
     kind: 'class',
     name: 'mt_p_q_inner_data_temp',
     id: 0x3c6a84d4,
     type: 'P_Q_inner_data',
-    arguments: [
-      { name: 'pq', type: 'bytes' },
-      { name: 'p', type: 'bytes' },
-      { name: 'q', type: 'bytes' },
-      { name: 'nonce', type: 'int128' },
-      { name: 'server_nonce', type: 'int128' },
-      { name: 'new_nonce', type: 'int256' },
-      { name: 'expires_in', type: 'int' },
-    ],
+    arguments: [...P_Q_INNER_DATA_ARGS, { name: 'expires_in', type: 'int' }],
   },
   {
     kind: 'class',

@@ -8,15 +8,19 @@ function checkLength(len: number, maxFrameBytes: number, what: string): void {
   if (len === 0 || len > maxFrameBytes) throw new TransportViolation(`${what} frame length ${len} out of range`);
 }
 
-/** Abridged: 1 byte length/4 (0x7f then 3 bytes LE for long frames); top bit = quick-ack request. */
-export class AbridgedCodec implements FrameCodec {
-  readonly kind: FramingKind = 'abridged';
-  private readonly queue = new ByteQueue();
-  constructor(private readonly maxFrameBytes: number) {}
+/** What every codec keeps: the bytes received but not yet a whole frame, and the frame size limit. */
+abstract class BufferingCodec {
+  protected readonly queue = new ByteQueue();
+  constructor(protected readonly maxFrameBytes: number) {}
 
   get buffered(): number {
     return this.queue.length;
   }
+}
+
+/** Abridged: 1 byte length/4 (0x7f then 3 bytes LE for long frames); top bit = quick-ack request. */
+export class AbridgedCodec extends BufferingCodec implements FrameCodec {
+  readonly kind: FramingKind = 'abridged';
 
   decode(chunk: Uint8Array): Uint8Array[] {
     this.queue.push(chunk);
@@ -59,18 +63,14 @@ export class AbridgedCodec implements FrameCodec {
 }
 
 /** Intermediate: uint32 LE length (top bit = quick-ack request). Padded: the length includes 0–15 random bytes. */
-export class IntermediateCodec implements FrameCodec {
+export class IntermediateCodec extends BufferingCodec implements FrameCodec {
   readonly kind: FramingKind;
-  private readonly queue = new ByteQueue();
   constructor(
-    private readonly maxFrameBytes: number,
+    maxFrameBytes: number,
     private readonly padded: boolean,
   ) {
+    super(maxFrameBytes);
     this.kind = padded ? 'padded-intermediate' : 'intermediate';
-  }
-
-  get buffered(): number {
-    return this.queue.length;
   }
 
   decode(chunk: Uint8Array): Uint8Array[] {
@@ -100,16 +100,10 @@ export class IntermediateCodec implements FrameCodec {
 }
 
 /** Full: uint32 total length | uint32 seqno | payload | crc32 of all before it. Seqnos count from 0 each way. */
-export class FullCodec implements FrameCodec {
+export class FullCodec extends BufferingCodec implements FrameCodec {
   readonly kind: FramingKind = 'full';
-  private readonly queue = new ByteQueue();
   private inSeq = 0;
   private outSeq = 0;
-  constructor(private readonly maxFrameBytes: number) {}
-
-  get buffered(): number {
-    return this.queue.length;
-  }
 
   decode(chunk: Uint8Array): Uint8Array[] {
     this.queue.push(chunk);
