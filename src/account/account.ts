@@ -394,11 +394,13 @@ class TelegramAccount implements Account {
 
   /**
    * The session is known to be logged in: mtcute's updates loop runs on its client (started once per client;
-   * again if mtcute stopped it), catching up from the journaled state.
+   * again if mtcute stopped it), catching up from the journaled state — or, with none, from just before now.
    */
   private runUpdates(client: TelegramClient): void {
     if (!this.events || this.state !== 'authenticated' || this.clients.replaced(client)) return;
-    client.startUpdatesLoop().catch((err: unknown) => this.log.warn({ err }, 'Could not start the updates loop; the next request tries again'));
+    loadTelegram()
+      .then((telegram) => telegram.startUpdatesLoopAtHorizon(client, (request) => this.call(client, request)))
+      .catch((err: unknown) => this.log.warn({ err }, 'Could not start the updates loop; the next request tries again'));
   }
 
   /** Telegram answered for the session: valid and online (and the restore confirmed, said once). */
@@ -985,11 +987,26 @@ class TelegramAccount implements Account {
     this.observer.loginAttempt?.('qr-scan', outcome.kind === 'authorized' ? 'authenticated' : 'password_required');
     if (outcome.kind === 'authorized') {
       this.log.info({ phone: outcome.user.phone ? maskPhone(outcome.user.phone) : undefined }, LOG_MESSAGES.qrLoggedIn);
-      return this.completeLogin(outcome.user, undefined, 'qr');
+      const done = await this.completeLogin(outcome.user, undefined, 'qr');
+      this.startAccountClient(this.epoch);
+      return done;
     }
     await this.persistLoginMeta({ qrLogin: { startedAt: new Date(attempt.startedAt).toISOString(), passwordRequired: { hint: outcome.hint ?? undefined } } });
     this.setState('password_required');
     return { state: 'password_required', hint: outcome.hint };
+  }
+
+  /**
+   * A QR login's session was made by its own client (now gone): the account's client starts at once, as
+   * after a code login, so its updates — the events — run from the login on, not from the first request.
+   */
+  private startAccountClient(epoch: number): void {
+    this.clients
+      .ensure()
+      .then((client) => {
+        if (epoch === this.epoch) this.runUpdates(client);
+      })
+      .catch((err: unknown) => this.log.warn({ err }, 'Could not start the account’s client after the QR login; the next request starts it'));
   }
 
   /** The QR login failed (or QR_LOGIN_TIMEOUT passed): back to logged_out, its key dropped. Under the mutex. */
@@ -1238,7 +1255,9 @@ class TelegramAccount implements Account {
         }
       },
       primaryDcId: () => client.getPrimaryDcId(),
-      notifyLoggedIn: (auth) => client.notifyLoggedIn(auth),
+      // With events, the updates loop of a fresh login starts at the login (telegram/login-horizon.ts).
+      notifyLoggedIn: async (auth) =>
+        this.events ? (await loadTelegram()).notifyLoggedInAtLogin(client, auth, (request) => this.call(client, request, signal)) : client.notifyLoggedIn(auth),
       computeSrpParams: (password, plain) => client.computeSrpParams(password, plain),
       keepFutureAuthToken: (token, user) => this.keepFutureAuthToken({ token, phone: user.phone, userId: user.id }),
     };

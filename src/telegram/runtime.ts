@@ -3,3 +3,4 @@ export { createTelegramClient, prepareClients } from './client-factory.js';
 export { callTelegram } from './rpc.js';
 export { gapEvent } from './message-json.js';
 export { feedUpdates } from './update-feed.js';
+export { notifyLoggedInAtLogin, startUpdatesLoopAtHorizon } from './login-horizon.js';

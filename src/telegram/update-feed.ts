@@ -3,6 +3,7 @@ import type { TelegramClient } from '@mtcute/node';
 import type { Logger } from 'pino';
 import type { NewEvent } from '../events/types.js';
 import { updateToEvent } from './message-json.js';
+import { isBeforeLogin } from './login-horizon.js';
 import { LOG_MESSAGES } from '../logging/messages.js';
 
 export function feedUpdates(client: TelegramClient, journal: (event: NewEvent) => void, log: Logger): void {
@@ -12,6 +13,7 @@ export function feedUpdates(client: TelegramClient, journal: (event: NewEvent) =
       // mtcute reads the user before it connects, so an update never comes before it is known.
       const self = client.storage.self.getCached(true);
       if (!self) throw new Error('an update before the logged-in user is known');
+      if (isBeforeLogin(client, info.update)) return;
       const event = updateToEvent(info.update, self.userId);
       if (event) journal(event);
     } catch (err) {
