@@ -13,8 +13,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deduped, webhookReceiver, type Event } from '../../dev/event-clients.js';
 import { postgresPerFile } from '../helpers/postgres.js';
-import { eventually, loginThrough, sandboxPerFile, uniquePhone, waitForStatus, type Body } from '../helpers/sandbox-service.js';
-import { REPO_ROOT, type ServiceProcess } from '../helpers/service-process.js';
+import { eventually, loginThrough, uniquePhone, waitForStatus, type Body } from '../helpers/sandbox-service.js';
+import { REPO_ROOT, sandboxPerFile, type ServiceProcess } from '../helpers/service-process.js';
 
 const db = postgresPerFile();
 const sandbox = sandboxPerFile();

@@ -9,8 +9,8 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
 import { type Event, sseClient, webhookReceiver } from '../../dev/event-clients.js';
-import { eventually, loginThrough, sandboxPerFile, uniquePhone } from '../helpers/sandbox-service.js';
-import type { ServiceProcess } from '../helpers/service-process.js';
+import { eventually, loginThrough, uniquePhone } from '../helpers/sandbox-service.js';
+import { sandboxPerFile, type ServiceProcess } from '../helpers/service-process.js';
 
 const sandbox = sandboxPerFile();
 

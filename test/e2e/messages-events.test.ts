@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { deduped, type Event, sseClient, webhookReceiver } from '../../dev/event-clients.js';
-import { eventually, loginThrough, sandboxPerFile, uniquePhone, type Body } from '../helpers/sandbox-service.js';
-import type { ServiceProcess } from '../helpers/service-process.js';
+import { eventually, loginThrough, uniquePhone, type Body } from '../helpers/sandbox-service.js';
+import { sandboxPerFile, type ServiceProcess } from '../helpers/service-process.js';
 
 const sandbox = sandboxPerFile();
 

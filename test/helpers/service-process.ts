@@ -35,8 +35,6 @@ import { LOG_MESSAGES } from '../../src/logging/messages.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const MAIN_SCRIPT = path.join(REPO_ROOT, 'dist', 'main.js');
-/** @deprecated LOG_MESSAGES.listening */
-export const LISTENING_LOG_MESSAGE = LOG_MESSAGES.listening;
 
 /**
  * Settings for tests on a sandbox DC: no login rate limit in the way (the tests of the limit set their
@@ -60,8 +58,6 @@ export interface StartServiceOptions {
    * external DC's address and key. Default: the DC built into the service, on free ports.
    */
   dc?: TestSandbox | DcEndpoint;
-  /** @deprecated the same as `dc` with an address and key */
-  sandbox?: DcEndpoint;
   /** Reuse a data directory (a restart). Default: a fresh temp directory. */
   dataDir?: string;
   /** Extra environment variables (undefined removes one set by the helper, e.g. { LOG_LEVEL: undefined }). */
@@ -183,7 +179,7 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Serv
     PORT: '0',
     LOG_LEVEL: 'info',
   };
-  const dc = endpointOf(opts.dc ?? opts.sandbox);
+  const dc = endpointOf(opts.dc);
   if (dc) {
     const keyFile = path.join(cwd, 'sandbox-dc-public.pem');
     fs.writeFileSync(keyFile, dc.publicKeyPem, { mode: 0o644 });
@@ -308,7 +304,7 @@ function endpointOf(dc: StartServiceOptions['dc']): DcEndpoint | undefined {
  */
 export function sandboxPerFile(env: Record<string, string> = TEST_ENV): {
   readonly dc: TestSandbox;
-  service(opts?: Omit<StartServiceOptions, 'dc' | 'sandbox'>): Promise<ServiceProcess>;
+  service(opts?: Omit<StartServiceOptions, 'dc'>): Promise<ServiceProcess>;
 } {
   if (!vitest) throw new Error('sandboxPerFile() registers vitest hooks: call it in a test file');
   let dc: TestSandbox | undefined;

@@ -16,7 +16,7 @@ import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc
 import { startService, TEST_ENV } from '../helpers/service-process.js';
 import { CrashWorker, type CrashStats, type Moment } from './harness/crash-worker.js';
 import { inspectDataDir } from './harness/data-dir.js';
-import { seededRandom, sleep, uniquePhone } from './harness/shared-dc.js';
+import { seededRandom, sleep, uniquePhone } from '../helpers/sandbox-service.js';
 import { recordTotals, size } from './totals.js';
 import { accountFile } from '../helpers/layout.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';

@@ -10,9 +10,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startService, type ServiceProcess } from '../helpers/service-process.js';
+import { startService, TEST_ENV, type ServiceProcess } from '../helpers/service-process.js';
 import { NOBODY, RUNNING_AS_ROOT } from './harness/run-as-user.js';
-import { dcAndTempRoot, sandboxOf, startOn } from './harness/shared-dc.js';
+import { dcAndTempRoot } from './harness/shared-dc.js';
 import { recordTotals } from './totals.js';
 
 const AREA = 'files (data directory trust)';
@@ -46,7 +46,7 @@ async function expectRefused(opts: { dataDir: string; env?: Record<string, strin
   const svc = await startService({
     dataDir: opts.dataDir,
     noWait: true,
-    ...(opts.inProcessDc ? {} : { sandbox: sandboxOf(shared.dc) }),
+    ...(opts.inProcessDc ? {} : { dc: shared.dc }),
     // The log file is put outside the refused directory, so that a refusal is not hidden by the log's own.
     env: { LOG_FILE: path.join(shared.root, `log-${caseCounter}.log`), ...opts.env },
   });
@@ -141,7 +141,7 @@ describe('no file in the data directory is opened through a symlink', () => {
     const old = new Date(Date.now() - 60_000);
     fs.lutimesSync(link, old, old);
     counts.casesTried++;
-    const svc = await startOn(shared.dc, { dataDir: dir });
+    const svc = await startService({ dc: shared.dc, dataDir: dir, env: TEST_ENV });
     try {
       await svc.waitForLog('took over a stale, unreadable data directory lock');
       expect(fs.lstatSync(link).isFile()).toBe(true);

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { type ServiceProcess, startService, TEST_ENV } from '../helpers/service-process.js';
 import { backdateAuthState, hasAuthKey, inspectDataDir } from './harness/data-dir.js';
-import { eventually, sleep, uniquePhone } from './harness/shared-dc.js';
+import { eventually, sleep, uniquePhone } from '../helpers/sandbox-service.js';
 import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 import { recordTotals } from './totals.js';
 import { accountFile } from '../helpers/layout.js';

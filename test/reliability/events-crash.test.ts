@@ -17,9 +17,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { deduped, type Event, sseClient, webhookReceiver } from '../../dev/event-clients.js';
-import { freePort, type ServiceProcess } from '../helpers/service-process.js';
-import { loginThrough } from '../helpers/sandbox-service.js';
-import { RELIABILITY_ENV, seededRandom, sleep, startOn, uniquePhone } from './harness/shared-dc.js';
+import { freePort, startService, TEST_ENV, type ServiceProcess } from '../helpers/service-process.js';
+import { loginThrough, seededRandom, sleep, uniquePhone } from '../helpers/sandbox-service.js';
 import { recordTotals, size, SOAK } from './totals.js';
 
 const KILLS = size(5, 30);
@@ -45,14 +44,14 @@ describe('no message lost or doubled across kill -9, DC outages and receiver out
     const random = seededRandom(SEED);
     const dataDir = path.join(root, 'data');
     const env = {
-      ...RELIABILITY_ENV,
+      ...TEST_ENV,
       API_TOKEN: randomBytes(24).toString('hex'),
       PORT: String(await freePort()),
       CLIENT_READY_TIMEOUT: '3s',
       WEBHOOK_RETRY_MAX: '1s',
       HEALTH_PROBE_INTERVAL: '2s',
     };
-    const start = (): Promise<ServiceProcess> => startOn(dc, { dataDir, env });
+    const start = (): Promise<ServiceProcess> => startService({ dc, dataDir, env });
     let svc = await start();
     const tag = randomBytes(3).toString('hex');
     const phones = { rx: uniquePhone('1558'), tx: uniquePhone('1558'), s1: uniquePhone('1558'), s2: uniquePhone('1558') };

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startService, type ServiceProcess } from '../helpers/service-process.js';
-import { eventually, sleep } from './harness/shared-dc.js';
+import { eventually, sleep } from '../helpers/sandbox-service.js';
 import { recordTotals } from './totals.js';
 
 const AREA = 'load (connection flood)';

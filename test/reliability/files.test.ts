@@ -16,7 +16,7 @@ import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc
 import { type ServiceProcess, startService, TEST_ENV } from '../helpers/service-process.js';
 import { inspectDataDir } from './harness/data-dir.js';
 import { giveToServiceUser, makeSharedRoot, RUNNING_AS_ROOT, SERVICE_USER } from './harness/run-as-user.js';
-import { eventually, uniquePhone } from './harness/shared-dc.js';
+import { eventually, uniquePhone } from '../helpers/sandbox-service.js';
 import { recordTotals } from './totals.js';
 import { accountDir, accountFile } from '../helpers/layout.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';

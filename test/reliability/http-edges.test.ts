@@ -10,8 +10,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, type ServiceProcess } from '../helpers/service-process.js';
-import { dcAndTempRoot, startOn } from './harness/shared-dc.js';
+import { REPO_ROOT, startService, TEST_ENV, type ServiceProcess } from '../helpers/service-process.js';
+import { dcAndTempRoot } from './harness/shared-dc.js';
 import { recordTotals } from './totals.js';
 
 const AREA = 'http (edges)';
@@ -22,7 +22,7 @@ const REQUEST_TIMEOUT_MS = 2_000;
 const shared = dcAndTempRoot('http-edges-', () => recordTotals(AREA, counts));
 let svc: ServiceProcess;
 beforeAll(async () => {
-  svc = await startOn(shared.dc, { env: { HTTP_REQUEST_TIMEOUT: `${REQUEST_TIMEOUT_MS}ms` } });
+  svc = await startService({ dc: shared.dc, env: { ...TEST_ENV, HTTP_REQUEST_TIMEOUT: `${REQUEST_TIMEOUT_MS}ms` } });
 });
 afterAll(async () => {
   if (!svc) return;

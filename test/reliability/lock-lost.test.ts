@@ -11,8 +11,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startService, type ServiceProcess } from '../helpers/service-process.js';
-import { dcAndTempRoot, eventually, startOn, uniquePhone } from './harness/shared-dc.js';
+import { eventually, uniquePhone } from '../helpers/sandbox-service.js';
+import { startService, TEST_ENV, type ServiceProcess } from '../helpers/service-process.js';
+import { dcAndTempRoot } from './harness/shared-dc.js';
 import { recordTotals } from './totals.js';
 
 const AREA = 'lock (lost while running)';
@@ -30,7 +31,7 @@ const newDataDir = () => path.join(shared.root, `d${++dirCounter}`, 'data');
 async function loggedIn(dataDir: string, env: Record<string, string> = {}): Promise<{ svc: ServiceProcess; phone: string; keyId: string }> {
   const phone = uniquePhone('1563');
   shared.dc.controls.createUser({ phone, firstName: 'Lost' });
-  const svc = await startOn(shared.dc, { dataDir, env });
+  const svc = await startService({ dc: shared.dc, dataDir, env: { ...TEST_ENV, ...env } });
   expect((await svc.request('POST', '/api/telegram/auth/send-code', { phone })).status).toBe(200);
   const done = await svc.request('POST', '/api/telegram/auth/verify-code', { code: shared.dc.controls.lastCode(phone) });
   expect(done.body.state).toBe('authenticated');
@@ -80,7 +81,7 @@ describe('the service notices a lost data-directory lock and stops using the key
     await eventually(() => (liveSessions(keyId).length === 0 ? true : undefined), 'the lost holder\'s connections to close');
 
     // The next instance takes the directory and the session, and is alone on the key.
-    const second = await startOn(shared.dc, { dataDir });
+    const second = await startService({ dc: shared.dc, dataDir, env: TEST_ENV });
     const me = await second.request('GET', '/api/telegram/me');
     counts.httpRequests++;
     if (me.status !== 200) counts.sessionsLost++;

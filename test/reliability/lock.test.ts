@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { type ServiceProcess, startService, TEST_ENV } from '../helpers/service-process.js';
-import { eventually, uniquePhone } from './harness/shared-dc.js';
+import { eventually, uniquePhone } from '../helpers/sandbox-service.js';
 import { recordTotals, size } from './totals.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
 

@@ -9,10 +9,7 @@ import type { TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { startService, type LogLine } from '../helpers/service-process.js';
 import type { Body } from '../helpers/sandbox-service.js';
 
-export {
-  ATTEMPTING, RECOVERED, RECOVERY_FAILED, RESTORED, loginThrough, sandboxOf, seededRandom, serviceOn, sleep, status, uniquePhone, waitForStatus,
-  type Body,
-} from '../helpers/sandbox-service.js';
+export { loginThrough, seededRandom, sleep, status, uniquePhone, waitForStatus, type Body } from '../helpers/sandbox-service.js';
 import { loginThrough, uniquePhone } from '../helpers/sandbox-service.js';
 import { accountFile } from '../helpers/layout.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';

@@ -18,10 +18,9 @@ import { loginSandboxClient, sandboxClient, startTestSandbox, type TestSandbox }
 import pino from 'pino';
 import { createTelegramClient } from '../../src/telegram/client-factory.js';
 import { callTelegram } from '../../src/telegram/rpc.js';
-import { loginThrough } from '../helpers/sandbox-service.js';
-import type { ServiceProcess } from '../helpers/service-process.js';
+import { eventually, loginThrough, sleep, uniquePhone } from '../helpers/sandbox-service.js';
+import { startService, TEST_ENV, type ServiceProcess } from '../helpers/service-process.js';
 import { recordTotals } from './totals.js';
-import { eventually, sleep, startOn, uniquePhone } from './harness/shared-dc.js';
 
 let dc: TestSandbox;
 let recipient: TelegramClient;
@@ -43,7 +42,7 @@ async function copies(senderId: number, text: string): Promise<number> {
 }
 
 async function senderAccount(env: Record<string, string> = {}): Promise<{ svc: ServiceProcess; senderId: number; dataDir?: string }> {
-  const svc = await startOn(dc, { env });
+  const svc = await startService({ dc, env: { ...TEST_ENV, ...env } });
   const phone = uniquePhone('1556');
   dc.controls.createUser({ phone, firstName: 'Sender' });
   await loginThrough(svc, dc, phone);
@@ -65,7 +64,7 @@ describe('a message is sent once', () => {
     await lost;
     dc.controls.setAnswerDelay(0);
 
-    const second = await startOn(dc, { dataDir: first.dataDir, env: { API_TOKEN: first.token } });
+    const second = await startService({ dc, dataDir: first.dataDir, env: { ...TEST_ENV, API_TOKEN: first.token } });
     try {
       const retried = await second.request('POST', '/api/telegram/messages', body, { headers });
       expect(retried.status).toBe(200);
@@ -111,7 +110,7 @@ describe('a message is sent once', () => {
     expect(await first.stop()).toBe(0);
     await dc.controls.stopListening();
     // Restored while the DC is away: its client has never connected.
-    const svc = await startOn(dc, { dataDir: first.dataDir, env: { API_TOKEN: first.token, CLIENT_READY_TIMEOUT: '1500' } });
+    const svc = await startService({ dc, dataDir: first.dataDir, env: { ...TEST_ENV, API_TOKEN: first.token, CLIENT_READY_TIMEOUT: '1500' } });
     // Saved Messages: no peer to look up first, so the send itself is what waits for the connection.
     const saved = async (text: string): Promise<number> => {
       const history = await svc.request('GET', '/api/telegram/messages?peer=me&limit=100');

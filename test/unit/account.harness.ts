@@ -10,15 +10,12 @@ import pino from 'pino';
 import { createAccount, type AccountOptions } from '../../src/account/account.js';
 import type { Account } from '../../src/account/types.js';
 import type { Config } from '../../src/config/types.js';
-import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
+import type { TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { createSessionStore } from '../../src/store/files/account-files.js';
 import type { SessionStore } from '../../src/store/types.js';
 
 export const TEST_PHONE = '+9996621234';
 export const TEST_CODE = '22222';
-
-/** @deprecated TestSandbox */
-export type SandboxDc = TestSandbox;
 
 export interface LogLine {
   level: number;
@@ -28,12 +25,6 @@ export interface LogLine {
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `${prefix}-`));
-}
-
-/** @deprecated startTestSandbox() (and dc.dispose()) */
-export async function startDc(): Promise<{ dc: TestSandbox; dir: string; close(): Promise<void> }> {
-  const dc = await startTestSandbox();
-  return { dc, dir: dc.dataDir, close: () => dc.dispose() };
 }
 
 export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Config {
@@ -102,9 +93,6 @@ export async function startAccount(
     },
   };
 }
-
-/** @deprecated startAccount (the service process is test/helpers/service-process.ts's startService) */
-export const startService = startAccount;
 
 export async function waitFor<T>(probe: () => T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

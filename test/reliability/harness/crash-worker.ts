@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import type { TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { type HttpResult, readLogLines, type ServiceProcess, startService, TEST_ENV } from '../../helpers/service-process.js';
 import { backdateAuthState, fileProblems, hasAuthKey, inspectDataDir, type DataDirSnapshot } from './data-dir.js';
-import { sleep } from './shared-dc.js';
+import { sleep } from '../../helpers/sandbox-service.js';
 import { LOG_MESSAGES } from '../../../src/logging/messages.js';
 
 type LoginState = 'logged_out' | 'code_sent' | 'password_required' | 'authenticated' | 'expired' | 'revoked';

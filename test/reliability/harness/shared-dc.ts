@@ -1,23 +1,13 @@
 /**
- * Polling for reliability tests, and the old names of the helpers that start a DC and the service (now
- * startService / TEST_ENV in test/helpers/service-process.ts), kept working for tests written against them.
+ * A reliability test file's fixture: one sandbox DC and one temp directory for all its tests. The service
+ * on that DC: startService({ dc, env: TEST_ENV }) in test/helpers/service-process.ts; accounts, logins and
+ * polling: test/helpers/sandbox-service.ts.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
-import { startService, TEST_ENV, type ServiceProcess, type StartServiceOptions } from '../../helpers/service-process.js';
-
-export { eventually, sandboxOf, seededRandom, sleep, uniquePhone } from '../../helpers/sandbox-service.js';
-
-/** @deprecated TEST_ENV */
-export const RELIABILITY_ENV = TEST_ENV;
-
-/** @deprecated startService({ ...opts, dc, env: { ...TEST_ENV, ...opts.env } }) */
-export function startOn(dc: TestSandbox, opts: Omit<StartServiceOptions, 'dc' | 'sandbox'> = {}): Promise<ServiceProcess> {
-  return startService({ ...opts, dc, env: { ...TEST_ENV, ...opts.env } });
-}
 
 /**
  * One sandbox DC and one temp directory (`prefix…` under the OS temp dir) for the calling test file:
