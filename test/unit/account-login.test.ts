@@ -3,13 +3,13 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AccountError } from '../../src/account/types.js';
 import {
+  dcPerFile,
   filesOf,
   keysOf,
   loggedInService,
-  
   startAccount,
   tempDir,
   TEST_CODE,
@@ -17,26 +17,13 @@ import {
   type ServiceUnderTest,
 } from './account.harness.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
-import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 
-let dc: TestSandbox;
-const cleanups: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  dc = await startTestSandbox();
-});
-afterAll(async () => {
-  await dc.dispose();
-});
-afterEach(async () => {
-  dc.controls.clearInjectedErrors();
-  while (cleanups.length) await cleanups.pop()!();
-});
+const sandbox = dcPerFile();
 
 async function fresh(overrides = {}): Promise<{ sut: ServiceUnderTest; dir: string }> {
   const dir = tempDir('acct-login');
-  const sut = await startAccount(dir, dc, overrides);
-  cleanups.push(async () => {
+  const sut = await startAccount(dir, sandbox.dc, overrides);
+  sandbox.cleanup(async () => {
     await sut.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -100,11 +87,11 @@ describe('AccountService login', () => {
   it('logs in with 2FA; a wrong password is refused and keeps password_required', async () => {
     const phone = uniquePhone();
     const password = 'correct horse battery staple';
-    dc.controls.createUser({ phone, firstName: 'Two', password, hint: 'the usual' });
+    sandbox.dc.controls.createUser({ phone, firstName: 'Two', password, hint: 'the usual' });
     const { sut } = await fresh();
 
     await sut.service.sendCode(phone);
-    const code = dc.controls.lastCode(phone);
+    const code = sandbox.dc.controls.lastCode(phone);
     expect(code).toMatch(/^\d{5}$/);
     const step = await sut.service.verifyCode(code!);
     expect(step).toEqual({ state: 'password_required', hint: 'the usual' });
@@ -126,29 +113,29 @@ describe('AccountService login', () => {
 
   it('a wrong code and an expired code are refused with 4xx codes and leave code_sent', async () => {
     const phone = uniquePhone();
-    dc.controls.createUser({ phone, firstName: 'Code' });
+    sandbox.dc.controls.createUser({ phone, firstName: 'Code' });
     const { sut } = await fresh();
 
     await sut.service.sendCode(phone);
-    const right = dc.controls.lastCode(phone)!;
+    const right = sandbox.dc.controls.lastCode(phone)!;
     const wrong = right === '11111' ? '22222' : '11111';
     await expectAccountError(sut.service.verifyCode(wrong), 'PHONE_CODE_INVALID');
     expect(sut.service.status().state).toBe('code_sent');
     await expectAccountError(sut.service.verifyCode('   '), 'PHONE_CODE_EMPTY');
     expect(sut.service.status().state).toBe('code_sent');
 
-    dc.controls.setCodeLifetime(1);
+    sandbox.dc.controls.setCodeLifetime(1);
     try {
       await sut.service.resendCode();
       await new Promise((r) => setTimeout(r, 50));
-      await expectAccountError(sut.service.verifyCode(dc.controls.lastCode(phone)!), 'PHONE_CODE_EXPIRED');
+      await expectAccountError(sut.service.verifyCode(sandbox.dc.controls.lastCode(phone)!), 'PHONE_CODE_EXPIRED');
       expect(sut.service.status().state).toBe('code_sent');
     } finally {
-      dc.controls.setCodeLifetime(5 * 60 * 1000);
+      sandbox.dc.controls.setCodeLifetime(5 * 60 * 1000);
     }
     // A fresh code still works after the refusals.
     await sut.service.sendCode(phone);
-    const done = await sut.service.verifyCode(dc.controls.lastCode(phone)!);
+    const done = await sut.service.verifyCode(sandbox.dc.controls.lastCode(phone)!);
     expect(done.state).toBe('authenticated');
   });
 
@@ -173,7 +160,7 @@ describe('AccountService login', () => {
 
   it('FLOOD_WAIT → AccountError FLOOD_WAIT with the seconds, deadline on disk, later calls fail fast, even after a restart', async () => {
     const { sut, dir } = await fresh();
-    dc.controls.injectFloodWait('auth.sendCode', 120, 1);
+    sandbox.dc.controls.injectFloodWait('auth.sendCode', 120, 1);
     const err = await expectAccountError(sut.service.sendCode(TEST_PHONE), 'FLOOD_WAIT');
     expect(err.retryAfterSeconds).toBe(120);
     const until = sut.store.meta()?.floodWaits?.['auth.sendCode'];
@@ -188,8 +175,8 @@ describe('AccountService login', () => {
     expect(sut.service.status().state).toBe('logged_out');
 
     await sut.stop();
-    const restarted = await startAccount(dir, dc);
-    cleanups.push(() => restarted.stop());
+    const restarted = await startAccount(dir, sandbox.dc);
+    sandbox.cleanup(() => restarted.stop());
     const afterRestart = await expectAccountError(restarted.service.sendCode(TEST_PHONE), 'FLOOD_WAIT');
     expect(afterRestart.retryAfterSeconds).toBeGreaterThan(100);
   });
@@ -197,21 +184,21 @@ describe('AccountService login', () => {
   it('logout logs out at the DC, removes the files and returns to logged_out', async () => {
     const dir = tempDir('acct-logout');
     const phone = uniquePhone();
-    dc.controls.createUser({ phone, firstName: 'Bye' });
-    const sut = await startAccount(dir, dc);
-    cleanups.push(async () => {
+    sandbox.dc.controls.createUser({ phone, firstName: 'Bye' });
+    const sut = await startAccount(dir, sandbox.dc);
+    sandbox.cleanup(async () => {
       await sut.stop();
       rmSync(dir, { recursive: true, force: true });
     });
     await sut.service.sendCode(phone);
-    await sut.service.verifyCode(dc.controls.lastCode(phone)!);
-    expect(keysOf(dc, phone)).toHaveLength(1);
+    await sut.service.verifyCode(sandbox.dc.controls.lastCode(phone)!);
+    expect(keysOf(sandbox.dc, phone)).toHaveLength(1);
 
     expect(await sut.service.logout()).toEqual({ state: 'logged_out' });
     expect(sut.service.status().state).toBe('logged_out');
     expect(filesOf(dir).authState).toBe(false);
     expect(sut.store.hasSession()).toBe(false);
-    expect(keysOf(dc, phone)).toHaveLength(0);
+    expect(keysOf(sandbox.dc, phone)).toHaveLength(0);
     await expectAccountError(sut.service.me(), 'NOT_AUTHENTICATED');
   });
 
@@ -220,13 +207,13 @@ describe('AccountService login', () => {
     await first.service.sendCode(TEST_PHONE);
     await first.service.verifyCode(TEST_CODE);
     await first.stop();
-    dc.controls.setAnswerDelay(5000);
-    const sut = await startAccount(dir, dc, { clientReadyTimeoutMs: 800 });
-    cleanups.push(() => sut.stop());
+    sandbox.dc.controls.setAnswerDelay(5000);
+    const sut = await startAccount(dir, sandbox.dc, { clientReadyTimeoutMs: 800 });
+    sandbox.cleanup(() => sut.stop());
     try {
       expect(await sut.service.logout()).toEqual({ state: 'logged_out' });
     } finally {
-      dc.controls.setAnswerDelay(0);
+      sandbox.dc.controls.setAnswerDelay(0);
     }
     expect(filesOf(dir).authState).toBe(false);
     expect(sut.store.hasSession()).toBe(false);
@@ -253,8 +240,8 @@ describe('AccountService login', () => {
 
   it('a logged-in service needs no DC round trip for status', async () => {
     const dir = tempDir('acct-status');
-    const sut = await loggedInService(dir, dc);
-    cleanups.push(async () => {
+    const sut = await loggedInService(dir, sandbox.dc);
+    sandbox.cleanup(async () => {
       await sut.stop();
       rmSync(dir, { recursive: true, force: true });
     });

@@ -7,10 +7,11 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createAccount, type AccountOptions } from '../../src/account/account.js';
 import type { Account } from '../../src/account/types.js';
 import type { Config } from '../../src/config/types.js';
-import type { TestSandbox } from '@telegram-service/sandbox-dc/testing';
+import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { createSessionStore } from '../../src/store/files/account-files.js';
 import type { SessionStore } from '../../src/store/types.js';
 
@@ -25,6 +26,32 @@ export interface LogLine {
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `${prefix}-`));
+}
+
+/**
+ * One sandbox DC for the calling test file (started in beforeAll, disposed in afterAll); after each test
+ * its injected errors are cleared and the test's cleanups run, the last one pushed first.
+ */
+export function dcPerFile(): { readonly dc: TestSandbox; cleanup(fn: () => Promise<void>): void } {
+  let dc: TestSandbox | undefined;
+  const cleanups: Array<() => Promise<void>> = [];
+  beforeAll(async () => {
+    dc = await startTestSandbox();
+  });
+  afterAll(async () => {
+    await dc?.dispose();
+  });
+  afterEach(async () => {
+    dc?.controls.clearInjectedErrors();
+    while (cleanups.length) await cleanups.pop()!();
+  });
+  return {
+    get dc() {
+      if (!dc) throw new Error('the sandbox DC starts in beforeAll');
+      return dc;
+    },
+    cleanup: (fn) => void cleanups.push(fn),
+  };
 }
 
 export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Config {
