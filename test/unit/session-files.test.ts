@@ -5,48 +5,27 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SessionFileError } from '../../src/store/errors.js';
-import { createSessionStore, type FileSessionStore } from '../../src/store/files/account-files.js';
+import { createSessionStore } from '../../src/store/files/account-files.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
 import { captureStoreLog } from '../helpers/store-log.js';
+import { sessionStorePerTest } from './session-store.harness.js';
 
+const files = sessionStorePerTest('session-files-', { makeDataDir: true });
 
-let root: string;
-let dataDir: string;
-let log: ReturnType<typeof captureStoreLog>;
-const stores: FileSessionStore[] = [];
-
-function newStore(extra: { encryptionKey?: Uint8Array; environment?: string } = {}): FileSessionStore {
-  const store = createSessionStore({ dataDir, environment: extra.environment ?? 'sandbox', log, ...extra });
-  stores.push(store);
-  return store;
-}
-
-beforeEach(async () => {
-  root = await fsp.mkdtemp(path.join(os.tmpdir(), 'session-files-'));
-  dataDir = path.join(root, 'data');
-  await fsp.mkdir(dataDir, { mode: 0o700 });
-  log = captureStoreLog();
-});
-afterEach(async () => {
-  for (const store of stores.splice(0)) await store.close();
-  await fsp.rm(root, { recursive: true, force: true });
-});
-
-const sessionPath = () => path.join(dataDir, 'session.json');
-const bakPath = () => path.join(dataDir, 'session.json.bak');
-const authPath = () => path.join(dataDir, 'auth_state.json');
+const sessionPath = () => path.join(files.dataDir, 'session.json');
+const bakPath = () => path.join(files.dataDir, 'session.json.bak');
+const authPath = () => path.join(files.dataDir, 'auth_state.json');
 const key256 = () => new Uint8Array(randomBytes(256));
 const modeOf = async (p: string) => (await fsp.stat(p)).mode & 0o777;
 const movedAside = async (base = 'session.json') =>
-  (await fsp.readdir(dataDir)).filter((n) => n.startsWith(`${base}.corrupt-`));
+  (await fsp.readdir(files.dataDir)).filter((n) => n.startsWith(`${base}.corrupt-`));
 
 /** A valid session.json (and its .bak) written by the store itself; returns the key. */
 async function writeGoodSession(opts: { encryptionKey?: Uint8Array } = {}): Promise<Uint8Array> {
-  const store = createSessionStore({ dataDir, environment: 'sandbox', log: captureStoreLog(), ...opts });
+  const store = createSessionStore({ dataDir: files.dataDir, environment: 'sandbox', log: captureStoreLog(), ...opts });
   await store.load();
   const key = key256();
   await (await store.createStorage()).authKeys.set(2, key);
@@ -84,12 +63,12 @@ describe('damaged session.json: moved aside, start from the good copy (or withou
     it(`${c.name} → moved aside (${c.reason}); restored from session.json.bak`, async () => {
       const key = await writeGoodSession();
       await fsp.writeFile(sessionPath(), c.content(), { mode: 0o600 });
-      const store = newStore();
+      const store = files.newStore();
       await store.load(); // never throws
       expect(store.hasSession()).toBe(true);
       expect(await (await store.createStorage()).authKeys.get(2)).toEqual(key);
       expect(await movedAside()).toHaveLength(1);
-      const line = log.lines.find((l) => l.level === 'error' && (l.obj as { reason?: string }).reason === c.reason);
+      const line = files.log.lines.find((l) => l.level === 'error' && (l.obj as { reason?: string }).reason === c.reason);
       const movedTo = path.basename(String((line?.obj as { movedTo?: string } | undefined)?.movedTo));
       expect(movedTo).toMatch(/^session\.json\.corrupt-/);
       expect(line?.msg.endsWith(LOG_MESSAGES.movedAside('', movedTo))).toBe(true);
@@ -100,7 +79,7 @@ describe('damaged session.json: moved aside, start from the good copy (or withou
 
     it(`${c.name} and no good copy → moved aside; starts without a session`, async () => {
       await fsp.writeFile(sessionPath(), c.content(), { mode: 0o600 });
-      const store = newStore();
+      const store = files.newStore();
       await store.load();
       expect(store.hasSession()).toBe(false);
       expect(await movedAside()).toHaveLength(1);
@@ -111,7 +90,7 @@ describe('damaged session.json: moved aside, start from the good copy (or withou
   it('both session.json and the good copy damaged → both moved aside, no session', async () => {
     await fsp.writeFile(sessionPath(), '{"trunc', { mode: 0o600 });
     await fsp.writeFile(bakPath(), 'garbage', { mode: 0o600 });
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     expect(store.hasSession()).toBe(false);
     expect(await movedAside('session.json')).toHaveLength(1);
@@ -120,23 +99,23 @@ describe('damaged session.json: moved aside, start from the good copy (or withou
 
   it('a symlinked session.json is never read through: the link is moved aside, its target untouched', async () => {
     const key = await writeGoodSession();
-    const target = path.join(root, 'elsewhere.json');
+    const target = path.join(files.root, 'elsewhere.json');
     await fsp.writeFile(target, validDocument(key256()), { mode: 0o644 });
     await fsp.rm(sessionPath());
     await fsp.symlink(target, sessionPath());
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     expect(await (await store.createStorage()).authKeys.get(2)).toEqual(key); // from the good copy, not the target
     const aside = await movedAside();
     expect(aside).toHaveLength(1);
-    expect((await fsp.lstat(path.join(dataDir, aside[0]!))).isSymbolicLink()).toBe(true);
+    expect((await fsp.lstat(path.join(files.dataDir, aside[0]!))).isSymbolicLink()).toBe(true);
     expect(await modeOf(target)).toBe(0o644);
     expect((await fsp.lstat(sessionPath())).isSymbolicLink()).toBe(false);
   });
 
   it('a directory named session.json is moved aside', async () => {
     await fsp.mkdir(sessionPath());
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     expect(store.hasSession()).toBe(false);
     expect(await movedAside()).toHaveLength(1);
@@ -144,7 +123,7 @@ describe('damaged session.json: moved aside, start from the good copy (or withou
 
   it('a FIFO named session.json is moved aside without blocking', async () => {
     execFileSync('mkfifo', [sessionPath()]);
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     expect(store.hasSession()).toBe(false);
     expect(await movedAside()).toHaveLength(1);
@@ -153,26 +132,26 @@ describe('damaged session.json: moved aside, start from the good copy (or withou
   it('a group/world-readable session.json is fixed to 0600 with a warning and used', async () => {
     const key = await writeGoodSession();
     await fsp.chmod(sessionPath(), 0o644);
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     expect(await (await store.createStorage()).authKeys.get(2)).toEqual(key);
     expect(await modeOf(sessionPath())).toBe(0o600);
-    expect(log.lines.some((l) => l.level === 'warn' && /0644; fixed to 0600/.test(l.msg))).toBe(true);
+    expect(files.log.lines.some((l) => l.level === 'warn' && /0644; fixed to 0600/.test(l.msg))).toBe(true);
     expect(await movedAside()).toHaveLength(0);
   });
 
   it('a loose data directory is tightened to 0700 with a warning', async () => {
-    await fsp.chmod(dataDir, 0o755);
-    const store = newStore();
+    await fsp.chmod(files.dataDir, 0o755);
+    const store = files.newStore();
     await store.load();
-    expect(await modeOf(dataDir)).toBe(0o700);
-    expect(log.lines.some((l) => l.level === 'warn' && /tightened to 0700/.test(l.msg))).toBe(true);
+    expect(await modeOf(files.dataDir)).toBe(0o700);
+    expect(files.log.lines.some((l) => l.level === 'warn' && /tightened to 0700/.test(l.msg))).toBe(true);
   });
 
   it('session.json missing but a good copy present → no session (a deleted file is not resurrected)', async () => {
     await writeGoodSession();
     await fsp.rm(sessionPath());
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     expect(store.hasSession()).toBe(false);
   });
@@ -189,7 +168,7 @@ describe('damaged session.json: moved aside, start from the good copy (or withou
       }),
       { mode: 0o600 },
     );
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     const storage = await store.createStorage();
     expect(await storage.authKeys.get(2)).toEqual(key);
@@ -200,11 +179,11 @@ describe('damaged session.json: moved aside, start from the good copy (or withou
     await writeGoodSession();
     // One for every file the store writes atomically (a kill -9 can cut any of them short).
     for (const name of ['session.json', 'session.json.bak', 'auth_state.json', 'future_auth_tokens.json']) {
-      await fsp.writeFile(path.join(dataDir, `.${name}.tmp-123-abcdef`), 'partial');
+      await fsp.writeFile(path.join(files.dataDir, `.${name}.tmp-123-abcdef`), 'partial');
     }
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
-    expect((await fsp.readdir(dataDir)).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    expect((await fsp.readdir(files.dataDir)).filter((n) => n.includes('.tmp-'))).toEqual([]);
   });
 });
 
@@ -212,7 +191,7 @@ describe('configuration mismatches: nothing moved or overwritten until this envi
   it('session.json of another environment: no session, a load problem, the file untouched; a write moves it aside first', async () => {
     await writeGoodSession();
     const before = await fsp.readFile(sessionPath());
-    const store = newStore({ environment: 'production' });
+    const store = files.newStore({ environment: 'production' });
     await store.load();
     expect(store.hasSession()).toBe(false);
     expect(store.loadProblem()).toMatchObject({ reason: 'SESSION_OF_OTHER_ENVIRONMENT' });
@@ -222,10 +201,10 @@ describe('configuration mismatches: nothing moved or overwritten until this envi
     await store.updateMeta({ floodWaits: { x: 1 } });
     expect(store.persistenceError()).toBeUndefined();
     expect(store.loadProblem()).toBeUndefined();
-    const names = await fsp.readdir(dataDir);
+    const names = await fsp.readdir(files.dataDir);
     const aside = names.find((n) => n.startsWith('session.json.other-environment-'));
     expect(aside).toBeDefined();
-    expect(await fsp.readFile(path.join(dataDir, aside!))).toEqual(before);
+    expect(await fsp.readFile(path.join(files.dataDir, aside!))).toEqual(before);
   });
 });
 
@@ -240,7 +219,7 @@ describe('damaged auth_state.json', () => {
     it(`${name} → moved aside, no auth state, session kept`, async () => {
       await writeGoodSession();
       await fsp.writeFile(authPath(), content, { mode: 0o600 });
-      const store = newStore();
+      const store = files.newStore();
       await store.load();
       expect(store.authState()).toBeUndefined();
       expect(store.hasSession()).toBe(true);
@@ -252,7 +231,7 @@ describe('damaged auth_state.json', () => {
     const state = { user_auth: true, user_id: 5, phone: '+1', saved_at: '2025-01-01T00:00:00.000Z', version: '1.0' };
     await fsp.writeFile(authPath(), JSON.stringify(state), { mode: 0o666 });
     await fsp.chmod(authPath(), 0o666);
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     expect(store.authState()).toEqual(state);
     expect(await modeOf(authPath())).toBe(0o600);
@@ -273,7 +252,7 @@ describe('encryption at rest (AES-256-GCM)', () => {
     expect(text).not.toContain('sandbox');
     expect(await fsp.readFile(bakPath(), 'utf8')).toBe(text);
 
-    const store = newStore({ encryptionKey });
+    const store = files.newStore({ encryptionKey });
     await store.load();
     expect(await (await store.createStorage()).authKeys.get(2)).toEqual(key);
   });
@@ -281,7 +260,7 @@ describe('encryption at rest (AES-256-GCM)', () => {
   it('a wrong key is a clear typed error; the file is neither moved nor overwritten', async () => {
     await writeGoodSession({ encryptionKey });
     const before = await fsp.readFile(sessionPath());
-    const store = newStore({ encryptionKey: new Uint8Array(randomBytes(32)) });
+    const store = files.newStore({ encryptionKey: new Uint8Array(randomBytes(32)) });
     const err = await store.load().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SessionFileError);
     expect(err).toMatchObject({ reason: 'decrypt_failed', message: expect.stringMatching(/wrong SESSION_ENCRYPTION_KEY/) });
@@ -293,13 +272,13 @@ describe('encryption at rest (AES-256-GCM)', () => {
 
   it('an encrypted file without a key is a clear typed error', async () => {
     await writeGoodSession({ encryptionKey });
-    const err = await newStore().load().catch((e: unknown) => e);
+    const err = await files.newStore().load().catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'SessionFileError', reason: 'encryption_key_missing' });
   });
 
   it('a plaintext file is encrypted at the first load with a key', async () => {
     const key = await writeGoodSession();
-    const store = newStore({ encryptionKey });
+    const store = files.newStore({ encryptionKey });
     await store.load();
     await store.close();
     expect(JSON.parse(await fsp.readFile(sessionPath(), 'utf8'))).toHaveProperty('encrypted');
@@ -314,11 +293,11 @@ describe('encryption at rest (AES-256-GCM)', () => {
     data[0] = data[0]! ^ 1;
     envelope.encrypted.data = data.toString('base64');
     await fsp.writeFile(sessionPath(), JSON.stringify(envelope));
-    await expect(newStore({ encryptionKey }).load()).rejects.toMatchObject({ reason: 'decrypt_failed' });
+    await expect(files.newStore({ encryptionKey }).load()).rejects.toMatchObject({ reason: 'decrypt_failed' });
     expect(await movedAside()).toHaveLength(0);
   });
 
   it('a key of the wrong size is refused up front', () => {
-    expect(() => newStore({ encryptionKey: new Uint8Array(16) })).toThrow(/32 bytes/);
+    expect(() => files.newStore({ encryptionKey: new Uint8Array(16) })).toThrow(/32 bytes/);
   });
 });

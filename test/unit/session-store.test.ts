@@ -1,36 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { serializeBasicDcOption } from '@mtcute/core/utils.js';
-import { createSessionStore, type FileSessionStore } from '../../src/store/files/account-files.js';
 import type { AuthStateFile, PendingLogin } from '../../src/store/types.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
-import { captureStoreLog } from '../helpers/store-log.js';
+import { sessionStorePerTest } from './session-store.harness.js';
 
+const files = sessionStorePerTest('session-store-');
 
-
-let dataDir: string;
-let log: ReturnType<typeof captureStoreLog>;
-const stores: FileSessionStore[] = [];
-
-function newStore(extra: { encryptionKey?: Uint8Array; environment?: string } = {}): FileSessionStore {
-  const store = createSessionStore({ dataDir, environment: extra.environment ?? 'sandbox', log, ...extra });
-  stores.push(store);
-  return store;
-}
-
-beforeEach(async () => {
-  dataDir = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'session-store-')), 'data');
-  log = captureStoreLog();
-});
-afterEach(async () => {
-  for (const store of stores.splice(0)) await store.close();
-  await fsp.rm(path.dirname(dataDir), { recursive: true, force: true });
-});
-
-const sessionPath = () => path.join(dataDir, 'session.json');
+const sessionPath = () => path.join(files.dataDir, 'session.json');
 const readSessionJson = async () => JSON.parse(await fsp.readFile(sessionPath(), 'utf8')) as Record<string, unknown>;
 const modeOf = async (p: string) => (await fsp.stat(p)).mode & 0o777;
 const authKey = () => new Uint8Array(randomBytes(256));
@@ -46,9 +25,9 @@ const pending: PendingLogin = {
 
 describe('session store: files and write-through', () => {
   it('creates the data directory 0700 and starts without a session', async () => {
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
-    expect(await modeOf(dataDir)).toBe(0o700);
+    expect(await modeOf(files.dataDir)).toBe(0o700);
     expect(store.hasSession()).toBe(false);
     expect(store.meta()).toEqual({ environment: 'sandbox' });
     expect(store.authState()).toBeUndefined();
@@ -56,7 +35,7 @@ describe('session store: files and write-through', () => {
   });
 
   it('writes an auth key through to disk before the repository call resolves', async () => {
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     const storage = await store.createStorage();
     const key = authKey();
@@ -70,21 +49,20 @@ describe('session store: files and write-through', () => {
 
     // The last-known-good copy follows.
     await store.close();
-    expect(await fsp.readFile(path.join(dataDir, 'session.json.bak'), 'utf8')).toBe(await fsp.readFile(sessionPath(), 'utf8'));
-    expect(await modeOf(path.join(dataDir, 'session.json.bak'))).toBe(0o600);
+    expect(await fsp.readFile(path.join(files.dataDir, 'session.json.bak'), 'utf8')).toBe(await fsp.readFile(sessionPath(), 'utf8'));
+    expect(await modeOf(path.join(files.dataDir, 'session.json.bak'))).toBe(0o600);
   });
 
   it('copies a burst of writes to session.json.bak once, after it settles (backupDelayMs), without close()', async () => {
     const backupDelayMs = 3_000;
-    const store = createSessionStore({ dataDir, environment: 'sandbox', log, backupDelayMs });
-    stores.push(store);
+    const store = files.newStore({ backupDelayMs });
     await store.load();
     const storage = await store.createStorage();
     const firstWriteAt = Date.now();
     await storage.authKeys.set(2, authKey());
     for (let i = 0; i < 5; i++) await store.updateMeta({ floodWaits: { 'burst.method': Date.now() + i } });
     expect(store.sessionWrites).toBe(6);
-    const bak = path.join(dataDir, 'session.json.bak');
+    const bak = path.join(files.dataDir, 'session.json.bak');
     // No copy runs during the burst: the writes never share the disk's flushes with one.
     expect(Date.now() - firstWriteAt).toBeLessThan(backupDelayMs); // (the burst itself took less than the delay)
     await expect(fsp.stat(bak)).rejects.toMatchObject({ code: 'ENOENT' });
@@ -101,7 +79,7 @@ describe('session store: files and write-through', () => {
   });
 
   it('never rewrites session.json for salts, peers, update state, temp keys or a bare save()', async () => {
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     const storage = await store.createStorage();
     await storage.authKeys.set(2, authKey());
@@ -130,7 +108,7 @@ describe('session store: files and write-through', () => {
   });
 
   it('writes login-relevant mtcute keys (dc_main, dc_media, current_user) faithfully and readably', async () => {
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     const storage = await store.createStorage();
     const main = serializeBasicDcOption({ id: 2, ipAddress: '127.0.0.1', port: 4430 });
@@ -154,7 +132,7 @@ describe('session store: files and write-through', () => {
 
     // A second process reads the same bytes back into mtcute's repositories.
     await store.close();
-    const again = newStore();
+    const again = files.newStore();
     await again.load();
     const restored = await again.createStorage();
     expect(await restored.kv.get('dc_main')).toEqual(main);
@@ -167,7 +145,7 @@ describe('session store: files and write-through', () => {
   });
 
   it('records the configured primary DC with its first key', async () => {
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     const main = { id: 2, ipAddress: '127.0.0.1', port: 9444 };
     const storage = await store.createStorage({ primaryDcs: { main, media: main } });
@@ -179,7 +157,7 @@ describe('session store: files and write-through', () => {
   });
 
   it('deletes keys through to disk (deleteByDc, deleteAll, set null)', async () => {
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     const storage = await store.createStorage();
     await storage.authKeys.set(1, authKey());
@@ -195,7 +173,7 @@ describe('session store: files and write-through', () => {
   });
 
   it('keeps meta (pending login, flood waits) in the same document and restores it', async () => {
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     const storage = await store.createStorage();
     await storage.authKeys.set(2, authKey());
@@ -203,7 +181,7 @@ describe('session store: files and write-through', () => {
     expect((await readSessionJson()).pendingLogin).toEqual(pending);
     await store.close();
 
-    const again = newStore();
+    const again = files.newStore();
     await again.load();
     expect(again.hasSession()).toBe(true);
     expect(again.meta()).toEqual({ environment: 'sandbox', pendingLogin: pending, floodWaits: { 'auth.sendCode': 1_900_000_000_000 } });
@@ -214,7 +192,7 @@ describe('session store: files and write-through', () => {
   });
 
   it('serializes concurrent writes from mtcute and meta into one consistent document', async () => {
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     const storage = await store.createStorage();
     const keys = [1, 2, 3, 4, 5].map(() => authKey());
@@ -231,14 +209,14 @@ describe('session store: files and write-through', () => {
   });
 
   it('clearSession removes session.json and its good copy; the old storage cannot write the key back', async () => {
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     const storage = await store.createStorage();
     await storage.authKeys.set(2, authKey());
     await store.close();
     await store.clearSession();
     await expect(fsp.stat(sessionPath())).rejects.toMatchObject({ code: 'ENOENT' });
-    await expect(fsp.stat(path.join(dataDir, 'session.json.bak'))).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(fsp.stat(path.join(files.dataDir, 'session.json.bak'))).rejects.toMatchObject({ code: 'ENOENT' });
     expect(store.hasSession()).toBe(false);
 
     await storage.authKeys.set(2, authKey()); // the replaced client's late write
@@ -253,7 +231,7 @@ describe('session store: files and write-through', () => {
   });
 
   it('the good copy always ends at the newest content and never keeps a cleared key', async () => {
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     const dead = authKey();
     void (await store.createStorage()).authKeys.set(2, dead);
@@ -261,14 +239,14 @@ describe('session store: files and write-through', () => {
     const live = authKey();
     await (await store.createStorage()).authKeys.set(2, live);
     await store.close();
-    const bak = await fsp.readFile(path.join(dataDir, 'session.json.bak'), 'utf8');
+    const bak = await fsp.readFile(path.join(files.dataDir, 'session.json.bak'), 'utf8');
     expect(bak).toBe(await fsp.readFile(sessionPath(), 'utf8'));
     expect(bak).toContain(Buffer.from(live).toString('base64'));
     expect(bak).not.toContain(Buffer.from(dead).toString('base64'));
   });
 
   it('only the newest storage writes (a replaced client is ignored)', async () => {
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     const old = await store.createStorage();
     const current = await store.createStorage();
@@ -276,7 +254,7 @@ describe('session store: files and write-through', () => {
     await current.authKeys.set(2, key);
     await old.authKeys.set(2, authKey());
     expect((await readSessionJson()).authKeys).toEqual({ '2': Buffer.from(key).toString('base64') });
-    expect(log.lines.some((l) => l.level === 'warn' && l.msg === LOG_MESSAGES.replacedStorageWrite)).toBe(true);
+    expect(files.log.lines.some((l) => l.level === 'warn' && l.msg === LOG_MESSAGES.replacedStorageWrite)).toBe(true);
   });
 });
 
@@ -290,25 +268,25 @@ describe('auth_state.json', () => {
   };
 
   it('is written in exactly the seed format, 0600, and read back', async () => {
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     await store.writeAuthState(state);
-    const file = path.join(dataDir, 'auth_state.json');
+    const file = path.join(files.dataDir, 'auth_state.json');
     const text = await fsp.readFile(file, 'utf8');
     expect(Object.keys(JSON.parse(text))).toEqual(['user_auth', 'user_id', 'phone', 'saved_at', 'version']);
     expect(JSON.parse(text)).toEqual(state);
     expect(await modeOf(file)).toBe(0o600);
 
-    const again = newStore();
+    const again = files.newStore();
     await again.load();
     expect(again.authState()).toEqual(state);
   });
 
   it('touch refreshes saved_at at most once per interval (default 10 minutes)', async () => {
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     await store.writeAuthState(state);
-    const file = path.join(dataDir, 'auth_state.json');
+    const file = path.join(files.dataDir, 'auth_state.json');
     const t0 = Date.parse(state.saved_at);
     expect(await store.touchAuthState(new Date(t0 + 9 * 60_000))).toBe(false);
     expect(await store.touchAuthState(new Date(t0 + 10 * 60_000))).toBe(true);
@@ -318,23 +296,23 @@ describe('auth_state.json', () => {
   });
 
   it('touch without auth state does nothing; removeAuthState deletes the file; session.json unaffected', async () => {
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     expect(await store.touchAuthState(new Date())).toBe(false);
     await (await store.createStorage()).authKeys.set(2, authKey());
     await store.writeAuthState(state);
     const writes = store.sessionWrites;
     await store.removeAuthState();
-    await expect(fsp.stat(path.join(dataDir, 'auth_state.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(fsp.stat(path.join(files.dataDir, 'auth_state.json'))).rejects.toMatchObject({ code: 'ENOENT' });
     expect(store.authState()).toBeUndefined();
     expect(store.sessionWrites).toBe(writes);
     expect(store.hasSession()).toBe(true);
   });
 
   it('rejects an invalid auth state without touching the file', async () => {
-    const store = newStore();
+    const store = files.newStore();
     await store.load();
     await expect(store.writeAuthState({ ...state, user_id: -1 })).rejects.toThrow(TypeError);
-    await expect(fsp.stat(path.join(dataDir, 'auth_state.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(fsp.stat(path.join(files.dataDir, 'auth_state.json'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
