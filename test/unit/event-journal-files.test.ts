@@ -14,11 +14,7 @@ import { event, journalContract } from './event-journal.contract.js';
 import { quietStoreLog as quiet } from '../helpers/store-log.js';
 import { tempDirs } from '../helpers/temp-dirs.js';
 
-const newRoot = tempDirs('journal-');
-
-async function tempDir(): Promise<string> {
-  return path.join(await newRoot(), 'events');
-}
+const tempDir = tempDirs('journal-', 'events');
 
 journalContract('files', {
   async storage() {

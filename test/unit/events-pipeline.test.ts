@@ -20,11 +20,7 @@ import { quietStoreLog as quiet } from '../helpers/store-log.js';
 import { tempDirs } from '../helpers/temp-dirs.js';
 
 const logger = pino({ level: 'silent' });
-const newRoot = tempDirs('pipeline-');
-
-async function journalDir(): Promise<string> {
-  return path.join(await newRoot(), 'events');
-}
+const journalDir = tempDirs('pipeline-', 'events');
 
 function fileJournal(dir: string): EventJournal {
   return createFileEventJournal({ dir, log: quiet, retention: { maxBytes: 64 * 1024 * 1024, maxAgeMs: 0 } });

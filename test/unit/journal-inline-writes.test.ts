@@ -15,11 +15,7 @@ import { quietStoreLog as quiet } from '../helpers/store-log.js';
 import { tempDirs } from '../helpers/temp-dirs.js';
 
 const RETENTION = { maxBytes: 64 * 1024 * 1024, maxAgeMs: 0 };
-const newRoot = tempDirs('journal-inline-');
-
-async function tempDir(): Promise<string> {
-  return path.join(await newRoot(), 'events');
-}
+const tempDir = tempDirs('journal-inline-', 'events');
 
 /** Clocks and turns the test moves by hand. */
 function manual(opts: { turnBudgetMs?: number; slowWriteMs?: number; stallMs?: number; slowCooldownMs?: number } = {}) {
