@@ -6,19 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_ROUTES } from '../helpers/sandbox-service.js';
 import { startService, type ServiceProcess } from '../helpers/service-process.js';
 import { LOG_MESSAGES } from '../../src/logging/messages.js';
-
-const API_ROUTES: Array<[string, string, unknown?]> = [
-  ['POST', '/api/telegram/auth/send-code', { phone: '+9996621234' }],
-  ['POST', '/api/telegram/auth/resend-code'],
-  ['POST', '/api/telegram/auth/verify-code', { code: '22222' }],
-  ['POST', '/api/telegram/auth/verify-password', { password: 'x' }],
-  ['POST', '/api/telegram/auth/logout'],
-  ['GET', '/api/telegram/me'],
-  ['GET', '/api/telegram/status'],
-  ['GET', '/api/does-not-exist'],
-];
 
 function expectErrorShape(body: unknown, code: string): void {
   expect(body).toEqual({ error: { code, message: expect.any(String) } });

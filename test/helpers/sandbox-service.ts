@@ -1,6 +1,6 @@
 /**
- * What end-to-end and reliability tests do with the service on a sandbox DC: unique accounts, logins over
- * HTTP, status polling, a seeded PRNG. Starting the DC and the service: service-process.ts.
+ * What end-to-end and reliability tests do with the service on a sandbox DC: unique accounts, the /api
+ * routes, logins over HTTP, status polling, a seeded PRNG. Starting the DC and the service: service-process.ts.
  */
 import type { TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import type { ServiceProcess } from './service-process.js';
@@ -18,6 +18,21 @@ export function uniquePhone(prefix = '1557'): string {
   phoneCounter += 1;
   return `+${prefix}${String(process.pid % 1000).padStart(3, '0')}${String(phoneCounter).padStart(4, '0')}`;
 }
+
+/**
+ * Every single-account /api route, each with a body of the right shape, and one /api route that does not
+ * exist: for the checks that all of them refuse a request without the right token.
+ */
+export const API_ROUTES: ReadonlyArray<readonly [method: string, route: string, body?: unknown]> = [
+  ['POST', '/api/telegram/auth/send-code', { phone: TEST_PHONE }],
+  ['POST', '/api/telegram/auth/resend-code'],
+  ['POST', '/api/telegram/auth/verify-code', { code: TEST_CODE }],
+  ['POST', '/api/telegram/auth/verify-password', { password: 'x' }],
+  ['POST', '/api/telegram/auth/logout'],
+  ['GET', '/api/telegram/me'],
+  ['GET', '/api/telegram/status'],
+  ['GET', '/api/does-not-exist'],
+];
 
 /** The routes of one account: `/api/accounts/<id>`, or the single-account `/api/telegram` (the account `default`). */
 export function accountBase(id?: string): string {

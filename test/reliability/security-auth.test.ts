@@ -18,24 +18,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logging/index.js';
 import { createAuthHook, secretMatcher } from '../../src/http/plugins/auth.js';
+import { API_ROUTES } from '../helpers/sandbox-service.js';
 import { REPO_ROOT, startService, type ServiceProcess } from '../helpers/service-process.js';
 import { recordTotals } from './totals.js';
 
 const counts = { casesTried: 0, httpRequests: 0, http5xx: 0, crashes: 0, secretLeaks: 0 };
 afterAll(() => recordTotals('security: token, rate limit, log scrubbing', counts));
 
-const API_ROUTES: Array<[string, string, unknown?]> = [
-  ['POST', '/api/telegram/auth/send-code', { phone: '+9996621234' }],
-  ['POST', '/api/telegram/auth/resend-code'],
-  ['POST', '/api/telegram/auth/verify-code', { code: '22222' }],
-  ['POST', '/api/telegram/auth/verify-password', { password: 'x' }],
-  ['POST', '/api/telegram/auth/logout'],
-  ['GET', '/api/telegram/me'],
-  ['GET', '/api/telegram/status'],
-  ['HEAD', '/api/telegram/status'],
-  ['OPTIONS', '/api/telegram/status'],
-  ['GET', '/api/does-not-exist'],
-];
+/** The single-account /api routes and an unknown one, and HEAD and OPTIONS on one of them. */
+const ROUTES_AND_METHODS: typeof API_ROUTES = [...API_ROUTES, ['HEAD', '/api/telegram/status'], ['OPTIONS', '/api/telegram/status']];
 
 async function request(svc: ServiceProcess, method: string, route: string, body?: unknown, opts: Parameters<ServiceProcess['request']>[3] = {}) {
   counts.httpRequests += 1;
@@ -71,7 +62,7 @@ describe('the API token', () => {
       expect(res.body).toEqual({ error: { code: 'UNAUTHORIZED', message: 'Invalid API token' } });
     }
     // …and the first and last positions against every route and method.
-    for (const [method, route, body] of API_ROUTES) {
+    for (const [method, route, body] of ROUTES_AND_METHODS) {
       for (const wrong of [sameLength[0]!, sameLength[token.length - 1]!]) {
         counts.casesTried += 1;
         const res = await request(svc, method, route, body, { token: wrong });
