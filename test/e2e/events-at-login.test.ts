@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type Event } from '../../dev/event-clients.js';
-import { eventually, sandboxPerFile, sleep, uniquePhone, waitForStatus, type Body } from '../helpers/sandbox-service.js';
-import type { ServiceProcess } from '../helpers/service-process.js';
+import { eventually, sleep, uniquePhone, waitForStatus, type Body } from '../helpers/sandbox-service.js';
+import { sandboxPerFile, type ServiceProcess } from '../helpers/service-process.js';
 
 const sandbox = sandboxPerFile();
 
