@@ -150,7 +150,7 @@ async function main(): Promise<void> {
   logApiTokenSource(log, config, resolved.apiTokenFile);
 
   // 5. The sandbox DC, in-process, unless an external one is configured (only then is its code loaded).
-  let sandbox: { dcs: { id: number; host: string; port: number }[]; publicKeyPem: string } | undefined;
+  let sandbox: { dcs: { id: number; host: string; port: number }[]; publicKeyPem: string; adminUrl?: string } | undefined;
   if (config.environment === 'sandbox' && !config.sandbox.external) {
     const ports: [number, number] = [config.sandbox.port, config.sandbox.port + 1];
     const { startSandboxDc } = await import('@telegram-service/sandbox-dc');
@@ -160,17 +160,19 @@ async function main(): Promise<void> {
       ports,
       log: sandboxLog(log.child({ component: 'sandbox-dc' })),
       limits: { maxConnections: config.sandbox.maxConnections ?? DEFAULTS.sandboxDcMaxConnections },
+      ...(config.sandbox.adminPort !== undefined ? { adminPort: config.sandbox.adminPort } : {}),
       onLockLost: (err) => exitForLostLock(err, " (the in-process sandbox DC's)"),
     }).catch((err: unknown) => {
       if (untrustedPath(err)) throw err; // a refused file, not a port problem
       throw new Error(
         `the sandbox DC could not start on 127.0.0.1 ports ${ports.join(' and ')} (${(err as Error).message}); ` +
-          'set SANDBOX_DC_PORT to a free port (the next one must be free too)',
+          'set SANDBOX_DC_PORT to a free port (the next one must be free too' +
+          (config.sandbox.adminPort !== undefined ? ', and SANDBOX_DC_ADMIN_PORT to another free one)' : ')'),
         { cause: err },
       );
     });
     cleanups.push({ name: 'sandbox DC', run: () => dc.close() });
-    sandbox = { dcs: dc.dcs, publicKeyPem: dc.publicKeyPem };
+    sandbox = { dcs: dc.dcs, publicKeyPem: dc.publicKeyPem, ...(dc.adminUrl ? { adminUrl: dc.adminUrl } : {}) };
   }
   if (config.environment === 'sandbox') announceSandbox(log, config, sandbox);
 
@@ -330,10 +332,11 @@ function logApiTokenSource(log: Logger, config: Config, file: string | undefined
 function announceSandbox(
   log: Logger,
   config: Config,
-  sandbox: { dcs: { id: number; host: string; port: number }[] } | undefined,
+  sandbox: { dcs: { id: number; host: string; port: number }[]; adminUrl?: string } | undefined,
 ): void {
   const where = sandbox
-    ? `the built-in sandbox DC at ${sandbox.dcs.map((dc) => `${dc.host}:${dc.port}`).join(', ')}`
+    ? `the built-in sandbox DC at ${sandbox.dcs.map((dc) => `${dc.host}:${dc.port}`).join(', ')}` +
+      (sandbox.adminUrl ? ` (its controls at ${sandbox.adminUrl})` : '')
     : `the external sandbox DC at ${config.sandbox.external!.host}:${config.sandbox.external!.port}`;
   const text =
     `${LOG_MESSAGES.sandboxBanner}: no TELEGRAM_API_ID/TELEGRAM_API_HASH set — talking to ${where}, not to Telegram. ` +
@@ -342,7 +345,7 @@ function announceSandbox(
     const bar = '='.repeat(Math.min(100, text.length));
     process.stdout.write(`\n${bar}\n${text}\n${bar}\n\n`);
   }
-  log.warn({ environment: 'sandbox', dcs: sandbox?.dcs ?? [config.sandbox.external] }, text);
+  log.warn({ environment: 'sandbox', dcs: sandbox?.dcs ?? [config.sandbox.external], ...(sandbox?.adminUrl ? { adminUrl: sandbox.adminUrl } : {}) }, text);
 }
 
 /** The shutdown step running now (named in the log if the deadline passes). */

@@ -67,6 +67,7 @@ export interface ParsedConfig extends Omit<Config, 'apiToken' | 'apiTokenSource'
   sandbox: {
     port: number;
     maxConnections: number;
+    adminPort?: number;
     external?: { host: string; port: number; publicKeyFile: string };
   };
 }
@@ -349,6 +350,7 @@ export function loadConfig(env: Env, cwd: string, facts: ProcessFacts = {}): Par
   // Sandbox DC.
   const sandboxPort = read('SANDBOX_DC_PORT', portSchema(1, 65534), String(DEFAULTS.sandboxDcPort));
   const sandboxMaxConnections = read('SANDBOX_DC_MAX_CONNECTIONS', connectionCapSchema, String(DEFAULTS.sandboxDcMaxConnections));
+  const sandboxAdminPort = read('SANDBOX_DC_ADMIN_PORT', portSchema(1));
   const externalDc = read('SANDBOX_DC', hostPortSchema);
   const publicKeySetting = read('SANDBOX_DC_PUBLIC_KEY_FILE', z.string());
   const hasExternalDc = raw('SANDBOX_DC') !== undefined;
@@ -357,6 +359,9 @@ export function loadConfig(env: Env, cwd: string, facts: ProcessFacts = {}): Par
   }
   if (!hasExternalDc && publicKeySetting) {
     problems.push('SANDBOX_DC is missing: SANDBOX_DC_PUBLIC_KEY_FILE is only used with SANDBOX_DC=host:port');
+  }
+  if (sandboxAdminPort !== undefined && (hasExternalDc || !sandboxMode)) {
+    problems.push('SANDBOX_DC_ADMIN_PORT is only used with the sandbox DC the service starts itself (sandbox mode, no SANDBOX_DC)');
   }
   if (hasExternalDc && !sandboxMode) {
     problems.push('SANDBOX_DC is only used in sandbox mode: unset it, or unset TELEGRAM_API_ID and TELEGRAM_API_HASH');
@@ -410,6 +415,7 @@ export function loadConfig(env: Env, cwd: string, facts: ProcessFacts = {}): Par
     sandbox: {
       port: sandboxPort!,
       maxConnections: sandboxMaxConnections!,
+      ...(sandboxAdminPort !== undefined ? { adminPort: sandboxAdminPort } : {}),
       ...(externalDc && publicKeySetting
         ? { external: { ...externalDc, publicKeyFile: path.resolve(cwd, publicKeySetting) } }
         : {}),

@@ -42,7 +42,12 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
   const { apiToken: _envToken, sandbox, ...rest } = parsed;
   const config: Config = {
     ...rest,
-    sandbox: { port: sandbox.port, maxConnections: sandbox.maxConnections, ...(external ? { external } : {}) },
+    sandbox: {
+      port: sandbox.port,
+      maxConnections: sandbox.maxConnections,
+      ...(sandbox.adminPort !== undefined ? { adminPort: sandbox.adminPort } : {}),
+      ...(external ? { external } : {}),
+    },
     apiToken: token.token,
     apiTokenSource: token.source,
   };

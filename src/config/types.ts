@@ -15,6 +15,11 @@ export interface Config {
      */
     maxConnections?: number;
     /**
+     * SANDBOX_DC_ADMIN_PORT: the in-process DC's admin HTTP endpoint (its controls: create users, accept QR
+     * codes, deliver messages) on 127.0.0.1 at this port; absent = no endpoint.
+     */
+    adminPort?: number;
+    /**
      * An already-running sandbox DC to use instead of starting one in-process (SANDBOX_DC=host:port of DC 2,
      * with SANDBOX_DC_PUBLIC_KEY_FILE naming its PKCS#1 public key). Tests use this to drive the DC's controls.
      */

@@ -134,6 +134,17 @@ describe('loadConfig: every variable', () => {
     expect(loadConfig({ SANDBOX_DC_PORT: '20000' }, CWD).sandbox).toEqual({ port: 20000, maxConnections: 64 });
   });
 
+  it('SANDBOX_DC_ADMIN_PORT: only for the DC the service starts itself', () => {
+    expect(loadConfig({ SANDBOX_DC_ADMIN_PORT: '9500' }, CWD).sandbox).toEqual({ port: 9443, maxConnections: 64, adminPort: 9500 });
+    expect(problemsOf({ SANDBOX_DC_ADMIN_PORT: '0' })[0]).toMatch(/^SANDBOX_DC_ADMIN_PORT="0" must be a port number from 1 to 65535/);
+    expect(problemsOf({ SANDBOX_DC_ADMIN_PORT: '9500', SANDBOX_DC: '127.0.0.1:9444', SANDBOX_DC_PUBLIC_KEY_FILE: 'dc.pem' })).toEqual([
+      'SANDBOX_DC_ADMIN_PORT is only used with the sandbox DC the service starts itself (sandbox mode, no SANDBOX_DC)',
+    ]);
+    expect(problemsOf({ SANDBOX_DC_ADMIN_PORT: '9500', TELEGRAM_API_ID: '12345', TELEGRAM_API_HASH: '0123456789abcdef0123456789abcdef' })).toContain(
+      'SANDBOX_DC_ADMIN_PORT is only used with the sandbox DC the service starts itself (sandbox mode, no SANDBOX_DC)',
+    );
+  });
+
   it('SANDBOX_DC + SANDBOX_DC_PUBLIC_KEY_FILE', () => {
     const config = loadConfig({ SANDBOX_DC: '127.0.0.1:9444', SANDBOX_DC_PUBLIC_KEY_FILE: 'dc.pem' }, CWD);
     expect(config.sandbox.external).toEqual({ host: '127.0.0.1', port: 9444, publicKeyFile: '/srv/app/dc.pem' });
