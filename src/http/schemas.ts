@@ -229,6 +229,11 @@ export const MESSAGE_SCHEMA = {
 } as const;
 
 const PEER_PARAM = { type: 'string', minLength: 1, maxLength: 64, description: '`me`, a numeric id or `@username`' } as const;
+/** In a JSON body a numeric id may also come as a number (`"peer": 700000002`). */
+const BODY_PEER = {
+  anyOf: [PEER_PARAM, { type: 'integer', minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }],
+  description: '`me`, a numeric id (as a string or a number) or `@username`',
+} as const;
 const COUNT = (max: number) => ({ type: 'string', pattern: `^[0-9]{1,${String(max).length}}$` }) as const;
 const MESSAGE_ID = { type: 'integer', minimum: 1, maximum: 2147483647 } as const;
 
@@ -272,14 +277,14 @@ export const HISTORY_SCHEMA = {
 
 export const SEND_MESSAGE_BODY = {
   type: 'object',
-  properties: { peer: PEER_PARAM, text: { type: 'string', minLength: 1, maxLength: 4096 }, replyTo: MESSAGE_ID },
+  properties: { peer: BODY_PEER, text: { type: 'string', minLength: 1, maxLength: 4096 }, replyTo: MESSAGE_ID },
   required: ['peer', 'text'],
   additionalProperties: false,
 } as const;
 
 export const READ_BODY = {
   type: 'object',
-  properties: { peer: PEER_PARAM, maxId: { type: 'integer', minimum: 0, maximum: 2147483647 } },
+  properties: { peer: BODY_PEER, maxId: { type: 'integer', minimum: 0, maximum: 2147483647 } },
   required: ['peer', 'maxId'],
   additionalProperties: false,
 } as const;

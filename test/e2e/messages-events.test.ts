@@ -122,6 +122,15 @@ describe('messages and events (real process, sandbox DC over TCP)', () => {
       }
       expect((await svc.request('GET', '/api/accounts/alice/messages?peer=@nobody_here_at_all')).body.error.code).toBe('PEER_NOT_FOUND');
       expect((await svc.request('POST', '/api/accounts/alice/messages', { peer: 'me' })).status).toBe(400);
+      // A numeric id may come as a JSON number too (the same peer as the string); anything else is 400.
+      const byNumber = await svc.request('POST', '/api/accounts/alice/messages', { peer: bob.id, text: 'by number' });
+      expect(byNumber).toMatchObject({ status: 200, body: { peer: bob.id, text: 'by number' } });
+      expect((await svc.request('POST', '/api/accounts/alice/messages/read', { peer: bob.id, maxId: 0 })).status).toBe(200);
+      for (const peer of [true, 1.5, null, [], {}, 2 ** 60]) {
+        const res = await svc.request('POST', '/api/accounts/alice/messages', { peer, text: 'x' });
+        expect(res.status, JSON.stringify(peer)).toBe(400);
+        expect(res.body.error, JSON.stringify(peer)).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringContaining('peer') });
+      }
       expect((await svc.request('POST', '/api/accounts/alice/messages', { peer: 'me', text: 'x'.repeat(4097) })).status).toBe(400);
       expect((await svc.request('GET', '/api/accounts/alice/dialogs?cursor=garbage')).body.error.code).toBe('INVALID_CURSOR');
 

@@ -52,7 +52,7 @@ export async function messagesRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  app.post<{ Body: { peer: string; text: string; replyTo?: number } }>(
+  app.post<{ Body: { peer: string | number; text: string; replyTo?: number } }>(
     '/messages',
     {
       schema: {
@@ -65,15 +65,15 @@ export async function messagesRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const key = idempotencyKeyOf(request);
-      const sent = await accountOf(request).messaging.send(request.body, key);
+      const sent = await accountOf(request).messaging.send({ ...request.body, peer: String(request.body.peer) }, key);
       if (sent.replayed) reply.header(REPLAYED_HEADER, 'true');
       return sent.message;
     },
   );
 
-  app.post<{ Body: { peer: string; maxId: number } }>(
+  app.post<{ Body: { peer: string | number; maxId: number } }>(
     '/messages/read',
     { schema: { tags: ['messages'], summary: 'Mark a chat read up to maxId (0: all of it)', body: READ_BODY, response: apiResponses(READ_SCHEMA) } },
-    async (request) => accountOf(request).messaging.read(request.body.peer, request.body.maxId),
+    async (request) => accountOf(request).messaging.read(String(request.body.peer), request.body.maxId),
   );
 }
