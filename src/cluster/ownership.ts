@@ -23,6 +23,7 @@ import type { Logger } from 'pino';
 import type { AccountStatus } from '../account/types.js';
 import type { Fence } from '../store/postgres/fence.js';
 import { pgErrorCode, type Pool } from '../store/postgres/pool.js';
+import { LOG_MESSAGES } from '../logging/messages.js';
 import { GatedTransport } from '../telegram/gated-transport.js';
 import { targetInstance } from './assignment.js';
 import { CLUSTER_CHANNEL, ClusterDb, type ClusterView, type LiveInstance } from './cluster-db.js';
@@ -257,7 +258,7 @@ export class Ownership {
       if (!this.registered) {
         await this.db.register(this.incarnationId, this.opts.instanceId, this.url, ttlMs);
         this.registered = true;
-        this.log.info({ incarnation: this.incarnationId, url: this.url }, 'Joined the cluster');
+        this.log.info({ incarnation: this.incarnationId, url: this.url }, LOG_MESSAGES.clusterJoined);
       } else if (!(await this.db.heartbeat(this.incarnationId, ttlMs))) {
         this.log.error({ incarnation: this.incarnationId }, 'This instance\'s lease had expired; dropping every account and joining again');
         this.lapse();

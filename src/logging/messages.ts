@@ -77,6 +77,7 @@ export const LOG_MESSAGES = {
   stopping: 'Shutting down',
   stopped: 'telegram-service stopped',
   lockLost: 'Data directory lock lost',
+  clusterJoined: 'Joined the cluster',
   httpRequest: 'HTTP request',
   apiTokenGenerated: (file: string) => `API token generated into ${file} (mode 0600)`,
   apiTokenRead: (file: string) => `API token read from ${file}`,

@@ -9,6 +9,7 @@ import { afterAll, beforeAll } from 'vitest';
 import pg from 'pg';
 import { startTestSandbox, type TestSandbox } from '@telegram-service/sandbox-dc/testing';
 import { createDatabase, startEmbeddedPostgres, type EmbeddedPostgres } from '../../dev/postgres.js';
+import { LOG_MESSAGES } from '../../src/logging/messages.js';
 import { postgresPerFile } from './postgres.js';
 import { startService, TEST_ENV, type ServiceProcess } from './service-process.js';
 
@@ -159,7 +160,7 @@ export function clusterPerFile(env: Record<string, string> = CLUSTER_ENV, opts: 
         dc: this.dc,
         env: { ...env, STORE: 'postgres', DATABASE_URL: url.toString(), API_TOKEN: token, INSTANCE_ID: name, ...extra },
       });
-      await svc.waitForLog('Joined the cluster', 15_000);
+      await svc.waitForLog(LOG_MESSAGES.clusterJoined, 15_000);
       return { name, svc, proxy };
     },
   };
