@@ -70,13 +70,14 @@ async function startingAtHorizon<T>(client: TelegramClient, call: StateCall, now
     }
     if (state && state.pts >= 1) {
       // Its date is the server's clock at the answer; the login was at most this round trip (and a second of rounding) before.
-      const roundTripSeconds = Math.ceil((now() - asked) / 1000);
+      const loginDate = state.date - Math.ceil((now() - asked) / 1000) - 1;
+      // The state as of the login: the pts moved back, the date with them (getDifference takes both).
       await client.storage.updates.setPts(Math.max(1, state.pts - LOGIN_BACKFILL_PTS));
       await client.storage.updates.setQts(state.qts);
-      await client.storage.updates.setDate(state.date);
+      await client.storage.updates.setDate(loginDate);
       await client.storage.updates.setSeq(state.seq);
       await manager.prepare(); // mtcute reads the state into its loop
-      horizons.set(client, { pts: state.pts, date: state.date - roundTripSeconds - 1 });
+      horizons.set(client, { pts: state.pts, date: loginDate });
     }
     const started = await start();
     for (const update of early.splice(0)) manager.handleUpdate(update);
