@@ -11,6 +11,7 @@
  * holds for a logged-in client that starts without a state: a QR login's session (its own client made it).
  */
 import { BaseTelegramClient, type TelegramClient } from '@mtcute/node';
+import type { UpdatesManager } from '@mtcute/core';
 import type { tl } from '@mtcute/core';
 
 /** How far back (in pts) the catch-up starts: more than a login's few round trips can hold. */
@@ -26,8 +27,8 @@ const horizons = new WeakMap<TelegramClient, LoginHorizon>();
 
 type StateCall = (request: tl.updates.RawGetStateRequest) => Promise<tl.updates.RawState>;
 
-/** Clients whose state is being asked for: a second start waits for mtcute's own loop, not a second seeding. */
-const seeding = new WeakSet<TelegramClient>();
+/** Clients whose state is being put in place: a second start waits for it, then starts as mtcute's loop runs. */
+const seeding = new WeakMap<TelegramClient, Promise<void>>();
 
 /**
  * Tells mtcute of a login (as client.notifyLoggedIn does), its updates loop starting just before the login.
@@ -53,32 +54,22 @@ export function startUpdatesLoopAtHorizon(client: TelegramClient, call: StateCal
 async function startingAtHorizon<T>(client: TelegramClient, call: StateCall, now: () => number, start: () => Promise<T>): Promise<T> {
   const base = client._client;
   const manager = base instanceof BaseTelegramClient ? base.updates : undefined;
-  if (!manager || manager.updatesLoopActive || seeding.has(client) || (await client.storage.updates.getState()) !== null) return start();
-  seeding.add(client);
+  if (!manager || manager.updatesLoopActive) return start();
+  const running = seeding.get(client);
+  if (running) {
+    await running.catch(() => undefined);
+    return start();
+  }
+  if ((await client.storage.updates.getState()) !== null) return start();
   const early: tl.TypeUpdates[] = [];
   const hold = (update: tl.TypeUpdates) => {
     if (!manager.updatesLoopActive) early.push(update);
   };
   base.onServerUpdate.add(hold);
+  const seeded = seedState(client, manager, call, now);
+  seeding.set(client, seeded);
   try {
-    const asked = now();
-    let state: tl.updates.RawState | undefined;
-    try {
-      state = await call({ _: 'updates.getState' });
-    } catch {
-      // mtcute asks for it itself
-    }
-    if (state && state.pts >= 1) {
-      // Its date is the server's clock at the answer; the login was at most this round trip (and a second of rounding) before.
-      const loginDate = state.date - Math.ceil((now() - asked) / 1000) - 1;
-      // The state as of the login: the pts moved back, the date with them (getDifference takes both).
-      await client.storage.updates.setPts(Math.max(1, state.pts - LOGIN_BACKFILL_PTS));
-      await client.storage.updates.setQts(state.qts);
-      await client.storage.updates.setDate(loginDate);
-      await client.storage.updates.setSeq(state.seq);
-      await manager.prepare(); // mtcute reads the state into its loop
-      horizons.set(client, { pts: state.pts, date: loginDate });
-    }
+    await seeded.catch(() => undefined); // not seeded: mtcute starts as it would on its own
     const started = await start();
     for (const update of early.splice(0)) manager.handleUpdate(update);
     return started;
@@ -86,6 +77,27 @@ async function startingAtHorizon<T>(client: TelegramClient, call: StateCall, now
     base.onServerUpdate.remove(hold);
     seeding.delete(client);
   }
+}
+
+/** The state as of the login put into mtcute's storage and loop (nothing when the server cannot be asked). */
+async function seedState(client: TelegramClient, manager: UpdatesManager, call: StateCall, now: () => number): Promise<void> {
+  const asked = now();
+  let state: tl.updates.RawState;
+  try {
+    state = await call({ _: 'updates.getState' });
+  } catch {
+    return; // mtcute asks for it itself
+  }
+  if (state.pts < 1) return;
+  // Its date is the server's clock at the answer; the login was at most this round trip (and a second of rounding) before.
+  const loginDate = state.date - Math.ceil((now() - asked) / 1000) - 1;
+  // The pts moved back, the date with them (getDifference takes both).
+  await client.storage.updates.setPts(Math.max(1, state.pts - LOGIN_BACKFILL_PTS));
+  await client.storage.updates.setQts(state.qts);
+  await client.storage.updates.setDate(loginDate);
+  await client.storage.updates.setSeq(state.seq);
+  await manager.prepare(); // mtcute reads the state into its loop
+  horizons.set(client, { pts: state.pts, date: loginDate });
 }
 
 /**
