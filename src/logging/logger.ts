@@ -48,6 +48,7 @@ export function createLogger(config: LoggerConfig, options: LoggerOptions = {}):
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACT_PATHS, censor },
+      serializers: { err: serializeError },
       formatters: { log: (record) => scrubSecrets(record) },
       hooks: { streamWrite: scrub },
     },
@@ -60,6 +61,17 @@ export function createLogger(config: LoggerConfig, options: LoggerOptions = {}):
   } as Logger['child'];
   if (logFile.warning) logger.warn(logFile.warning);
   return logger;
+}
+
+/**
+ * pino's error serializer, but `type` is the error's `name`: the bundle shortens class names (scripts/bundle.mjs),
+ * so a constructor's name would read `Xe`; the service's own errors name themselves (`AccountError`, …).
+ */
+function serializeError(err: unknown): unknown {
+  if (!(err instanceof Error)) return pino.stdSerializers.err(err as Error); // pino passes other values through
+  const serialized = pino.stdSerializers.err(err);
+  serialized.type = err.name;
+  return serialized;
 }
 
 /** Opens (creating 0600, or tightening an existing file to 0600, said in `warning`) the log file for appending. */

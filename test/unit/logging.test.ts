@@ -101,6 +101,24 @@ describe('createLogger', () => {
     expect(second!.code).toBe('PHONE_CODE_INVALID');
   });
 
+  it('types a logged error by its name, not its (bundled, shortened) class name; passes non-errors through', () => {
+    const file = logFile();
+    const log = createLogger({ logLevel: 'info', logFile: file }, { stdout: 'none' });
+    // What the minified bundle makes of `class AccountError extends Error { … this.name = 'AccountError' }`.
+    const Xe = class extends Error {
+      constructor(message: string) {
+        super(message);
+        this.name = 'AccountError';
+      }
+    };
+    log.error({ err: new Xe('not found') }, 'failed');
+    log.error({ err: 'just text' }, 'failed with a string');
+    const [first, second] = lines(file);
+    expect(first!.err).toMatchObject({ type: 'AccountError', message: 'not found' });
+    expect(first!.err.stack).toContain('AccountError: not found');
+    expect(second!.err).toBe('just text');
+  });
+
   it('masks phone numbers in records and child bindings', () => {
     const file = logFile();
     const log = createLogger({ logLevel: 'info', logFile: file }, { stdout: 'none' });
