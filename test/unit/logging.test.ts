@@ -115,7 +115,7 @@ describe('createLogger', () => {
     log.error({ err: 'just text' }, 'failed with a string');
     const [first, second] = lines(file);
     expect(first!.err).toMatchObject({ type: 'AccountError', message: 'not found' });
-    expect(first!.err.stack).toContain('AccountError: not found');
+    expect((first!.err as { stack: string }).stack).toContain('AccountError: not found');
     expect(second!.err).toBe('just text');
   });
 
