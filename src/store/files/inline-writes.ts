@@ -9,9 +9,11 @@
  * - per event-loop turn: once this process's inline writes in the current turn have taken `turnBudgetMs`, the
  *   rest of the turn's writes go through the pool (a thousand accounts committing in one turn never block the
  *   loop for a thousand disk flushes);
- * - when the storage is slow: once inline writes typically take more than `slowWriteMs` (a moving average:
- *   single slow writes happen on every disk), or one took more than `stallMs` (a stalled disk), every write
- *   goes through the pool for `slowCooldownMs`; then inline is tried again, from a fresh average.
+ * - when the storage is slow: once inline writes typically take more than `slowWriteMs` (half of the last
+ *   `RECENT_WRITES` did: single slow writes, even a few in a row, happen on every disk — a moving average
+ *   tripped on them, and a virtual disk's flushes sent most of the events bench's appends through the pool),
+ *   or one took more than `stallMs` (a stalled disk), every write goes through the pool for `slowCooldownMs`;
+ *   then inline is tried again, from a fresh count.
  */
 
 export interface InlineWriteOptions {
@@ -31,8 +33,9 @@ const TURN_BUDGET_MS = 2;
 const SLOW_WRITE_MS = 2;
 const STALL_MS = 50;
 const SLOW_COOLDOWN_MS = 10_000;
-/** The weight of the newest write in the moving average. */
-const AVERAGE_WEIGHT = 0.2;
+/** How many of the latest inline writes say whether writes are typically slow: slow when half of them were. */
+const RECENT_WRITES = 16;
+const FULL_RECENT = (1 << RECENT_WRITES) - 1;
 
 export class InlineWrites {
   private readonly turnBudgetMs: number;
@@ -45,8 +48,8 @@ export class InlineWrites {
   private spentThisTurn = 0;
   private turnEndScheduled = false;
   private slowUntil = 0;
-  /** The moving average of inline writes' times (ms). */
-  private typicalMs = 0;
+  /** The latest inline writes, newest in the lowest bit: 1 = slower than `slowWriteMs`. */
+  private recentSlow = 0;
 
   constructor(opts: InlineWriteOptions = {}) {
     this.turnBudgetMs = opts.turnBudgetMs ?? TURN_BUDGET_MS;
@@ -82,12 +85,18 @@ export class InlineWrites {
         this.spentThisTurn = 0;
       });
     }
-    this.typicalMs += (ms - this.typicalMs) * AVERAGE_WEIGHT;
-    if (this.typicalMs > this.slowWriteMs || ms > this.stallMs) {
+    this.recentSlow = ((this.recentSlow << 1) | (ms > this.slowWriteMs ? 1 : 0)) & FULL_RECENT;
+    if (ms > this.stallMs || bitCount(this.recentSlow) >= RECENT_WRITES / 2) {
       this.slowUntil = this.now() + this.slowCooldownMs;
-      this.typicalMs = 0;
+      this.recentSlow = 0;
     }
   }
+}
+
+function bitCount(bits: number): number {
+  let count = 0;
+  for (let rest = bits; rest; rest &= rest - 1) count++;
+  return count;
 }
 
 /** The process's one budget: every journal of the process shares its event loop (and usually its disk). */
