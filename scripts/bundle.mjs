@@ -82,8 +82,8 @@ const { metafile } = await build({
   sourcemap: 'linked',
   // V8 keeps every loaded script's source in memory (8 MiB of an idle service's heap was bundle text) and
   // parses all of it at start: minified, local and top-level names too (the text an idle service holds:
-  // 2.5 → 1.9 MiB; malloc's heap after the start-up parse ~5.5 → ~3 MiB; idle RSS 69.4–71.3 → 66.6–69.4 MiB
-  // beside a bare mtcute client's 69.6–70.1, 2026-12-01). Property names are kept, so a stack trace still
+  // 2.5 → 1.9 MiB; malloc's heap after the start-up parse ~5.5 → ~3 MiB; the idle RSS this buys is in the
+  // README's benchmark section). Property names are kept, so a stack trace still
   // says which method (`at Xe.verifyCode`); `node --enable-source-maps dist/main.js` maps it back to src/
   // through the linked maps. Logged errors are typed by their `name`, not their class (logging/logger.ts).
   minify: true,
