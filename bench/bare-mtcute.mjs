@@ -8,8 +8,21 @@
 //   node bench/bare-mtcute.mjs listen HOST:PORT PHONE          → {"event":"ready"} once logged in with mtcute's updates loop on
 //                                                                 (its defaults), then {"text","at"} per onNewMessage — `at`:
 //                                                                 the monotonic clock every process shares (ms)
+//   node bench/bare-mtcute.mjs relay HOST:PORT PHONE JOURNAL    the floor under the service's delivery: {"url"} (its SSE endpoint),
+//                                                                 {"event":"ready"} once logged in as listen is; then each
+//                                                                 onNewMessage as an event line appended durably to JOURNAL
+//                                                                 (O_DSYNC, on the loop's thread, as the service's journal
+//                                                                 appends) and then written to every open SSE stream
+//                                                                 ({"event":"connected"} per stream) and POSTed, signed, to the
+//                                                                 webhook a stdin line {"webhook":{"url","secret"}} sets
+//                                                                 ({"webhook":null} stops it), one at a time, in order
 import { performance } from 'node:perf_hooks';
+import { Buffer } from 'node:buffer';
+import { createHmac } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
 import process from 'node:process';
+import { createInterface } from 'node:readline';
 import { MemoryStorage, TelegramClient } from '@mtcute/node';
 import { addPublicKey, NodeCryptoProvider } from '@mtcute/node/utils.js';
 
@@ -79,6 +92,45 @@ if (mode === 'login') {
   c.onNewMessage.add((m) => {
     const at = Number(process.hrtime.bigint()) / 1e6;
     print({ text: m.text, at });
+  });
+  await login(c, args[0]);
+  await c.getMe();
+  print({ event: 'ready' });
+} else if (mode === 'relay') {
+  const { O_WRONLY, O_CREAT, O_APPEND, O_DSYNC } = fs.constants;
+  const journal = fs.openSync(args[1], O_WRONLY | O_CREAT | O_APPEND | O_DSYNC);
+  const streams = new Set();
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+    res.write(': connected\n\n');
+    streams.add(res);
+    req.on('close', () => streams.delete(res));
+    print({ event: 'connected' });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  print({ url: `http://127.0.0.1:${server.address().port}/events` });
+  let webhook = null;
+  createInterface({ input: process.stdin }).on('line', (line) => void (webhook = JSON.parse(line).webhook));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  let nextId = 1;
+  const c = client({ disableUpdates: false });
+  c.onNewMessage.add((m) => {
+    const raw = m.raw;
+    const event = {
+      id: nextId++,
+      type: 'message.new',
+      at: new Date().toISOString(),
+      account: 'floor',
+      message: { id: m.id, peer: raw.peerId, from: raw.fromId ?? null, date: m.date.toISOString(), text: m.text, replyTo: null, out: m.isOutgoing },
+    };
+    const body = Buffer.from(JSON.stringify(event));
+    fs.writeSync(journal, Buffer.concat([body, Buffer.from('\n')]));
+    for (const stream of streams) stream.write(`id: ${event.id}\ndata: ${body}\n\n`);
+    if (webhook) {
+      const signature = `sha256=${createHmac('sha256', webhook.secret).update(body).digest('hex')}`;
+      const headers = { 'content-type': 'application/json', 'content-length': String(body.length), 'x-telegram-service-signature': signature };
+      http.request(webhook.url, { method: 'POST', agent, headers }, (res) => res.resume()).on('error', () => undefined).end(body);
+    }
   });
   await login(c, args[0]);
   await c.getMe();

@@ -4,8 +4,10 @@
  *   beside a bare mtcute client of the same user getting the same push (onNewMessage) in a process of its own,
  *   as the service is (bare-mtcute.mjs listen; every arrival on the monotonic clock all processes share); each
  *   way of delivery measured alone, as a user runs one;
- * - the floor under those: one event-sized line appended durably (O_DSYNC, written as the journal writes it) on
- *   the same filesystem, between the samples;
+ * - the floor under those, measured the same way with samples alternated with the service's: a relay — a bare
+ *   mtcute client (bare-mtcute.mjs relay) that does only what any design that journals before it delivers must
+ *   do, an O_DSYNC append and then the same hop to a consumer process of the same kind — beside a bare listener
+ *   of its own user; and one event-sized line appended durably on the same filesystem, between the samples;
  * - events per second through journal → SSE for a burst, beside the onNewMessage rate of a bare client in
  *   this process, beside the DC;
  * - reconnects per minute of idle logged-in accounts (updates on) at 1, 100 and 1,000 accounts in one
@@ -26,6 +28,12 @@ import { fmt, percentile, pool, ratio, row, section } from './report.js';
 const LATENCY_SAMPLES = 1000;
 const BURST = 5_000;
 const RECONNECT_WINDOW_MS = 30_000;
+/**
+ * Where each run's per-sample latencies are written (one JSON file per way of delivery) when set: what
+ * `bench/pool-latency.ts` pools over many runs.
+ */
+const DUMP_DIR = process.env.BENCH_LATENCY_DUMP;
+const RUN_STARTED = new Date().toISOString().replace(/[:.]/g, '-');
 /** About one journal line of a message.new event. */
 const RAW_LINE = Buffer.from(`${JSON.stringify({ id: 1, at: new Date(0).toISOString(), type: 'message.new', key: 'n:700000002:1', data: { message: { id: 1, peer: 700000002, from: 700000002, date: new Date(0).toISOString(), text: 'latency 1', replyTo: null, out: false } } })}\n`);
 
@@ -111,7 +119,7 @@ class Arrivals<Kind extends string> {
 
 type Delivery = 'sse' | 'webhook';
 
-async function latencyAndThroughput(dc: TestSandbox, root: string, where: string, receiverPhone: string): Promise<void> {
+async function latencyAndThroughput(dc: TestSandbox, root: string, where: string, receiverPhone: string, floorPhone: string): Promise<void> {
   // A user the service logs in and the same user on a bare mtcute client (another device) in a process of its
   // own, as the service is: the baseline (one in this process serves the burst). And a sender. The SSE client and the webhook receiver are processes
   // of their own too. Each way of delivery is measured alone, as a user runs one: with both receivers
@@ -119,7 +127,7 @@ async function latencyAndThroughput(dc: TestSandbox, root: string, where: string
   const senderPhone = '+9996627000';
   if (!dc.controls.getUser(senderPhone)) dc.controls.createUser({ phone: senderPhone, firstName: 'Sender' });
   const svc = await startService({ dataDir: path.join(root, 'latency'), dc, env: { LOGIN_RATE_LIMIT: '0', WEBHOOK_RETRY_MAX: '1s' } });
-  const arrivals = new Arrivals<'bareProcess' | 'bare' | Delivery>();
+  const arrivals = new Arrivals<'bareProcess' | 'bare' | Delivery | 'floorBare' | 'floor'>();
   const consumers: Array<{ stop: () => Promise<void> }> = [];
   let bare: TelegramClient | undefined;
   try {
@@ -128,6 +136,39 @@ async function latencyAndThroughput(dc: TestSandbox, root: string, where: string
     consumers.push(bareProcess);
     if ((await bareProcess.next(60_000)).event !== 'ready') throw new Error('the bare mtcute process did not log in');
     arrivals.collect('bareProcess', bareProcess);
+
+    // The floor: another user, pushed to a relay — a bare mtcute client that does only what any design that
+    // journals before it delivers must do (an O_DSYNC append, then one hop to a consumer process of the same
+    // kind) — and to a bare listener of its own. The relay logs in first, as the service did, so the DC writes
+    // its push first. Its samples alternate with the service's: both see the machine of the same seconds.
+    const relay = startBareMtcute('relay', dc, [floorPhone, path.join(root, 'floor-relay.jsonl')]);
+    consumers.push(relay);
+    const { url: relaySseUrl } = (await relay.next(60_000)) as { url: string };
+    if ((await relay.next(60_000)).event !== 'ready') throw new Error('the floor relay did not log in');
+    const floorBare = startBareMtcute('listen', dc, [floorPhone]);
+    consumers.push(floorBare);
+    if ((await floorBare.next(60_000)).event !== 'ready') throw new Error('the floor bare mtcute process did not log in');
+    arrivals.collect('floorBare', floorBare);
+    const connectFloor = async (delivery: Delivery): Promise<() => Promise<void>> => {
+      arrivals.of('floor').clear();
+      if (delivery === 'sse') {
+        const sse = startEventConsumer(['sse', relaySseUrl, 'unused']);
+        consumers.push(sse);
+        if ((await relay.next(60_000)).event !== 'connected') throw new Error('the floor SSE client did not connect');
+        arrivals.collect('floor', sse);
+        return () => sse.stop();
+      }
+      const secret = randomBytes(16).toString('hex');
+      const receiver = startEventConsumer(['webhook', secret]);
+      consumers.push(receiver);
+      const { url } = (await receiver.next(60_000)) as { url: string };
+      arrivals.collect('floor', receiver);
+      relay.proc.stdin!.write(`${JSON.stringify({ webhook: { url, secret } })}\n`);
+      return async () => {
+        relay.proc.stdin!.write(`${JSON.stringify({ webhook: null })}\n`);
+        await receiver.stop();
+      };
+    };
 
     /** Connects the receiver of `delivery`; resolves to what disconnects it. */
     const connect = async (delivery: Delivery): Promise<() => Promise<void>> => {
@@ -159,29 +200,46 @@ async function latencyAndThroughput(dc: TestSandbox, root: string, where: string
     // The webhook first: the SSE client stays connected for the burst below.
     for (const delivery of ['webhook', 'sse'] as const) {
       const disconnect = await connect(delivery);
-      const reached = (text: string): boolean => arrivals.of('bareProcess').has(text) && arrivals.of(delivery).has(text);
-      // Warm-up: every loop running, every path connected.
-      const warmUp = `warm-up ${delivery}`;
-      dc.controls.deliverMessage(senderPhone, receiverPhone, warmUp);
-      if (!(await arrivals.until(() => reached(warmUp), 30_000))) throw new Error(`the warm-up message did not reach every client (${delivery})`);
-      const latency = { bareProcess: [] as number[], delivered: [] as number[] };
-      let missing = 0;
-      for (let i = 0; i < LATENCY_SAMPLES; i++) {
-        const text = `latency ${delivery} ${i}`;
+      const disconnectFloor = await connectFloor(delivery);
+      /** Sends `text` to `phone`; resolves to each kind's latency (ms), undefined where it did not arrive in 5 s. */
+      const sample = async <K extends 'bareProcess' | 'floorBare' | Delivery | 'floor'>(phone: string, text: string, kinds: readonly K[]): Promise<Array<number | undefined>> => {
         const sent = monotonicMs();
-        dc.controls.deliverMessage(senderPhone, receiverPhone, text);
-        if (!(await arrivals.until(() => reached(text), 5_000))) missing++;
-        for (const [samples, kind] of [[latency.bareProcess, 'bareProcess'], [latency.delivered, delivery]] as const) {
+        dc.controls.deliverMessage(senderPhone, phone, text);
+        await arrivals.until(() => kinds.every((kind) => arrivals.of(kind).has(text)), 5_000);
+        return kinds.map((kind) => {
           const at = arrivals.of(kind).get(text);
-          if (at !== undefined) samples.push(at - sent);
-        }
+          return at === undefined ? undefined : at - sent;
+        });
+      };
+      // Warm-up: every loop running, every path connected.
+      for (const [phone, kinds] of [[receiverPhone, ['bareProcess', delivery]], [floorPhone, ['floorBare', 'floor']]] as const) {
+        const arrived = await sample(phone, `warm-up ${delivery} ${phone}`, kinds);
+        if (arrived.includes(undefined)) throw new Error(`the warm-up message did not reach every client (${delivery}, ${phone})`);
+      }
+      const latency = { bareProcess: [] as number[], delivered: [] as number[], floorBare: [] as number[], floor: [] as number[] };
+      let missing = 0;
+      const keep = (arrived: Array<number | undefined>, into: number[][]): void => {
+        if (arrived.includes(undefined)) missing++;
+        arrived.forEach((ms, i) => ms !== undefined && into[i]!.push(ms));
+      };
+      for (let i = 0; i < LATENCY_SAMPLES; i++) {
+        keep(await sample(receiverPhone, `latency ${delivery} ${i}`, ['bareProcess', delivery]), [latency.bareProcess, latency.delivered]);
         const before = monotonicMs();
         fs.writeSync(raw, RAW_LINE);
         rawAppend.push(monotonicMs() - before);
         await sleep(10);
+        keep(await sample(floorPhone, `floor ${delivery} ${i}`, ['floorBare', 'floor']), [latency.floorBare, latency.floor]);
+        await sleep(10);
+      }
+      if (DUMP_DIR) {
+        fs.mkdirSync(DUMP_DIR, { recursive: true });
+        const way = `${delivery}${where ? '-tmpfs' : ''}`;
+        fs.writeFileSync(path.join(DUMP_DIR, `${RUN_STARTED}-${way}.json`), JSON.stringify({ way, ...latency }));
       }
       const base = stats(latency.bareProcess);
       const s = stats(latency.delivered);
+      const floorBase = stats(latency.floorBare);
+      const floor = stats(latency.floor);
       const label = `${delivery === 'sse' ? 'DC → SSE client' : 'DC → webhook receiver'}${where}`;
       row({
         metric: `${label} latency p50 (ms)`,
@@ -197,11 +255,21 @@ async function latencyAndThroughput(dc: TestSandbox, root: string, where: string
         ratio: ratio(s.p99, base.p99),
         note: `goal ≤ 1.5x; ${latency.delivered.length} samples${missing ? `, ${missing} not all arrived in 5 s` : ''}; only this receiver connected`,
       });
+      for (const at of ['p50', 'p99'] as const) {
+        row({
+          metric: `  floor → ${delivery === 'sse' ? 'SSE client' : 'webhook receiver'}${where} ${at} (ms)`,
+          value: fmt(floor[at], 2),
+          baseline: `${fmt(floorBase[at], 2)} ms`,
+          ratio: ratio(floor[at], floorBase[at]),
+          note: `service ÷ floor ${ratio(s[at], floor[at])}; floor: a bare client, an O_DSYNC append, the same hop; samples alternated`,
+        });
+      }
+      await disconnectFloor();
       if (delivery === 'sse') disconnectSse = disconnect;
       else await disconnect();
     }
     fs.closeSync(raw);
-    await bareProcess.stop(); // not a part of the burst below
+    await Promise.all([bareProcess.stop(), floorBare.stop(), relay.stop()]); // not a part of the burst below
     const floor = stats(rawAppend);
     row({
       metric: `durable append alone p50 / p99 (ms)${where}`,
@@ -316,12 +384,12 @@ export async function benchEvents(parts: 'all' | 'latency' = 'all'): Promise<voi
     }
   };
   try {
-    await withDc((dc) => latencyAndThroughput(dc, root, '', '+9996627001'));
+    await withDc((dc) => latencyAndThroughput(dc, root, '', '+9996627001', '+9996627003'));
     // The same with the data directory on tmpfs: what the journal's fsync costs on this machine's disk.
     if (fs.existsSync('/dev/shm')) {
       const shm = await fsp.mkdtemp('/dev/shm/bench-events-');
       try {
-        await withDc((dc) => latencyAndThroughput(dc, shm, ', tmpfs', '+9996627002'));
+        await withDc((dc) => latencyAndThroughput(dc, shm, ', tmpfs', '+9996627002', '+9996627004'));
       } finally {
         await fsp.rm(shm, { recursive: true, force: true });
       }
