@@ -149,43 +149,45 @@ async function latencyAndThroughput(dc: TestSandbox, root: string, where: string
     consumers.push(floorBare);
     if ((await floorBare.next(60_000)).event !== 'ready') throw new Error('the floor bare mtcute process did not log in');
     arrivals.collect('floorBare', floorBare);
-    const connectFloor = async (delivery: Delivery): Promise<() => Promise<void>> => {
-      arrivals.of('floor').clear();
-      if (delivery === 'sse') {
-        const sse = startEventConsumer(['sse', relaySseUrl, 'unused']);
-        consumers.push(sse);
-        if ((await relay.next(60_000)).event !== 'connected') throw new Error('the floor SSE client did not connect');
-        arrivals.collect('floor', sse);
-        return () => sse.stop();
-      }
-      const secret = randomBytes(16).toString('hex');
-      const receiver = startEventConsumer(['webhook', secret]);
-      consumers.push(receiver);
-      const { url } = (await receiver.next(60_000)) as { url: string };
-      arrivals.collect('floor', receiver);
-      relay.proc.stdin!.write(`${JSON.stringify({ webhook: { url, secret } })}\n`);
-      return async () => {
-        relay.proc.stdin!.write(`${JSON.stringify({ webhook: null })}\n`);
-        await receiver.stop();
-      };
+    /** Where a consumer's events come from: the service, or the floor's relay. */
+    interface Source {
+      sse: { url: string; token: string; connected?: () => Promise<void> };
+      setWebhook(webhook: { url: string; secret: string } | null): Promise<void>;
+    }
+    const service: Source = {
+      sse: { url: `${svc.baseUrl}/api/accounts/bench/events`, token: svc.token },
+      setWebhook: async (webhook) => {
+        await (webhook ? svc.request('PUT', '/api/accounts/bench/webhook', webhook) : svc.request('DELETE', '/api/accounts/bench/webhook'));
+      },
     };
-
-    /** Connects the receiver of `delivery`; resolves to what disconnects it. */
-    const connect = async (delivery: Delivery): Promise<() => Promise<void>> => {
+    const floorSource: Source = {
+      sse: {
+        url: relaySseUrl,
+        token: 'unused',
+        connected: async () => {
+          if ((await relay.next(60_000)).event !== 'connected') throw new Error('the floor SSE client did not connect');
+        },
+      },
+      setWebhook: async (webhook) => void relay.proc.stdin!.write(`${JSON.stringify({ webhook })}\n`),
+    };
+    /** Connects a receiver of `delivery` to `source`, its arrivals recorded as `kind`; resolves to what disconnects it. */
+    const connect = async (kind: Delivery | 'floor', delivery: Delivery, source: Source): Promise<() => Promise<void>> => {
+      arrivals.of(kind).clear();
       if (delivery === 'sse') {
-        const sse = startEventConsumer(['sse', `${svc.baseUrl}/api/accounts/bench/events`, svc.token]);
+        const sse = startEventConsumer(['sse', source.sse.url, source.sse.token]);
         consumers.push(sse);
-        arrivals.collect('sse', sse);
+        await source.sse.connected?.();
+        arrivals.collect(kind, sse);
         return () => sse.stop();
       }
       const secret = randomBytes(16).toString('hex');
       const receiver = startEventConsumer(['webhook', secret]);
       consumers.push(receiver);
       const { url } = (await receiver.next(60_000)) as { url: string };
-      arrivals.collect('webhook', receiver);
-      await svc.request('PUT', '/api/accounts/bench/webhook', { url, secret });
+      arrivals.collect(kind, receiver);
+      await source.setWebhook({ url, secret });
       return async () => {
-        await svc.request('DELETE', '/api/accounts/bench/webhook');
+        await source.setWebhook(null);
         await receiver.stop();
       };
     };
@@ -199,8 +201,8 @@ async function latencyAndThroughput(dc: TestSandbox, root: string, where: string
     let disconnectSse: (() => Promise<void>) | undefined;
     // The webhook first: the SSE client stays connected for the burst below.
     for (const delivery of ['webhook', 'sse'] as const) {
-      const disconnect = await connect(delivery);
-      const disconnectFloor = await connectFloor(delivery);
+      const disconnect = await connect(delivery, delivery, service);
+      const disconnectFloor = await connect('floor', delivery, floorSource);
       /** Sends `text` to `phone`; resolves to each kind's latency (ms), undefined where it did not arrive in 5 s. */
       const sample = async <K extends 'bareProcess' | 'floorBare' | Delivery | 'floor'>(phone: string, text: string, kinds: readonly K[]): Promise<Array<number | undefined>> => {
         const sent = monotonicMs();
