@@ -192,7 +192,7 @@ async function latencyAndThroughput(dc: TestSandbox, root: string, where: string
       };
     };
 
-    // The floor: what appending one event line durably costs on this filesystem, measured between the samples —
+    // What appending one event line durably costs on this filesystem, measured between the samples —
     // as the journal appends while the loop is not busy (O_DSYNC, written on the loop's thread: the write returns
     // once the line is on stable storage; through the thread pool this process's wake-ups would be measured too).
     const { O_WRONLY, O_CREAT, O_APPEND, O_DSYNC } = fs.constants;
@@ -272,10 +272,10 @@ async function latencyAndThroughput(dc: TestSandbox, root: string, where: string
     }
     fs.closeSync(raw);
     await Promise.all([bareProcess.stop(), floorBare.stop(), relay.stop()]); // not a part of the burst below
-    const floor = stats(rawAppend);
+    const append = stats(rawAppend);
     row({
       metric: `durable append alone p50 / p99 (ms)${where}`,
-      value: `${fmt(floor.p50, 2)} / ${fmt(floor.p99, 2)}`,
+      value: `${fmt(append.p50, 2)} / ${fmt(append.p99, 2)}`,
       note: `one ${RAW_LINE.length}-byte line, O_DSYNC, beside the journal between the samples: what every event waits for before delivery`,
     });
 
