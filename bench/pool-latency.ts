@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fmt, percentile } from './report.js';
+import { fmt, median, percentile } from './report.js';
 
 interface Run {
   way: string;
@@ -31,11 +31,6 @@ for (const name of fs.readdirSync(dir).filter((n) => n.endsWith('.json')).sort()
 }
 
 const p = (samples: number[], at: number): number => percentile([...samples].sort((a, b) => a - b), at);
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 /** `median (min–max), n ≤ goal` of the runs' p99 ratios. */
 function perRun(ratios: number[]): string {
   const sorted = [...ratios].sort((a, b) => a - b);
